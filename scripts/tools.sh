@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs what the build and the tests need and is missing. Safe to run again:
+# each step checks first, so a warm machine spends a second or two here.
+set -eu
+cd "$(dirname "$0")/.."
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$CARGO_BIN:$PATH"
+
+WORKER_BUILD_VERSION=0.8.7
+# wasm-bindgen-cli must be exactly the wasm-bindgen the crate links against.
+WASM_BINDGEN_VERSION=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+
+step() { printf '==> %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "adding the wasm32-unknown-unknown Rust target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! "$CARGO_BIN/worker-build" --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
+  step "installing worker-build $WORKER_BUILD_VERSION (about 11 minutes the first time)"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
+fi
+
+if ! "$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 5 minutes the first time)"
+  # Not --locked: its lock file pins a webpki-roots that no longer builds.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "installing npm packages (versions pinned in package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

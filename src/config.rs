@@ -1,0 +1,475 @@
+//! Typed settings, read from the Worker's vars and secrets once per request.
+//!
+//! Parsing is pure: [`Config::from_lookup`] takes a function that returns the raw
+//! value of a variable, so native tests can feed it any environment. Every bad or
+//! missing setting becomes one [`ConfigError`] that names the variable and says how
+//! to set it; nothing here panics.
+
+use std::fmt;
+
+/// The upstream identity provider that signs users in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// The built-in development sign-in page; only answers on loopback hosts.
+    Dev,
+    GitHub,
+    Google,
+    /// Any OpenID Connect provider, configured by its issuer URL.
+    Oidc,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Dev => "dev",
+            ProviderKind::GitHub => "github",
+            ProviderKind::Google => "google",
+            ProviderKind::Oidc => "oidc",
+        }
+    }
+}
+
+/// A secret string. `Debug` never prints it; the value is reached only through
+/// [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Everything the Worker needs to know about its deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The public origin (`https://host`) when set; otherwise the origin of each
+    /// request is used, which is right for workers.dev and for local development.
+    pub public_url: Option<String>,
+    pub provider: ProviderKind,
+    /// Server-wide secret: signs cookies and is mixed into every key that wraps a
+    /// grant's encryption key, so a KV dump alone never decrypts anything.
+    pub secret_key: Secret,
+    pub access_token_ttl: u64,
+    pub refresh_token_ttl: u64,
+    /// How long a dynamically registered client stays valid.
+    pub client_ttl: u64,
+    /// Origins allowed to call /mcp from a browser, besides our own.
+    pub allowed_origins: Vec<String>,
+    /// When non-empty, only these users (login or email, case-insensitive) may sign in.
+    pub allowed_users: Vec<String>,
+    /// Optional static bearer token for scripts.
+    pub auth_token: Option<Secret>,
+}
+
+/// A setting is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not set. {hint}")]
+    Missing { name: &'static str, hint: String },
+    #[error("{name} is invalid: {reason}. {hint}")]
+    Invalid {
+        name: &'static str,
+        reason: String,
+        hint: String,
+    },
+}
+
+impl ConfigError {
+    /// The variable this error is about.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            ConfigError::Missing { name, .. } | ConfigError::Invalid { name, .. } => name,
+        }
+    }
+}
+
+/// Shortest accepted `SECRET_KEY`, in characters (32 random characters carry well
+/// over 128 bits even from a small alphabet).
+pub const MIN_SECRET_LEN: usize = 32;
+
+fn secret_hint(name: &str) -> String {
+    format!(
+        "Set it with `npx wrangler secret put {name}` (locally: add it to .dev.vars, see .dev.vars.example)."
+    )
+}
+
+fn var_hint(name: &str) -> String {
+    format!("Set it under [vars] in wrangler.toml (locally: in .dev.vars, see .dev.vars.example); {name} is documented in .dev.vars.example.")
+}
+
+impl Config {
+    /// Reads every setting through `lookup`, which returns a variable's raw value
+    /// or `None` when it is absent. Empty values count as absent.
+    pub fn from_lookup<F>(lookup: F) -> Result<Config, ConfigError>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let public_url = match get("PUBLIC_URL") {
+            None => None,
+            Some(raw) => Some(parse_public_url(&raw)?),
+        };
+
+        let provider = match get("UPSTREAM_PROVIDER").as_deref() {
+            None => {
+                return Err(ConfigError::Missing {
+                    name: "UPSTREAM_PROVIDER",
+                    hint: format!(
+                        "Choose one of dev, github, google, oidc. {}",
+                        var_hint("UPSTREAM_PROVIDER")
+                    ),
+                })
+            }
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "dev" => ProviderKind::Dev,
+                "github" => ProviderKind::GitHub,
+                "google" => ProviderKind::Google,
+                "oidc" => ProviderKind::Oidc,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        name: "UPSTREAM_PROVIDER",
+                        reason: format!("'{other}' is not a known provider"),
+                        hint: "Choose one of dev, github, google, oidc.".into(),
+                    })
+                }
+            },
+        };
+
+        let secret_key = match get("SECRET_KEY") {
+            None => {
+                return Err(ConfigError::Missing {
+                    name: "SECRET_KEY",
+                    hint: format!(
+                        "Generate one with `openssl rand -hex 32`. {}",
+                        secret_hint("SECRET_KEY")
+                    ),
+                })
+            }
+            Some(v) if v.chars().count() < MIN_SECRET_LEN => {
+                return Err(ConfigError::Invalid {
+                    name: "SECRET_KEY",
+                    reason: format!(
+                        "it has {} characters; at least {MIN_SECRET_LEN} are required",
+                        v.chars().count()
+                    ),
+                    hint: format!(
+                        "Generate one with `openssl rand -hex 32`. {}",
+                        secret_hint("SECRET_KEY")
+                    ),
+                })
+            }
+            Some(v) => Secret::new(v),
+        };
+
+        let access_token_ttl = seconds(&get, "ACCESS_TOKEN_TTL", 3600, 60, 86_400)?;
+        let refresh_token_ttl =
+            seconds(&get, "REFRESH_TOKEN_TTL", 30 * 86_400, 3600, 365 * 86_400)?;
+        let client_ttl = seconds(&get, "CLIENT_TTL", 90 * 86_400, 3600, 3650 * 86_400)?;
+
+        let allowed_origins = list(get("ALLOWED_ORIGINS"))
+            .into_iter()
+            .map(|o| {
+                parse_origin(&o).map_err(|reason| ConfigError::Invalid {
+                    name: "ALLOWED_ORIGINS",
+                    reason,
+                    hint: "Give a comma-separated list of origins such as https://example.com."
+                        .into(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let allowed_users = list(get("ALLOWED_USERS"))
+            .into_iter()
+            .map(|u| u.to_lowercase())
+            .collect();
+        let auth_token = match get("AUTH_TOKEN") {
+            None => None,
+            Some(v) if v.chars().count() < MIN_SECRET_LEN => {
+                return Err(ConfigError::Invalid {
+                    name: "AUTH_TOKEN",
+                    reason: format!("it is shorter than {MIN_SECRET_LEN} characters"),
+                    hint: format!(
+                        "Leave it unset or use `openssl rand -hex 32`. {}",
+                        secret_hint("AUTH_TOKEN")
+                    ),
+                })
+            }
+            Some(v) => Some(Secret::new(v)),
+        };
+
+        Ok(Config {
+            public_url,
+            provider,
+            secret_key,
+            access_token_ttl,
+            refresh_token_ttl,
+            client_ttl,
+            allowed_origins,
+            allowed_users,
+            auth_token,
+        })
+    }
+}
+
+fn list(raw: Option<String>) -> Vec<String> {
+    raw.map(|r| {
+        r.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn seconds<G>(
+    get: &G,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError>
+where
+    G: Fn(&str) -> Option<String>,
+{
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    let invalid = |reason: String| {
+        ConfigError::Invalid {
+        name,
+        reason,
+        hint: format!("Give a whole number of seconds between {min} and {max}, or leave it unset for {default}."),
+    }
+    };
+    let value: u64 = raw
+        .parse()
+        .map_err(|_| invalid(format!("'{raw}' is not a whole number of seconds")))?;
+    if value < min || value > max {
+        return Err(invalid(format!("{value} is out of range")));
+    }
+    Ok(value)
+}
+
+/// `PUBLIC_URL` must be a bare origin: scheme and host (and port), nothing else,
+/// because it becomes the OAuth `issuer`, which clients compare byte for byte.
+fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
+    parse_origin(raw).map_err(|reason| ConfigError::Invalid {
+        name: "PUBLIC_URL",
+        reason,
+        hint: "Use the origin users reach the Worker at, e.g. https://my-mcp.example.workers.dev (no path, no trailing slash), or leave it unset to use each request's origin.".into(),
+    })
+}
+
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("'{raw}' is not a URL ({e})"))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(format!("'{raw}' must start with https:// or http://"));
+    }
+    if url.host_str().is_none() {
+        return Err(format!("'{raw}' has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("'{raw}' must not contain credentials"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "'{raw}' must be an origin without path, query or fragment"
+        ));
+    }
+    // `Url` serializes an origin with a trailing slash; the origin itself has none.
+    Ok(url.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn minimal_development_settings_parse_with_defaults() {
+        let c =
+            Config::from_lookup(env(&[("UPSTREAM_PROVIDER", "dev"), ("SECRET_KEY", KEY)])).unwrap();
+        assert_eq!(c.provider, ProviderKind::Dev);
+        assert_eq!(c.public_url, None);
+        assert_eq!(c.access_token_ttl, 3600);
+        assert_eq!(c.refresh_token_ttl, 30 * 86_400);
+        assert_eq!(c.client_ttl, 90 * 86_400);
+        assert!(c.allowed_origins.is_empty() && c.allowed_users.is_empty());
+        assert!(c.auth_token.is_none());
+    }
+
+    #[test]
+    fn missing_provider_names_the_variable_and_the_choices() {
+        let e = Config::from_lookup(env(&[("SECRET_KEY", KEY)])).unwrap_err();
+        assert_eq!(e.variable(), "UPSTREAM_PROVIDER");
+        let msg = e.to_string();
+        assert!(msg.contains("UPSTREAM_PROVIDER is not set"), "{msg}");
+        assert!(msg.contains("dev, github, google, oidc"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_provider_is_invalid() {
+        let e = Config::from_lookup(env(&[("UPSTREAM_PROVIDER", "gitlab"), ("SECRET_KEY", KEY)]))
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            ConfigError::Invalid {
+                name: "UPSTREAM_PROVIDER",
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("'gitlab'"));
+    }
+
+    #[test]
+    fn missing_secret_key_says_how_to_set_it() {
+        let e = Config::from_lookup(env(&[("UPSTREAM_PROVIDER", "dev")])).unwrap_err();
+        assert_eq!(e.variable(), "SECRET_KEY");
+        assert!(e.to_string().contains("wrangler secret put SECRET_KEY"));
+    }
+
+    #[test]
+    fn short_secret_key_is_refused_without_echoing_it() {
+        let e = Config::from_lookup(env(&[
+            ("UPSTREAM_PROVIDER", "dev"),
+            ("SECRET_KEY", "hunter2"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            ConfigError::Invalid {
+                name: "SECRET_KEY",
+                ..
+            }
+        ));
+        assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn blank_values_count_as_missing() {
+        let e = Config::from_lookup(env(&[("UPSTREAM_PROVIDER", "  "), ("SECRET_KEY", KEY)]))
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            ConfigError::Missing {
+                name: "UPSTREAM_PROVIDER",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn ttls_must_be_whole_seconds_in_range() {
+        for (value, fragment) in [
+            ("abc", "not a whole number"),
+            ("-5", "not a whole number"),
+            ("10", "out of range"),
+            ("999999999", "out of range"),
+        ] {
+            let e = Config::from_lookup(env(&[
+                ("UPSTREAM_PROVIDER", "dev"),
+                ("SECRET_KEY", KEY),
+                ("ACCESS_TOKEN_TTL", value),
+            ]))
+            .unwrap_err();
+            assert_eq!(e.variable(), "ACCESS_TOKEN_TTL");
+            assert!(e.to_string().contains(fragment), "{value}: {e}");
+        }
+        let c = Config::from_lookup(env(&[
+            ("UPSTREAM_PROVIDER", "dev"),
+            ("SECRET_KEY", KEY),
+            ("ACCESS_TOKEN_TTL", "900"),
+        ]))
+        .unwrap();
+        assert_eq!(c.access_token_ttl, 900);
+    }
+
+    #[test]
+    fn public_url_is_normalized_to_an_origin_and_paths_are_refused() {
+        let c = Config::from_lookup(env(&[
+            ("UPSTREAM_PROVIDER", "dev"),
+            ("SECRET_KEY", KEY),
+            ("PUBLIC_URL", "https://Mcp.Example.com/"),
+        ]))
+        .unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://mcp.example.com"));
+        for bad in [
+            "https://x.example/mcp",
+            "ftp://x.example",
+            "not a url",
+            "https://u:p@x.example",
+        ] {
+            let e = Config::from_lookup(env(&[
+                ("UPSTREAM_PROVIDER", "dev"),
+                ("SECRET_KEY", KEY),
+                ("PUBLIC_URL", bad),
+            ]))
+            .unwrap_err();
+            assert_eq!(e.variable(), "PUBLIC_URL", "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_are_comma_separated_and_users_are_case_insensitive() {
+        let c = Config::from_lookup(env(&[
+            ("UPSTREAM_PROVIDER", "github"),
+            ("SECRET_KEY", KEY),
+            ("ALLOWED_USERS", " Octocat , ada@example.com ,"),
+            (
+                "ALLOWED_ORIGINS",
+                "https://a.example, http://localhost:6274",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(c.allowed_users, vec!["octocat", "ada@example.com"]);
+        assert_eq!(
+            c.allowed_origins,
+            vec!["https://a.example", "http://localhost:6274"]
+        );
+        let e = Config::from_lookup(env(&[
+            ("UPSTREAM_PROVIDER", "dev"),
+            ("SECRET_KEY", KEY),
+            ("ALLOWED_ORIGINS", "https://a.example/path"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.variable(), "ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let c = Config::from_lookup(env(&[
+            ("UPSTREAM_PROVIDER", "dev"),
+            ("SECRET_KEY", KEY),
+            ("AUTH_TOKEN", KEY),
+        ]))
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(KEY), "{shown}");
+        assert!(shown.contains("Secret([redacted])"));
+    }
+}

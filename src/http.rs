@@ -1,0 +1,219 @@
+//! A plain description of an HTTP response, built by the core and turned into a
+//! `worker::Response` in exactly one place (`cloudflare::respond`).
+//!
+//! Keeping responses as data lets native tests assert exact status codes,
+//! headers and bodies, and keeps every error-to-response decision in the core.
+
+use serde::Serialize;
+
+/// A response the Worker will send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn new(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A JSON body. Serializing our own plain types cannot fail; should it ever,
+    /// the reply degrades to a fixed 500 body rather than a panic.
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Reply {
+        match serde_json::to_vec(value) {
+            Ok(body) => Reply {
+                status,
+                headers: Vec::new(),
+                body,
+            }
+            .header("Content-Type", "application/json"),
+            Err(_) => Reply::new(500)
+                .header("Content-Type", "application/json")
+                .body(br#"{"error":"server_error"}"#.to_vec()),
+        }
+    }
+
+    /// An HTML page. Pages never render inside a frame and load nothing from elsewhere.
+    pub fn html(status: u16, page: String) -> Reply {
+        Reply { status, headers: Vec::new(), body: page.into_bytes() }
+            .header("Content-Type", "text/html; charset=utf-8")
+            .header(
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
+            )
+            .header("X-Frame-Options", "DENY")
+            .header("X-Content-Type-Options", "nosniff")
+            .header("Referrer-Policy", "no-referrer")
+            .no_store()
+    }
+
+    /// A `302 Found` to `location`.
+    pub fn redirect(location: &str) -> Reply {
+        Reply::new(302).header("Location", location).no_store()
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn body(mut self, body: Vec<u8>) -> Reply {
+        self.body = body;
+        self
+    }
+
+    /// Marks the reply as never to be cached (token responses and errors, RFC 6749 §5.1).
+    pub fn no_store(self) -> Reply {
+        if self.header_value("Cache-Control").is_some() {
+            return self;
+        }
+        self.header("Cache-Control", "no-store")
+            .header("Pragma", "no-cache")
+    }
+
+    /// The first value of a header, compared case-insensitively.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Failures that are not about OAuth or MCP: routing, limits, configuration,
+/// and faults of the platform. Each maps to one JSON body, with no internals.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("no route for {path}")]
+    NotFound { path: String },
+    #[error("method {method} is not allowed here")]
+    MethodNotAllowed {
+        method: String,
+        allow: &'static [&'static str],
+    },
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("request body is not valid UTF-8 or could not be read")]
+    UnreadableBody,
+    /// The deployment is misconfigured; the message names the variable and the fix
+    /// and never contains a secret value.
+    #[error("{0}")]
+    Config(String),
+    /// A fault of storage or the platform. The detail goes to the log only.
+    #[error("internal error")]
+    Internal,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: String,
+}
+
+impl HttpError {
+    pub fn status(&self) -> u16 {
+        match self {
+            HttpError::NotFound { .. } => 404,
+            HttpError::MethodNotAllowed { .. } => 405,
+            HttpError::PayloadTooLarge { .. } => 413,
+            HttpError::UnreadableBody => 400,
+            HttpError::Config(_) | HttpError::Internal => 500,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            HttpError::NotFound { .. } => "not_found",
+            HttpError::MethodNotAllowed { .. } => "method_not_allowed",
+            HttpError::PayloadTooLarge { .. } => "payload_too_large",
+            HttpError::UnreadableBody => "invalid_request",
+            HttpError::Config(_) => "server_misconfigured",
+            HttpError::Internal => "server_error",
+        }
+    }
+
+    pub fn to_reply(&self) -> Reply {
+        let body = ErrorBody {
+            error: self.code(),
+            error_description: self.to_string(),
+        };
+        let mut reply = Reply::json(self.status(), &body).no_store();
+        if let HttpError::MethodNotAllowed { allow, .. } = self {
+            reply = reply.header("Allow", &allow.join(", "));
+        }
+        reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(r: &Reply) -> serde_json::Value {
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    #[test]
+    fn not_found_is_json_404() {
+        let r = HttpError::NotFound {
+            path: "/nope".into(),
+        }
+        .to_reply();
+        assert_eq!(r.status, 404);
+        assert_eq!(r.header_value("content-type"), Some("application/json"));
+        assert_eq!(
+            body(&r),
+            serde_json::json!({"error": "not_found", "error_description": "no route for /nope"})
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_lists_allowed_methods() {
+        let r = HttpError::MethodNotAllowed {
+            method: "PUT".into(),
+            allow: &["GET", "HEAD"],
+        }
+        .to_reply();
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header_value("Allow"), Some("GET, HEAD"));
+    }
+
+    #[test]
+    fn internal_errors_say_nothing_about_internals() {
+        let r = HttpError::Internal.to_reply();
+        assert_eq!(r.status, 500);
+        assert_eq!(
+            body(&r),
+            serde_json::json!({"error": "server_error", "error_description": "internal error"})
+        );
+    }
+
+    #[test]
+    fn html_pages_forbid_framing_and_caching() {
+        let r = Reply::html(200, "<p>hi</p>".into());
+        assert!(r
+            .header_value("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+        assert_eq!(r.header_value("x-frame-options"), Some("DENY"));
+        assert_eq!(r.header_value("cache-control"), Some("no-store"));
+    }
+
+    #[test]
+    fn no_store_is_added_once() {
+        let r = Reply::new(200).no_store().no_store();
+        assert_eq!(
+            r.headers
+                .iter()
+                .filter(|(k, _)| k == "Cache-Control")
+                .count(),
+            1
+        );
+    }
+}

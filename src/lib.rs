@@ -1,0 +1,12 @@
+//! A remote MCP server behind OAuth 2.1, as one Cloudflare Worker.
+//!
+//! The protocol logic is plain Rust that never names a `worker` type (`config`,
+//! `http`, `routes`, `oauth`, `mcp`, `upstream`, `web`), so native `cargo test`
+//! covers it. `cloudflare` is the thin shell around it, built only for wasm32.
+
+pub mod config;
+pub mod http;
+pub mod routes;
+
+#[cfg(target_arch = "wasm32")]
+mod cloudflare;
