@@ -6,7 +6,11 @@
 
 pub mod config;
 pub mod http;
+pub mod mcp;
+pub mod oauth;
+pub mod outbound;
 pub mod routes;
+pub mod user;
 
 #[cfg(target_arch = "wasm32")]
 mod cloudflare;

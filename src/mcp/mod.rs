@@ -1,0 +1,1 @@
+//! The MCP server (Streamable HTTP), pure: no `worker` types.
