@@ -1,1 +1,7 @@
 //! The OAuth 2.1 authorization server, pure: no `worker` types.
+
+pub mod error;
+pub mod metadata;
+pub mod pkce;
+pub mod redirect;
+pub mod register;

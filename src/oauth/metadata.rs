@@ -1,0 +1,175 @@
+//! Discovery documents and challenges that point clients at them.
+//!
+//! - [RFC 8414 §2](https://datatracker.ietf.org/doc/html/rfc8414#section-2): authorization
+//!   server metadata.
+//! - [RFC 9728 §2–3](https://datatracker.ietf.org/doc/html/rfc9728#section-2): protected
+//!   resource metadata, served path-suffixed for `/mcp`.
+//! - [RFC 9728 §5.1](https://datatracker.ietf.org/doc/html/rfc9728#section-5.1) and
+//!   [RFC 6750 §3](https://datatracker.ietf.org/doc/html/rfc6750#section-3): the
+//!   `WWW-Authenticate: Bearer` challenge with `resource_metadata`.
+//! - [RFC 9207 §3](https://datatracker.ietf.org/doc/html/rfc9207#section-3):
+//!   `authorization_response_iss_parameter_supported`.
+//! - MCP authorization spec: `code_challenge_methods_supported` must be present
+//!   (clients refuse to go on without it); `offline_access` is never advertised.
+//!
+//! The issuer is used byte for byte (no trailing slash, no normalization) and
+//! every endpoint is built by plain concatenation, because clients compare the
+//! `issuer` and the `iss` parameter as strings (RFC 8414 §3.3, RFC 9207 §2.4).
+
+use crate::user::ALL_SCOPES;
+use serde_json::{json, Value};
+
+/// Where RFC 8414 §3 metadata is served.
+pub const AUTHORIZATION_SERVER_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// Where RFC 9728 §3 metadata is served; clients probe `{this}/mcp` first.
+pub const PROTECTED_RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+/// The MCP endpoint, the protected resource.
+pub const MCP_PATH: &str = "/mcp";
+/// `resource_name` in the protected resource metadata (RFC 9728 §2).
+pub const RESOURCE_NAME: &str = "MCP server";
+
+/// Client authentication methods at the token and revocation endpoints.
+const AUTH_METHODS: [&str; 3] = ["none", "client_secret_basic", "client_secret_post"];
+
+/// The RFC 8414 §2 document for `issuer` (an origin such as `https://host`,
+/// without a trailing slash).
+pub fn authorization_server_metadata(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "registration_endpoint": format!("{issuer}/register"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "scopes_supported": ALL_SCOPES,
+        "authorization_response_iss_parameter_supported": true,
+        // Client ID Metadata Documents are not accepted yet; saying so keeps
+        // clients that support both on Dynamic Client Registration.
+        "client_id_metadata_document_supported": false,
+    })
+}
+
+/// The RFC 9728 §2 document for `resource`, which must be the URL users paste
+/// (e.g. `https://host/mcp`) exactly: clients compare it with the server URL.
+pub fn protected_resource_metadata(resource: &str, issuer: &str) -> Value {
+    json!({
+        "resource": resource,
+        "authorization_servers": [issuer],
+        // Never `offline_access`: clients would request it and fail.
+        "scopes_supported": ALL_SCOPES,
+        // RFC 6750 §2.1 only: tokens in a query string end up in logs.
+        "bearer_methods_supported": ["header"],
+        "resource_name": RESOURCE_NAME,
+    })
+}
+
+/// The path-suffixed metadata URL for the `/mcp` resource (RFC 9728 §3.1).
+pub fn resource_metadata_url(origin: &str) -> String {
+    format!("{origin}{PROTECTED_RESOURCE_METADATA_PATH}{MCP_PATH}")
+}
+
+/// The resource identifier of the MCP endpoint (RFC 8707 §2).
+pub fn mcp_resource(origin: &str) -> String {
+    format!("{origin}{MCP_PATH}")
+}
+
+/// The `WWW-Authenticate` value of a 401 from `/mcp`: where to discover the
+/// authorization server and which scopes to ask for, plus, for a token that was
+/// presented but refused, `error` and `error_description` (RFC 6750 §3.1).
+pub fn www_authenticate(resource_metadata_url: &str, error: Option<(&str, &str)>) -> String {
+    let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);
+    if let Some((code, description)) = error {
+        params.push(("error", code));
+        params.push(("error_description", description));
+    }
+    let scope = ALL_SCOPES.join(" ");
+    params.push(("resource_metadata", resource_metadata_url));
+    params.push(("scope", &scope));
+    bearer_challenge(&params)
+}
+
+/// The `WWW-Authenticate` value of a 403 for a token that lacks `scope`
+/// (RFC 6750 §3.1): the scopes to request on re-authorization.
+pub fn insufficient_scope_challenge(resource_metadata_url: &str, scope: &str) -> String {
+    let description = format!("this request needs the scope: {scope}");
+    bearer_challenge(&[
+        ("error", "insufficient_scope"),
+        ("error_description", &description),
+        ("resource_metadata", resource_metadata_url),
+        ("scope", scope),
+    ])
+}
+
+fn bearer_challenge(params: &[(&str, &str)]) -> String {
+    let mut out = String::from("Bearer");
+    for (i, (name, value)) in params.iter().enumerate() {
+        out.push_str(if i == 0 { " " } else { ", " });
+        out.push_str(name);
+        out.push_str("=\"");
+        push_quoted_string_content(&mut out, value);
+        out.push('"');
+    }
+    out
+}
+
+/// RFC 9110 §5.6.4 quoted-string content: `"` and `\` escaped, and characters a
+/// header may not carry (CR, LF and other controls, non-ASCII) replaced, so a
+/// value can neither end the string early nor split the header.
+fn push_quoted_string_content(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            '\t' => out.push(' '),
+            _ => out.push('?'),
+        }
+    }
+}
+
+/// CORS headers for the public endpoints (metadata, `/register`, `/token`,
+/// `/revoke`, `/mcp`), which browser-based clients such as MCP Inspector call
+/// directly. `*` is safe: none of them rely on cookies, and credentials travel
+/// in `Authorization`, which a page can only send for itself.
+pub fn cors_headers() -> Vec<(String, String)> {
+    [
+        ("Access-Control-Allow-Origin", "*"),
+        ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
+        (
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id",
+        ),
+        (
+            "Access-Control-Expose-Headers",
+            "WWW-Authenticate, Mcp-Session-Id",
+        ),
+        ("Access-Control-Max-Age", "86400"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_cannot_break_out_of_the_header() {
+        let v = www_authenticate(
+            "https://h/x",
+            Some(("invalid_token", "a\"b\\c\r\nSet-Cookie: x")),
+        );
+        assert_eq!(
+            v,
+            "Bearer error=\"invalid_token\", error_description=\"a\\\"b\\\\c??Set-Cookie: x\", resource_metadata=\"https://h/x\", scope=\"mcp github:repos\""
+        );
+    }
+}
