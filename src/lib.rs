@@ -10,6 +10,7 @@ pub mod mcp;
 pub mod oauth;
 pub mod outbound;
 pub mod routes;
+pub mod upstream;
 pub mod user;
 
 #[cfg(target_arch = "wasm32")]
