@@ -45,7 +45,7 @@ impl Reply {
             .header("Content-Type", "text/html; charset=utf-8")
             .header(
                 "Content-Security-Policy",
-                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'",
             )
             .header("X-Frame-Options", "DENY")
             .header("X-Content-Type-Options", "nosniff")

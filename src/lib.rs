@@ -12,6 +12,7 @@ pub mod outbound;
 pub mod routes;
 pub mod upstream;
 pub mod user;
+pub mod web;
 
 #[cfg(target_arch = "wasm32")]
 mod cloudflare;

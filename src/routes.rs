@@ -7,6 +7,19 @@ use crate::http::HttpError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Health,
+    /// RFC 8414 metadata, and its OpenID Connect discovery alias.
+    AuthorizationServerMetadata,
+    /// RFC 9728 metadata, at the bare and the path-suffixed (`/mcp`) location.
+    ProtectedResourceMetadata,
+    Register,
+    /// GET shows the consent page; POST is the consent form's answer.
+    Authorize,
+    Callback,
+    Token,
+    Revoke,
+    Mcp,
+    /// The built-in development sign-in page.
+    DevLogin,
 }
 
 /// Bodies larger than this are refused before they are read, on every route.
@@ -19,12 +32,29 @@ struct Entry {
     body_limit: usize,
 }
 
-const TABLE: &[Entry] = &[Entry {
-    path: "/health",
-    route: Route::Health,
-    methods: &["GET", "HEAD"],
-    body_limit: 0,
-}];
+/// Form posts (/token, /revoke, consent) are small; 16 KiB is generous.
+const FORM_LIMIT: usize = 16 * 1024;
+/// JSON-RPC messages to /mcp, batches included.
+pub const MCP_BODY_LIMIT: usize = 256 * 1024;
+
+const fn entry(path: &'static str, route: Route, methods: &'static [&'static str], body_limit: usize) -> Entry {
+    Entry { path, route, methods, body_limit }
+}
+
+const TABLE: &[Entry] = &[
+    entry("/health", Route::Health, &["GET", "HEAD"], 0),
+    entry("/.well-known/oauth-authorization-server", Route::AuthorizationServerMetadata, &["GET", "HEAD", "OPTIONS"], 0),
+    entry("/.well-known/openid-configuration", Route::AuthorizationServerMetadata, &["GET", "HEAD", "OPTIONS"], 0),
+    entry("/.well-known/oauth-protected-resource", Route::ProtectedResourceMetadata, &["GET", "HEAD", "OPTIONS"], 0),
+    entry("/.well-known/oauth-protected-resource/mcp", Route::ProtectedResourceMetadata, &["GET", "HEAD", "OPTIONS"], 0),
+    entry("/register", Route::Register, &["POST", "OPTIONS"], crate::oauth::register::MAX_REGISTRATION_BODY),
+    entry("/authorize", Route::Authorize, &["GET", "POST"], FORM_LIMIT),
+    entry("/callback", Route::Callback, &["GET"], 0),
+    entry("/token", Route::Token, &["POST", "OPTIONS"], FORM_LIMIT),
+    entry("/revoke", Route::Revoke, &["POST", "OPTIONS"], FORM_LIMIT),
+    entry("/mcp", Route::Mcp, &["GET", "POST", "DELETE", "OPTIONS"], MCP_BODY_LIMIT),
+    entry("/dev/login", Route::DevLogin, &["GET", "POST"], FORM_LIMIT),
+];
 
 /// A request matched to a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,13 +5,19 @@
 //! for wasm32; everything it calls is tested natively.
 
 // Durable Object classes are exported to JS by their `#[durable_object]` macro.
-mod session_object;
+mod grant_object;
+mod mcp;
+mod oauth;
+mod platform;
+mod upstream;
 
-use worker::{event, Context, Env, Headers, Request, Response};
+use worker::{event, Context, Env, Request, Response};
 
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
 use crate::routes::{self, Route};
+
+use platform::Incoming;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -24,23 +30,38 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             err.to_reply()
         }
     };
-    respond(reply)
+    platform::respond(reply)
 }
 
 async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
     let method = req.method().to_string();
-    let path = req.path();
-    let matched = routes::resolve(&method, &path)?;
+    let matched = routes::resolve(&method, &req.path())?;
     if let Some(declared) = declared_length(&req) {
         routes::check_body_len(&matched, declared)?;
     }
-    let _config = load_config(env)?;
+    let config = load_config(env)?;
+    let req = Incoming::read(req, matched.body_limit).await?;
+    // The issuer is byte-identical everywhere: metadata, `iss`, resource URLs.
+    let issuer = config.public_url.clone().unwrap_or_else(|| req.origin.clone());
+    let ctx = oauth::Ctx { env, config: &config, req: &req, issuer };
+    let preflight = method == "OPTIONS";
     match matched.route {
         Route::Health => Ok(Reply::json(
             200,
             &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
         )
         .no_store()),
+        _ if preflight && matched.route != Route::Mcp => Ok(oauth::preflight()),
+        Route::AuthorizationServerMetadata => Ok(oauth::authorization_server_metadata(&ctx)),
+        Route::ProtectedResourceMetadata => Ok(oauth::protected_resource_metadata(&ctx)),
+        Route::Register => oauth::register(&ctx).await,
+        Route::Authorize if method == "POST" => oauth::authorize_post(&ctx).await,
+        Route::Authorize => oauth::authorize_get(&ctx).await,
+        Route::Callback => oauth::callback(&ctx).await,
+        Route::Token => oauth::token_endpoint(&ctx).await,
+        Route::Revoke => oauth::revoke(&ctx).await,
+        Route::DevLogin => oauth::dev_login(&ctx).await,
+        Route::Mcp => mcp::handle(env, &config, &req, &ctx.issuer).await,
     }
 }
 
@@ -56,18 +77,4 @@ fn declared_length(req: &Request) -> Option<usize> {
         .ok()
         .flatten()
         .and_then(|v| v.trim().parse().ok())
-}
-
-/// The one place a core [`Reply`] becomes a platform response.
-pub(crate) fn respond(reply: Reply) -> worker::Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in &reply.headers {
-        headers.append(name, value)?;
-    }
-    let response = if reply.body.is_empty() {
-        Response::empty()?
-    } else {
-        Response::from_bytes(reply.body)?
-    };
-    Ok(response.with_status(reply.status).with_headers(headers))
 }

@@ -1,1 +1,24 @@
-//! The MCP server (Streamable HTTP), pure: no `worker` types.
+//! The MCP server (Streamable HTTP), pure: no `worker` types, so all of it runs under native
+//! `cargo test`.
+//!
+//! Implements the Model Context Protocol revisions 2025-03-26, 2025-06-18 and 2025-11-25
+//! (sessions opened by `initialize`) and 2026-07-28 (stateless requests), on one endpoint.
+//!
+//! - [`jsonrpc`]: JSON-RPC 2.0 messages, parsing and error codes.
+//! - [`protocol`]: versions, negotiation, header names and header parsing.
+//! - [`session`]: the persisted state of a legacy session.
+//! - [`transport`]: the HTTP request/outcome types, the `Origin` check, reply encoding.
+//! - [`server`]: [`handle`], the entry point the Worker calls, and method dispatch.
+//! - [`tools`]: the tool registry and the shipped tools.
+
+pub mod jsonrpc;
+pub mod protocol;
+pub mod server;
+pub mod session;
+pub mod tools;
+pub mod transport;
+
+pub use server::handle;
+pub use session::Session;
+pub use tools::{Tool, ToolCall, ToolEnv, ToolOutput, ToolRegistry};
+pub use transport::{check_origin, McpOutcome, McpRequest, SessionChange};

@@ -5,3 +5,8 @@ pub mod metadata;
 pub mod pkce;
 pub mod redirect;
 pub mod register;
+pub mod crypto;
+pub mod grant;
+pub mod authorize;
+pub mod token;
+pub mod resource;

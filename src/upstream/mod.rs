@@ -125,3 +125,11 @@ pub trait IdentityProvider {
 
 /// Upstream tokens are refreshed when they expire within this many seconds.
 pub const REFRESH_MARGIN_SECS: u64 = 300;
+
+pub mod github;
+pub mod google;
+pub mod id_token;
+mod oauth_client;
+pub mod oidc;
+pub mod settings;
+pub mod dev;

@@ -1,0 +1,114 @@
+//! The configured upstream identity provider, and the upstream side of a
+//! refresh (checked before our own rotation, see `oauth::grant::refresh`).
+
+use std::cell::RefCell;
+
+use worker::Env;
+
+use crate::config::{Config, ProviderKind};
+use crate::http::{HttpError, Reply};
+use crate::oauth::error::OAuthError;
+use crate::oauth::grant::Props;
+use crate::oauth::token::GrantCommand;
+use crate::upstream::dev::DevProvider;
+use crate::upstream::oidc::DiscoveryDocument;
+use crate::upstream::settings::{settings_for, UpstreamSettings};
+use crate::upstream::{IdentityProvider, UpstreamError};
+
+use super::platform::{grant_call, internal, now, FetchClient};
+
+/// A fetched OpenID Connect discovery document is reused for this long by the
+/// same isolate, so a sign-in does not pay for discovery every time.
+const DISCOVERY_CACHE_SECS: u64 = 3600;
+
+thread_local! {
+    static DISCOVERY: RefCell<Option<(u64, DiscoveryDocument)>> = const { RefCell::new(None) };
+}
+
+fn settings(env: &Env, kind: ProviderKind) -> Result<Option<UpstreamSettings>, HttpError> {
+    settings_for(kind, |name| env.var(name).ok().map(|v| v.to_string())).map_err(|e| HttpError::Config(e.to_string()))
+}
+
+/// The provider that signs users in, for the origin `issuer`.
+pub async fn provider(env: &Env, config: &Config, issuer: &str) -> Result<Box<dyn IdentityProvider>, HttpError> {
+    let Some(settings) = settings(env, config.provider)? else {
+        return Ok(Box::new(DevProvider { origin: issuer.to_owned(), server_secret: config.secret_key.expose().to_owned() }));
+    };
+    let discovered = match settings.issuer_to_discover() {
+        None => None,
+        Some(wanted) => {
+            let cached = DISCOVERY.with(|c| {
+                c.borrow()
+                    .as_ref()
+                    .filter(|(at, doc)| now() < at + DISCOVERY_CACHE_SECS && doc.issuer == wanted)
+                    .map(|(_, doc)| doc.clone())
+            });
+            match cached {
+                Some(doc) => Some(doc),
+                None => {
+                    let doc = crate::upstream::oidc::discover(&FetchClient, wanted)
+                        .await
+                        .map_err(|e| HttpError::Config(format!("OIDC_ISSUER discovery failed: {e}")))?;
+                    DISCOVERY.with(|c| *c.borrow_mut() = Some((now(), doc.clone())));
+                    Some(doc)
+                }
+            }
+        }
+    };
+    settings.provider(discovered).map_err(|e| HttpError::Config(e.to_string()))
+}
+
+/// Where the `list_github_repos` tool reaches GitHub's API.
+pub fn github_api_base(env: &Env, config: &Config) -> String {
+    if config.provider == ProviderKind::GitHub {
+        if let Ok(Some(UpstreamSettings::GitHub(s))) = settings(env, ProviderKind::GitHub) {
+            return s.api_url;
+        }
+    }
+    "https://api.github.com".to_owned()
+}
+
+/// Before rotating our refresh token: if the upstream tokens are near expiry,
+/// refresh them, so the new grant state carries fresh ones. `Ok(None)`: nothing
+/// to change. `Err(reply)`: the refresh must fail with this reply (after an
+/// upstream revocation the grant is ended and the client must re-authorize).
+pub async fn refreshed_props(
+    env: &Env,
+    config: &Config,
+    issuer: &str,
+    grant_id: &str,
+    refresh_token: &str,
+    client_id: &str,
+) -> Result<Result<Option<Props>, Reply>, HttpError> {
+    if config.provider == ProviderKind::Dev {
+        return Ok(Ok(None));
+    }
+    let command = GrantCommand::PropsForRefresh { refresh_token: refresh_token.to_owned() };
+    let props: Option<Props> = grant_call(env, grant_id, &command).await?.into_result().map_err(|e| internal("grant", e))?;
+    let Some(props) = props else {
+        // Not a current refresh token: the rotation itself gives the right error.
+        return Ok(Ok(None));
+    };
+    let Some(tokens) = props.upstream.as_ref() else {
+        return Ok(Ok(None));
+    };
+    let provider = provider(env, config, issuer).await?;
+    match provider.refresh(&FetchClient, tokens, now()).await {
+        Ok(None) => Ok(Ok(None)),
+        Ok(Some(fresh)) => Ok(Ok(Some(Props { user: props.user, upstream: Some(fresh) }))),
+        Err(UpstreamError::Revoked(why)) => {
+            worker::console_warn!("upstream refresh refused, ending the grant: {why}");
+            let revoke = GrantCommand::Revoke { token: refresh_token.to_owned(), client_id: client_id.to_owned() };
+            grant_call(env, grant_id, &revoke).await?.into_result::<()>().map_err(|e| internal("grant", e))?;
+            Ok(Err(OAuthError::invalid_grant("the identity provider no longer accepts this sign-in; authorize again").to_json_reply()))
+        }
+        Err(UpstreamError::Network(why)) => {
+            worker::console_warn!("upstream refresh unreachable: {why}");
+            Ok(Err(OAuthError::temporarily_unavailable("the identity provider could not be reached; try again").to_json_reply()))
+        }
+        Err(e) => {
+            worker::console_error!("upstream refresh failed: {e}");
+            Ok(Err(OAuthError::server_error("the identity provider could not refresh this sign-in").to_json_reply()))
+        }
+    }
+}

@@ -1,0 +1,713 @@
+//! The MCP endpoint: one HTTP request in, one reply and a session change out.
+//!
+//! Spec sections: "Lifecycle" and "Transports: Streamable HTTP" (2025-03-26, 2025-06-18,
+//! 2025-11-25), "Versioning" and "Streamable HTTP" (2026-07-28), "Server Features: Tools",
+//! "Utilities: Ping", "Utilities: Logging", "Utilities: Pagination", and the authorization
+//! spec's "Scope Challenge Handling" (403 `insufficient_scope`).
+//!
+//! How a POST is routed, in order:
+//! 1. `Accept` must allow JSON or SSE (406), `Content-Type` must be JSON (415), the body must
+//!    be JSON (400, parse error).
+//! 2. A single `initialize` request opens a new legacy session, whatever else the request
+//!    carries (a stale `Mcp-Session-Id` included): that is how a client starts over.
+//! 3. A request speaking 2026-07-28 (its `MCP-Protocol-Version` header, or, without header and
+//!    session, its `params._meta`) is served statelessly; any `Mcp-Session-Id` is ignored.
+//! 4. An `MCP-Protocol-Version` this server does not speak: 400 `UnsupportedProtocolVersion`.
+//! 5. Everything else is legacy and needs a session: no `Mcp-Session-Id` is 400, an unknown
+//!    one 404, and the version header must match the session's (absent only for 2025-03-26).
+//!
+//! Choices where the spec leaves room:
+//! - Requests sent after `initialize` but before `notifications/initialized` are answered:
+//!   many clients pipeline them, and nothing here depends on the client having finished.
+//! - Tool argument errors are tool execution errors (`isError: true`), so a model can correct
+//!   itself; only an unknown tool or a malformed `tools/call` is a protocol error (-32602).
+//! - When a call needs a scope the token lacks, nothing in the POST is executed: the whole
+//!   reply is the 403 challenge, and the client retries after stepping up.
+//! - A 2026-07-28 request without `io.modelcontextprotocol/clientCapabilities` is served
+//!   anyway: no method here depends on a client capability.
+//! - `logging` is advertised to legacy sessions because `logging/setLevel` is implemented (the
+//!   level is stored); no tool currently emits log messages.
+
+use super::jsonrpc::{
+    parse_body, Body, ErrorObject, Message, Notification, Request, RequestId, Response,
+    INVALID_REQUEST, METHOD_NOT_FOUND,
+};
+use super::protocol::{self, accepts, Accepts};
+use super::session::{ClientInfo, LogLevel, Session};
+use super::tools::{schema, ToolCall, ToolEnv, ToolOutput, ToolRegistry};
+use super::transport::{
+    accepted, error_reply, messages_reply, method_not_allowed, McpOutcome, McpRequest,
+    SessionChange,
+};
+use crate::http::Reply;
+use crate::user::UserContext;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+/// Tools per `tools/list` page.
+pub const PAGE_SIZE: usize = 50;
+/// How long a client may reuse a 2026-07-28 list or discovery result, in milliseconds.
+const CACHE_TTL_MS: u64 = 300_000;
+const SERVER_NAME: &str = env!("CARGO_PKG_NAME");
+const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+const INSTRUCTIONS: &str = "Tools here act as the signed-in user; call whoami to see which \
+                            account and OAuth scopes this connection uses.";
+
+/// Which protocol generation a request speaks; it changes the shape of results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Era {
+    /// 2025-03-26 to 2025-11-25: `initialize` and a session.
+    Legacy,
+    /// 2026-07-28: stateless; results carry `resultType` and `_meta`.
+    Modern,
+}
+
+/// Everything a method needs besides its params.
+struct Ctx<'a> {
+    user: &'a UserContext,
+    tools: &'a ToolRegistry,
+    env: &'a ToolEnv<'a>,
+    era: Era,
+}
+
+/// Answers one HTTP request to the MCP endpoint. See the module docs for the routing rules.
+///
+/// The Worker authenticates the caller first, loads `existing` for (user, `Mcp-Session-Id`)
+/// when that header is present, and applies the returned [`SessionChange`].
+pub async fn handle(
+    req: McpRequest<'_>,
+    existing: Option<Session>,
+    new_session_id: &str,
+    user: &UserContext,
+    tools: &ToolRegistry,
+    env: &ToolEnv<'_>,
+) -> McpOutcome {
+    match req.http_method {
+        "POST" => post(req, existing, new_session_id, user, tools, env).await,
+        "DELETE" => delete(&req, existing),
+        other => McpOutcome::unchanged(method_not_allowed(other)),
+    }
+}
+
+/// Ends a legacy session (2025-03-26 "Session Management").
+fn delete(req: &McpRequest<'_>, existing: Option<Session>) -> McpOutcome {
+    let Some(id) = req.session_id else {
+        return McpOutcome::unchanged(error_reply(
+            400,
+            None,
+            ErrorObject::invalid_request(
+                "DELETE needs the Mcp-Session-Id header of the session to end",
+            ),
+        ));
+    };
+    match existing {
+        Some(session) if session.id == id => McpOutcome {
+            reply: Reply::new(204).no_store(),
+            session: SessionChange::Delete,
+        },
+        _ => McpOutcome::unchanged(session_not_found(None)),
+    }
+}
+
+async fn post(
+    req: McpRequest<'_>,
+    existing: Option<Session>,
+    new_session_id: &str,
+    user: &UserContext,
+    tools: &ToolRegistry,
+    env: &ToolEnv<'_>,
+) -> McpOutcome {
+    let accepts = accepts(req.accept);
+    if accepts == Accepts::Neither {
+        return McpOutcome::unchanged(error_reply(
+            406,
+            None,
+            ErrorObject::invalid_request(
+                "Not Acceptable: the Accept header must allow application/json or text/event-stream",
+            ),
+        ));
+    }
+    if !protocol::is_json_content_type(req.content_type) {
+        return McpOutcome::unchanged(error_reply(
+            415,
+            None,
+            ErrorObject::invalid_request(
+                "Unsupported Media Type: send the JSON-RPC message with Content-Type: application/json",
+            ),
+        ));
+    }
+    let body = match parse_body(req.body) {
+        Ok(body) => body,
+        Err(error) => return McpOutcome::unchanged(error_reply(400, None, error)),
+    };
+
+    if let Body::Single(Message::Request(r)) = &body {
+        if r.method == "initialize" {
+            return initialize(r, new_session_id, accepts);
+        }
+    }
+
+    let header_version = req
+        .protocol_version
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let modern = match header_version {
+        Some(v) => protocol::is_modern(v),
+        None => req.session_id.is_none() && meta_version(&body).is_some(),
+    };
+    let ctx = |era| Ctx {
+        user,
+        tools,
+        env,
+        era,
+    };
+    if modern {
+        return modern_post(&req, header_version, body, accepts, &ctx(Era::Modern)).await;
+    }
+    if let Some(v) = header_version.filter(|v| protocol::supported(v).is_none()) {
+        return McpOutcome::unchanged(unsupported_version(first_id(&body), v));
+    }
+
+    let Some(session_id) = req.session_id else {
+        let why = if batch_has_initialize(&body) {
+            "initialize must be sent on its own, not inside a batch"
+        } else {
+            "Bad Request: the Mcp-Session-Id header is missing; send initialize first and \
+             repeat the session id it returns on every later request"
+        };
+        return McpOutcome::unchanged(error_reply(
+            400,
+            first_id(&body),
+            ErrorObject::invalid_request(why),
+        ));
+    };
+    let Some(session) = existing.filter(|s| s.id == session_id) else {
+        return McpOutcome::unchanged(session_not_found(first_id(&body)));
+    };
+    match header_version {
+        Some(v) if v != session.protocol_version => {
+            return McpOutcome::unchanged(error_reply(
+                400,
+                first_id(&body),
+                ErrorObject::invalid_request(format!(
+                    "Bad Request: MCP-Protocol-Version {v} does not match the version this \
+                     session negotiated ({})",
+                    session.protocol_version
+                )),
+            ))
+        }
+        None if session.protocol_version != protocol::VERSION_2025_03_26 => {
+            return McpOutcome::unchanged(error_reply(
+                400,
+                first_id(&body),
+                ErrorObject::invalid_request(format!(
+                    "Bad Request: the MCP-Protocol-Version header is missing; this session \
+                     negotiated {}",
+                    session.protocol_version
+                )),
+            ))
+        }
+        _ => {}
+    }
+    legacy_post(&req, body, session, accepts, &ctx(Era::Legacy)).await
+}
+
+/// `initialize`: negotiates a version and creates the session (2025-03-26 "Lifecycle").
+fn initialize(r: &Request, new_session_id: &str, accepts: Accepts) -> McpOutcome {
+    let Some(requested) = r.params.get("protocolVersion").and_then(Value::as_str) else {
+        return McpOutcome::unchanged(error_reply(
+            400,
+            Some(r.id.clone()),
+            ErrorObject::invalid_params("initialize needs params.protocolVersion (a string)"),
+        ));
+    };
+    let version = protocol::negotiate(requested);
+    let session = Session::create(
+        new_session_id,
+        version,
+        ClientInfo::from_value(r.params.get("clientInfo")),
+    );
+    let result = json!({
+        "protocolVersion": version,
+        "capabilities": {
+            "tools": {"listChanged": false},
+            "logging": {}
+        },
+        "serverInfo": server_info(),
+        "instructions": INSTRUCTIONS,
+    });
+    let reply = messages_reply(
+        200,
+        &[Response::result(r.id.clone(), result)],
+        false,
+        accepts,
+    )
+    .header(protocol::SESSION_ID_HEADER, new_session_id);
+    McpOutcome {
+        reply,
+        session: SessionChange::Store(session),
+    }
+}
+
+async fn legacy_post(
+    req: &McpRequest<'_>,
+    body: Body,
+    mut session: Session,
+    accepts: Accepts,
+    ctx: &Ctx<'_>,
+) -> McpOutcome {
+    let (messages, batch) = match body {
+        Body::Single(m) => (vec![m], false),
+        Body::Batch(ms) => (ms, true),
+    };
+    if batch && session.protocol_version != protocol::VERSION_2025_03_26 {
+        return McpOutcome::unchanged(error_reply(
+            400,
+            None,
+            ErrorObject::invalid_request(format!(
+                "JSON-RPC batches are only accepted in protocol version 2025-03-26; this \
+                 session uses {}: send one message per POST",
+                session.protocol_version
+            )),
+        ));
+    }
+    let requests = messages.iter().filter_map(|m| match m {
+        Message::Request(r) => Some(r),
+        _ => None,
+    });
+    if let Some(reply) = scope_challenge(req, requests, batch, ctx) {
+        return McpOutcome::unchanged(reply);
+    }
+
+    let before = session.clone();
+    let mut responses = Vec::new();
+    let mut single_invalid = false;
+    for message in messages {
+        match message {
+            Message::Request(r) => {
+                let outcome = match r.method.as_str() {
+                    // Only reachable inside a batch; a lone initialize was routed earlier.
+                    "initialize" => Err(ErrorObject::invalid_request(
+                        "initialize must be sent on its own, not inside a batch",
+                    )),
+                    "ping" => Ok(json!({})),
+                    "logging/setLevel" => set_level(&r.params, &mut session),
+                    _ => dispatch(&r, ctx).await,
+                };
+                responses.push(respond(r.id, outcome, ctx.era));
+            }
+            Message::Notification(n) => notify(&n, &mut session),
+            Message::Response => {}
+            Message::Invalid(response) => {
+                single_invalid = !batch;
+                responses.push(response);
+            }
+        }
+    }
+    let change = if session != before {
+        SessionChange::Store(session)
+    } else {
+        SessionChange::Unchanged
+    };
+    let reply = match responses.as_slice() {
+        [] => accepted(),
+        [invalid] if single_invalid => Reply::json(400, invalid).no_store(),
+        all => messages_reply(200, all, batch, accepts),
+    };
+    McpOutcome {
+        reply,
+        session: change,
+    }
+}
+
+/// A 2026-07-28 request: one message, headers mirrored from the body, no session.
+async fn modern_post(
+    req: &McpRequest<'_>,
+    header_version: Option<&str>,
+    body: Body,
+    accepts: Accepts,
+    ctx: &Ctx<'_>,
+) -> McpOutcome {
+    let message = match body {
+        Body::Batch(_) => {
+            return McpOutcome::unchanged(error_reply(
+                400,
+                None,
+                ErrorObject::invalid_request(
+                    "protocol version 2026-07-28 takes one JSON-RPC message per POST; batches \
+                     are not supported",
+                ),
+            ))
+        }
+        Body::Single(m) => m,
+    };
+    let r = match message {
+        Message::Request(r) => r,
+        // No header rules are defined for notifications; there is nothing to cancel either,
+        // since every call finishes within its own POST.
+        Message::Notification(_) | Message::Response => return McpOutcome::unchanged(accepted()),
+        Message::Invalid(response) => {
+            return McpOutcome::unchanged(Reply::json(400, &response).no_store())
+        }
+    };
+    if let Err(error) = check_mirrored_headers(req, header_version, &r) {
+        return McpOutcome::unchanged(error_reply(400, Some(r.id), error));
+    }
+    if let Some(reply) = scope_challenge(req, std::iter::once(&r), false, ctx) {
+        return McpOutcome::unchanged(reply);
+    }
+    let outcome = match r.method.as_str() {
+        "server/discover" => Ok(discover()),
+        _ => dispatch(&r, ctx).await,
+    };
+    let response = respond(r.id, outcome, ctx.era);
+    // 2026-07-28: "If the server does not implement the requested RPC method, it MUST respond
+    // with 404 Not Found" and the -32601 body that tells it apart from a missing endpoint.
+    let status = if response.error_code() == Some(METHOD_NOT_FOUND) {
+        404
+    } else {
+        200
+    };
+    McpOutcome::unchanged(messages_reply(status, &[response], false, accepts))
+}
+
+/// 2026-07-28 "Server Validation": the version, method and name headers must be present and
+/// equal what the body says, so intermediaries routing on headers see the truth.
+fn check_mirrored_headers(
+    req: &McpRequest<'_>,
+    header_version: Option<&str>,
+    r: &Request,
+) -> Result<(), ErrorObject> {
+    let mismatch = |why: String| {
+        ErrorObject::new(protocol::HEADER_MISMATCH, format!("Header mismatch: {why}"))
+    };
+    let Some(version) = header_version else {
+        return Err(mismatch(
+            "the MCP-Protocol-Version header is required and must equal \
+             params._meta[\"io.modelcontextprotocol/protocolVersion\"]"
+                .into(),
+        ));
+    };
+    match r
+        .params
+        .get("_meta")
+        .and_then(|m| m.get(protocol::META_PROTOCOL_VERSION))
+        .and_then(Value::as_str)
+    {
+        Some(v) if v == version => {}
+        Some(v) => {
+            return Err(mismatch(format!(
+                "MCP-Protocol-Version header value '{version}' does not match body value '{}'",
+                truncated(v)
+            )))
+        }
+        None => {
+            return Err(mismatch(format!(
+                "MCP-Protocol-Version is '{version}' but \
+                 params._meta[\"io.modelcontextprotocol/protocolVersion\"] is missing"
+            )))
+        }
+    }
+    match req.mcp_method {
+        Some(m) if m == r.method => {}
+        Some(m) => {
+            return Err(mismatch(format!(
+                "Mcp-Method header value '{}' does not match body value '{}'",
+                truncated(m),
+                truncated(&r.method)
+            )))
+        }
+        None => return Err(mismatch("the Mcp-Method header is required".into())),
+    }
+    if r.method == "tools/call" {
+        let body_name = r.params.get("name").and_then(Value::as_str);
+        match req.mcp_name.map(protocol::decode_header_value) {
+            None => {
+                return Err(mismatch(
+                    "the Mcp-Name header is required for tools/call".into(),
+                ))
+            }
+            Some(None) => {
+                return Err(mismatch(
+                    "the Mcp-Name header is not valid =?base64?...?= encoding".into(),
+                ))
+            }
+            Some(Some(name)) if Some(name.as_str()) != body_name => {
+                return Err(mismatch(format!(
+                    "Mcp-Name header value '{}' does not match body value '{}'",
+                    truncated(&name),
+                    truncated(body_name.unwrap_or(""))
+                )))
+            }
+            Some(Some(_)) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The methods both eras share.
+async fn dispatch(r: &Request, ctx: &Ctx<'_>) -> Result<Value, ErrorObject> {
+    match r.method.as_str() {
+        "tools/list" => list_tools(&r.params, ctx),
+        "tools/call" => call_tool(&r.params, ctx).await,
+        other => Err(ErrorObject::method_not_found(other)),
+    }
+}
+
+/// `tools/list` with opaque cursors (spec "Utilities: Pagination").
+fn list_tools(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, ErrorObject> {
+    let all = ctx.tools.tools();
+    let start = match params.get("cursor") {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(c)) => decode_cursor(c)
+            .filter(|&o| o > 0 && o < all.len())
+            .ok_or_else(|| {
+                ErrorObject::invalid_params(
+                    "the cursor is not one this server issued or no longer applies; list again \
+                     without a cursor",
+                )
+            })?,
+        Some(_) => {
+            return Err(ErrorObject::invalid_params(
+                "params.cursor must be a string",
+            ))
+        }
+    };
+    let end = (start + PAGE_SIZE).min(all.len());
+    let mut result = Map::new();
+    result.insert(
+        "tools".into(),
+        Value::Array(all[start..end].iter().map(|t| t.descriptor()).collect()),
+    );
+    if end < all.len() {
+        result.insert("nextCursor".into(), json!(encode_cursor(end)));
+    }
+    if ctx.era == Era::Modern {
+        cacheable(&mut result);
+    }
+    Ok(Value::Object(result))
+}
+
+fn encode_cursor(offset: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("tools:{offset}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("tools:")?
+        .parse()
+        .ok()
+}
+
+/// `tools/call`. The scope was checked before anything ran (see [`scope_challenge`]).
+async fn call_tool(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, ErrorObject> {
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ErrorObject::invalid_params("tools/call needs params.name (a string)"))?;
+    let tool = ctx
+        .tools
+        .get(name)
+        .ok_or_else(|| ErrorObject::invalid_params(format!("Unknown tool: {}", truncated(name))))?;
+    let empty = Value::Object(Map::new());
+    let arguments = match params.get("arguments") {
+        None | Some(Value::Null) => &empty,
+        Some(a @ Value::Object(_)) => a,
+        Some(_) => {
+            return Err(ErrorObject::invalid_params(
+                "params.arguments must be an object",
+            ))
+        }
+    };
+    let output = match schema::validate(&tool.input_schema, arguments) {
+        Err(why) => ToolOutput::error(format!("Invalid arguments for {name}: {why}")),
+        Ok(()) => {
+            let call = ToolCall {
+                arguments,
+                user: ctx.user,
+                env: ctx.env,
+            };
+            (tool.handler)(&call).await
+        }
+    };
+    Ok(output.to_result())
+}
+
+/// `logging/setLevel` (legacy only; 2026-07-28 removed it).
+fn set_level(params: &Map<String, Value>, session: &mut Session) -> Result<Value, ErrorObject> {
+    let level = params
+        .get("level")
+        .and_then(Value::as_str)
+        .and_then(LogLevel::parse)
+        .ok_or_else(|| {
+            ErrorObject::invalid_params(format!(
+                "params.level must be one of {}",
+                LogLevel::NAMES.join(", ")
+            ))
+        })?;
+    session.log_level = Some(level);
+    Ok(json!({}))
+}
+
+fn notify(n: &Notification, session: &mut Session) {
+    if n.method == "notifications/initialized" {
+        session.initialized = true;
+    }
+    // `notifications/cancelled` and anything unknown: nothing to do. Every call finishes
+    // within its own POST, so there is never an operation in flight to cancel.
+}
+
+/// `server/discover` (2026-07-28).
+fn discover() -> Value {
+    let mut result = Map::new();
+    result.insert(
+        "supportedVersions".into(),
+        json!(protocol::SUPPORTED_VERSIONS),
+    );
+    // No `logging`: 2026-07-28 removed logging/setLevel and this server emits no log messages.
+    result.insert(
+        "capabilities".into(),
+        json!({"tools": {"listChanged": false}}),
+    );
+    // The server's identity travels in `_meta`, added to every modern result by `respond`.
+    result.insert("instructions".into(), json!(INSTRUCTIONS));
+    cacheable(&mut result);
+    Value::Object(result)
+}
+
+/// The 403 step-up challenge when a `tools/call` among `requests` needs a scope the token
+/// lacks.
+fn scope_challenge<'r>(
+    req: &McpRequest<'_>,
+    requests: impl Iterator<Item = &'r Request>,
+    batch: bool,
+    ctx: &Ctx<'_>,
+) -> Option<Reply> {
+    let mut needed = None;
+    let mut responses = Vec::new();
+    for r in requests {
+        if r.method != "tools/call" {
+            continue;
+        }
+        let Some(tool) = r
+            .params
+            .get("name")
+            .and_then(Value::as_str)
+            .and_then(|n| ctx.tools.get(n))
+        else {
+            continue;
+        };
+        let Some(scope) = tool.missing_scope(ctx.user) else {
+            continue;
+        };
+        needed.get_or_insert(scope);
+        responses.push(Response::error(
+            Some(r.id.clone()),
+            ErrorObject::new(
+                INVALID_REQUEST,
+                format!(
+                    "insufficient_scope: the tool {} needs the OAuth scope '{scope}'; \
+                     authorize again including it",
+                    tool.name
+                ),
+            )
+            .with_data(json!({"error": "insufficient_scope", "scope": scope})),
+        ));
+    }
+    let scope = needed?;
+    let challenge = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\"",
+        req.resource_metadata_url
+    );
+    let reply = match responses.as_slice() {
+        [only] if !batch => Reply::json(403, only),
+        all => Reply::json(403, all),
+    };
+    Some(reply.no_store().header("WWW-Authenticate", &challenge))
+}
+
+/// A response, with the result shaped for the era.
+fn respond(id: RequestId, outcome: Result<Value, ErrorObject>, era: Era) -> Response {
+    match outcome {
+        Ok(mut result) => {
+            if era == Era::Modern {
+                if let Value::Object(map) = &mut result {
+                    map.insert("resultType".into(), json!("complete"));
+                    map.insert(
+                        "_meta".into(),
+                        json!({ protocol::META_SERVER_INFO: server_info() }),
+                    );
+                }
+            }
+            Response::result(id, result)
+        }
+        Err(error) => Response::error(Some(id), error),
+    }
+}
+
+/// `ttlMs` and `cacheScope` of 2026-07-28 list results. Private: the list is fetched with the
+/// user's token, so shared caches must not keep it.
+fn cacheable(result: &mut Map<String, Value>) {
+    result.insert("ttlMs".into(), json!(CACHE_TTL_MS));
+    result.insert("cacheScope".into(), json!("private"));
+}
+
+fn server_info() -> Value {
+    json!({"name": SERVER_NAME, "title": "MCP OAuth Worker", "version": SERVER_VERSION})
+}
+
+fn session_not_found(id: Option<RequestId>) -> Reply {
+    error_reply(
+        404,
+        id,
+        ErrorObject::invalid_request("Not Found: session not found or ended; initialize again"),
+    )
+}
+
+fn unsupported_version(id: Option<RequestId>, requested: &str) -> Reply {
+    error_reply(
+        400,
+        id,
+        ErrorObject::new(
+            protocol::UNSUPPORTED_PROTOCOL_VERSION,
+            "Unsupported protocol version",
+        )
+        .with_data(json!({
+            "supported": protocol::SUPPORTED_VERSIONS,
+            "requested": truncated(requested),
+        })),
+    )
+}
+
+/// The id of a lone request, so a transport-level error can still name it.
+fn first_id(body: &Body) -> Option<RequestId> {
+    match body {
+        Body::Single(Message::Request(r)) => Some(r.id.clone()),
+        _ => None,
+    }
+}
+
+fn batch_has_initialize(body: &Body) -> bool {
+    matches!(body, Body::Batch(ms) if ms.iter().any(|m| matches!(m, Message::Request(r) if r.method == "initialize")))
+}
+
+/// The `_meta` protocol version of a lone request or notification, if it has one.
+fn meta_version(body: &Body) -> Option<&str> {
+    let params = match body {
+        Body::Single(Message::Request(r)) => &r.params,
+        Body::Single(Message::Notification(n)) => &n.params,
+        _ => return None,
+    };
+    params
+        .get("_meta")?
+        .get(protocol::META_PROTOCOL_VERSION)?
+        .as_str()
+}
+
+fn truncated(s: &str) -> String {
+    super::jsonrpc::truncate(s, 100)
+}

@@ -1,0 +1,273 @@
+//! Streamable HTTP as plain data: the request the Worker hands over, the outcome it acts on,
+//! the `Origin` check, and how JSON-RPC responses become HTTP replies (JSON or one SSE event).
+//!
+//! Spec sections: "Transports: Streamable HTTP" of 2025-03-26, 2025-06-18 and 2025-11-25
+//! ("Security Warning" for `Origin`, "Sending Messages to the Server" for status codes and
+//! `Accept`), and of 2026-07-28 ("Security & Endpoint", "Sending Messages").
+
+use super::jsonrpc::{ErrorObject, RequestId, Response};
+use super::protocol::Accepts;
+use super::session::Session;
+use crate::http::Reply;
+
+/// The methods the MCP endpoint answers; `GET` is refused because no server-initiated stream
+/// is offered (the spec's 405 for that case).
+pub const ALLOW: &str = "POST, DELETE";
+
+/// One HTTP request to the MCP endpoint, as the Worker read it. Header values are raw; this
+/// module parses them.
+///
+/// `Default` lets callers name only what they have:
+/// `McpRequest { http_method: "POST", body, ..Default::default() }`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct McpRequest<'a> {
+    /// `POST`, `GET`, `DELETE` or anything else.
+    pub http_method: &'a str,
+    pub accept: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    /// `MCP-Protocol-Version`.
+    pub protocol_version: Option<&'a str>,
+    /// `Mcp-Session-Id`.
+    pub session_id: Option<&'a str>,
+    pub body: &'a [u8],
+    /// The Protected Resource Metadata URL, named in `WWW-Authenticate` on a 403.
+    pub resource_metadata_url: &'a str,
+    /// `Mcp-Method` (2026-07-28 requests; checked against the body).
+    pub mcp_method: Option<&'a str>,
+    /// `Mcp-Name` (2026-07-28 `tools/call`; checked against the body).
+    pub mcp_name: Option<&'a str>,
+}
+
+/// What the Worker must do with the session after replying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionChange {
+    Unchanged,
+    /// Persist this session (created by `initialize`, or updated).
+    Store(Session),
+    /// Forget the session (the client ended it with `DELETE`).
+    Delete,
+}
+
+/// The reply to send and the session change to apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpOutcome {
+    pub reply: Reply,
+    pub session: SessionChange,
+}
+
+impl McpOutcome {
+    pub(crate) fn unchanged(reply: Reply) -> McpOutcome {
+        McpOutcome {
+            reply,
+            session: SessionChange::Unchanged,
+        }
+    }
+}
+
+/// DNS-rebinding protection: a browser page may only call the endpoint from an allowed origin.
+///
+/// No `Origin` means a non-browser client (no rebinding risk), so it passes. Otherwise the
+/// origin must equal `own_origin` or one of `allowed` exactly (`https://a.example`, no path).
+/// Loopback origins (`http://localhost:*`, `http://127.0.0.1:*`, `http://[::1]:*`) pass only
+/// when this server itself runs on loopback, which is what local tools like the MCP Inspector
+/// need; on a public host a loopback origin is exactly the rebinding attack.
+pub fn check_origin(
+    origin: Option<&str>,
+    own_origin: &str,
+    allowed: &[String],
+) -> Result<(), Reply> {
+    let Some(origin) = origin else {
+        return Ok(());
+    };
+    if origin == own_origin
+        || allowed.iter().any(|a| a == origin)
+        || (is_loopback_origin(own_origin) && is_loopback_origin(origin))
+    {
+        return Ok(());
+    }
+    Err(error_reply(
+        403,
+        None,
+        ErrorObject::invalid_request(format!(
+            "Forbidden: origin {} may not call this MCP server (allowed: this server's own \
+             origin and the configured allowed origins)",
+            super::jsonrpc::truncate(origin, 100)
+        )),
+    ))
+}
+
+/// `http(s)://` + a loopback host + an optional numeric port, and nothing else.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let (host, port) = if let Some(v6) = rest.strip_prefix("[::1]") {
+        ("[::1]", v6)
+    } else {
+        match rest.find(':') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        }
+    };
+    let port_ok = match port.strip_prefix(':') {
+        Some(digits) => {
+            (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => port.is_empty(),
+    };
+    port_ok && matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// An HTTP error whose body is one JSON-RPC error response (all 4xx replies carry JSON).
+pub(crate) fn error_reply(status: u16, id: Option<RequestId>, error: ErrorObject) -> Reply {
+    Reply::json(status, &Response::error(id, error)).no_store()
+}
+
+/// `405` with `Allow`, for `GET` and any other method.
+pub(crate) fn method_not_allowed(method: &str) -> Reply {
+    let why = if method == "GET" {
+        "this server offers no server-initiated SSE stream; send JSON-RPC messages with POST"
+            .to_owned()
+    } else {
+        format!(
+            "HTTP method {} is not supported here; use POST (messages) or DELETE (end a session)",
+            super::jsonrpc::truncate(method, 20)
+        )
+    };
+    error_reply(405, None, ErrorObject::invalid_request(why)).header("Allow", ALLOW)
+}
+
+/// `202 Accepted` with no body: the POST held only notifications or responses.
+pub(crate) fn accepted() -> Reply {
+    Reply::new(202)
+}
+
+/// JSON-RPC responses as the body of a POST's reply: JSON, or one SSE `message` event when the
+/// client accepts only `text/event-stream` and the status is a success.
+pub(crate) fn messages_reply(
+    status: u16,
+    responses: &[Response],
+    batch: bool,
+    accepts: Accepts,
+) -> Reply {
+    let json = if batch {
+        serde_json::to_vec(responses)
+    } else {
+        match responses.first() {
+            Some(r) => serde_json::to_vec(r),
+            None => return accepted(),
+        }
+    };
+    let Ok(json) = json else {
+        return error_reply(
+            500,
+            None,
+            ErrorObject::internal("the response could not be encoded"),
+        );
+    };
+    // Error statuses stay JSON whatever the client accepts, so every 4xx body reads the same.
+    let reply = if accepts == Accepts::EventStreamOnly && status < 400 {
+        let mut body = b"event: message\ndata: ".to_vec();
+        // serde_json never emits raw newlines, so the JSON fits one `data:` line.
+        body.extend_from_slice(&json);
+        body.extend_from_slice(b"\n\n");
+        Reply::new(status)
+            .header("Content-Type", "text/event-stream")
+            .body(body)
+    } else {
+        Reply::new(status)
+            .header("Content-Type", "application/json")
+            .body(json)
+    };
+    reply.no_store()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn allowed() -> Vec<String> {
+        vec!["https://inspector.example".to_owned()]
+    }
+
+    #[test]
+    fn requests_without_origin_pass() {
+        assert!(check_origin(None, "https://mcp.example", &[]).is_ok());
+    }
+
+    #[test]
+    fn own_and_configured_origins_pass_exactly() {
+        assert!(check_origin(Some("https://mcp.example"), "https://mcp.example", &[]).is_ok());
+        assert!(check_origin(
+            Some("https://inspector.example"),
+            "https://mcp.example",
+            &allowed()
+        )
+        .is_ok());
+        for bad in [
+            "https://inspector.example.evil.com",
+            "http://inspector.example",
+            "https://mcp.example:8443",
+            "null",
+            "",
+        ] {
+            let r = check_origin(Some(bad), "https://mcp.example", &allowed()).unwrap_err();
+            assert_eq!(r.status, 403, "{bad}");
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(body["error"]["code"], json!(-32600));
+            assert_eq!(body["id"], json!(null));
+        }
+    }
+
+    #[test]
+    fn loopback_origins_pass_only_when_this_server_is_on_loopback() {
+        let local = "http://localhost:8787";
+        for origin in [
+            "http://localhost:6274",
+            "http://127.0.0.1:3000",
+            "http://[::1]:5173",
+            "http://localhost",
+        ] {
+            assert!(check_origin(Some(origin), local, &[]).is_ok(), "{origin}");
+            assert!(
+                check_origin(Some(origin), "https://mcp.example", &[]).is_err(),
+                "{origin} must be refused on a public host"
+            );
+        }
+        for bad in [
+            "http://localhost.evil.com",
+            "http://localhost:abc",
+            "http://127.0.0.1:80/x",
+            "http://127.0.0.2:80",
+        ] {
+            assert!(check_origin(Some(bad), local, &[]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn get_is_405_with_allow() {
+        let r = method_not_allowed("GET");
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header_value("allow"), Some("POST, DELETE"));
+        assert_eq!(r.header_value("content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn sse_replies_are_one_message_event() {
+        let r = messages_reply(
+            200,
+            &[Response::result(RequestId::Number(1.into()), json!({}))],
+            false,
+            Accepts::EventStreamOnly,
+        );
+        assert_eq!(r.header_value("content-type"), Some("text/event-stream"));
+        assert_eq!(
+            String::from_utf8(r.body).unwrap(),
+            "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! The resource server's side of OAuth (RFC 6750, RFC 9728 §5.1, MCP
+//! authorization): reading the bearer token of a /mcp request and the 401
+//! challenge that tells a client where to authorize.
+
+use crate::config::Secret;
+use crate::http::Reply;
+use crate::oauth::crypto;
+use crate::oauth::metadata;
+use crate::user::{UserContext, UserProfile, ALL_SCOPES};
+
+/// What the `Authorization` header of a request holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bearer<'a> {
+    /// No `Authorization` header.
+    Missing,
+    /// A header that is not `Bearer <token>`.
+    Malformed,
+    Token(&'a str),
+}
+
+/// Reads `Authorization: Bearer <token>` (RFC 6750 §2.1; the scheme is
+/// case-insensitive). Tokens in query strings or bodies are never looked at.
+pub fn bearer(header: Option<&str>) -> Bearer<'_> {
+    let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
+        return Bearer::Missing;
+    };
+    let Some((scheme, token)) = header.split_once(' ') else {
+        return Bearer::Malformed;
+    };
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+        return Bearer::Malformed;
+    }
+    Bearer::Token(token)
+}
+
+/// The static `AUTH_TOKEN` matches (constant time). A mismatch is not an error:
+/// the token is then checked as an OAuth access token.
+pub fn is_static_token(token: &str, configured: Option<&Secret>) -> bool {
+    configured.is_some_and(|s| crypto::ct_eq(token, s.expose()))
+}
+
+/// The caller behind the static `AUTH_TOKEN`: a script, with every scope and no
+/// upstream account.
+pub fn static_token_user() -> UserContext {
+    UserContext {
+        user: UserProfile {
+            id: "static:auth-token".into(),
+            login: "auth-token".into(),
+            name: Some("Static token (AUTH_TOKEN)".into()),
+            email: None,
+            provider: "static".into(),
+        },
+        scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
+        client_id: None,
+        upstream_token: None,
+    }
+}
+
+/// `401` with the challenge of the MCP authorization spec: where the Protected
+/// Resource Metadata is, which scopes to ask for, and, when a token was sent,
+/// `error="invalid_token"` (RFC 6750 §3.1; no error when none was sent).
+pub fn unauthorized(resource_metadata_url: &str, problem: Option<&str>) -> Reply {
+    let error = problem.map(|p| ("invalid_token", p));
+    let body = match problem {
+        Some(p) => serde_json::json!({ "error": "invalid_token", "error_description": p }),
+        None => serde_json::json!({ "error": "unauthorized", "error_description": "this MCP server needs an OAuth access token (Authorization: Bearer ...)" }),
+    };
+    Reply::json(401, &body)
+        .header("WWW-Authenticate", &metadata::www_authenticate(resource_metadata_url, error))
+        .no_store()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_come_only_from_the_authorization_header() {
+        assert_eq!(bearer(None), Bearer::Missing);
+        assert_eq!(bearer(Some("  ")), Bearer::Missing);
+        assert_eq!(bearer(Some("Bearer abc")), Bearer::Token("abc"));
+        assert_eq!(bearer(Some("bearer abc")), Bearer::Token("abc"));
+        assert_eq!(bearer(Some("Basic abc")), Bearer::Malformed);
+        assert_eq!(bearer(Some("Bearer")), Bearer::Malformed);
+        assert_eq!(bearer(Some("Bearer a b")), Bearer::Malformed);
+    }
+
+    #[test]
+    fn a_request_without_a_token_gets_a_challenge_without_error() {
+        let r = unauthorized("https://h/.well-known/oauth-protected-resource/mcp", None);
+        assert_eq!(r.status, 401);
+        let h = r.header_value("WWW-Authenticate").unwrap();
+        assert!(h.starts_with("Bearer "), "{h}");
+        assert!(h.contains(r#"resource_metadata="https://h/.well-known/oauth-protected-resource/mcp""#), "{h}");
+        assert!(h.contains(r#"scope="mcp github:repos""#), "{h}");
+        assert!(!h.contains("error="), "{h}");
+        assert!(!h.contains("offline_access"));
+    }
+
+    #[test]
+    fn a_bad_token_gets_invalid_token() {
+        let r = unauthorized("https://h/m", Some("the access token is invalid, expired or revoked"));
+        let h = r.header_value("WWW-Authenticate").unwrap();
+        assert!(h.contains(r#"error="invalid_token""#), "{h}");
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["error"], "invalid_token");
+    }
+
+    #[test]
+    fn the_static_token_is_compared_exactly() {
+        let s = Secret::new("0123456789abcdef0123456789abcdef");
+        assert!(is_static_token("0123456789abcdef0123456789abcdef", Some(&s)));
+        assert!(!is_static_token("0123456789abcdef0123456789abcdeX", Some(&s)));
+        assert!(!is_static_token("0123456789abcdef0123456789abcdef", None));
+    }
+}

@@ -1,0 +1,133 @@
+//! What people see: the consent page, message pages, the development sign-in
+//! page, and the cookies that tie a browser to its consent and sign-in.
+//!
+//! Pages are askama templates (`templates/`), escaped by the engine.
+
+pub mod cookies;
+
+use askama::Template;
+
+use crate::http::Reply;
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    client_name: &'a str,
+    client_id: &'a str,
+    redirect_host: &'a str,
+    scopes: Vec<(&'a str, &'static str)>,
+    ticket: &'a str,
+    csrf: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "dev_login.html")]
+struct DevLoginPage<'a> {
+    state: &'a str,
+}
+
+/// What the consent page shows.
+pub struct Consent<'a> {
+    pub client_name: &'a str,
+    pub client_id: &'a str,
+    pub redirect_host: &'a str,
+    pub scopes: &'a [String],
+    /// The signed consent ticket.
+    pub ticket: &'a str,
+    /// The CSRF value that must come back with the form and match the cookie.
+    pub csrf: &'a str,
+}
+
+fn render(status: u16, page: Result<String, askama::Error>) -> Reply {
+    match page {
+        Ok(html) => Reply::html(status, html),
+        // Rendering our own templates with plain strings does not fail; if it
+        // ever did, say so plainly rather than send half a page.
+        Err(_) => Reply::html(500, "<!doctype html><title>Error</title><p>The page could not be rendered.</p>".into()),
+    }
+}
+
+pub fn consent_page(c: &Consent<'_>) -> Reply {
+    let scopes = c
+        .scopes
+        .iter()
+        .map(|s| (s.as_str(), crate::oauth::authorize::describe_scope(s)))
+        .collect();
+    render(
+        200,
+        ConsentPage {
+            client_name: c.client_name,
+            client_id: c.client_id,
+            redirect_host: c.redirect_host,
+            scopes,
+            ticket: c.ticket,
+            csrf: c.csrf,
+        }
+        .render(),
+    )
+}
+
+/// A page that explains what went wrong (or right) in words.
+pub fn message_page(status: u16, title: &str, message: &str) -> Reply {
+    render(status, MessagePage { title, message }.render())
+}
+
+pub fn dev_login_page(state: &str) -> Reply {
+    render(200, DevLoginPage { state }.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(r: &Reply) -> String {
+        String::from_utf8(r.body.clone()).unwrap()
+    }
+
+    #[test]
+    fn consent_page_escapes_the_client_name() {
+        let scopes = vec!["mcp".to_owned()];
+        let r = consent_page(&Consent {
+            client_name: "<script>alert(1)</script>",
+            client_id: "c\"1",
+            redirect_host: "evil.example\"><b>",
+            scopes: &scopes,
+            ticket: "t",
+            csrf: "x",
+        });
+        let html = text(&r);
+        assert!(!html.contains("<script>alert(1)</script>"));
+        assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
+        assert!(!html.contains("evil.example\"><b>"));
+        assert!(r.header_value("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn consent_page_names_client_host_and_scopes() {
+        let scopes = vec!["mcp".to_owned(), "github:repos".to_owned()];
+        let html = text(&consent_page(&Consent {
+            client_name: "Inspector",
+            client_id: "cid",
+            redirect_host: "localhost",
+            scopes: &scopes,
+            ticket: "T",
+            csrf: "C",
+        }));
+        for needle in ["Inspector", "localhost", "github:repos", "List your GitHub repositories", "name=\"ticket\" value=\"T\"", "name=\"csrf\" value=\"C\""] {
+            assert!(html.contains(needle), "{needle}");
+        }
+    }
+
+    #[test]
+    fn message_pages_escape_their_text() {
+        let html = text(&message_page(400, "Oops", "<img src=x onerror=alert(1)>"));
+        assert!(html.contains("&#60;img") && !html.contains("<img"));
+    }
+}
