@@ -32,3 +32,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   step "installing npm packages (versions pinned in package-lock.json)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# Headless Chromium for the consent-page browser test (Debian's package;
+# Playwright's own browser download does not work offline).
+if [ ! -x /usr/bin/chromium ]; then
+  step "installing Debian's chromium (for the browser test of the consent page)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
