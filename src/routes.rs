@@ -37,22 +37,62 @@ const FORM_LIMIT: usize = 16 * 1024;
 /// JSON-RPC messages to /mcp, batches included.
 pub const MCP_BODY_LIMIT: usize = 256 * 1024;
 
-const fn entry(path: &'static str, route: Route, methods: &'static [&'static str], body_limit: usize) -> Entry {
-    Entry { path, route, methods, body_limit }
+const fn entry(
+    path: &'static str,
+    route: Route,
+    methods: &'static [&'static str],
+    body_limit: usize,
+) -> Entry {
+    Entry {
+        path,
+        route,
+        methods,
+        body_limit,
+    }
 }
 
 const TABLE: &[Entry] = &[
     entry("/health", Route::Health, &["GET", "HEAD"], 0),
-    entry("/.well-known/oauth-authorization-server", Route::AuthorizationServerMetadata, &["GET", "HEAD", "OPTIONS"], 0),
-    entry("/.well-known/openid-configuration", Route::AuthorizationServerMetadata, &["GET", "HEAD", "OPTIONS"], 0),
-    entry("/.well-known/oauth-protected-resource", Route::ProtectedResourceMetadata, &["GET", "HEAD", "OPTIONS"], 0),
-    entry("/.well-known/oauth-protected-resource/mcp", Route::ProtectedResourceMetadata, &["GET", "HEAD", "OPTIONS"], 0),
-    entry("/register", Route::Register, &["POST", "OPTIONS"], crate::oauth::register::MAX_REGISTRATION_BODY),
+    entry(
+        "/.well-known/oauth-authorization-server",
+        Route::AuthorizationServerMetadata,
+        &["GET", "HEAD", "OPTIONS"],
+        0,
+    ),
+    entry(
+        "/.well-known/openid-configuration",
+        Route::AuthorizationServerMetadata,
+        &["GET", "HEAD", "OPTIONS"],
+        0,
+    ),
+    entry(
+        "/.well-known/oauth-protected-resource",
+        Route::ProtectedResourceMetadata,
+        &["GET", "HEAD", "OPTIONS"],
+        0,
+    ),
+    entry(
+        "/.well-known/oauth-protected-resource/mcp",
+        Route::ProtectedResourceMetadata,
+        &["GET", "HEAD", "OPTIONS"],
+        0,
+    ),
+    entry(
+        "/register",
+        Route::Register,
+        &["POST", "OPTIONS"],
+        crate::oauth::register::MAX_REGISTRATION_BODY,
+    ),
     entry("/authorize", Route::Authorize, &["GET", "POST"], FORM_LIMIT),
     entry("/callback", Route::Callback, &["GET"], 0),
     entry("/token", Route::Token, &["POST", "OPTIONS"], FORM_LIMIT),
     entry("/revoke", Route::Revoke, &["POST", "OPTIONS"], FORM_LIMIT),
-    entry("/mcp", Route::Mcp, &["GET", "POST", "DELETE", "OPTIONS"], MCP_BODY_LIMIT),
+    entry(
+        "/mcp",
+        Route::Mcp,
+        &["GET", "POST", "DELETE", "OPTIONS"],
+        MCP_BODY_LIMIT,
+    ),
     entry("/dev/login", Route::DevLogin, &["GET", "POST"], FORM_LIMIT),
 ];
 

@@ -22,7 +22,12 @@ use super::platform::{internal, now, FetchClient, Incoming, Kv, SESSION_BINDING}
 /// Idle sessions are forgotten after this long.
 const SESSION_IDLE_SECS: i64 = 24 * 3600;
 
-pub async fn handle(env: &Env, config: &Config, req: &Incoming, issuer: &str) -> Result<Reply, HttpError> {
+pub async fn handle(
+    env: &Env,
+    config: &Config,
+    req: &Incoming,
+    issuer: &str,
+) -> Result<Reply, HttpError> {
     if req.method == "OPTIONS" {
         return Ok(preflight());
     }
@@ -38,14 +43,23 @@ pub async fn handle(env: &Env, config: &Config, req: &Incoming, issuer: &str) ->
 
     let session_id = req.header("Mcp-Session-Id");
     let existing = match session_id.as_deref() {
-        Some(id) if mcp::protocol::is_well_formed_session_id(id) => session_call(env, &user, id, SessionOp::Load).await?,
+        Some(id) if mcp::protocol::is_well_formed_session_id(id) => {
+            session_call(env, &user, id, SessionOp::Load).await?
+        }
         _ => None,
     };
     let new_session_id = crypto::random_id(&OsEntropy).map_err(|e| internal("session id", e))?;
     let tools = ToolRegistry::default_tools();
     let github_api_base = super::upstream::github_api_base(env, config);
-    let tool_env = ToolEnv { http: &FetchClient, github_api_base: &github_api_base };
-    let (accept, content_type, version) = (req.header("Accept"), req.header("Content-Type"), req.header("MCP-Protocol-Version"));
+    let tool_env = ToolEnv {
+        http: &FetchClient,
+        github_api_base: &github_api_base,
+    };
+    let (accept, content_type, version) = (
+        req.header("Accept"),
+        req.header("Content-Type"),
+        req.header("MCP-Protocol-Version"),
+    );
     let (mcp_method, mcp_name) = (req.header("Mcp-Method"), req.header("Mcp-Name"));
     let request = McpRequest {
         http_method: &req.method,
@@ -75,11 +89,20 @@ pub async fn handle(env: &Env, config: &Config, req: &Incoming, issuer: &str) ->
 }
 
 /// Who is calling, or why not (`Err(None)`: no token; `Err(Some(why))`: a bad one).
-async fn authenticate(env: &Env, config: &Config, req: &Incoming, issuer: &str) -> Result<Result<UserContext, Option<&'static str>>, HttpError> {
+async fn authenticate(
+    env: &Env,
+    config: &Config,
+    req: &Incoming,
+    issuer: &str,
+) -> Result<Result<UserContext, Option<&'static str>>, HttpError> {
     let header = req.header("Authorization");
     let token = match resource::bearer(header.as_deref()) {
         Bearer::Missing => return Ok(Err(None)),
-        Bearer::Malformed => return Ok(Err(Some("the Authorization header must be 'Bearer <token>'"))),
+        Bearer::Malformed => {
+            return Ok(Err(Some(
+                "the Authorization header must be 'Bearer <token>'",
+            )))
+        }
         Bearer::Token(t) => t,
     };
     if resource::is_static_token(token, config.auth_token.as_ref()) {
@@ -88,11 +111,22 @@ async fn authenticate(env: &Env, config: &Config, req: &Incoming, issuer: &str) 
     if !matches!(grant::parse_token(token), Some((TokenKind::Access, _))) {
         return Ok(Err(Some("the access token is invalid, expired or revoked")));
     }
-    let record = Kv::from_env(env)?.get(&grant::access_key(&crypto::hash_token(token))).await?;
+    let record = Kv::from_env(env)?
+        .get(&grant::access_key(&crypto::hash_token(token)))
+        .await?;
     let resource_url = metadata::mcp_resource(issuer);
-    Ok(grant::authenticate(record.as_deref(), token, &resource_url, now(), config.secret_key.expose()).map_err(|e| match e {
+    Ok(grant::authenticate(
+        record.as_deref(),
+        token,
+        &resource_url,
+        now(),
+        config.secret_key.expose(),
+    )
+    .map_err(|e| match e {
         grant::AccessError::Invalid => Some("the access token is invalid, expired or revoked"),
-        grant::AccessError::WrongResource => Some("the access token was issued for another resource"),
+        grant::AccessError::WrongResource => {
+            Some("the access token was issued for another resource")
+        }
     }))
 }
 
@@ -106,19 +140,34 @@ enum SessionOp {
 
 /// One call to the session's Durable Object, named by user and session id, so
 /// a session id presented by another user names another (empty) object.
-async fn session_call(env: &Env, user: &UserContext, session_id: &str, op: SessionOp) -> Result<Option<Session>, HttpError> {
+async fn session_call(
+    env: &Env,
+    user: &UserContext,
+    session_id: &str,
+    op: SessionOp,
+) -> Result<Option<Session>, HttpError> {
     let name = format!("{}\n{session_id}", user.user.id);
-    let namespace = env.durable_object(SESSION_BINDING).map_err(|e| internal("session object", e))?;
+    let namespace = env
+        .durable_object(SESSION_BINDING)
+        .map_err(|e| internal("session object", e))?;
     let stub = namespace
         .id_from_name(&name)
         .and_then(|id| id.get_stub())
         .map_err(|e| internal("session object", e))?;
     let body = serde_json::to_string(&op).map_err(|e| internal("encode session op", e))?;
     let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post).with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
-    let request = Request::new_with_init("https://session.internal/", &init).map_err(|e| internal("session request", e))?;
-    let mut res = stub.fetch_with_request(request).await.map_err(|e| internal("session call", e))?;
-    let text = res.text().await.map_err(|e| internal("session answer", e))?;
+    init.with_method(worker::Method::Post)
+        .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
+    let request = Request::new_with_init("https://session.internal/", &init)
+        .map_err(|e| internal("session request", e))?;
+    let mut res = stub
+        .fetch_with_request(request)
+        .await
+        .map_err(|e| internal("session call", e))?;
+    let text = res
+        .text()
+        .await
+        .map_err(|e| internal("session answer", e))?;
     serde_json::from_str::<Option<Session>>(&text).map_err(|e| internal("session answer", e))
 }
 
@@ -136,12 +185,17 @@ impl DurableObject for McpSession {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let op: SessionOp = serde_json::from_str(&req.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let op: SessionOp = serde_json::from_str(&req.text().await?)
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let storage = self.state.storage();
         let answer: Option<Session> = match op {
-            SessionOp::Load => storage.get::<String>(SESSION_KEY).await?.and_then(|raw| serde_json::from_str::<Session>(&raw).ok()),
+            SessionOp::Load => storage
+                .get::<String>(SESSION_KEY)
+                .await?
+                .and_then(|raw| serde_json::from_str::<Session>(&raw).ok()),
             SessionOp::Store(session) => {
-                let json = serde_json::to_string(&session).map_err(|e| worker::Error::RustError(e.to_string()))?;
+                let json = serde_json::to_string(&session)
+                    .map_err(|e| worker::Error::RustError(e.to_string()))?;
                 storage.put(SESSION_KEY, json).await?;
                 storage.set_alarm(SESSION_IDLE_SECS * 1000).await?;
                 None

@@ -42,8 +42,16 @@ async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
     let config = load_config(env)?;
     let req = Incoming::read(req, matched.body_limit).await?;
     // The issuer is byte-identical everywhere: metadata, `iss`, resource URLs.
-    let issuer = config.public_url.clone().unwrap_or_else(|| req.origin.clone());
-    let ctx = oauth::Ctx { env, config: &config, req: &req, issuer };
+    let issuer = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| req.origin.clone());
+    let ctx = oauth::Ctx {
+        env,
+        config: &config,
+        req: &req,
+        issuer,
+    };
     let preflight = method == "OPTIONS";
     match matched.route {
         Route::Health => Ok(Reply::json(

@@ -6,10 +6,15 @@ use worker::Env;
 
 use crate::config::{Config, ProviderKind};
 use crate::http::{HttpError, Reply};
-use crate::oauth::authorize::{self, AuthorizeError, AuthorizeQuery, ConsentTicket, CONSENT_TTL_SECS};
+use crate::oauth::authorize::{
+    self, AuthorizeError, AuthorizeQuery, ConsentTicket, CONSENT_TTL_SECS,
+};
 use crate::oauth::crypto::{self, OsEntropy};
 use crate::oauth::error::{append_query, OAuthError};
-use crate::oauth::grant::{self, AuthorizationRequest, GrantError, Props, TakenState, TokenKind, TokenPair, PENDING_TTL_SECS};
+use crate::oauth::grant::{
+    self, AuthorizationRequest, GrantError, Props, TakenState, TokenKind, TokenPair,
+    PENDING_TTL_SECS,
+};
 use crate::oauth::metadata;
 use crate::oauth::pkce::{self, CodeVerifier};
 use crate::oauth::redirect::redirect_host;
@@ -47,7 +52,12 @@ impl Ctx<'_> {
         cookies::get(header.as_deref(), &cookies::name(base, self.req.secure)).map(str::to_owned)
     }
     fn set_cookie(&self, base: &str, value: &str, max_age: u64) -> String {
-        cookies::set(&cookies::name(base, self.req.secure), value, max_age, self.req.secure)
+        cookies::set(
+            &cookies::name(base, self.req.secure),
+            value,
+            max_age,
+            self.req.secure,
+        )
     }
     fn clear_cookie(&self, base: &str) -> String {
         cookies::clear(&cookies::name(base, self.req.secure), self.req.secure)
@@ -67,13 +77,19 @@ pub fn preflight() -> Reply {
 }
 
 pub fn authorization_server_metadata(ctx: &Ctx<'_>) -> Reply {
-    with_cors(Reply::json(200, &metadata::authorization_server_metadata(&ctx.issuer)).header("Cache-Control", "max-age=300"))
+    with_cors(
+        Reply::json(200, &metadata::authorization_server_metadata(&ctx.issuer))
+            .header("Cache-Control", "max-age=300"),
+    )
 }
 
 pub fn protected_resource_metadata(ctx: &Ctx<'_>) -> Reply {
     with_cors(
-        Reply::json(200, &metadata::protected_resource_metadata(&ctx.resource(), &ctx.issuer))
-            .header("Cache-Control", "max-age=300"),
+        Reply::json(
+            200,
+            &metadata::protected_resource_metadata(&ctx.resource(), &ctx.issuer),
+        )
+        .header("Cache-Control", "max-age=300"),
     )
 }
 
@@ -83,7 +99,10 @@ fn client_key(client_id: &str) -> String {
 
 /// Client ids we issue are base64url; anything else is not worth a KV read.
 fn plausible_client_id(id: &str) -> bool {
-    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Looks a client up. The seam for Client ID Metadata Documents: an HTTPS
@@ -92,12 +111,16 @@ async fn load_client(kv: &Kv, client_id: &str) -> Result<Option<Client>, HttpErr
     if !plausible_client_id(client_id) {
         return Ok(None);
     }
-    Ok(kv.get(&client_key(client_id)).await?.and_then(|raw| serde_json::from_str(&raw).ok()))
+    Ok(kv
+        .get(&client_key(client_id))
+        .await?
+        .and_then(|raw| serde_json::from_str(&raw).ok()))
 }
 
 /// RFC 7591 §3: dynamic client registration.
 pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
-    let validated = match RegistrationRequest::from_json(&ctx.req.body).and_then(register::validate) {
+    let validated = match RegistrationRequest::from_json(&ctx.req.body).and_then(register::validate)
+    {
         Ok(v) => v,
         Err(e) => return Ok(with_cors(e.to_json_reply())),
     };
@@ -117,15 +140,28 @@ pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
         ctx.config.client_ttl,
     );
     let json = serde_json::to_string(&client).map_err(|e| internal("encode client", e))?;
-    Kv::from_env(ctx.env)?.put(&client_key(&client_id), &json, ctx.config.client_ttl).await?;
-    Ok(with_cors(Reply::json(201, &register::registration_response(&client, secret.as_deref())).no_store()))
+    Kv::from_env(ctx.env)?
+        .put(&client_key(&client_id), &json, ctx.config.client_ttl)
+        .await?;
+    Ok(with_cors(
+        Reply::json(
+            201,
+            &register::registration_response(&client, secret.as_deref()),
+        )
+        .no_store(),
+    ))
 }
 
 fn local_error(status: u16, message: &str) -> Reply {
     web::message_page(status, "This sign-in cannot continue", message)
 }
 
-fn redirect_error(ctx: &Ctx<'_>, redirect_uri: &str, error: &OAuthError, state: Option<&str>) -> Reply {
+fn redirect_error(
+    ctx: &Ctx<'_>,
+    redirect_uri: &str,
+    error: &OAuthError,
+    state: Option<&str>,
+) -> Reply {
     Reply::redirect(&error.redirect_location(redirect_uri, state, &ctx.issuer))
 }
 
@@ -146,9 +182,11 @@ pub async fn authorize_get(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let request = match authorize::validate(&query, client.as_ref(), now, &ctx.resource()) {
         Ok(r) => r,
         Err(AuthorizeError::Local(m)) => return Ok(local_error(400, &m)),
-        Err(AuthorizeError::Redirect { redirect_uri, error, state }) => {
-            return Ok(redirect_error(ctx, &redirect_uri, &error, state.as_deref()))
-        }
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            error,
+            state,
+        }) => return Ok(redirect_error(ctx, &redirect_uri, &error, state.as_deref())),
     };
     let client = client.ok_or(HttpError::Internal)?;
     if approvals(ctx).contains(&approval_id(&request)) {
@@ -156,10 +194,17 @@ pub async fn authorize_get(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     }
     let rng = OsEntropy;
     let csrf = crypto::random_secret(&rng).map_err(|e| internal("csrf", e))?;
-    let ticket = ConsentTicket { request, expires_at: now + CONSENT_TTL_SECS, csrf: csrf.clone() };
+    let ticket = ConsentTicket {
+        request,
+        expires_at: now + CONSENT_TTL_SECS,
+        csrf: csrf.clone(),
+    };
     let payload = serde_json::to_vec(&ticket).map_err(|e| internal("encode ticket", e))?;
     let signed = crypto::sign(ctx.secret(), "consent", &payload);
-    let name = client.client_name.clone().unwrap_or_else(|| "An unnamed application".to_owned());
+    let name = client
+        .client_name
+        .clone()
+        .unwrap_or_else(|| "An unnamed application".to_owned());
     let page = web::consent_page(&Consent {
         client_name: &name,
         client_id: &client.client_id,
@@ -168,7 +213,10 @@ pub async fn authorize_get(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
         ticket: &signed,
         csrf: &csrf,
     });
-    Ok(page.header("Set-Cookie", &ctx.set_cookie("csrf", &csrf, CONSENT_TTL_SECS)))
+    Ok(page.header(
+        "Set-Cookie",
+        &ctx.set_cookie("csrf", &csrf, CONSENT_TTL_SECS),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -181,15 +229,22 @@ struct ConsentForm {
 /// `POST /authorize`: the consent form's answer.
 pub async fn authorize_post(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let Ok(form) = serde_urlencoded::from_bytes::<ConsentForm>(&ctx.req.body) else {
-        return Ok(local_error(400, "The consent form was incomplete. Start again from your MCP client."));
+        return Ok(local_error(
+            400,
+            "The consent form was incomplete. Start again from your MCP client.",
+        ));
     };
-    let ticket: Option<ConsentTicket> = crypto::verify_signed(ctx.secret(), "consent", &form.ticket)
-        .and_then(|raw| serde_json::from_slice(&raw).ok());
+    let ticket: Option<ConsentTicket> =
+        crypto::verify_signed(ctx.secret(), "consent", &form.ticket)
+            .and_then(|raw| serde_json::from_slice(&raw).ok());
     let Some(ticket) = ticket else {
         return Ok(local_error(400, "The consent form was altered or is not from this server. Start again from your MCP client."));
     };
     if now() > ticket.expires_at {
-        return Ok(local_error(400, "The consent page was open too long. Start again from your MCP client."));
+        return Ok(local_error(
+            400,
+            "The consent page was open too long. Start again from your MCP client.",
+        ));
     }
     // Double submit, bound by the signature: the form, the ticket and this
     // browser's cookie must all carry the same random value.
@@ -207,13 +262,23 @@ pub async fn authorize_post(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
             approved.push(id);
             let skip = approved.len().saturating_sub(MAX_APPROVALS);
             let approved: Vec<String> = approved.into_iter().skip(skip).collect();
-            let payload = serde_json::to_vec(&approved).map_err(|e| internal("encode approvals", e))?;
-            let cookie = ctx.set_cookie("approved", &crypto::sign(ctx.secret(), "approvals", &payload), APPROVAL_TTL_SECS);
-            Ok(start_upstream(ctx, request, Some(cookie)).await?.header("Set-Cookie", &clear_csrf))
+            let payload =
+                serde_json::to_vec(&approved).map_err(|e| internal("encode approvals", e))?;
+            let cookie = ctx.set_cookie(
+                "approved",
+                &crypto::sign(ctx.secret(), "approvals", &payload),
+                APPROVAL_TTL_SECS,
+            );
+            Ok(start_upstream(ctx, request, Some(cookie))
+                .await?
+                .header("Set-Cookie", &clear_csrf))
         }
         "deny" => {
             let error = OAuthError::access_denied("the user denied the request");
-            Ok(redirect_error(ctx, &request.redirect_uri, &error, request.state.as_deref()).header("Set-Cookie", &clear_csrf))
+            Ok(
+                redirect_error(ctx, &request.redirect_uri, &error, request.state.as_deref())
+                    .header("Set-Cookie", &clear_csrf),
+            )
         }
         _ => Ok(local_error(400, "The consent form sent an unknown action.")),
     }
@@ -232,10 +297,16 @@ fn approval_id(request: &AuthorizationRequest) -> String {
 }
 
 /// Creates the grant's pending state and sends the browser to the provider.
-async fn start_upstream(ctx: &Ctx<'_>, request: AuthorizationRequest, extra_cookie: Option<String>) -> Result<Reply, HttpError> {
+async fn start_upstream(
+    ctx: &Ctx<'_>,
+    request: AuthorizationRequest,
+    extra_cookie: Option<String>,
+) -> Result<Reply, HttpError> {
     let rng = OsEntropy;
     let grant_id = crypto::random_id(&rng).map_err(|e| internal("grant id", e))?;
-    let verifier = CodeVerifier::from_random_bytes(&crypto::random_bytes::<32>(&rng).map_err(|e| internal("verifier", e))?);
+    let verifier = CodeVerifier::from_random_bytes(
+        &crypto::random_bytes::<32>(&rng).map_err(|e| internal("verifier", e))?,
+    );
     let nonce = crypto::random_secret(&rng).map_err(|e| internal("nonce", e))?;
     let provider = provider(ctx).await?;
     let command = GrantCommand::Begin {
@@ -244,7 +315,10 @@ async fn start_upstream(ctx: &Ctx<'_>, request: AuthorizationRequest, extra_cook
         upstream_verifier: verifier.secret().to_owned(),
         nonce: nonce.clone(),
     };
-    let state: String = grant_call(ctx.env, &grant_id, &command).await?.into_result().map_err(grant_fault)?;
+    let state: String = grant_call(ctx.env, &grant_id, &command)
+        .await?
+        .into_result()
+        .map_err(grant_fault)?;
     let location = provider.authorize_url(&AuthorizeParams {
         callback_url: &callback_url(ctx),
         state: &state,
@@ -284,27 +358,52 @@ struct CallbackQuery {
 /// `GET /callback`: the provider sends the browser back here.
 pub async fn callback(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let Ok(query) = serde_urlencoded::from_str::<CallbackQuery>(&ctx.req.query) else {
-        return Ok(local_error(400, "The identity provider sent a malformed answer."));
+        return Ok(local_error(
+            400,
+            "The identity provider sent a malformed answer.",
+        ));
     };
     let Some(state) = query.state.as_deref() else {
-        return Ok(local_error(400, "The identity provider's answer has no state. Start again from your MCP client."));
+        return Ok(local_error(
+            400,
+            "The identity provider's answer has no state. Start again from your MCP client.",
+        ));
     };
     let Some(grant_id) = grant::grant_of_state(state) else {
-        return Ok(local_error(400, "This sign-in is unknown or has expired. Start again from your MCP client."));
+        return Ok(local_error(
+            400,
+            "This sign-in is unknown or has expired. Start again from your MCP client.",
+        ));
     };
     // The state must come back to the browser that started the sign-in.
-    let bound = ctx.cookie("oauth_state").is_some_and(|c| crypto::ct_eq(&c, &crypto::hash_token(state)));
+    let bound = ctx
+        .cookie("oauth_state")
+        .is_some_and(|c| crypto::ct_eq(&c, &crypto::hash_token(state)));
     if !bound {
         return Ok(local_error(400, "This sign-in was started in another browser, or its cookie expired. Start again from your MCP client."));
     }
     let clear_state = ctx.clear_cookie("oauth_state");
-    let taken: TakenState = match grant_call(ctx.env, grant_id, &GrantCommand::TakeState { state: state.to_owned() }).await?.into_result() {
+    let taken: TakenState = match grant_call(
+        ctx.env,
+        grant_id,
+        &GrantCommand::TakeState {
+            state: state.to_owned(),
+        },
+    )
+    .await?
+    .into_result()
+    {
         Ok(t) => t,
-        Err(GrantError::State(m)) => return Ok(local_error(400, m).header("Set-Cookie", &clear_state)),
+        Err(GrantError::State(m)) => {
+            return Ok(local_error(400, m).header("Set-Cookie", &clear_state))
+        }
         Err(e) => return Err(grant_fault(e)),
     };
     let request = &taken.request;
-    let fail = |error: OAuthError| redirect_error(ctx, &request.redirect_uri, &error, request.state.as_deref()).header("Set-Cookie", &clear_state);
+    let fail = |error: OAuthError| {
+        redirect_error(ctx, &request.redirect_uri, &error, request.state.as_deref())
+            .header("Set-Cookie", &clear_state)
+    };
 
     if let Some(error) = query.error.as_deref() {
         abandon(ctx, grant_id).await;
@@ -316,36 +415,70 @@ pub async fn callback(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     }
     let Some(code) = query.code.as_deref() else {
         abandon(ctx, grant_id).await;
-        return Ok(fail(OAuthError::server_error("the identity provider sent no code")));
+        return Ok(fail(OAuthError::server_error(
+            "the identity provider sent no code",
+        )));
     };
     let provider = provider(ctx).await?;
     let callback = callback_url(ctx);
-    let params = ExchangeParams { code, callback_url: &callback, pkce_verifier: &taken.upstream_verifier, nonce: &taken.nonce, now: now() };
+    let params = ExchangeParams {
+        code,
+        callback_url: &callback,
+        pkce_verifier: &taken.upstream_verifier,
+        nonce: &taken.nonce,
+        now: now(),
+    };
     let sign_in = match provider.exchange(&FetchClient, params).await {
         Ok(s) => s,
         Err(e) => {
             worker::console_warn!("upstream sign-in failed: {e}");
             abandon(ctx, grant_id).await;
             return Ok(fail(match e {
-                UpstreamError::Denied(_) => OAuthError::access_denied("the user declined at the identity provider"),
-                UpstreamError::Network(_) => OAuthError::temporarily_unavailable("the identity provider could not be reached"),
-                _ => OAuthError::server_error("the identity provider could not complete the sign-in"),
+                UpstreamError::Denied(_) => {
+                    OAuthError::access_denied("the user declined at the identity provider")
+                }
+                UpstreamError::Network(_) => OAuthError::temporarily_unavailable(
+                    "the identity provider could not be reached",
+                ),
+                _ => {
+                    OAuthError::server_error("the identity provider could not complete the sign-in")
+                }
             }));
         }
     };
     if !user_allowed(ctx.config, &sign_in.user) {
         abandon(ctx, grant_id).await;
-        let who = sign_in.user.email.clone().unwrap_or_else(|| sign_in.user.login.clone());
-        return Ok(web::message_page(403, "Not allowed", &format!("{who} is not on this server's list of allowed users. Ask its operator for access.")).header("Set-Cookie", &clear_state));
+        let who = sign_in
+            .user
+            .email
+            .clone()
+            .unwrap_or_else(|| sign_in.user.login.clone());
+        return Ok(web::message_page(
+            403,
+            "Not allowed",
+            &format!(
+                "{who} is not on this server's list of allowed users. Ask its operator for access."
+            ),
+        )
+        .header("Set-Cookie", &clear_state));
     }
-    let props = Props { user: sign_in.user, upstream: Some(sign_in.tokens) };
-    let code: String = grant_call(ctx.env, grant_id, &GrantCommand::IssueCode { props }).await?.into_result().map_err(grant_fault)?;
+    let props = Props {
+        user: sign_in.user,
+        upstream: Some(sign_in.tokens),
+    };
+    let code: String = grant_call(ctx.env, grant_id, &GrantCommand::IssueCode { props })
+        .await?
+        .into_result()
+        .map_err(grant_fault)?;
     let mut params: Vec<(&str, &str)> = vec![("code", &code)];
     if let Some(s) = request.state.as_deref() {
         params.push(("state", s));
     }
     params.push(("iss", &ctx.issuer));
-    Ok(Reply::redirect(&append_query(&request.redirect_uri, &params)).header("Set-Cookie", &clear_state))
+    Ok(
+        Reply::redirect(&append_query(&request.redirect_uri, &params))
+            .header("Set-Cookie", &clear_state),
+    )
 }
 
 /// The allow-list (`ALLOWED_USERS`), by login or email, case-insensitive.
@@ -355,7 +488,10 @@ fn user_allowed(config: &Config, user: &crate::user::UserProfile) -> bool {
     }
     let login = user.login.to_lowercase();
     let email = user.email.as_deref().map(str::to_lowercase);
-    config.allowed_users.iter().any(|a| *a == login || Some(a) == email.as_ref())
+    config
+        .allowed_users
+        .iter()
+        .any(|a| *a == login || Some(a) == email.as_ref())
 }
 
 async fn abandon(ctx: &Ctx<'_>, grant_id: &str) {
@@ -365,11 +501,18 @@ async fn abandon(ctx: &Ctx<'_>, grant_id: &str) {
 }
 
 fn oauth_error_reply(error: &OAuthError, basic: bool) -> Reply {
-    with_cors(if basic { error.to_json_reply_for_basic_auth() } else { error.to_json_reply() })
+    with_cors(if basic {
+        error.to_json_reply_for_basic_auth()
+    } else {
+        error.to_json_reply()
+    })
 }
 
 /// Authenticates the client of a /token or /revoke request.
-async fn authenticated_client(ctx: &Ctx<'_>, form: &token::TokenForm) -> Result<Result<ClientAuth, Reply>, HttpError> {
+async fn authenticated_client(
+    ctx: &Ctx<'_>,
+    form: &token::TokenForm,
+) -> Result<Result<ClientAuth, Reply>, HttpError> {
     let header = ctx.req.header("Authorization");
     let basic = header.is_some();
     let auth = match token::client_credentials(header.as_deref(), form) {
@@ -397,10 +540,16 @@ pub async fn token_endpoint(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let (grant_id, command) = match form.grant_type.as_deref() {
         Some("authorization_code") => {
             let Some(code) = form.code.clone() else {
-                return Ok(oauth_error_reply(&OAuthError::invalid_request("code is required"), false));
+                return Ok(oauth_error_reply(
+                    &OAuthError::invalid_request("code is required"),
+                    false,
+                ));
             };
             let Some((TokenKind::Code, grant_id)) = grant::parse_token(&code) else {
-                return Ok(oauth_error_reply(&OAuthError::invalid_grant("authorization code is invalid or expired"), false));
+                return Ok(oauth_error_reply(
+                    &OAuthError::invalid_grant("authorization code is invalid or expired"),
+                    false,
+                ));
             };
             let command = GrantCommand::Redeem {
                 code: code.clone(),
@@ -413,27 +562,64 @@ pub async fn token_endpoint(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
         }
         Some("refresh_token") => {
             let Some(refresh) = form.refresh_token.clone() else {
-                return Ok(oauth_error_reply(&OAuthError::invalid_request("refresh_token is required"), false));
+                return Ok(oauth_error_reply(
+                    &OAuthError::invalid_request("refresh_token is required"),
+                    false,
+                ));
             };
             let Some((TokenKind::Refresh, grant_id)) = grant::parse_token(&refresh) else {
-                return Ok(oauth_error_reply(&OAuthError::invalid_grant("refresh token is invalid, expired or revoked"), false));
+                return Ok(oauth_error_reply(
+                    &OAuthError::invalid_grant("refresh token is invalid, expired or revoked"),
+                    false,
+                ));
             };
-            let scope = form.scope.as_deref().map(|s| s.split_whitespace().map(str::to_owned).collect());
+            let scope = form
+                .scope
+                .as_deref()
+                .map(|s| s.split_whitespace().map(str::to_owned).collect());
             let grant_id = grant_id.to_owned();
-            let new_props = super::upstream::refreshed_props(ctx.env, ctx.config, &ctx.issuer, &grant_id, &refresh, &client_id).await?;
+            let new_props = super::upstream::refreshed_props(
+                ctx.env,
+                ctx.config,
+                &ctx.issuer,
+                &grant_id,
+                &refresh,
+                &client_id,
+            )
+            .await?;
             let new_props = match new_props {
                 Ok(p) => p,
                 Err(reply) => return Ok(with_cors(reply)),
             };
-            let command = GrantCommand::Refresh { refresh_token: refresh.clone(), client_id, scope, resource: form.resource.clone(), new_props };
+            let command = GrantCommand::Refresh {
+                refresh_token: refresh.clone(),
+                client_id,
+                scope,
+                resource: form.resource.clone(),
+                new_props,
+            };
             (grant_id, command)
         }
         Some(other) => {
-            return Ok(oauth_error_reply(&OAuthError::unsupported_grant_type(format!("grant_type '{}' is not supported", other.chars().take(64).collect::<String>())), false))
+            return Ok(oauth_error_reply(
+                &OAuthError::unsupported_grant_type(format!(
+                    "grant_type '{}' is not supported",
+                    other.chars().take(64).collect::<String>()
+                )),
+                false,
+            ))
         }
-        None => return Ok(oauth_error_reply(&OAuthError::invalid_request("grant_type is required"), false)),
+        None => {
+            return Ok(oauth_error_reply(
+                &OAuthError::invalid_request("grant_type is required"),
+                false,
+            ))
+        }
     };
-    match grant_call(ctx.env, &grant_id, &command).await?.into_result::<TokenPair>() {
+    match grant_call(ctx.env, &grant_id, &command)
+        .await?
+        .into_result::<TokenPair>()
+    {
         Ok(pair) => Ok(with_cors(Reply::json(200, &pair.to_json()).no_store())),
         Err(GrantError::OAuth(e)) => Ok(oauth_error_reply(&e, false)),
         Err(GrantError::State(m)) => Ok(oauth_error_reply(&OAuthError::invalid_grant(m), false)),
@@ -452,12 +638,21 @@ pub async fn revoke(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
         Err(reply) => return Ok(reply),
     };
     let Some(token) = form.token.clone().filter(|t| !t.is_empty()) else {
-        return Ok(oauth_error_reply(&OAuthError::invalid_request("token is required"), false));
+        return Ok(oauth_error_reply(
+            &OAuthError::invalid_request("token is required"),
+            false,
+        ));
     };
     if let Some((kind, grant_id)) = grant::parse_token(&token) {
         if kind != TokenKind::Code {
-            let command = GrantCommand::Revoke { token: token.clone(), client_id: auth.client_id().to_owned() };
-            grant_call(ctx.env, grant_id, &command).await?.into_result::<()>().map_err(grant_fault)?;
+            let command = GrantCommand::Revoke {
+                token: token.clone(),
+                client_id: auth.client_id().to_owned(),
+            };
+            grant_call(ctx.env, grant_id, &command)
+                .await?
+                .into_result::<()>()
+                .map_err(grant_fault)?;
         }
     }
     Ok(with_cors(Reply::new(200).no_store()))
@@ -466,7 +661,9 @@ pub async fn revoke(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
 /// The development sign-in page: only with `UPSTREAM_PROVIDER=dev`, only on loopback.
 pub async fn dev_login(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     if ctx.config.provider != ProviderKind::Dev {
-        return Err(HttpError::NotFound { path: ctx.req.path.clone() });
+        return Err(HttpError::NotFound {
+            path: ctx.req.path.clone(),
+        });
     }
     if !dev::is_loopback_host(&ctx.req.host) {
         return Ok(web::message_page(403, "Not available here", "The development sign-in only works on 127.0.0.1 or localhost. Configure GitHub, Google or an OpenID Connect provider to deploy."));
@@ -476,9 +673,15 @@ pub async fn dev_login(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
         struct Q {
             state: Option<String>,
         }
-        let state = serde_urlencoded::from_str::<Q>(&ctx.req.query).ok().and_then(|q| q.state).unwrap_or_default();
+        let state = serde_urlencoded::from_str::<Q>(&ctx.req.query)
+            .ok()
+            .and_then(|q| q.state)
+            .unwrap_or_default();
         if state.is_empty() {
-            return Ok(local_error(400, "This sign-in has no state. Start again from your MCP client."));
+            return Ok(local_error(
+                400,
+                "This sign-in has no state. Start again from your MCP client.",
+            ));
         }
         return Ok(web::dev_login_page(&state));
     }

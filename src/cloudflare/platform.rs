@@ -31,11 +31,17 @@ pub struct Kv(worker::kv::KvStore);
 
 impl Kv {
     pub fn from_env(env: &Env) -> Result<Kv, HttpError> {
-        env.kv(KV_BINDING).map(Kv).map_err(|e| internal("KV binding OAUTH_KV", e))
+        env.kv(KV_BINDING)
+            .map(Kv)
+            .map_err(|e| internal("KV binding OAUTH_KV", e))
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<String>, HttpError> {
-        self.0.get(key).text().await.map_err(|e| internal("KV get", e))
+        self.0
+            .get(key)
+            .text()
+            .await
+            .map_err(|e| internal("KV get", e))
     }
 
     pub async fn put(&self, key: &str, value: &str, ttl: u64) -> Result<(), HttpError> {
@@ -49,7 +55,10 @@ impl Kv {
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), HttpError> {
-        self.0.delete(key).await.map_err(|e| internal("KV delete", e))
+        self.0
+            .delete(key)
+            .await
+            .map_err(|e| internal("KV delete", e))
     }
 
     /// Applies a grant's effects in order.
@@ -75,31 +84,50 @@ impl HttpClient for FetchClient {
                 headers.append(k, v).map_err(|e| e.to_string())?;
             }
             let mut init = RequestInit::new();
-            init.with_method(Method::from(request.method.to_owned())).with_headers(headers);
+            init.with_method(Method::from(request.method.to_owned()))
+                .with_headers(headers);
             if let Some(body) = &request.body {
                 init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
             }
             let req = Request::new_with_init(&request.url, &init).map_err(|e| e.to_string())?;
-            let mut res = Fetch::Request(req).send().await.map_err(|e| e.to_string())?;
+            let mut res = Fetch::Request(req)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
             let headers = res.headers().entries().collect::<Vec<(String, String)>>();
             let body = res.bytes().await.map_err(|e| e.to_string())?;
-            Ok(OutResponse { status: res.status_code(), headers, body })
+            Ok(OutResponse {
+                status: res.status_code(),
+                headers,
+                body,
+            })
         })
     }
 }
 
 /// Sends one command to the grant's Durable Object and returns its answer.
-pub async fn grant_call(env: &Env, grant_id: &str, command: &GrantCommand) -> Result<GrantAnswer, HttpError> {
+pub async fn grant_call(
+    env: &Env,
+    grant_id: &str,
+    command: &GrantCommand,
+) -> Result<GrantAnswer, HttpError> {
     let body = serde_json::to_string(command).map_err(|e| internal("encode grant command", e))?;
-    let namespace = env.durable_object(GRANT_BINDING).map_err(|e| internal("grant object", e))?;
+    let namespace = env
+        .durable_object(GRANT_BINDING)
+        .map_err(|e| internal("grant object", e))?;
     let stub = namespace
         .id_from_name(grant_id)
         .and_then(|id| id.get_stub())
         .map_err(|e| internal("grant object", e))?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
-    let req = Request::new_with_init("https://grant.internal/", &init).map_err(|e| internal("grant request", e))?;
-    let mut res = stub.fetch_with_request(req).await.map_err(|e| internal("grant call", e))?;
+    init.with_method(Method::Post)
+        .with_body(Some(JsValue::from_str(&body)));
+    let req = Request::new_with_init("https://grant.internal/", &init)
+        .map_err(|e| internal("grant request", e))?;
+    let mut res = stub
+        .fetch_with_request(req)
+        .await
+        .map_err(|e| internal("grant call", e))?;
     let text = res.text().await.map_err(|e| internal("grant answer", e))?;
     serde_json::from_str(&text).map_err(|e| internal("grant answer", e))
 }
@@ -135,7 +163,9 @@ pub struct Incoming {
 impl Incoming {
     pub async fn read(mut req: Request, body_limit: usize) -> Result<Incoming, HttpError> {
         let url = req.url().map_err(|e| internal("request URL", e))?;
-        let body = if body_limit == 0 || matches!(req.method(), Method::Get | Method::Head | Method::Options) {
+        let body = if body_limit == 0
+            || matches!(req.method(), Method::Get | Method::Head | Method::Options)
+        {
             Vec::new()
         } else {
             let bytes = req.bytes().await.map_err(|_| HttpError::UnreadableBody)?;

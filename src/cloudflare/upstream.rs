@@ -26,13 +26,21 @@ thread_local! {
 }
 
 fn settings(env: &Env, kind: ProviderKind) -> Result<Option<UpstreamSettings>, HttpError> {
-    settings_for(kind, |name| env.var(name).ok().map(|v| v.to_string())).map_err(|e| HttpError::Config(e.to_string()))
+    settings_for(kind, |name| env.var(name).ok().map(|v| v.to_string()))
+        .map_err(|e| HttpError::Config(e.to_string()))
 }
 
 /// The provider that signs users in, for the origin `issuer`.
-pub async fn provider(env: &Env, config: &Config, issuer: &str) -> Result<Box<dyn IdentityProvider>, HttpError> {
+pub async fn provider(
+    env: &Env,
+    config: &Config,
+    issuer: &str,
+) -> Result<Box<dyn IdentityProvider>, HttpError> {
     let Some(settings) = settings(env, config.provider)? else {
-        return Ok(Box::new(DevProvider { origin: issuer.to_owned(), server_secret: config.secret_key.expose().to_owned() }));
+        return Ok(Box::new(DevProvider {
+            origin: issuer.to_owned(),
+            server_secret: config.secret_key.expose().to_owned(),
+        }));
     };
     let discovered = match settings.issuer_to_discover() {
         None => None,
@@ -48,14 +56,18 @@ pub async fn provider(env: &Env, config: &Config, issuer: &str) -> Result<Box<dy
                 None => {
                     let doc = crate::upstream::oidc::discover(&FetchClient, wanted)
                         .await
-                        .map_err(|e| HttpError::Config(format!("OIDC_ISSUER discovery failed: {e}")))?;
+                        .map_err(|e| {
+                            HttpError::Config(format!("OIDC_ISSUER discovery failed: {e}"))
+                        })?;
                     DISCOVERY.with(|c| *c.borrow_mut() = Some((now(), doc.clone())));
                     Some(doc)
                 }
             }
         }
     };
-    settings.provider(discovered).map_err(|e| HttpError::Config(e.to_string()))
+    settings
+        .provider(discovered)
+        .map_err(|e| HttpError::Config(e.to_string()))
 }
 
 /// Where the `list_github_repos` tool reaches GitHub's API.
@@ -83,8 +95,13 @@ pub async fn refreshed_props(
     if config.provider == ProviderKind::Dev {
         return Ok(Ok(None));
     }
-    let command = GrantCommand::PropsForRefresh { refresh_token: refresh_token.to_owned() };
-    let props: Option<Props> = grant_call(env, grant_id, &command).await?.into_result().map_err(|e| internal("grant", e))?;
+    let command = GrantCommand::PropsForRefresh {
+        refresh_token: refresh_token.to_owned(),
+    };
+    let props: Option<Props> = grant_call(env, grant_id, &command)
+        .await?
+        .into_result()
+        .map_err(|e| internal("grant", e))?;
     let Some(props) = props else {
         // Not a current refresh token: the rotation itself gives the right error.
         return Ok(Ok(None));
@@ -95,20 +112,38 @@ pub async fn refreshed_props(
     let provider = provider(env, config, issuer).await?;
     match provider.refresh(&FetchClient, tokens, now()).await {
         Ok(None) => Ok(Ok(None)),
-        Ok(Some(fresh)) => Ok(Ok(Some(Props { user: props.user, upstream: Some(fresh) }))),
+        Ok(Some(fresh)) => Ok(Ok(Some(Props {
+            user: props.user,
+            upstream: Some(fresh),
+        }))),
         Err(UpstreamError::Revoked(why)) => {
             worker::console_warn!("upstream refresh refused, ending the grant: {why}");
-            let revoke = GrantCommand::Revoke { token: refresh_token.to_owned(), client_id: client_id.to_owned() };
-            grant_call(env, grant_id, &revoke).await?.into_result::<()>().map_err(|e| internal("grant", e))?;
-            Ok(Err(OAuthError::invalid_grant("the identity provider no longer accepts this sign-in; authorize again").to_json_reply()))
+            let revoke = GrantCommand::Revoke {
+                token: refresh_token.to_owned(),
+                client_id: client_id.to_owned(),
+            };
+            grant_call(env, grant_id, &revoke)
+                .await?
+                .into_result::<()>()
+                .map_err(|e| internal("grant", e))?;
+            Ok(Err(OAuthError::invalid_grant(
+                "the identity provider no longer accepts this sign-in; authorize again",
+            )
+            .to_json_reply()))
         }
         Err(UpstreamError::Network(why)) => {
             worker::console_warn!("upstream refresh unreachable: {why}");
-            Ok(Err(OAuthError::temporarily_unavailable("the identity provider could not be reached; try again").to_json_reply()))
+            Ok(Err(OAuthError::temporarily_unavailable(
+                "the identity provider could not be reached; try again",
+            )
+            .to_json_reply()))
         }
         Err(e) => {
             worker::console_error!("upstream refresh failed: {e}");
-            Ok(Err(OAuthError::server_error("the identity provider could not refresh this sign-in").to_json_reply()))
+            Ok(Err(OAuthError::server_error(
+                "the identity provider could not refresh this sign-in",
+            )
+            .to_json_reply()))
         }
     }
 }

@@ -81,14 +81,23 @@ pub fn validate(
     // From here on the redirect URI is trusted.
     let state = query.state.clone().filter(|s| !s.is_empty());
     let fail = |error: OAuthError, state: Option<String>| {
-        Err(AuthorizeError::Redirect { redirect_uri: redirect_uri.clone(), error, state })
+        Err(AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            error,
+            state,
+        })
     };
     if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
         return fail(OAuthError::invalid_request("state is too long"), None);
     }
     match query.response_type.as_deref() {
         Some("code") => {}
-        None => return fail(OAuthError::invalid_request("response_type is required"), state),
+        None => {
+            return fail(
+                OAuthError::invalid_request("response_type is required"),
+                state,
+            )
+        }
         Some(_) => {
             return fail(
                 OAuthError::unsupported_response_type("only response_type=code is supported"),
@@ -112,7 +121,9 @@ pub fn validate(
         Some(r) if r == resource => r.to_owned(),
         Some(_) => {
             return fail(
-                OAuthError::invalid_target(format!("this server only issues tokens for {resource}")),
+                OAuthError::invalid_target(format!(
+                    "this server only issues tokens for {resource}"
+                )),
                 state,
             )
         }
@@ -131,7 +142,10 @@ pub fn validate(
 /// with the base `mcp` scope. `offline_access` is accepted and dropped: refresh
 /// tokens are always issued, and the scope is not ours to advertise.
 fn requested_scope(raw: Option<&str>, client: &Client) -> Result<Vec<String>, OAuthError> {
-    let registered: Option<Vec<&str>> = client.scope.as_deref().map(|s| s.split_whitespace().collect());
+    let registered: Option<Vec<&str>> = client
+        .scope
+        .as_deref()
+        .map(|s| s.split_whitespace().collect());
     let mut scope: Vec<String> = Vec::new();
     let requested: Vec<&str> = match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => registered.clone().unwrap_or_else(|| ALL_SCOPES.to_vec()),
@@ -145,7 +159,9 @@ fn requested_scope(raw: Option<&str>, client: &Client) -> Result<Vec<String>, OA
             return Err(OAuthError::invalid_scope(format!("unknown scope '{s}'")));
         }
         if registered.as_ref().is_some_and(|r| !r.contains(&s)) {
-            return Err(OAuthError::invalid_scope(format!("scope '{s}' was not registered for this client")));
+            return Err(OAuthError::invalid_scope(format!(
+                "scope '{s}' was not registered for this client"
+            )));
         }
         if !scope.iter().any(|x| x == s) {
             scope.push(s.to_owned());

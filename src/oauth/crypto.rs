@@ -115,11 +115,22 @@ pub fn wrapping_key(server_secret: &str, token: &str) -> [u8; 32] {
 /// Encrypts `plaintext` with AES-256-GCM under `key`, binding `aad` (for example
 /// the grant id, so a sealed value cannot be moved to another grant).
 /// Output: base64url(nonce || ciphertext || tag).
-pub fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8], rng: &dyn Entropy) -> Result<String, CryptoError> {
+pub fn seal(
+    key: &[u8; 32],
+    plaintext: &[u8],
+    aad: &[u8],
+    rng: &dyn Entropy,
+) -> Result<String, CryptoError> {
     let nonce = random_bytes::<12>(rng)?;
     let cipher = Aes256Gcm::new(key.into());
     let ciphertext = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .map_err(|_| CryptoError::Open)?;
     let mut out = Vec::with_capacity(12 + ciphertext.len());
     out.extend_from_slice(&nonce);
@@ -135,18 +146,44 @@ pub fn open(key: &[u8; 32], sealed: &str, aad: &[u8]) -> Result<Vec<u8>, CryptoE
     }
     let (nonce, ciphertext) = raw.split_at(12);
     Aes256Gcm::new(key.into())
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
         .map_err(|_| CryptoError::Open)
 }
 
 /// Seals a grant key `K` for one token.
-pub fn wrap_key(server_secret: &str, token: &str, grant_key: &[u8; 32], grant_id: &str, rng: &dyn Entropy) -> Result<String, CryptoError> {
-    seal(&wrapping_key(server_secret, token), grant_key, grant_id.as_bytes(), rng)
+pub fn wrap_key(
+    server_secret: &str,
+    token: &str,
+    grant_key: &[u8; 32],
+    grant_id: &str,
+    rng: &dyn Entropy,
+) -> Result<String, CryptoError> {
+    seal(
+        &wrapping_key(server_secret, token),
+        grant_key,
+        grant_id.as_bytes(),
+        rng,
+    )
 }
 
 /// Recovers a grant key `K` with the token that wrapped it.
-pub fn unwrap_key(server_secret: &str, token: &str, wrapped: &str, grant_id: &str) -> Result<[u8; 32], CryptoError> {
-    let raw = open(&wrapping_key(server_secret, token), wrapped, grant_id.as_bytes())?;
+pub fn unwrap_key(
+    server_secret: &str,
+    token: &str,
+    wrapped: &str,
+    grant_id: &str,
+) -> Result<[u8; 32], CryptoError> {
+    let raw = open(
+        &wrapping_key(server_secret, token),
+        wrapped,
+        grant_id.as_bytes(),
+    )?;
     raw.try_into().map_err(|_| CryptoError::Open)
 }
 
@@ -154,14 +191,20 @@ pub fn unwrap_key(server_secret: &str, token: &str, wrapped: &str, grant_id: &st
 /// as another): `base64url(payload).base64url(HMAC)`.
 pub fn sign(server_secret: &str, purpose: &str, payload: &[u8]) -> String {
     let body = b64(payload);
-    let tag = hmac(server_secret.as_bytes(), &[b"sign", purpose.as_bytes(), body.as_bytes()]);
+    let tag = hmac(
+        server_secret.as_bytes(),
+        &[b"sign", purpose.as_bytes(), body.as_bytes()],
+    );
     format!("{body}.{}", b64(&tag))
 }
 
 /// Checks a value made by [`sign`] and returns its payload.
 pub fn verify_signed(server_secret: &str, purpose: &str, signed: &str) -> Option<Vec<u8>> {
     let (body, tag) = signed.split_once('.')?;
-    let expected = hmac(server_secret.as_bytes(), &[b"sign", purpose.as_bytes(), body.as_bytes()]);
+    let expected = hmac(
+        server_secret.as_bytes(),
+        &[b"sign", purpose.as_bytes(), body.as_bytes()],
+    );
     let tag = unb64(tag)?;
     if tag.len() != expected.len() || !bool::from(tag.ct_eq(&expected)) {
         return None;
@@ -192,7 +235,10 @@ pub(crate) mod tests {
     #[test]
     fn token_hash_is_sha256_hex() {
         // SHA-256("abc"), FIPS 180-2 appendix B.1.
-        assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
@@ -202,13 +248,22 @@ pub(crate) mod tests {
         let sealed = seal(&key, b"upstream-token", b"grant-1", &rng).unwrap();
         assert!(!sealed.contains("upstream-token"));
         assert_eq!(open(&key, &sealed, b"grant-1").unwrap(), b"upstream-token");
-        assert_eq!(open(&[8u8; 32], &sealed, b"grant-1"), Err(CryptoError::Open));
+        assert_eq!(
+            open(&[8u8; 32], &sealed, b"grant-1"),
+            Err(CryptoError::Open)
+        );
         assert_eq!(open(&key, &sealed, b"grant-2"), Err(CryptoError::Open));
         let mut tampered = unb64(&sealed).unwrap();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        assert_eq!(open(&key, &b64(&tampered), b"grant-1"), Err(CryptoError::Open));
-        assert_eq!(open(&key, "not base64!", b"grant-1"), Err(CryptoError::Open));
+        assert_eq!(
+            open(&key, &b64(&tampered), b"grant-1"),
+            Err(CryptoError::Open)
+        );
+        assert_eq!(
+            open(&key, "not base64!", b"grant-1"),
+            Err(CryptoError::Open)
+        );
         assert_eq!(open(&key, "", b"grant-1"), Err(CryptoError::Open));
     }
 
@@ -219,7 +274,13 @@ pub(crate) mod tests {
         let wrapped = wrap_key(SECRET, "token-a", &k, "g1", &rng).unwrap();
         assert_eq!(unwrap_key(SECRET, "token-a", &wrapped, "g1").unwrap(), k);
         assert!(unwrap_key(SECRET, "token-b", &wrapped, "g1").is_err());
-        assert!(unwrap_key("another-secret-0123456789abcdef-xyz", "token-a", &wrapped, "g1").is_err());
+        assert!(unwrap_key(
+            "another-secret-0123456789abcdef-xyz",
+            "token-a",
+            &wrapped,
+            "g1"
+        )
+        .is_err());
         assert!(unwrap_key(SECRET, "token-a", &wrapped, "g2").is_err());
     }
 
@@ -240,7 +301,9 @@ pub(crate) mod tests {
     fn random_secrets_are_43_url_safe_characters() {
         let s = random_secret(&OsEntropy).unwrap();
         assert_eq!(s.len(), 43);
-        assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_ne!(s, random_secret(&OsEntropy).unwrap());
     }
 

@@ -57,7 +57,9 @@ pub fn parse_token(token: &str) -> Option<(TokenKind, &str)> {
     let grant_id = parts.next()?;
     let secret = parts.next()?;
     let id_ok = (16..=64).contains(&grant_id.len())
-        && grant_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && grant_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !id_ok || secret.len() < 32 || secret.len() > 128 {
         return None;
     }
@@ -65,7 +67,10 @@ pub fn parse_token(token: &str) -> Option<(TokenKind, &str)> {
 }
 
 fn new_token(prefix: &str, grant_id: &str, rng: &dyn Entropy) -> Result<String, CryptoError> {
-    Ok(format!("{prefix}.{grant_id}.{}", crypto::random_secret(rng)?))
+    Ok(format!(
+        "{prefix}.{grant_id}.{}",
+        crypto::random_secret(rng)?
+    ))
 }
 
 /// The validated authorization request the user consented to.
@@ -148,8 +153,14 @@ pub struct GrantState {
 /// A KV write the caller must make after storing the new state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    Put { key: String, value: String, ttl: u64 },
-    Delete { key: String },
+    Put {
+        key: String,
+        value: String,
+        ttl: u64,
+    },
+    Delete {
+        key: String,
+    },
 }
 
 /// Issued tokens (RFC 6749 §5.1).
@@ -267,7 +278,11 @@ pub struct Step<T> {
 
 impl<T> Step<T> {
     fn fail(state: Option<GrantState>, error: GrantError) -> Step<T> {
-        Step { state, result: Err(error), effects: Vec::new() }
+        Step {
+            state,
+            result: Err(error),
+            effects: Vec::new(),
+        }
     }
 }
 
@@ -311,14 +326,20 @@ pub fn begin(
         expires_at: now + PENDING_TTL_SECS,
         revoked_at: None,
     };
-    Step { state: Some(state), result: Ok(state_token), effects: Vec::new() }
+    Step {
+        state: Some(state),
+        result: Ok(state_token),
+        effects: Vec::new(),
+    }
 }
 
 /// The grant id a state token belongs to.
 pub fn grant_of_state(state_token: &str) -> Option<&str> {
     let (id, secret) = state_token.split_once('.')?;
     let ok = (16..=64).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && (32..=128).contains(&secret.len());
     ok.then_some(id)
 }
@@ -334,19 +355,44 @@ pub struct TakenState {
 /// The callback consumes the state: exactly once, before it expires.
 pub fn take_state(existing: Option<GrantState>, state_token: &str, now: u64) -> Step<TakenState> {
     let Some(mut state) = existing else {
-        return Step::fail(None, GrantError::State("this sign-in is unknown or has expired; start again from your MCP client"));
+        return Step::fail(
+            None,
+            GrantError::State(
+                "this sign-in is unknown or has expired; start again from your MCP client",
+            ),
+        );
     };
     let Some(pending) = state.pending.as_mut() else {
-        return Step::fail(Some(state), GrantError::State("this sign-in was already completed; start again from your MCP client"));
+        return Step::fail(
+            Some(state),
+            GrantError::State(
+                "this sign-in was already completed; start again from your MCP client",
+            ),
+        );
     };
     if !crypto::ct_eq(&pending.state_hash, &crypto::hash_token(state_token)) {
-        return Step::fail(Some(state), GrantError::State("this sign-in is unknown or has expired; start again from your MCP client"));
+        return Step::fail(
+            Some(state),
+            GrantError::State(
+                "this sign-in is unknown or has expired; start again from your MCP client",
+            ),
+        );
     }
     if pending.taken {
-        return Step::fail(Some(state), GrantError::State("this sign-in link was already used; start again from your MCP client"));
+        return Step::fail(
+            Some(state),
+            GrantError::State(
+                "this sign-in link was already used; start again from your MCP client",
+            ),
+        );
     }
     if now > pending.expires_at {
-        return Step::fail(Some(state), GrantError::State("this sign-in took too long and expired; start again from your MCP client"));
+        return Step::fail(
+            Some(state),
+            GrantError::State(
+                "this sign-in took too long and expired; start again from your MCP client",
+            ),
+        );
     }
     pending.taken = true;
     let taken = TakenState {
@@ -354,19 +400,37 @@ pub fn take_state(existing: Option<GrantState>, state_token: &str, now: u64) -> 
         upstream_verifier: pending.upstream_verifier.clone(),
         nonce: pending.nonce.clone(),
     };
-    Step { state: Some(state), result: Ok(taken), effects: Vec::new() }
+    Step {
+        state: Some(state),
+        result: Ok(taken),
+        effects: Vec::new(),
+    }
 }
 
 /// After the upstream sign-in: seals the props with a new grant key and issues
 /// the authorization code. Each authorization is a new grant with a new key, so
 /// re-authorizing always stores fresh upstream credentials.
-pub fn issue_code(existing: Option<GrantState>, props: &Props, now: u64, keys: &Keys<'_>, rng: &dyn Entropy) -> Step<String> {
+pub fn issue_code(
+    existing: Option<GrantState>,
+    props: &Props,
+    now: u64,
+    keys: &Keys<'_>,
+    rng: &dyn Entropy,
+) -> Step<String> {
     let Some(mut state) = existing else {
-        return Step::fail(None, GrantError::State("this sign-in is unknown or has expired"));
+        return Step::fail(
+            None,
+            GrantError::State("this sign-in is unknown or has expired"),
+        );
     };
-    let ready = matches!(&state.pending, Some(p) if p.taken) && state.code.is_none() && state.revoked_at.is_none();
+    let ready = matches!(&state.pending, Some(p) if p.taken)
+        && state.code.is_none()
+        && state.revoked_at.is_none();
     if !ready {
-        return Step::fail(Some(state), GrantError::State("this sign-in cannot be completed twice"));
+        return Step::fail(
+            Some(state),
+            GrantError::State("this sign-in cannot be completed twice"),
+        );
     }
     let issued = (|| -> Result<(String, String, String), GrantError> {
         let grant_key = crypto::random_bytes::<32>(rng)?;
@@ -383,9 +447,18 @@ pub fn issue_code(existing: Option<GrantState>, props: &Props, now: u64, keys: &
     state.pending = None;
     state.user_id = Some(props.user.id.clone());
     state.props = Some(sealed);
-    state.code = Some(CodeState { hash: crypto::hash_token(&code), expires_at: now + CODE_TTL_SECS, wrapped_key: wrapped, redeemed: false });
+    state.code = Some(CodeState {
+        hash: crypto::hash_token(&code),
+        expires_at: now + CODE_TTL_SECS,
+        wrapped_key: wrapped,
+        redeemed: false,
+    });
     state.expires_at = now + CODE_TTL_SECS;
-    Step { state: Some(state), result: Ok(code), effects: Vec::new() }
+    Step {
+        state: Some(state),
+        result: Ok(code),
+        effects: Vec::new(),
+    }
 }
 
 /// What the token endpoint presents with `grant_type=authorization_code`.
@@ -399,16 +472,31 @@ pub struct CodeRedemption<'a> {
 }
 
 /// Redeems the authorization code (RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 8707 §2.2).
-pub fn redeem_code(existing: Option<GrantState>, input: &CodeRedemption<'_>, now: u64, keys: &Keys<'_>, rng: &dyn Entropy) -> Step<TokenPair> {
+pub fn redeem_code(
+    existing: Option<GrantState>,
+    input: &CodeRedemption<'_>,
+    now: u64,
+    keys: &Keys<'_>,
+    rng: &dyn Entropy,
+) -> Step<TokenPair> {
     let Some(mut state) = existing else {
-        return Step::fail(None, invalid_grant("authorization code is invalid or expired"));
+        return Step::fail(
+            None,
+            invalid_grant("authorization code is invalid or expired"),
+        );
     };
     let presented = crypto::hash_token(input.code);
     let Some(code) = state.code.clone() else {
-        return Step::fail(Some(state), invalid_grant("authorization code is invalid or expired"));
+        return Step::fail(
+            Some(state),
+            invalid_grant("authorization code is invalid or expired"),
+        );
     };
     if !crypto::ct_eq(&code.hash, &presented) {
-        return Step::fail(Some(state), invalid_grant("authorization code is invalid or expired"));
+        return Step::fail(
+            Some(state),
+            invalid_grant("authorization code is invalid or expired"),
+        );
     }
     if code.redeemed || state.revoked_at.is_some() {
         // RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
@@ -417,7 +505,13 @@ pub fn redeem_code(existing: Option<GrantState>, input: &CodeRedemption<'_>, now
         state.access.clear();
         state.refresh = None;
         state.previous = None;
-        return Step { state: Some(state), result: Err(invalid_grant("authorization code was already used; the tokens issued for it are revoked")), effects };
+        return Step {
+            state: Some(state),
+            result: Err(invalid_grant(
+                "authorization code was already used; the tokens issued for it are revoked",
+            )),
+            effects,
+        };
     }
     // The code is spent by this attempt whatever happens next: a wrong verifier
     // must not be retried against the same code.
@@ -429,34 +523,58 @@ pub fn redeem_code(existing: Option<GrantState>, input: &CodeRedemption<'_>, now
     }
     let request = &state.request;
     if input.client_id != request.client_id {
-        return Step::fail(Some(state), invalid_grant("authorization code was issued to another client"));
+        return Step::fail(
+            Some(state),
+            invalid_grant("authorization code was issued to another client"),
+        );
     }
     // OAuth 2.1 §4.1.3: redirect_uri must be identical to the one in the authorization request.
     if input.redirect_uri != Some(request.redirect_uri.as_str()) {
-        return Step::fail(Some(state), invalid_grant("redirect_uri does not match the authorization request"));
+        return Step::fail(
+            Some(state),
+            invalid_grant("redirect_uri does not match the authorization request"),
+        );
     }
     let Some(verifier) = input.code_verifier else {
-        return Step::fail(Some(state), GrantError::OAuth(OAuthError::invalid_request("code_verifier is required (PKCE)")));
+        return Step::fail(
+            Some(state),
+            GrantError::OAuth(OAuthError::invalid_request(
+                "code_verifier is required (PKCE)",
+            )),
+        );
     };
     let verifier = match CodeVerifier::new(verifier) {
         Ok(v) => v,
         Err(e) => return Step::fail(Some(state), GrantError::OAuth(e)),
     };
     if !pkce::verify(&verifier, &request.code_challenge) {
-        return Step::fail(Some(state), invalid_grant("code_verifier does not match the code_challenge"));
+        return Step::fail(
+            Some(state),
+            invalid_grant("code_verifier does not match the code_challenge"),
+        );
     }
     if let Some(resource) = input.resource {
         if resource != request.resource {
-            return Step::fail(Some(state), GrantError::OAuth(OAuthError::invalid_target("resource does not match the authorization request")));
+            return Step::fail(
+                Some(state),
+                GrantError::OAuth(OAuthError::invalid_target(
+                    "resource does not match the authorization request",
+                )),
+            );
         }
     }
-    let grant_key = match crypto::unwrap_key(keys.server_secret, input.code, &code.wrapped_key, &state.id) {
-        Ok(k) => k,
-        Err(e) => return Step::fail(Some(state), e.into()),
-    };
+    let grant_key =
+        match crypto::unwrap_key(keys.server_secret, input.code, &code.wrapped_key, &state.id) {
+            Ok(k) => k,
+            Err(e) => return Step::fail(Some(state), e.into()),
+        };
     let scope = state.request.scope.clone();
     match mint(&mut state, &grant_key, scope, None, now, keys, rng) {
-        Ok((pair, effects)) => Step { state: Some(state), result: Ok(pair), effects },
+        Ok((pair, effects)) => Step {
+            state: Some(state),
+            result: Ok(pair),
+            effects,
+        },
         Err(e) => Step::fail(Some(state), e),
     }
 }
@@ -473,15 +591,30 @@ pub struct RefreshRequest<'a> {
 }
 
 /// Rotates a refresh token (OAuth 2.1 §4.3.1). See the module docs for the policy.
-pub fn refresh(existing: Option<GrantState>, input: RefreshRequest<'_>, now: u64, keys: &Keys<'_>, rng: &dyn Entropy) -> Step<TokenPair> {
+pub fn refresh(
+    existing: Option<GrantState>,
+    input: RefreshRequest<'_>,
+    now: u64,
+    keys: &Keys<'_>,
+    rng: &dyn Entropy,
+) -> Step<TokenPair> {
     let Some(mut state) = existing else {
-        return Step::fail(None, invalid_grant("refresh token is invalid, expired or revoked"));
+        return Step::fail(
+            None,
+            invalid_grant("refresh token is invalid, expired or revoked"),
+        );
     };
     if state.revoked_at.is_some() || now > state.expires_at {
-        return Step::fail(Some(state), invalid_grant("refresh token is invalid, expired or revoked"));
+        return Step::fail(
+            Some(state),
+            invalid_grant("refresh token is invalid, expired or revoked"),
+        );
     }
     if input.client_id != state.request.client_id {
-        return Step::fail(Some(state), invalid_grant("refresh token was issued to another client"));
+        return Step::fail(
+            Some(state),
+            invalid_grant("refresh token was issued to another client"),
+        );
     }
     let presented = crypto::hash_token(input.refresh_token);
 
@@ -494,7 +627,11 @@ pub fn refresh(existing: Option<GrantState>, input: RefreshRequest<'_>, now: u64
                     .ok()
                     .and_then(|raw| serde_json::from_slice::<TokenPair>(&raw).ok());
                 return match replay {
-                    Some(pair) => Step { state: Some(state), result: Ok(pair), effects: Vec::new() },
+                    Some(pair) => Step {
+                        state: Some(state),
+                        result: Ok(pair),
+                        effects: Vec::new(),
+                    },
                     None => Step::fail(Some(state), GrantError::Internal),
                 };
             }
@@ -505,40 +642,75 @@ pub fn refresh(existing: Option<GrantState>, input: RefreshRequest<'_>, now: u64
         return theft(state, now);
     }
     let Some(current) = state.refresh.clone() else {
-        return Step::fail(Some(state), invalid_grant("refresh token is invalid, expired or revoked"));
+        return Step::fail(
+            Some(state),
+            invalid_grant("refresh token is invalid, expired or revoked"),
+        );
     };
     if !crypto::ct_eq(&current.hash, &presented) {
-        return Step::fail(Some(state), invalid_grant("refresh token is invalid, expired or revoked"));
+        return Step::fail(
+            Some(state),
+            invalid_grant("refresh token is invalid, expired or revoked"),
+        );
     }
     if let Some(resource) = input.resource {
         if resource != state.request.resource {
-            return Step::fail(Some(state), GrantError::OAuth(OAuthError::invalid_target("resource does not match the grant")));
+            return Step::fail(
+                Some(state),
+                GrantError::OAuth(OAuthError::invalid_target(
+                    "resource does not match the grant",
+                )),
+            );
         }
     }
     let scope = match input.scope {
         None => state.request.scope.clone(),
         Some(requested) => {
             if let Some(extra) = requested.iter().find(|s| !state.request.scope.contains(s)) {
-                return Step::fail(Some(state), GrantError::OAuth(OAuthError::invalid_scope(format!("scope '{extra}' was not granted; a refresh may only narrow the scope"))));
+                return Step::fail(
+                    Some(state),
+                    GrantError::OAuth(OAuthError::invalid_scope(format!(
+                        "scope '{extra}' was not granted; a refresh may only narrow the scope"
+                    ))),
+                );
             }
             requested
         }
     };
-    let grant_key = match crypto::unwrap_key(keys.server_secret, input.refresh_token, &current.wrapped_key, &state.id) {
+    let grant_key = match crypto::unwrap_key(
+        keys.server_secret,
+        input.refresh_token,
+        &current.wrapped_key,
+        &state.id,
+    ) {
         Ok(k) => k,
         Err(e) => return Step::fail(Some(state), e.into()),
     };
     if let Some(props) = &input.new_props {
         let sealed = serde_json::to_vec(props)
             .map_err(|_| GrantError::Internal)
-            .and_then(|plain| crypto::seal(&grant_key, &plain, state.id.as_bytes(), rng).map_err(GrantError::from));
+            .and_then(|plain| {
+                crypto::seal(&grant_key, &plain, state.id.as_bytes(), rng).map_err(GrantError::from)
+            });
         match sealed {
             Ok(s) => state.props = Some(s),
             Err(e) => return Step::fail(Some(state), e),
         }
     }
-    match mint(&mut state, &grant_key, scope, Some(input.refresh_token), now, keys, rng) {
-        Ok((pair, effects)) => Step { state: Some(state), result: Ok(pair), effects },
+    match mint(
+        &mut state,
+        &grant_key,
+        scope,
+        Some(input.refresh_token),
+        now,
+        keys,
+        rng,
+    ) {
+        Ok((pair, effects)) => Step {
+            state: Some(state),
+            result: Ok(pair),
+            effects,
+        },
         Err(e) => Step::fail(Some(state), e),
     }
 }
@@ -550,7 +722,13 @@ fn theft(mut state: GrantState, now: u64) -> Step<TokenPair> {
     state.access.clear();
     state.refresh = None;
     state.previous = None;
-    Step { state: Some(state), result: Err(invalid_grant("refresh token was already used; the grant is revoked")), effects }
+    Step {
+        state: Some(state),
+        result: Err(invalid_grant(
+            "refresh token was already used; the grant is revoked",
+        )),
+        effects,
+    }
 }
 
 /// Issues a new access and refresh token. `spent` is the refresh token being
@@ -579,7 +757,12 @@ fn mint(
         wrapped_key: crypto::wrap_key(keys.server_secret, &access, grant_key, &state.id, rng)?,
         props,
     };
-    let pair = TokenPair { access_token: access, refresh_token: refresh.clone(), expires_in: keys.access_ttl, scope };
+    let pair = TokenPair {
+        access_token: access,
+        refresh_token: refresh.clone(),
+        expires_in: keys.access_ttl,
+        scope,
+    };
 
     let generation = state.refresh.as_ref().map_or(0, |r| r.generation + 1);
     if let (Some(spent), Some(old)) = (spent, state.refresh.take()) {
@@ -630,9 +813,17 @@ fn mint(
 }
 
 fn revoke_effects(state: &GrantState) -> Vec<Effect> {
-    let mut effects: Vec<Effect> = state.access.iter().map(|(hash, _)| Effect::Delete { key: access_key(hash) }).collect();
+    let mut effects: Vec<Effect> = state
+        .access
+        .iter()
+        .map(|(hash, _)| Effect::Delete {
+            key: access_key(hash),
+        })
+        .collect();
     if let Some(user) = &state.user_id {
-        effects.push(Effect::Delete { key: grant_index_key(user, &state.id) });
+        effects.push(Effect::Delete {
+            key: grant_index_key(user, &state.id),
+        });
     }
     effects
 }
@@ -642,31 +833,61 @@ fn revoke_effects(state: &GrantState) -> Vec<Effect> {
 /// silently, as RFC 7009 §2.2 asks for unknown tokens.
 pub fn revoke(existing: Option<GrantState>, token: &str, client_id: &str, now: u64) -> Step<()> {
     let Some(mut state) = existing else {
-        return Step { state: None, result: Ok(()), effects: Vec::new() };
+        return Step {
+            state: None,
+            result: Ok(()),
+            effects: Vec::new(),
+        };
     };
     let hash = crypto::hash_token(token);
-    let known = state.refresh.as_ref().is_some_and(|r| crypto::ct_eq(&r.hash, &hash))
+    let known = state
+        .refresh
+        .as_ref()
+        .is_some_and(|r| crypto::ct_eq(&r.hash, &hash))
         || state.access.iter().any(|(h, _)| crypto::ct_eq(h, &hash))
-        || state.previous.as_ref().is_some_and(|p| crypto::ct_eq(&p.hash, &hash));
+        || state
+            .previous
+            .as_ref()
+            .is_some_and(|p| crypto::ct_eq(&p.hash, &hash));
     if !known || state.request.client_id != client_id || state.revoked_at.is_some() {
-        return Step { state: Some(state), result: Ok(()), effects: Vec::new() };
+        return Step {
+            state: Some(state),
+            result: Ok(()),
+            effects: Vec::new(),
+        };
     }
     let effects = revoke_effects(&state);
     state.revoked_at = Some(now);
     state.access.clear();
     state.refresh = None;
     state.previous = None;
-    Step { state: Some(state), result: Ok(()), effects }
+    Step {
+        state: Some(state),
+        result: Ok(()),
+        effects,
+    }
 }
 
 /// Decrypts a grant's props with a refresh token (before a rotation, so the
 /// caller can refresh upstream tokens). `None` when the token is not current.
-pub fn props_for_refresh(state: &GrantState, refresh_token: &str, keys: &Keys<'_>) -> Option<Props> {
+pub fn props_for_refresh(
+    state: &GrantState,
+    refresh_token: &str,
+    keys: &Keys<'_>,
+) -> Option<Props> {
     let current = state.refresh.as_ref()?;
-    if state.revoked_at.is_some() || !crypto::ct_eq(&current.hash, &crypto::hash_token(refresh_token)) {
+    if state.revoked_at.is_some()
+        || !crypto::ct_eq(&current.hash, &crypto::hash_token(refresh_token))
+    {
         return None;
     }
-    let key = crypto::unwrap_key(keys.server_secret, refresh_token, &current.wrapped_key, &state.id).ok()?;
+    let key = crypto::unwrap_key(
+        keys.server_secret,
+        refresh_token,
+        &current.wrapped_key,
+        &state.id,
+    )
+    .ok()?;
     let plain = crypto::open(&key, state.props.as_ref()?, state.id.as_bytes()).ok()?;
     serde_json::from_slice(&plain).ok()
 }
@@ -682,8 +903,16 @@ pub enum AccessError {
 
 /// Checks an access token against its record (the one KV read of /mcp) and
 /// decrypts the user context.
-pub fn authenticate(record: Option<&str>, token: &str, resource: &str, now: u64, server_secret: &str) -> Result<UserContext, AccessError> {
-    let record: AccessRecord = record.and_then(|r| serde_json::from_str(r).ok()).ok_or(AccessError::Invalid)?;
+pub fn authenticate(
+    record: Option<&str>,
+    token: &str,
+    resource: &str,
+    now: u64,
+    server_secret: &str,
+) -> Result<UserContext, AccessError> {
+    let record: AccessRecord = record
+        .and_then(|r| serde_json::from_str(r).ok())
+        .ok_or(AccessError::Invalid)?;
     match parse_token(token) {
         Some((TokenKind::Access, grant)) if grant == record.grant_id => {}
         _ => return Err(AccessError::Invalid),
@@ -695,8 +924,10 @@ pub fn authenticate(record: Option<&str>, token: &str, resource: &str, now: u64,
     if record.resource != resource {
         return Err(AccessError::WrongResource);
     }
-    let key = crypto::unwrap_key(server_secret, token, &record.wrapped_key, &record.grant_id).map_err(|_| AccessError::Invalid)?;
-    let plain = crypto::open(&key, &record.props, record.grant_id.as_bytes()).map_err(|_| AccessError::Invalid)?;
+    let key = crypto::unwrap_key(server_secret, token, &record.wrapped_key, &record.grant_id)
+        .map_err(|_| AccessError::Invalid)?;
+    let plain = crypto::open(&key, &record.props, record.grant_id.as_bytes())
+        .map_err(|_| AccessError::Invalid)?;
     let props: Props = serde_json::from_slice(&plain).map_err(|_| AccessError::Invalid)?;
     Ok(UserContext {
         upstream_token: props.upstream.as_ref().map(|u| u.access_secret()),

@@ -64,10 +64,15 @@ pub fn unauthorized(resource_metadata_url: &str, problem: Option<&str>) -> Reply
     let error = problem.map(|p| ("invalid_token", p));
     let body = match problem {
         Some(p) => serde_json::json!({ "error": "invalid_token", "error_description": p }),
-        None => serde_json::json!({ "error": "unauthorized", "error_description": "this MCP server needs an OAuth access token (Authorization: Bearer ...)" }),
+        None => {
+            serde_json::json!({ "error": "unauthorized", "error_description": "this MCP server needs an OAuth access token (Authorization: Bearer ...)" })
+        }
     };
     Reply::json(401, &body)
-        .header("WWW-Authenticate", &metadata::www_authenticate(resource_metadata_url, error))
+        .header(
+            "WWW-Authenticate",
+            &metadata::www_authenticate(resource_metadata_url, error),
+        )
         .no_store()
 }
 
@@ -92,7 +97,10 @@ mod tests {
         assert_eq!(r.status, 401);
         let h = r.header_value("WWW-Authenticate").unwrap();
         assert!(h.starts_with("Bearer "), "{h}");
-        assert!(h.contains(r#"resource_metadata="https://h/.well-known/oauth-protected-resource/mcp""#), "{h}");
+        assert!(
+            h.contains(r#"resource_metadata="https://h/.well-known/oauth-protected-resource/mcp""#),
+            "{h}"
+        );
         assert!(h.contains(r#"scope="mcp github:repos""#), "{h}");
         assert!(!h.contains("error="), "{h}");
         assert!(!h.contains("offline_access"));
@@ -100,7 +108,10 @@ mod tests {
 
     #[test]
     fn a_bad_token_gets_invalid_token() {
-        let r = unauthorized("https://h/m", Some("the access token is invalid, expired or revoked"));
+        let r = unauthorized(
+            "https://h/m",
+            Some("the access token is invalid, expired or revoked"),
+        );
         let h = r.header_value("WWW-Authenticate").unwrap();
         assert!(h.contains(r#"error="invalid_token""#), "{h}");
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
@@ -110,8 +121,14 @@ mod tests {
     #[test]
     fn the_static_token_is_compared_exactly() {
         let s = Secret::new("0123456789abcdef0123456789abcdef");
-        assert!(is_static_token("0123456789abcdef0123456789abcdef", Some(&s)));
-        assert!(!is_static_token("0123456789abcdef0123456789abcdeX", Some(&s)));
+        assert!(is_static_token(
+            "0123456789abcdef0123456789abcdef",
+            Some(&s)
+        ));
+        assert!(!is_static_token(
+            "0123456789abcdef0123456789abcdeX",
+            Some(&s)
+        ));
         assert!(!is_static_token("0123456789abcdef0123456789abcdef", None));
     }
 }

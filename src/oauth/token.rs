@@ -36,7 +36,12 @@ pub struct TokenForm {
 /// Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2: the
 /// endpoint takes only that; parameters must not repeat).
 pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<TokenForm, OAuthError> {
-    let media = content_type.unwrap_or("").split(';').next().unwrap_or("").trim();
+    let media = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
     if !media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
@@ -50,9 +55,17 @@ pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<TokenForm, 
 #[derive(Clone, PartialEq, Eq)]
 pub enum ClientAuth {
     /// A public client: only its id (`token_endpoint_auth_method=none`).
-    None { client_id: String },
-    Basic { client_id: String, secret: String },
-    Post { client_id: String, secret: String },
+    None {
+        client_id: String,
+    },
+    Basic {
+        client_id: String,
+        secret: String,
+    },
+    Post {
+        client_id: String,
+        secret: String,
+    },
 }
 
 impl std::fmt::Debug for ClientAuth {
@@ -64,7 +77,9 @@ impl std::fmt::Debug for ClientAuth {
 impl ClientAuth {
     pub fn client_id(&self) -> &str {
         match self {
-            ClientAuth::None { client_id } | ClientAuth::Basic { client_id, .. } | ClientAuth::Post { client_id, .. } => client_id,
+            ClientAuth::None { client_id }
+            | ClientAuth::Basic { client_id, .. }
+            | ClientAuth::Post { client_id, .. } => client_id,
         }
     }
 
@@ -79,13 +94,23 @@ impl ClientAuth {
 
 /// Reads the client's credentials from the `Authorization` header or the form
 /// (RFC 6749 §2.3.1). Using more than one method at once is an error.
-pub fn client_credentials(authorization: Option<&str>, form: &TokenForm) -> Result<ClientAuth, OAuthError> {
+pub fn client_credentials(
+    authorization: Option<&str>,
+    form: &TokenForm,
+) -> Result<ClientAuth, OAuthError> {
     if let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) {
-        let Some(encoded) = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic ")) else {
-            return Err(OAuthError::invalid_client("only HTTP Basic client authentication is accepted in the Authorization header"));
+        let Some(encoded) = header
+            .strip_prefix("Basic ")
+            .or_else(|| header.strip_prefix("basic "))
+        else {
+            return Err(OAuthError::invalid_client(
+                "only HTTP Basic client authentication is accepted in the Authorization header",
+            ));
         };
         if form.client_secret.is_some() {
-            return Err(OAuthError::invalid_request("use one client authentication method, not several"));
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not several",
+            ));
         }
         let decoded = STANDARD
             .decode(encoded.trim())
@@ -100,16 +125,23 @@ pub fn client_credentials(authorization: Option<&str>, form: &TokenForm) -> Resu
         let secret = form_decode(secret)?;
         if let Some(body_id) = &form.client_id {
             if body_id != &id {
-                return Err(OAuthError::invalid_client("client_id in the body differs from the Basic credentials"));
+                return Err(OAuthError::invalid_client(
+                    "client_id in the body differs from the Basic credentials",
+                ));
             }
         }
-        return Ok(ClientAuth::Basic { client_id: id, secret });
+        return Ok(ClientAuth::Basic {
+            client_id: id,
+            secret,
+        });
     }
     let client_id = form
         .client_id
         .clone()
         .filter(|c| !c.is_empty())
-        .ok_or_else(|| OAuthError::invalid_client("client authentication is required (client_id is missing)"))?;
+        .ok_or_else(|| {
+            OAuthError::invalid_client("client authentication is required (client_id is missing)")
+        })?;
     Ok(match form.client_secret.clone() {
         Some(secret) => ClientAuth::Post { client_id, secret },
         None => ClientAuth::None { client_id },
@@ -125,9 +157,15 @@ fn form_decode(raw: &str) -> Result<String, OAuthError> {
 /// Authenticates the client against its registration (RFC 6749 §3.2.1). Unknown
 /// and expired clients get `invalid_client` (401), which makes MCP clients
 /// register again.
-pub fn authenticate_client(auth: &ClientAuth, client: Option<&Client>, now: u64) -> Result<(), OAuthError> {
+pub fn authenticate_client(
+    auth: &ClientAuth,
+    client: Option<&Client>,
+    now: u64,
+) -> Result<(), OAuthError> {
     let Some(client) = client.filter(|c| !c.is_expired(now)) else {
-        return Err(OAuthError::invalid_client("unknown or expired client; register again"));
+        return Err(OAuthError::invalid_client(
+            "unknown or expired client; register again",
+        ));
     };
     if client.token_endpoint_auth_method != auth.method() {
         return Err(OAuthError::invalid_client(format!(
@@ -152,26 +190,59 @@ pub fn authenticate_client(auth: &ClientAuth, client: Option<&Client>, now: u64)
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum GrantCommand {
-    Begin { grant_id: String, request: AuthorizationRequest, upstream_verifier: String, nonce: String },
-    TakeState { state: String },
-    IssueCode { props: Props },
+    Begin {
+        grant_id: String,
+        request: AuthorizationRequest,
+        upstream_verifier: String,
+        nonce: String,
+    },
+    TakeState {
+        state: String,
+    },
+    IssueCode {
+        props: Props,
+    },
     /// The upstream sign-in failed or was refused: forget the grant.
     Abandon,
-    Redeem { code: String, client_id: String, redirect_uri: Option<String>, code_verifier: Option<String>, resource: Option<String> },
-    Refresh { refresh_token: String, client_id: String, scope: Option<Vec<String>>, resource: Option<String>, new_props: Option<Props> },
+    Redeem {
+        code: String,
+        client_id: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+        resource: Option<String>,
+    },
+    Refresh {
+        refresh_token: String,
+        client_id: String,
+        scope: Option<Vec<String>>,
+        resource: Option<String>,
+        new_props: Option<Props>,
+    },
     /// Decrypts the props with a current refresh token, so the caller can check
     /// the upstream tokens before [`GrantCommand::Refresh`].
-    PropsForRefresh { refresh_token: String },
-    Revoke { token: String, client_id: String },
+    PropsForRefresh {
+        refresh_token: String,
+    },
+    Revoke {
+        token: String,
+        client_id: String,
+    },
 }
 
 /// The answer of a grant command.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum GrantAnswer {
-    Ok { value: serde_json::Value },
-    OAuth { error: String, error_description: String },
-    State { message: String },
+    Ok {
+        value: serde_json::Value,
+    },
+    OAuth {
+        error: String,
+        error_description: String,
+    },
+    State {
+        message: String,
+    },
     Internal,
 }
 
@@ -182,8 +253,13 @@ impl GrantAnswer {
                 Ok(value) => GrantAnswer::Ok { value },
                 Err(_) => GrantAnswer::Internal,
             },
-            Err(GrantError::OAuth(e)) => GrantAnswer::OAuth { error: e.code.as_str().to_owned(), error_description: e.description },
-            Err(GrantError::State(m)) => GrantAnswer::State { message: m.to_owned() },
+            Err(GrantError::OAuth(e)) => GrantAnswer::OAuth {
+                error: e.code.as_str().to_owned(),
+                error_description: e.description,
+            },
+            Err(GrantError::State(m)) => GrantAnswer::State {
+                message: m.to_owned(),
+            },
             Err(GrantError::Internal) => GrantAnswer::Internal,
         }
     }
@@ -191,8 +267,13 @@ impl GrantAnswer {
     /// Back to a typed result on the Worker's side.
     pub fn into_result<T: serde::de::DeserializeOwned>(self) -> Result<T, GrantError> {
         match self {
-            GrantAnswer::Ok { value } => serde_json::from_value(value).map_err(|_| GrantError::Internal),
-            GrantAnswer::OAuth { error, error_description } => Err(GrantError::OAuth(OAuthError::new(
+            GrantAnswer::Ok { value } => {
+                serde_json::from_value(value).map_err(|_| GrantError::Internal)
+            }
+            GrantAnswer::OAuth {
+                error,
+                error_description,
+            } => Err(GrantError::OAuth(OAuthError::new(
                 crate::oauth::error::ErrorCode::parse(&error),
                 error_description,
             ))),
@@ -212,7 +293,11 @@ fn state_message(message: &str) -> &'static str {
         "this sign-in is unknown or has expired",
         "this sign-in cannot be completed twice",
     ];
-    KNOWN.iter().find(|k| **k == message).copied().unwrap_or("this sign-in cannot be completed; start again from your MCP client")
+    KNOWN
+        .iter()
+        .find(|k| **k == message)
+        .copied()
+        .unwrap_or("this sign-in cannot be completed; start again from your MCP client")
 }
 
 /// What a grant's serializer does with one command: the state to keep (`None`
@@ -225,14 +310,31 @@ pub fn execute(
     rng: &dyn Entropy,
 ) -> (Option<GrantState>, Vec<Effect>, GrantAnswer) {
     fn finish<T: Serialize>(step: Step<T>) -> (Option<GrantState>, Vec<Effect>, GrantAnswer) {
-        (step.state, step.effects, GrantAnswer::from_result(step.result))
+        (
+            step.state,
+            step.effects,
+            GrantAnswer::from_result(step.result),
+        )
     }
     match command {
-        GrantCommand::Begin { grant_id, request, upstream_verifier, nonce } => {
-            finish(grant::begin(state, &grant_id, request, upstream_verifier, nonce, now, rng))
-        }
+        GrantCommand::Begin {
+            grant_id,
+            request,
+            upstream_verifier,
+            nonce,
+        } => finish(grant::begin(
+            state,
+            &grant_id,
+            request,
+            upstream_verifier,
+            nonce,
+            now,
+            rng,
+        )),
         GrantCommand::TakeState { state: token } => finish(grant::take_state(state, &token, now)),
-        GrantCommand::IssueCode { props } => finish(grant::issue_code(state, &props, now, keys, rng)),
+        GrantCommand::IssueCode { props } => {
+            finish(grant::issue_code(state, &props, now, keys, rng))
+        }
         GrantCommand::Abandon => {
             // Only a grant that never issued a code may be forgotten this way.
             let abandonable = state.as_ref().is_none_or(|s| s.user_id.is_none());
@@ -242,7 +344,13 @@ pub fn execute(
                 (state, Vec::new(), GrantAnswer::Internal)
             }
         }
-        GrantCommand::Redeem { code, client_id, redirect_uri, code_verifier, resource } => {
+        GrantCommand::Redeem {
+            code,
+            client_id,
+            redirect_uri,
+            code_verifier,
+            resource,
+        } => {
             let input = CodeRedemption {
                 code: &code,
                 client_id: &client_id,
@@ -252,14 +360,30 @@ pub fn execute(
             };
             finish(grant::redeem_code(state, &input, now, keys, rng))
         }
-        GrantCommand::Refresh { refresh_token, client_id, scope, resource, new_props } => {
-            let input = RefreshRequest { refresh_token: &refresh_token, client_id: &client_id, scope, resource: resource.as_deref(), new_props };
+        GrantCommand::Refresh {
+            refresh_token,
+            client_id,
+            scope,
+            resource,
+            new_props,
+        } => {
+            let input = RefreshRequest {
+                refresh_token: &refresh_token,
+                client_id: &client_id,
+                scope,
+                resource: resource.as_deref(),
+                new_props,
+            };
             finish(grant::refresh(state, input, now, keys, rng))
         }
         GrantCommand::PropsForRefresh { refresh_token } => {
-            let props = state.as_ref().and_then(|s| grant::props_for_refresh(s, &refresh_token, keys));
+            let props = state
+                .as_ref()
+                .and_then(|s| grant::props_for_refresh(s, &refresh_token, keys));
             (state, Vec::new(), GrantAnswer::from_result(Ok(props)))
         }
-        GrantCommand::Revoke { token, client_id } => finish(grant::revoke(state, &token, &client_id, now)),
+        GrantCommand::Revoke { token, client_id } => {
+            finish(grant::revoke(state, &token, &client_id, now))
+        }
     }
 }

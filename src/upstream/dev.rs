@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::oauth::crypto::{self, Entropy};
 use crate::oauth::error::append_query;
 use crate::outbound::{HttpClient, LocalBoxFuture};
-use crate::upstream::{AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens};
+use crate::upstream::{
+    AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
+};
 use crate::user::UserProfile;
 
 /// How long the development code is valid.
@@ -59,7 +61,9 @@ pub fn complete_login(
     let login = form.login.trim();
     let login_ok = !login.is_empty()
         && login.len() <= 39
-        && login.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if !login_ok {
         return Err("The user name must be 1 to 39 letters, digits, '-', '_' or '.'.".into());
     }
@@ -68,7 +72,11 @@ pub fn complete_login(
         return Err("The display name must be at most 100 characters.".into());
     }
     let email = form.email.trim();
-    if !email.is_empty() && (email.len() > 254 || !email.contains('@') || email.chars().any(|c| c.is_whitespace() || c.is_control())) {
+    if !email.is_empty()
+        && (email.len() > 254
+            || !email.contains('@')
+            || email.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
         return Err("The email address does not look like one.".into());
     }
     if form.state.is_empty() || form.state.len() > 200 {
@@ -82,9 +90,13 @@ pub fn complete_login(
         token: format!("devtok_{token}"),
         expires_at: now + DEV_CODE_TTL_SECS,
     };
-    let payload = serde_json::to_vec(&code).map_err(|_| "Could not encode the sign-in.".to_owned())?;
+    let payload =
+        serde_json::to_vec(&code).map_err(|_| "Could not encode the sign-in.".to_owned())?;
     let signed = crypto::sign(server_secret, PURPOSE, &payload);
-    Ok(append_query(&format!("{origin}/callback"), &[("code", &signed), ("state", &form.state)]))
+    Ok(append_query(
+        &format!("{origin}/callback"),
+        &[("code", &signed), ("state", &form.state)],
+    ))
 }
 
 impl IdentityProvider for DevProvider {
@@ -93,17 +105,29 @@ impl IdentityProvider for DevProvider {
     }
 
     fn authorize_url(&self, params: &AuthorizeParams<'_>) -> String {
-        append_query(&format!("{}/dev/login", self.origin), &[("state", params.state)])
+        append_query(
+            &format!("{}/dev/login", self.origin),
+            &[("state", params.state)],
+        )
     }
 
-    fn exchange<'a>(&'a self, _http: &'a dyn HttpClient, params: ExchangeParams<'a>) -> LocalBoxFuture<'a, Result<SignIn, UpstreamError>> {
+    fn exchange<'a>(
+        &'a self,
+        _http: &'a dyn HttpClient,
+        params: ExchangeParams<'a>,
+    ) -> LocalBoxFuture<'a, Result<SignIn, UpstreamError>> {
         Box::pin(async move {
             let payload = crypto::verify_signed(&self.server_secret, PURPOSE, params.code)
-                .ok_or_else(|| UpstreamError::Provider("the development sign-in code is not valid".into()))?;
-            let code: DevCode = serde_json::from_slice(&payload)
-                .map_err(|_| UpstreamError::Malformed("the development sign-in code is malformed".into()))?;
+                .ok_or_else(|| {
+                    UpstreamError::Provider("the development sign-in code is not valid".into())
+                })?;
+            let code: DevCode = serde_json::from_slice(&payload).map_err(|_| {
+                UpstreamError::Malformed("the development sign-in code is malformed".into())
+            })?;
             if params.now > code.expires_at {
-                return Err(UpstreamError::Provider("the development sign-in code has expired".into()));
+                return Err(UpstreamError::Provider(
+                    "the development sign-in code has expired".into(),
+                ));
             }
             Ok(SignIn {
                 user: UserProfile {
@@ -113,12 +137,22 @@ impl IdentityProvider for DevProvider {
                     email: code.email,
                     provider: "dev".into(),
                 },
-                tokens: UpstreamTokens { access_token: code.token, refresh_token: None, expires_at: None, scope: None },
+                tokens: UpstreamTokens {
+                    access_token: code.token,
+                    refresh_token: None,
+                    expires_at: None,
+                    scope: None,
+                },
             })
         })
     }
 
-    fn refresh<'a>(&'a self, _http: &'a dyn HttpClient, _tokens: &'a UpstreamTokens, _now: u64) -> LocalBoxFuture<'a, Result<Option<UpstreamTokens>, UpstreamError>> {
+    fn refresh<'a>(
+        &'a self,
+        _http: &'a dyn HttpClient,
+        _tokens: &'a UpstreamTokens,
+        _now: u64,
+    ) -> LocalBoxFuture<'a, Result<Option<UpstreamTokens>, UpstreamError>> {
         // Development tokens never expire.
         Box::pin(async { Ok(None) })
     }
@@ -146,7 +180,12 @@ mod tests {
     }
 
     fn form(login: &str, email: &str) -> DevLoginForm {
-        DevLoginForm { state: "gid.statevalue".into(), login: login.into(), name: "Ada".into(), email: email.into() }
+        DevLoginForm {
+            state: "gid.statevalue".into(),
+            login: login.into(),
+            name: "Ada".into(),
+            email: email.into(),
+        }
     }
 
     fn code_of(location: &str) -> String {
@@ -157,12 +196,28 @@ mod tests {
 
     #[test]
     fn a_signed_in_developer_comes_back_as_a_dev_user() {
-        let p = DevProvider { origin: "http://127.0.0.1:8787".into(), server_secret: SECRET.into() };
-        let location = complete_login(&form("ada", "ada@example.com"), &p.origin, SECRET, 1000, &OsEntropy).unwrap();
+        let p = DevProvider {
+            origin: "http://127.0.0.1:8787".into(),
+            server_secret: SECRET.into(),
+        };
+        let location = complete_login(
+            &form("ada", "ada@example.com"),
+            &p.origin,
+            SECRET,
+            1000,
+            &OsEntropy,
+        )
+        .unwrap();
         assert!(location.starts_with("http://127.0.0.1:8787/callback?code="));
         assert!(location.ends_with("&state=gid.statevalue"));
         let code = code_of(&location);
-        let params = ExchangeParams { code: &code, callback_url: "", pkce_verifier: "", nonce: "", now: 1010 };
+        let params = ExchangeParams {
+            code: &code,
+            callback_url: "",
+            pkce_verifier: "",
+            nonce: "",
+            now: 1010,
+        };
         let sign_in = pollster::block_on(p.exchange(&NoHttp, params)).unwrap();
         assert_eq!(sign_in.user.id, "dev:ada");
         assert_eq!(sign_in.user.email.as_deref(), Some("ada@example.com"));
@@ -171,20 +226,59 @@ mod tests {
 
     #[test]
     fn forged_or_expired_codes_are_refused() {
-        let p = DevProvider { origin: "http://localhost".into(), server_secret: SECRET.into() };
-        let location = complete_login(&form("ada", ""), &p.origin, SECRET, 1000, &OsEntropy).unwrap();
+        let p = DevProvider {
+            origin: "http://localhost".into(),
+            server_secret: SECRET.into(),
+        };
+        let location =
+            complete_login(&form("ada", ""), &p.origin, SECRET, 1000, &OsEntropy).unwrap();
         let code = code_of(&location);
-        let late = ExchangeParams { code: &code, callback_url: "", pkce_verifier: "", nonce: "", now: 1000 + DEV_CODE_TTL_SECS + 1 };
-        assert!(matches!(pollster::block_on(p.exchange(&NoHttp, late)), Err(UpstreamError::Provider(_))));
-        let forged = crypto::sign("another-secret-0123456789abcdef-xyz", PURPOSE, br#"{"login":"root","name":null,"email":null,"token":"t","expires_at":99999}"#);
-        let params = ExchangeParams { code: &forged, callback_url: "", pkce_verifier: "", nonce: "", now: 1000 };
+        let late = ExchangeParams {
+            code: &code,
+            callback_url: "",
+            pkce_verifier: "",
+            nonce: "",
+            now: 1000 + DEV_CODE_TTL_SECS + 1,
+        };
+        assert!(matches!(
+            pollster::block_on(p.exchange(&NoHttp, late)),
+            Err(UpstreamError::Provider(_))
+        ));
+        let forged = crypto::sign(
+            "another-secret-0123456789abcdef-xyz",
+            PURPOSE,
+            br#"{"login":"root","name":null,"email":null,"token":"t","expires_at":99999}"#,
+        );
+        let params = ExchangeParams {
+            code: &forged,
+            callback_url: "",
+            pkce_verifier: "",
+            nonce: "",
+            now: 1000,
+        };
         assert!(pollster::block_on(p.exchange(&NoHttp, params)).is_err());
     }
 
     #[test]
     fn bad_form_values_get_clear_messages() {
-        for (login, email) in [("", ""), ("has space", ""), ("<script>", ""), ("ok", "not-an-email"), (&"x".repeat(40)[..], "")] {
-            assert!(complete_login(&form(login, email), "http://localhost", SECRET, 0, &OsEntropy).is_err(), "{login} {email}");
+        for (login, email) in [
+            ("", ""),
+            ("has space", ""),
+            ("<script>", ""),
+            ("ok", "not-an-email"),
+            (&"x".repeat(40)[..], ""),
+        ] {
+            assert!(
+                complete_login(
+                    &form(login, email),
+                    "http://localhost",
+                    SECRET,
+                    0,
+                    &OsEntropy
+                )
+                .is_err(),
+                "{login} {email}"
+            );
         }
     }
 
@@ -193,7 +287,12 @@ mod tests {
         for h in ["127.0.0.1", "localhost", "[::1]"] {
             assert!(is_loopback_host(h));
         }
-        for h in ["example.com", "127.0.0.1.nip.io", "10.0.0.1", "localhost.evil.com"] {
+        for h in [
+            "example.com",
+            "127.0.0.1.nip.io",
+            "10.0.0.1",
+            "localhost.evil.com",
+        ] {
             assert!(!is_loopback_host(h));
         }
     }

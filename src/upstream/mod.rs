@@ -53,7 +53,10 @@ impl std::fmt::Debug for UpstreamTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpstreamTokens")
             .field("access_token", &"[redacted]")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_at", &self.expires_at)
             .field("scope", &self.scope)
             .finish()
@@ -126,10 +129,10 @@ pub trait IdentityProvider {
 /// Upstream tokens are refreshed when they expire within this many seconds.
 pub const REFRESH_MARGIN_SECS: u64 = 300;
 
+pub mod dev;
 pub mod github;
 pub mod google;
 pub mod id_token;
 mod oauth_client;
 pub mod oidc;
 pub mod settings;
-pub mod dev;

@@ -52,7 +52,10 @@ mod tests {
     #[test]
     fn https_cookies_use_the_host_prefix_and_secure() {
         assert_eq!(name("csrf", true), "__Host-csrf");
-        assert_eq!(set("__Host-csrf", "v", 60, true), "__Host-csrf=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure");
+        assert_eq!(
+            set("__Host-csrf", "v", 60, true),
+            "__Host-csrf=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
+        );
         assert_eq!(name("csrf", false), "csrf");
         assert!(!set("csrf", "v", 60, false).contains("Secure"));
     }

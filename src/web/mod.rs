@@ -50,7 +50,10 @@ fn render(status: u16, page: Result<String, askama::Error>) -> Reply {
         Ok(html) => Reply::html(status, html),
         // Rendering our own templates with plain strings does not fail; if it
         // ever did, say so plainly rather than send half a page.
-        Err(_) => Reply::html(500, "<!doctype html><title>Error</title><p>The page could not be rendered.</p>".into()),
+        Err(_) => Reply::html(
+            500,
+            "<!doctype html><title>Error</title><p>The page could not be rendered.</p>".into(),
+        ),
     }
 }
 
@@ -106,7 +109,10 @@ mod tests {
         assert!(!html.contains("<script>alert(1)</script>"));
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
         assert!(!html.contains("evil.example\"><b>"));
-        assert!(r.header_value("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+        assert!(r
+            .header_value("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
     }
 
     #[test]
@@ -120,7 +126,14 @@ mod tests {
             ticket: "T",
             csrf: "C",
         }));
-        for needle in ["Inspector", "localhost", "github:repos", "List your GitHub repositories", "name=\"ticket\" value=\"T\"", "name=\"csrf\" value=\"C\""] {
+        for needle in [
+            "Inspector",
+            "localhost",
+            "github:repos",
+            "List your GitHub repositories",
+            "name=\"ticket\" value=\"T\"",
+            "name=\"csrf\" value=\"C\"",
+        ] {
             assert!(html.contains(needle), "{needle}");
         }
     }
