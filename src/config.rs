@@ -65,7 +65,7 @@ pub struct Config {
     pub client_ttl: u64,
     /// Origins allowed to call /mcp from a browser, besides our own.
     pub allowed_origins: Vec<String>,
-    /// When non-empty, only these users (login or email, case-insensitive) may sign in.
+    /// When non-empty, only these users (login or email, ASCII case-insensitive) may sign in.
     pub allowed_users: Vec<String>,
     /// Optional static bearer token for scripts.
     pub auth_token: Option<Secret>,
@@ -194,7 +194,7 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
         let allowed_users = list(get("ALLOWED_USERS"))
             .into_iter()
-            .map(|u| u.to_lowercase())
+            .map(|u| u.to_ascii_lowercase())
             .collect();
         let auth_token = match get("AUTH_TOKEN") {
             None => None,

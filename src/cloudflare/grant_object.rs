@@ -30,7 +30,7 @@ impl DurableObject for GrantObject {
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let text = req.text().await?;
-        let answer = match serde_json::from_str::<GrantCommand>(&text) {
+        let answer = match serde_json::from_slice::<GrantCommand>(text.as_bytes()) {
             Ok(command) => self.run(command).await,
             Err(e) => {
                 worker::console_error!("grant object: malformed command: {e}");
@@ -50,7 +50,7 @@ impl DurableObject for GrantObject {
 impl GrantObject {
     async fn load(&self) -> worker::Result<Option<GrantState>> {
         let raw: Option<String> = self.state.storage().get(STATE_KEY).await?;
-        Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
+        Ok(raw.and_then(|r| serde_json::from_slice(r.as_bytes()).ok()))
     }
 
     async fn run(&self, command: GrantCommand) -> GrantAnswer {

@@ -168,7 +168,8 @@ async fn session_call(
         .text()
         .await
         .map_err(|e| internal("session answer", e))?;
-    serde_json::from_str::<Option<Session>>(&text).map_err(|e| internal("session answer", e))
+    serde_json::from_slice::<Option<Session>>(text.as_bytes())
+        .map_err(|e| internal("session answer", e))
 }
 
 const SESSION_KEY: &str = "session";
@@ -185,14 +186,14 @@ impl DurableObject for McpSession {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let op: SessionOp = serde_json::from_str(&req.text().await?)
+        let op: SessionOp = serde_json::from_slice(&req.bytes().await?)
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let storage = self.state.storage();
         let answer: Option<Session> = match op {
             SessionOp::Load => storage
                 .get::<String>(SESSION_KEY)
                 .await?
-                .and_then(|raw| serde_json::from_str::<Session>(&raw).ok()),
+                .and_then(|raw| serde_json::from_slice::<Session>(raw.as_bytes()).ok()),
             SessionOp::Store(session) => {
                 let json = serde_json::to_string(&session)
                     .map_err(|e| worker::Error::RustError(e.to_string()))?;

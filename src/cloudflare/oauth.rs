@@ -114,7 +114,7 @@ async fn load_client(kv: &Kv, client_id: &str) -> Result<Option<Client>, HttpErr
     Ok(kv
         .get(&client_key(client_id))
         .await?
-        .and_then(|raw| serde_json::from_str(&raw).ok()))
+        .and_then(|raw| serde_json::from_slice(raw.as_bytes()).ok()))
 }
 
 /// RFC 7591 §3: dynamic client registration.
@@ -481,13 +481,13 @@ pub async fn callback(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     )
 }
 
-/// The allow-list (`ALLOWED_USERS`), by login or email, case-insensitive.
+/// The allow-list (`ALLOWED_USERS`), by login or email, ASCII case-insensitive.
 fn user_allowed(config: &Config, user: &crate::user::UserProfile) -> bool {
     if config.allowed_users.is_empty() {
         return true;
     }
-    let login = user.login.to_lowercase();
-    let email = user.email.as_deref().map(str::to_lowercase);
+    let login = user.login.to_ascii_lowercase();
+    let email = user.email.as_deref().map(str::to_ascii_lowercase);
     config
         .allowed_users
         .iter()

@@ -129,7 +129,7 @@ pub async fn grant_call(
         .await
         .map_err(|e| internal("grant call", e))?;
     let text = res.text().await.map_err(|e| internal("grant answer", e))?;
-    serde_json::from_str(&text).map_err(|e| internal("grant answer", e))
+    serde_json::from_slice(text.as_bytes()).map_err(|e| internal("grant answer", e))
 }
 
 /// The one place a core [`Reply`] becomes a platform response.

@@ -131,6 +131,7 @@ pub fn validate(
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri,
+        redirect_uri_sent: query.redirect_uri.is_some(),
         scope,
         resource,
         code_challenge,

@@ -78,12 +78,20 @@ fn new_token(prefix: &str, grant_id: &str, rng: &dyn Entropy) -> Result<String, 
 pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect_uri: String,
+    /// Whether the client sent `redirect_uri` (it may be left out when exactly one is
+    /// registered); only then must the token request repeat it (RFC 6749 §4.1.3).
+    #[serde(default = "yes")]
+    pub redirect_uri_sent: bool,
     pub scope: Vec<String>,
     /// RFC 8707 resource indicator the tokens will be bound to.
     pub resource: String,
     pub code_challenge: CodeChallenge,
     /// The client's `state`, returned to it untouched.
     pub state: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The decrypted contents of a grant: who the user is and their upstream tokens.
@@ -513,8 +521,16 @@ pub fn redeem_code(
             effects,
         };
     }
-    // The code is spent by this attempt whatever happens next: a wrong verifier
-    // must not be retried against the same code.
+    // A code presented by another client is refused without spending it: a thief
+    // holding the code must not be able to lock out the client it belongs to.
+    if input.client_id != state.request.client_id {
+        return Step::fail(
+            Some(state),
+            invalid_grant("authorization code was issued to another client"),
+        );
+    }
+    // Otherwise the code is spent by this attempt whatever happens next: a wrong
+    // verifier must not be retried against the same code.
     if let Some(c) = state.code.as_mut() {
         c.redeemed = true;
     }
@@ -522,14 +538,12 @@ pub fn redeem_code(
         return Step::fail(Some(state), invalid_grant("authorization code has expired"));
     }
     let request = &state.request;
-    if input.client_id != request.client_id {
-        return Step::fail(
-            Some(state),
-            invalid_grant("authorization code was issued to another client"),
-        );
-    }
-    // OAuth 2.1 §4.1.3: redirect_uri must be identical to the one in the authorization request.
-    if input.redirect_uri != Some(request.redirect_uri.as_str()) {
+    // RFC 6749 §4.1.3: redirect_uri must repeat the authorization request's, when it had one.
+    let redirect_ok = match input.redirect_uri {
+        Some(uri) => uri == request.redirect_uri,
+        None => !request.redirect_uri_sent,
+    };
+    if !redirect_ok {
         return Step::fail(
             Some(state),
             invalid_grant("redirect_uri does not match the authorization request"),
@@ -911,7 +925,7 @@ pub fn authenticate(
     server_secret: &str,
 ) -> Result<UserContext, AccessError> {
     let record: AccessRecord = record
-        .and_then(|r| serde_json::from_str(r).ok())
+        .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())
         .ok_or(AccessError::Invalid)?;
     match parse_token(token) {
         Some((TokenKind::Access, grant)) if grant == record.grant_id => {}

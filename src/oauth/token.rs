@@ -99,10 +99,12 @@ pub fn client_credentials(
     form: &TokenForm,
 ) -> Result<ClientAuth, OAuthError> {
     if let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) {
-        let Some(encoded) = header
-            .strip_prefix("Basic ")
-            .or_else(|| header.strip_prefix("basic "))
-        else {
+        // RFC 7235 §2.1: the scheme name is case-insensitive.
+        let encoded = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .map(|(_, rest)| rest);
+        let Some(encoded) = encoded else {
             return Err(OAuthError::invalid_client(
                 "only HTTP Basic client authentication is accepted in the Authorization header",
             ));

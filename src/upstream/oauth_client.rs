@@ -333,7 +333,7 @@ fn read_fields(response: &OutResponse) -> Option<Fields> {
         body.starts_with('{')
     };
     if json_first {
-        return match serde_json::from_str::<Value>(body) {
+        return match serde_json::from_slice::<Value>(body.as_bytes()) {
             Ok(Value::Object(map)) => Some(Fields(map)),
             _ => None,
         };

@@ -145,18 +145,21 @@ pub fn evaluate(input: &str) -> Result<f64, CalcError> {
     }
 }
 
-/// Integers print without a fraction, very large or small magnitudes in exponent notation,
-/// everything else in the shortest form that reads back as the same `f64`.
+/// Integers print without a fraction; everything else in the shortest form that reads back
+/// as the same `f64` (exponent notation for very large or small magnitudes).
+///
+/// Non-integers go through serde_json's float writer, which the bundle carries anyway,
+/// rather than `core::fmt`'s, which would add about 20 KB of wasm for this one call.
 pub fn format_number(value: f64) -> String {
-    let magnitude = value.abs();
     if value == 0.0 {
-        "0".to_owned()
-    } else if !(1e-6..1e15).contains(&magnitude) {
-        format!("{value:e}")
-    } else if value.fract() == 0.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value}")
+        return "0".to_owned();
+    }
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        return (value as i64).to_string();
+    }
+    match serde_json::Number::from_f64(value) {
+        Some(n) => n.to_string().replace("e+", "e"),
+        None => "not a finite number".to_owned(),
     }
 }
 
