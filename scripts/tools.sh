@@ -41,3 +41,6 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+
+# The GitHub-shaped mock identity provider of the e2e tests (PyPI's oauth-mocks).
+scripts/mock-deps.sh

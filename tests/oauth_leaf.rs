@@ -1184,7 +1184,7 @@ mod metadata {
         assert_eq!(get("access-control-allow-origin"), Some("*"));
         assert_eq!(
             get("access-control-allow-headers"),
-            Some("Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id")
+            Some("Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-ID")
         );
         assert_eq!(
             get("access-control-expose-headers"),

@@ -144,7 +144,7 @@ pub fn cors_headers() -> Vec<(String, String)> {
         ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
         (
             "Access-Control-Allow-Headers",
-            "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id",
+            "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-ID",
         ),
         (
             "Access-Control-Expose-Headers",
