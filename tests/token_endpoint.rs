@@ -366,16 +366,16 @@ mod grant_protocol {
         .unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"op": "revoke", "token": "t", "client_id": "c"})
+            serde_json::json!({"revoke": {"token": "t", "client_id": "c"}})
         );
         let json = serde_json::to_value(GrantCommand::Abandon).unwrap();
-        assert_eq!(json, serde_json::json!({"op": "abandon"}));
+        assert_eq!(json, serde_json::json!("abandon"));
         let ok = serde_json::to_value(GrantAnswer::Ok {
             value: serde_json::json!(null),
         })
         .unwrap();
-        assert_eq!(ok, serde_json::json!({"outcome": "ok", "value": null}));
-        let internal: GrantAnswer = serde_json::from_str(r#"{"outcome":"internal"}"#).unwrap();
+        assert_eq!(ok, serde_json::json!({"ok": {"value": null}}));
+        let internal: GrantAnswer = serde_json::from_str(r#""internal""#).unwrap();
         assert!(matches!(internal, GrantAnswer::Internal));
     }
 

@@ -131,7 +131,7 @@ async fn authenticate(
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 enum SessionOp {
     Load,
     Store(Session),
@@ -155,10 +155,8 @@ async fn session_call(
         .and_then(|id| id.get_stub())
         .map_err(|e| internal("session object", e))?;
     let body = serde_json::to_string(&op).map_err(|e| internal("encode session op", e))?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post)
-        .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
-    let request = Request::new_with_init("https://session.internal/", &init)
+    let body = Some(wasm_bindgen::JsValue::from_str(&body));
+    let request = super::platform::build_request("POST", "https://session.internal/", &[], body)
         .map_err(|e| internal("session request", e))?;
     let mut res = stub
         .fetch_with_request(request)

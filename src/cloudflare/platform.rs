@@ -2,7 +2,7 @@
 //! fetch, the clock, Durable Object calls, and request/response mapping.
 
 use wasm_bindgen::JsValue;
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response};
+use worker::{Env, Fetch, Headers, Method, Request, Response};
 
 use crate::http::{HttpError, Reply};
 use crate::oauth::grant::Effect;
@@ -79,17 +79,12 @@ pub struct FetchClient;
 impl HttpClient for FetchClient {
     fn send(&self, request: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
         Box::pin(async move {
-            let headers = Headers::new();
-            for (k, v) in &request.headers {
-                headers.append(k, v).map_err(|e| e.to_string())?;
-            }
-            let mut init = RequestInit::new();
-            init.with_method(Method::from(request.method.to_owned()))
-                .with_headers(headers);
-            if let Some(body) = &request.body {
-                init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
-            }
-            let req = Request::new_with_init(&request.url, &init).map_err(|e| e.to_string())?;
+            let body = request
+                .body
+                .as_deref()
+                .map(|b| js_sys::Uint8Array::from(b).into());
+            let req = build_request(request.method, &request.url, &request.headers, body)
+                .map_err(|e| e.to_string())?;
             let mut res = Fetch::Request(req)
                 .send()
                 .await
@@ -103,6 +98,30 @@ impl HttpClient for FetchClient {
             })
         })
     }
+}
+
+/// A request for fetch or a Durable Object stub, built with web-sys (see Cargo.toml).
+pub fn build_request(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<JsValue>,
+) -> worker::Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if !headers.is_empty() {
+        let h = Headers::new();
+        for (k, v) in headers {
+            h.append(k, v)?;
+        }
+        init.set_headers(h.as_ref());
+    }
+    if let Some(body) = body {
+        init.set_body(&body);
+    }
+    Ok(Request::from(web_sys::Request::new_with_str_and_init(
+        url, &init,
+    )?))
 }
 
 /// Sends one command to the grant's Durable Object and returns its answer.
@@ -119,11 +138,13 @@ pub async fn grant_call(
         .id_from_name(grant_id)
         .and_then(|id| id.get_stub())
         .map_err(|e| internal("grant object", e))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(JsValue::from_str(&body)));
-    let req = Request::new_with_init("https://grant.internal/", &init)
-        .map_err(|e| internal("grant request", e))?;
+    let req = build_request(
+        "POST",
+        "https://grant.internal/",
+        &[],
+        Some(JsValue::from_str(&body)),
+    )
+    .map_err(|e| internal("grant request", e))?;
     let mut res = stub
         .fetch_with_request(req)
         .await

@@ -52,12 +52,12 @@ fn check(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
     if let Some(n) = value.as_f64() {
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
             if n < min {
-                return Err(format!("{} must be at least {min} (got {n})", at(path)));
+                return Err(format!("{} must be at least {} (got {})", at(path), number(min), number(n)));
             }
         }
         if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
             if n > max {
-                return Err(format!("{} must be at most {max} (got {n})", at(path)));
+                return Err(format!("{} must be at most {} (got {})", at(path), number(max), number(n)));
             }
         }
     }
@@ -162,6 +162,12 @@ fn describe(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// Numbers in messages go through the calculator's formatter (serde_json's float writer),
+/// which keeps `core::fmt`'s float formatting out of the wasm bundle.
+fn number(value: f64) -> String {
+    super::calculate::format_number(value)
 }
 
 #[cfg(test)]
