@@ -17,7 +17,9 @@ use super::platform::{now, Kv};
 
 const STATE_KEY: &str = "grant";
 
-#[durable_object]
+// `alarm` generates the fetch and alarm entry points only (not the WebSocket and
+// socket ones, which would add wasm for handlers this object does not have).
+#[durable_object(alarm)]
 pub struct GrantObject {
     state: State,
     env: Env,

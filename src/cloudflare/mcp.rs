@@ -173,7 +173,9 @@ async fn session_call(
 const SESSION_KEY: &str = "session";
 
 /// The Durable Object that stores one MCP session.
-#[durable_object]
+// `alarm` generates the fetch and alarm entry points only (not the WebSocket and
+// socket ones, which would add wasm for handlers this object does not have).
+#[durable_object(alarm)]
 pub struct McpSession {
     state: State,
 }

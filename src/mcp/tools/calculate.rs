@@ -18,7 +18,7 @@
 //! expression cannot exhaust the stack, and every failure is a message naming the 1-based
 //! character position where it happened.
 
-use super::{Tool, ToolCall, ToolOutput};
+use super::{schema, Tool, ToolCall, ToolOutput};
 use crate::outbound::LocalBoxFuture;
 use serde_json::json;
 
@@ -44,30 +44,31 @@ pub fn tool() -> Tool {
          -2^2 = -4), parentheses, decimals and exponent notation (1.5e3), the constants \
          pi, e, tau and the functions sqrt, abs, ln, log10, log2, exp, sin, cos, tan \
          (radians), floor, ceil, round.",
-        json!({
-            "type": "object",
+        schema(
+            r#"{
+            "additionalProperties": false,
             "properties": {
                 "expression": {
-                    "type": "string",
                     "description": "The expression, e.g. \"(1 + 2) * 3^2 / 4\"",
-                    "maxLength": MAX_LEN
+                    "maxLength": 1000,
+                    "type": "string"
                 }
             },
             "required": ["expression"],
-            "additionalProperties": false
-        }),
+            "type": "object"
+        }"#,
+        ),
         run,
     )
     .title("Calculator")
-    .output_schema(json!({
-        "type": "object",
-        "properties": {
-            "expression": {"type": "string"},
-            "result": {"type": "number"}
-        },
-        "required": ["expression", "result"]
-    }))
-    .annotations(json!({"readOnlyHint": true, "openWorldHint": false}))
+    .output_schema(schema(
+        r#"{
+        "properties": {"expression": {"type": "string"}, "result": {"type": "number"}},
+        "required": ["expression", "result"],
+        "type": "object"
+    }"#,
+    ))
+    .annotations(schema(r#"{"openWorldHint": false, "readOnlyHint": true}"#))
 }
 
 fn run<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
@@ -463,6 +464,15 @@ fn finite(value: f64, op: &str, pos: usize) -> Result<f64, CalcError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_schema_text_states_the_length_limit_the_code_enforces() {
+        let d = super::tool().descriptor();
+        assert_eq!(
+            d["inputSchema"]["properties"]["expression"]["maxLength"],
+            super::MAX_LEN
+        );
+    }
+
     use super::super::test_support::{run as run_tool, user, FakeHttp};
     use super::*;
 

@@ -4,12 +4,14 @@
 //! The MCP client's own token never goes upstream (MCP "Security Best Practices: Token
 //! Passthrough"); only the user's GitHub token does, and it never appears in any output.
 
-use super::{Tool, ToolCall, ToolOutput};
+use super::{schema, Tool, ToolCall, ToolOutput};
 use crate::outbound::{LocalBoxFuture, OutRequest, OutResponse};
 use serde_json::{json, Value};
 
 const DEFAULT_PER_PAGE: i64 = 30;
 const DEFAULT_SORT: &str = "updated";
+/// The orders GitHub accepts; the input schema lists them and the schema check enforces them.
+#[cfg(test)]
 const SORTS: &[&str] = &["created", "updated", "pushed", "full_name"];
 
 pub fn tool() -> Tool {
@@ -17,46 +19,50 @@ pub fn tool() -> Tool {
         "list_github_repos",
         "Lists the GitHub repositories of the signed-in user (owned, collaborator and \
          organization member), with visibility, description and link. Needs a GitHub sign-in.",
-        json!({
-            "type": "object",
+        schema(r#"{
+            "additionalProperties": false,
             "properties": {
                 "per_page": {
-                    "type": "integer", "minimum": 1, "maximum": 100, "default": DEFAULT_PER_PAGE,
-                    "description": "How many repositories to return (1-100)."
+                    "default": 30,
+                    "description": "How many repositories to return (1-100).",
+                    "maximum": 100,
+                    "minimum": 1,
+                    "type": "integer"
                 },
                 "sort": {
-                    "type": "string", "enum": SORTS, "default": DEFAULT_SORT,
-                    "description": "Order of the list."
+                    "default": "updated",
+                    "description": "Order of the list.",
+                    "enum": ["created", "updated", "pushed", "full_name"],
+                    "type": "string"
                 }
             },
-            "additionalProperties": false
-        }),
+            "type": "object"
+        }"#),
         run,
     )
     .title("List my GitHub repositories")
-    .output_schema(json!({
-        "type": "object",
+    .output_schema(schema(r#"{
         "properties": {
             "repositories": {
-                "type": "array",
                 "items": {
-                    "type": "object",
                     "properties": {
-                        "full_name": {"type": "string"},
-                        "private": {"type": "boolean"},
                         "description": {"type": ["string", "null"]},
+                        "full_name": {"type": "string"},
                         "html_url": {"type": "string"},
+                        "private": {"type": "boolean"},
                         "stargazers_count": {"type": "integer"},
                         "updated_at": {"type": ["string", "null"]}
                     },
-                    "required": ["full_name", "private", "description", "html_url",
-                                 "stargazers_count", "updated_at"]
-                }
+                    "required": ["full_name", "private", "description", "html_url", "stargazers_count", "updated_at"],
+                    "type": "object"
+                },
+                "type": "array"
             }
         },
-        "required": ["repositories"]
-    }))
-    .annotations(json!({"readOnlyHint": true, "openWorldHint": true}))
+        "required": ["repositories"],
+        "type": "object"
+    }"#))
+    .annotations(schema(r#"{"openWorldHint": true, "readOnlyHint": true}"#))
     .required_scope(crate::user::SCOPE_GITHUB_REPOS)
 }
 
@@ -193,6 +199,15 @@ fn scrub(mut output: ToolOutput, token: &str) -> ToolOutput {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_schema_text_states_the_defaults_the_code_uses() {
+        let d = super::tool().descriptor();
+        let props = &d["inputSchema"]["properties"];
+        assert_eq!(props["per_page"]["default"], super::DEFAULT_PER_PAGE);
+        assert_eq!(props["sort"]["default"], super::DEFAULT_SORT);
+        assert_eq!(props["sort"]["enum"], serde_json::json!(super::SORTS));
+    }
+
     use super::super::test_support::{run as run_tool, user, FakeHttp};
     use super::*;
 

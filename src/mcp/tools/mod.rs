@@ -47,6 +47,14 @@ use crate::outbound::{HttpClient, LocalBoxFuture};
 use crate::user::UserContext;
 use serde_json::{json, Map, Value};
 
+/// A JSON Schema (or other fixed JSON) written as JSON text. Parsing text at run time keeps
+/// each schema out of the wasm as code: a `json!` literal expands into a call per key, a text
+/// costs only its bytes. Every shipped schema is checked by a test, so the fallback (`null`)
+/// is never reached in practice.
+pub fn schema(text: &'static str) -> Value {
+    serde_json::from_slice(text.as_bytes()).unwrap_or(Value::Null)
+}
+
 /// What a tool may use besides its arguments. Borrowed for one request.
 pub struct ToolEnv<'a> {
     pub http: &'a dyn HttpClient,
@@ -389,6 +397,17 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_shipped_schema_is_a_json_object() {
+        for tool in super::ToolRegistry::default_tools().tools() {
+            let d = tool.descriptor();
+            for key in ["inputSchema", "outputSchema", "annotations"] {
+                assert!(d[key].is_object(), "{}: {key} is {}", d["name"], d[key]);
+            }
+            assert_eq!(d["inputSchema"]["type"], "object", "{}", d["name"]);
+        }
+    }
+
     use super::*;
 
     fn noop<'a>(_: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {

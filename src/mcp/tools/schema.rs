@@ -52,12 +52,22 @@ fn check(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
     if let Some(n) = value.as_f64() {
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
             if n < min {
-                return Err(format!("{} must be at least {} (got {})", at(path), number(min), number(n)));
+                return Err(format!(
+                    "{} must be at least {} (got {})",
+                    at(path),
+                    number(min),
+                    number(n)
+                ));
             }
         }
         if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
             if n > max {
-                return Err(format!("{} must be at most {} (got {})", at(path), number(max), number(n)));
+                return Err(format!(
+                    "{} must be at most {} (got {})",
+                    at(path),
+                    number(max),
+                    number(n)
+                ));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The `whoami` tool: who the server thinks the caller is, and what their token may do.
 
-use super::{Tool, ToolCall, ToolOutput};
+use super::{schema, Tool, ToolCall, ToolOutput};
 use crate::outbound::LocalBoxFuture;
 use serde_json::json;
 
@@ -9,24 +9,26 @@ pub fn tool() -> Tool {
         "whoami",
         "Shows the signed-in user (id, login, name, email, identity provider) and the OAuth \
          scopes granted to the token this client uses.",
-        json!({"type": "object", "additionalProperties": false}),
+        schema(r#"{"additionalProperties": false, "type": "object"}"#),
         run,
     )
     .title("Who am I")
-    .output_schema(json!({
-        "type": "object",
+    .output_schema(schema(
+        r#"{
         "properties": {
+            "client_id": {"type": ["string", "null"]},
+            "email": {"type": ["string", "null"]},
             "id": {"type": "string"},
             "login": {"type": "string"},
             "name": {"type": ["string", "null"]},
-            "email": {"type": ["string", "null"]},
             "provider": {"type": "string"},
-            "scopes": {"type": "array", "items": {"type": "string"}},
-            "client_id": {"type": ["string", "null"]}
+            "scopes": {"items": {"type": "string"}, "type": "array"}
         },
-        "required": ["id", "login", "name", "email", "provider", "scopes", "client_id"]
-    }))
-    .annotations(json!({"readOnlyHint": true, "openWorldHint": false}))
+        "required": ["id", "login", "name", "email", "provider", "scopes", "client_id"],
+        "type": "object"
+    }"#,
+    ))
+    .annotations(schema(r#"{"openWorldHint": false, "readOnlyHint": true}"#))
 }
 
 fn run<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
