@@ -276,23 +276,23 @@ fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
 }
 
 fn parse_origin(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("'{raw}' is not a URL ({e})"))?;
-    if url.scheme() != "https" && url.scheme() != "http" {
+    let uri = crate::uri::parse(raw).ok_or_else(|| format!("'{raw}' is not a URL"))?;
+    let scheme = uri.scheme_lower();
+    if scheme != "https" && scheme != "http" {
         return Err(format!("'{raw}' must start with https:// or http://"));
     }
-    if url.host_str().is_none() {
+    let Some(authority) = uri.authority.as_ref().filter(|a| !a.host.is_empty()) else {
         return Err(format!("'{raw}' has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
+    };
+    if authority.userinfo.is_some() {
         return Err(format!("'{raw}' must not contain credentials"));
     }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+    if !matches!(uri.path, "" | "/") || uri.query.is_some() || uri.fragment.is_some() {
         return Err(format!(
             "'{raw}' must be an origin without path, query or fragment"
         ));
     }
-    // `Url` serializes an origin with a trailing slash; the origin itself has none.
-    Ok(url.origin().ascii_serialization())
+    uri.origin().ok_or_else(|| format!("'{raw}' has no host"))
 }
 
 #[cfg(test)]

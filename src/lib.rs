@@ -11,6 +11,7 @@ pub mod oauth;
 pub mod outbound;
 pub mod routes;
 pub mod upstream;
+pub mod uri;
 pub mod user;
 pub mod web;
 

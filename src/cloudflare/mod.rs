@@ -35,7 +35,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 
 async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
     let method = req.method().to_string();
-    let matched = routes::resolve(&method, &req.path())?;
+    let path = crate::uri::split_request_url(&req.inner().url())
+        .map_or_else(|| "/".to_owned(), |u| u.path);
+    let matched = routes::resolve(&method, &path)?;
     if let Some(declared) = declared_length(&req) {
         routes::check_body_len(&matched, declared)?;
     }

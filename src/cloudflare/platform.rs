@@ -183,7 +183,9 @@ pub struct Incoming {
 
 impl Incoming {
     pub async fn read(mut req: Request, body_limit: usize) -> Result<Incoming, HttpError> {
-        let url = req.url().map_err(|e| internal("request URL", e))?;
+        // The raw URL string, not `Request::url()`, which would link a WHATWG URL parser.
+        let url = crate::uri::split_request_url(&req.inner().url())
+            .ok_or_else(|| internal("request URL", "not an absolute URL"))?;
         let body = if body_limit == 0
             || matches!(req.method(), Method::Get | Method::Head | Method::Options)
         {
@@ -197,11 +199,11 @@ impl Incoming {
         };
         Ok(Incoming {
             method: req.method().to_string(),
-            path: url.path().to_owned(),
-            query: url.query().unwrap_or("").to_owned(),
-            origin: url.origin().ascii_serialization(),
-            host: url.host_str().unwrap_or("").to_owned(),
-            secure: url.scheme() == "https",
+            path: url.path,
+            query: url.query,
+            origin: url.origin,
+            host: url.host,
+            secure: url.secure,
             headers: req.headers().clone(),
             body,
         })

@@ -274,7 +274,7 @@ pub fn append_query(uri: &str, params: &[(&str, &str)]) -> String {
         Some(at) => (&uri[..at], Some(&uri[at..])),
         None => (uri, None),
     };
-    let encoded = url::form_urlencoded::Serializer::new(String::new())
+    let encoded = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter())
         .finish();
     let mut out = String::with_capacity(uri.len() + encoded.len() + 1);

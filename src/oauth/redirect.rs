@@ -14,8 +14,8 @@
 //! raw-string matching below disagree with what a browser connects to.
 
 use super::error::OAuthError;
+use crate::uri::is_uri_char;
 use std::fmt;
-use url::Url;
 
 /// Longest redirect URI we register. Real ones are well under 200 characters.
 pub const MAX_REDIRECT_URI_LEN: usize = 2000;
@@ -101,15 +101,16 @@ pub fn validate_redirect_uri(raw: &str) -> Result<RedirectUri, OAuthError> {
     if raw.contains('#') {
         return refuse("must not contain a fragment (RFC 6749 section 3.1.2)");
     }
-    let url = match Url::parse(raw) {
-        Ok(url) => url,
-        Err(_) => return refuse("is not an absolute URI"),
+    let Some(uri) = crate::uri::parse(raw) else {
+        return refuse("is not an absolute URI");
     };
-    let scheme = url.scheme();
-    if REFUSED_SCHEMES.contains(&scheme) {
+    let scheme = uri.scheme_lower();
+    if REFUSED_SCHEMES.contains(&scheme.as_str()) {
         return refuse(&format!("must not use the '{scheme}:' scheme"));
     }
-    if url.cannot_be_a_base() {
+    // RFC 8252 §7.1: a private-use scheme needs a hierarchical path (`app:/cb`),
+    // so an opaque URI (`urn:...`, `myapp:cb`) is refused.
+    if uri.authority.is_none() && !uri.path.starts_with('/') {
         return refuse(
             "must have a hierarchical path, as in 'com.example.app:/callback' (RFC 8252 section 7.1)",
         );
@@ -122,7 +123,7 @@ pub fn validate_redirect_uri(raw: &str) -> Result<RedirectUri, OAuthError> {
     if has_dot_segment(raw) {
         return refuse("must not contain '.' or '..' path segments");
     }
-    if scheme == "https" && url.host_str().is_none_or(str::is_empty) {
+    if scheme == "https" && uri.host_lower().is_none() {
         return refuse("must name a host");
     }
     if scheme == "http" && split_loopback(raw).is_none() {
@@ -159,18 +160,20 @@ pub fn redirect_uri_matches(registered: &[String], presented: &str) -> bool {
 }
 
 /// What to show a user on the consent page as the place the client will send
-/// them back to: the host for `http`/`https` (punycode for internationalized
-/// names, so look-alike hosts are visible), and `scheme://host` or
-/// `scheme:/path` for an app's private-use scheme, since the scheme names the app.
+/// them back to: the host for `http`/`https` (non-ASCII hosts are refused at
+/// registration, so a look-alike host shows as its `xn--` form), and
+/// `scheme://host` or `scheme:/path` for an app's private-use scheme, since the
+/// scheme names the app.
 pub fn redirect_host(uri: &str) -> String {
     const MAX_SHOWN: usize = 100;
-    let Ok(url) = Url::parse(uri) else {
+    let Some(parsed) = crate::uri::parse(uri) else {
         return uri.chars().take(MAX_SHOWN).collect();
     };
-    let shown = match (url.scheme(), url.host_str()) {
-        ("http" | "https", Some(host)) => host.to_owned(),
-        (scheme, Some(host)) if !host.is_empty() => format!("{scheme}://{host}"),
-        (scheme, _) => format!("{scheme}:{}", url.path()),
+    let scheme = parsed.scheme_lower();
+    let shown = match (scheme.as_str(), parsed.host_lower()) {
+        ("http" | "https", Some(host)) => host,
+        (scheme, Some(host)) => format!("{scheme}://{host}"),
+        (scheme, None) => format!("{scheme}:{}", parsed.path),
     };
     shown.chars().take(MAX_SHOWN).collect()
 }
@@ -214,7 +217,7 @@ fn raw_authority(raw: &str) -> Option<&str> {
 
 /// Whether the path has `.`/`..` segments, as written or percent-encoded: a URI
 /// that a browser would resolve to a different path than the one registered.
-/// `Url` resolves them while parsing, so only the raw text can tell.
+/// Browsers resolve them before requesting, so only the raw text can tell.
 fn has_dot_segment(raw: &str) -> bool {
     raw_path(raw).split('/').any(|segment| {
         let s = segment.to_ascii_lowercase().replace("%2e", ".");
@@ -232,11 +235,6 @@ fn raw_path(raw: &str) -> &str {
         Some(after_slashes) => after_slashes.find('/').map_or("", |i| &after_slashes[i..]),
         None => after_scheme,
     }
-}
-
-/// RFC 3986 §2: unreserved, reserved and `%`.
-fn is_uri_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c)
 }
 
 fn percent_escapes_are_well_formed(raw: &str) -> bool {

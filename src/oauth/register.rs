@@ -362,11 +362,13 @@ fn https_uri(value: Option<String>, field: &str) -> Result<Option<String>, OAuth
     {
         return Err(refuse());
     }
-    let url = url::Url::parse(&uri).map_err(|_| refuse())?;
-    if url.scheme() != "https"
-        || url.host_str().is_none_or(str::is_empty)
-        || !url.username().is_empty()
-        || url.password().is_some()
+    let parsed = crate::uri::parse(&uri).ok_or_else(refuse)?;
+    let https_with_host = parsed.scheme_lower() == "https" && parsed.host_lower().is_some();
+    if !https_with_host
+        || parsed
+            .authority
+            .as_ref()
+            .is_some_and(|a| a.userinfo.is_some())
     {
         return Err(refuse());
     }

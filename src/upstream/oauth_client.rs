@@ -195,9 +195,8 @@ pub(crate) async fn send(
     request: OutRequest,
     secrets: &[&str],
 ) -> Result<OutResponse, UpstreamError> {
-    let host = url::Url::parse(&request.url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
+    let host = crate::uri::parse(&request.url)
+        .and_then(|u| u.host_lower())
         .unwrap_or_default();
     let response = http
         .send(request)
@@ -400,7 +399,7 @@ pub(crate) fn with_query(base: &str, params: &[(&str, &str)]) -> String {
 }
 
 fn form_encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[cfg(test)]

@@ -334,8 +334,8 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             }
         };
         let checked = check_endpoint_url(&raw).and_then(|()| {
-            let url = url::Url::parse(&raw).map_err(|e| e.to_string())?;
-            if url.query().is_some() {
+            let uri = crate::uri::parse(&raw).ok_or_else(|| format!("'{raw}' is not a URL"))?;
+            if uri.query.is_some() {
                 return Err(format!(
                     "'{raw}' has a query, which an issuer must not have"
                 ));
@@ -357,13 +357,13 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
 /// (plain `http` only on loopback hosts), without credentials or fragment.
 /// The error describes the problem and may quote `raw` (never a secret).
 pub(crate) fn check_endpoint_url(raw: &str) -> Result<(), String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("'{raw}' is not an absolute URL ({e})"))?;
-    let Some(host) = url.host() else {
+    let uri = crate::uri::parse(raw).ok_or_else(|| format!("'{raw}' is not an absolute URL"))?;
+    let Some(authority) = uri.authority.as_ref().filter(|a| !a.host.is_empty()) else {
         return Err(format!("'{raw}' has no host"));
     };
-    match url.scheme() {
+    match uri.scheme_lower().as_str() {
         "https" => {}
-        "http" if is_loopback(&host) => {}
+        "http" if crate::uri::is_loopback_host(authority.host) => {}
         "http" => {
             return Err(format!(
                 "'{raw}' uses plain http, which is allowed only for localhost"
@@ -371,21 +371,13 @@ pub(crate) fn check_endpoint_url(raw: &str) -> Result<(), String> {
         }
         _ => return Err(format!("'{raw}' must start with https://")),
     }
-    if !url.username().is_empty() || url.password().is_some() {
+    if authority.userinfo.is_some() {
         return Err(format!("'{raw}' must not contain credentials"));
     }
-    if url.fragment().is_some() {
+    if uri.fragment.is_some() {
         return Err(format!("'{raw}' must not have a #fragment"));
     }
     Ok(())
-}
-
-fn is_loopback(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    }
 }
 
 #[cfg(test)]
