@@ -526,96 +526,49 @@ async fn authenticated_client(
     Ok(Ok(auth))
 }
 
-/// `POST /token` (RFC 6749 §3.2).
-pub async fn token_endpoint(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
+/// Reads the form of /token or /revoke and authenticates its client.
+async fn client_form(
+    ctx: &Ctx<'_>,
+) -> Result<Result<(token::TokenForm, ClientAuth), Reply>, HttpError> {
     let form = match token::parse_form(ctx.req.header("Content-Type").as_deref(), &ctx.req.body) {
         Ok(f) => f,
-        Err(e) => return Ok(oauth_error_reply(&e, false)),
+        Err(e) => return Ok(Err(oauth_error_reply(&e, false))),
     };
-    let auth = match authenticated_client(ctx, &form).await? {
-        Ok(a) => a,
+    Ok(authenticated_client(ctx, &form)
+        .await?
+        .map(|auth| (form, auth)))
+}
+
+/// `POST /token` (RFC 6749 §3.2).
+pub async fn token_endpoint(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
+    let (form, auth) = match client_form(ctx).await? {
+        Ok(v) => v,
         Err(reply) => return Ok(reply),
     };
-    let client_id = auth.client_id().to_owned();
-    let (grant_id, command) = match form.grant_type.as_deref() {
-        Some("authorization_code") => {
-            let Some(code) = form.code.clone() else {
-                return Ok(oauth_error_reply(
-                    &OAuthError::invalid_request("code is required"),
-                    false,
-                ));
-            };
-            let Some((TokenKind::Code, grant_id)) = grant::parse_token(&code) else {
-                return Ok(oauth_error_reply(
-                    &OAuthError::invalid_grant("authorization code is invalid or expired"),
-                    false,
-                ));
-            };
-            let command = GrantCommand::Redeem {
-                code: code.clone(),
-                client_id,
-                redirect_uri: form.redirect_uri.clone(),
-                code_verifier: form.code_verifier.clone(),
-                resource: form.resource.clone(),
-            };
-            (grant_id.to_owned(), command)
-        }
-        Some("refresh_token") => {
-            let Some(refresh) = form.refresh_token.clone() else {
-                return Ok(oauth_error_reply(
-                    &OAuthError::invalid_request("refresh_token is required"),
-                    false,
-                ));
-            };
-            let Some((TokenKind::Refresh, grant_id)) = grant::parse_token(&refresh) else {
-                return Ok(oauth_error_reply(
-                    &OAuthError::invalid_grant("refresh token is invalid, expired or revoked"),
-                    false,
-                ));
-            };
-            let scope = form
-                .scope
-                .as_deref()
-                .map(|s| s.split_whitespace().map(str::to_owned).collect());
-            let grant_id = grant_id.to_owned();
-            let new_props = super::upstream::refreshed_props(
-                ctx.env,
-                ctx.config,
-                &ctx.issuer,
-                &grant_id,
-                &refresh,
-                &client_id,
-            )
-            .await?;
-            let new_props = match new_props {
-                Ok(p) => p,
-                Err(reply) => return Ok(with_cors(reply)),
-            };
-            let command = GrantCommand::Refresh {
-                refresh_token: refresh.clone(),
-                client_id,
-                scope,
-                resource: form.resource.clone(),
-                new_props,
-            };
-            (grant_id, command)
-        }
-        Some(other) => {
-            return Ok(oauth_error_reply(
-                &OAuthError::unsupported_grant_type(format!(
-                    "grant_type '{}' is not supported",
-                    other.chars().take(64).collect::<String>()
-                )),
-                false,
-            ))
-        }
-        None => {
-            return Ok(oauth_error_reply(
-                &OAuthError::invalid_request("grant_type is required"),
-                false,
-            ))
-        }
+    let (grant_id, mut command) = match token::plan(&form, auth.client_id()) {
+        Ok(plan) => plan,
+        Err(e) => return Ok(oauth_error_reply(&e, false)),
     };
+    if let GrantCommand::Refresh {
+        refresh_token,
+        new_props,
+        ..
+    } = &mut command
+    {
+        let refreshed = super::upstream::refreshed_props(
+            ctx.env,
+            ctx.config,
+            &ctx.issuer,
+            &grant_id,
+            refresh_token,
+            auth.client_id(),
+        )
+        .await?;
+        match refreshed {
+            Ok(props) => *new_props = props,
+            Err(reply) => return Ok(with_cors(reply)),
+        }
+    }
     match grant_call(ctx.env, &grant_id, &command)
         .await?
         .into_result::<TokenPair>()
@@ -629,12 +582,8 @@ pub async fn token_endpoint(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
 
 /// `POST /revoke` (RFC 7009). Unknown tokens are not an error (§2.2).
 pub async fn revoke(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
-    let form = match token::parse_form(ctx.req.header("Content-Type").as_deref(), &ctx.req.body) {
-        Ok(f) => f,
-        Err(e) => return Ok(oauth_error_reply(&e, false)),
-    };
-    let auth = match authenticated_client(ctx, &form).await? {
-        Ok(a) => a,
+    let (form, auth) = match client_form(ctx).await? {
+        Ok(v) => v,
         Err(reply) => return Ok(reply),
     };
     let Some(token) = form.token.clone().filter(|t| !t.is_empty()) else {

@@ -508,11 +508,7 @@ pub fn redeem_code(
     }
     if code.redeemed || state.revoked_at.is_some() {
         // RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
-        let effects = revoke_effects(&state);
-        state.revoked_at.get_or_insert(now);
-        state.access.clear();
-        state.refresh = None;
-        state.previous = None;
+        let effects = end_grant(&mut state, now);
         return Step {
             state: Some(state),
             result: Err(invalid_grant(
@@ -731,11 +727,7 @@ pub fn refresh(
 
 /// Reuse of a spent refresh token: someone else holds a copy. End the grant.
 fn theft(mut state: GrantState, now: u64) -> Step<TokenPair> {
-    let effects = revoke_effects(&state);
-    state.revoked_at = Some(now);
-    state.access.clear();
-    state.refresh = None;
-    state.previous = None;
+    let effects = end_grant(&mut state, now);
     Step {
         state: Some(state),
         result: Err(invalid_grant(
@@ -826,6 +818,17 @@ fn mint(
     Ok((pair, effects))
 }
 
+/// Ends the grant: no token of it works any more. Returns the KV deletions of its
+/// access records and index entry. Keeps the first revocation time.
+fn end_grant(state: &mut GrantState, now: u64) -> Vec<Effect> {
+    let effects = revoke_effects(state);
+    state.revoked_at.get_or_insert(now);
+    state.access.clear();
+    state.refresh = None;
+    state.previous = None;
+    effects
+}
+
 fn revoke_effects(state: &GrantState) -> Vec<Effect> {
     let mut effects: Vec<Effect> = state
         .access
@@ -870,11 +873,7 @@ pub fn revoke(existing: Option<GrantState>, token: &str, client_id: &str, now: u
             effects: Vec::new(),
         };
     }
-    let effects = revoke_effects(&state);
-    state.revoked_at = Some(now);
-    state.access.clear();
-    state.refresh = None;
-    state.previous = None;
+    let effects = end_grant(&mut state, now);
     Step {
         state: Some(state),
         result: Ok(()),

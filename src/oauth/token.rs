@@ -13,7 +13,7 @@ use crate::oauth::crypto::Entropy;
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant::{
     self, AuthorizationRequest, CodeRedemption, Effect, GrantError, GrantState, Keys, Props,
-    RefreshRequest, Step,
+    RefreshRequest, Step, TokenKind,
 };
 use crate::oauth::register::{Client, TokenEndpointAuthMethod};
 
@@ -183,6 +183,141 @@ pub fn authenticate_client(
             } else {
                 Err(OAuthError::invalid_client("client authentication failed"))
             }
+        }
+    }
+}
+
+/// Which grant a token request is about, and the command for it (RFC 6749
+/// §4.1.3 and §6). Tokens carry their grant id, so no storage is read here.
+/// A refresh command leaves `new_props` empty for the caller to fill after
+/// checking the upstream tokens.
+pub fn plan(form: &TokenForm, client_id: &str) -> Result<(String, GrantCommand), OAuthError> {
+    match form.grant_type.as_deref() {
+        Some("authorization_code") => {
+            let code = form
+                .code
+                .clone()
+                .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+            let Some((TokenKind::Code, grant_id)) = grant::parse_token(&code) else {
+                return Err(OAuthError::invalid_grant(
+                    "authorization code is invalid or expired",
+                ));
+            };
+            let grant_id = grant_id.to_owned();
+            let command = GrantCommand::Redeem {
+                code,
+                client_id: client_id.to_owned(),
+                redirect_uri: form.redirect_uri.clone(),
+                code_verifier: form.code_verifier.clone(),
+                resource: form.resource.clone(),
+            };
+            Ok((grant_id, command))
+        }
+        Some("refresh_token") => {
+            let refresh_token = form
+                .refresh_token
+                .clone()
+                .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+            let Some((TokenKind::Refresh, grant_id)) = grant::parse_token(&refresh_token) else {
+                return Err(OAuthError::invalid_grant(
+                    "refresh token is invalid, expired or revoked",
+                ));
+            };
+            let grant_id = grant_id.to_owned();
+            let scope = form
+                .scope
+                .as_deref()
+                .map(|s| s.split_whitespace().map(str::to_owned).collect());
+            let command = GrantCommand::Refresh {
+                refresh_token,
+                client_id: client_id.to_owned(),
+                scope,
+                resource: form.resource.clone(),
+                new_props: None,
+            };
+            Ok((grant_id, command))
+        }
+        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type '{}' is not supported",
+            other.chars().take(64).collect::<String>()
+        ))),
+        None => Err(OAuthError::invalid_request("grant_type is required")),
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use crate::oauth::error::ErrorCode;
+
+    fn form(pairs: &[(&str, &str)]) -> TokenForm {
+        serde_urlencoded::from_str(&serde_urlencoded::to_string(pairs).unwrap()).unwrap()
+    }
+    const GRANT: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+    const SECRET: &str = "0123456789012345678901234567890123456789012";
+
+    #[test]
+    fn a_code_names_its_grant() {
+        let code = format!("mcpc.{GRANT}.{SECRET}");
+        let (grant, cmd) = plan(
+            &form(&[("grant_type", "authorization_code"), ("code", &code)]),
+            "c",
+        )
+        .unwrap();
+        assert_eq!(grant, GRANT);
+        assert!(matches!(cmd, GrantCommand::Redeem { client_id, .. } if client_id == "c"));
+    }
+
+    #[test]
+    fn a_refresh_token_names_its_grant_and_may_narrow_scope() {
+        let rt = format!("mcpr.{GRANT}.{SECRET}");
+        let (grant, cmd) = plan(
+            &form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt),
+                ("scope", "mcp"),
+            ]),
+            "c",
+        )
+        .unwrap();
+        assert_eq!(grant, GRANT);
+        assert!(
+            matches!(cmd, GrantCommand::Refresh { scope: Some(s), new_props: None, .. } if s == ["mcp"])
+        );
+    }
+
+    #[test]
+    fn wrong_or_missing_parameters_get_their_rfc_6749_error() {
+        let access = format!("mcpa.{GRANT}.{SECRET}");
+        let cases: [(&[(&str, &str)], ErrorCode); 6] = [
+            (&[], ErrorCode::InvalidRequest),
+            (
+                &[("grant_type", "password")],
+                ErrorCode::UnsupportedGrantType,
+            ),
+            (
+                &[("grant_type", "authorization_code")],
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                &[("grant_type", "authorization_code"), ("code", "garbage")],
+                ErrorCode::InvalidGrant,
+            ),
+            (
+                &[("grant_type", "refresh_token")],
+                ErrorCode::InvalidRequest,
+            ),
+            // An access token is not a refresh token.
+            (
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", access.as_str()),
+                ],
+                ErrorCode::InvalidGrant,
+            ),
+        ];
+        for (pairs, code) in cases {
+            assert_eq!(plan(&form(pairs), "c").unwrap_err().code, code, "{pairs:?}");
         }
     }
 }
