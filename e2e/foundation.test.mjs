@@ -57,3 +57,14 @@ test("a malformed setting is reported without echoing secrets", async () => {
     await bad.dispose();
   }
 });
+
+test("health reports a provider that cannot sign anyone in (missing secret), naming the variable", async () => {
+  const bad = await startWorker({ vars: { ...DEV_VARS, UPSTREAM_PROVIDER: "github", GITHUB_CLIENT_ID: "Iv1.abc" } });
+  try {
+    const res = await bad.fetch("/health");
+    assert.equal(res.status, 500);
+    assert.match((await res.json()).error_description, /GITHUB_CLIENT_SECRET/);
+  } finally {
+    await bad.dispose();
+  }
+});

@@ -56,11 +56,13 @@ async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
     };
     let preflight = method == "OPTIONS";
     match matched.route {
-        Route::Health => Ok(Reply::json(
-            200,
-            &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-        )
-        .no_store()),
+        Route::Health => upstream::check_settings(env, &config).map(|()| {
+            Reply::json(
+                200,
+                &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
+            )
+            .no_store()
+        }),
         _ if preflight && matched.route != Route::Mcp => Ok(oauth::preflight()),
         Route::AuthorizationServerMetadata => Ok(oauth::authorization_server_metadata(&ctx)),
         Route::ProtectedResourceMetadata => Ok(oauth::protected_resource_metadata(&ctx)),

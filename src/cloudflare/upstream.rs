@@ -30,6 +30,12 @@ fn settings(env: &Env, kind: ProviderKind) -> Result<Option<UpstreamSettings>, H
         .map_err(|e| HttpError::Config(e.to_string()))
 }
 
+/// Checks the provider's settings (without contacting it), so `/health` reports a
+/// deployment that cannot sign anyone in.
+pub fn check_settings(env: &Env, config: &Config) -> Result<(), HttpError> {
+    settings(env, config.provider).map(|_| ())
+}
+
 /// The provider that signs users in, for the origin `issuer`.
 pub async fn provider(
     env: &Env,
