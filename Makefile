@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test tools build lint unit e2e clean
+.PHONY: dev test tools build lint unit e2e bench clean
 
 ## dev: install what is missing, build, serve on http://127.0.0.1:8787
 dev: tools
@@ -34,3 +34,7 @@ e2e:
 
 clean:
 	rm -rf build target .wrangler
+
+## bench: latency figures of the built Worker in workerd, as ratios to /health
+bench: build
+	node scripts/bench.mjs
