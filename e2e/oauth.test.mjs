@@ -4,6 +4,7 @@
 // of the spec by trying to break it.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError, refreshAuthorization, discoverAuthorizationServerMetadata } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -431,6 +432,30 @@ describe("resource server", () => {
     const records = await Promise.all(keys.map((k) => w.kv.get(k.name)));
     assert.ok(records.every((r) => JSON.parse(r).resource === `${w.url}/mcp`));
     assert.ok(records.every((r) => !r.includes(tokens.access_token)), "tokens are stored only as hashes");
+  });
+
+  test("an expired access token is refused with invalid_token", async () => {
+    const { tokens } = await obtainTokens(w.url);
+    assert.equal((await initialize(tokens.access_token)).status, 200);
+    // Age the record behind the token (keyed by its SHA-256) instead of waiting an hour.
+    const key = `access:${crypto.createHash("sha256").update(tokens.access_token).digest("hex")}`;
+    const record = JSON.parse(await w.kv.get(key));
+    record.expires_at = Math.floor(Date.now() / 1000) - 1;
+    await w.kv.put(key, JSON.stringify(record));
+    const res = await initialize(tokens.access_token);
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get("www-authenticate"), /error="invalid_token"/);
+  });
+
+  test("a token record moved to another resource is refused (audience, RFC 8707)", async () => {
+    const { tokens } = await obtainTokens(w.url);
+    const key = `access:${crypto.createHash("sha256").update(tokens.access_token).digest("hex")}`;
+    const record = JSON.parse(await w.kv.get(key));
+    record.resource = "https://other.example/mcp";
+    await w.kv.put(key, JSON.stringify(record));
+    const res = await initialize(tokens.access_token);
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get("www-authenticate"), /invalid_token/);
   });
 
   test("tokens are accepted only in the Authorization header", async () => {
