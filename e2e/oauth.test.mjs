@@ -238,6 +238,23 @@ describe("authorization endpoint", () => {
   });
 });
 
+describe("transport security", () => {
+  test("the consent flow is refused over plain http on a public host", async () => {
+    const res = await w.mf.dispatchFetch("http://mcp.example.com/authorize?client_id=x", { redirect: "manual" });
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /https only/);
+  });
+
+  test("the development sign-in answers only on loopback hosts", async () => {
+    const res = await w.mf.dispatchFetch("https://mcp.example.com/dev/login?state=x", { redirect: "manual" });
+    assert.equal(res.status, 403);
+    assert.doesNotMatch(await res.text(), /name="login"/);
+    const local = await w.fetch("/dev/login?state=x");
+    assert.equal(local.status, 200);
+    assert.match(await local.text(), /name="login"/);
+  });
+});
+
 describe("callback", () => {
   async function reachCallback() {
     const c = await registerClient(w.url);
