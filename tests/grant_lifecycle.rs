@@ -1159,6 +1159,42 @@ mod access_tokens {
     }
 
     #[test]
+    fn an_edited_record_cannot_widen_what_its_token_may_do() {
+        // Someone able to write KV changes the record behind a token: a wider
+        // scope, a later expiry, another client or resource. The fields are bound
+        // into the wrapped key, so the record no longer unwraps.
+        let mut h = Harness::new();
+        let first = h.tokens();
+        // A token narrowed to `mcp` alone, so widening its scope would matter.
+        let pair = h
+            .refresh_as(&first.refresh_token, CLIENT, Some(&["mcp"]), None, None)
+            .unwrap();
+        assert_eq!(pair.scope, ["mcp"]);
+        let record = h.record(&pair.access_token).unwrap().clone();
+        let edits: [(&str, serde_json::Value); 4] = [
+            ("scope", serde_json::json!(["mcp", "github:repos"])),
+            ("expires_at", serde_json::json!(h.now + 10 * ACCESS_TTL)),
+            ("client_id", serde_json::json!("another-client")),
+            ("user_id", serde_json::json!("github:1")),
+        ];
+        for (field, value) in edits {
+            let mut edited: serde_json::Value = serde_json::from_str(&record).unwrap();
+            edited[field] = value;
+            let result = grant::authenticate(
+                Some(&edited.to_string()),
+                &pair.access_token,
+                RESOURCE,
+                h.now,
+                SECRET,
+            );
+            assert_eq!(result.unwrap_err(), AccessError::Invalid, "{field}");
+        }
+        assert!(
+            grant::authenticate(Some(&record), &pair.access_token, RESOURCE, h.now, SECRET).is_ok()
+        );
+    }
+
+    #[test]
     fn a_tampered_record_is_invalid() {
         let mut h = Harness::new();
         let pair = h.tokens();
@@ -1341,16 +1377,12 @@ mod storage_hygiene {
         assert_eq!(record.client_id, CLIENT);
         assert_eq!(record.expires_at, h.now + ACCESS_TTL);
         assert!(!record.props.contains("octocat"), "props are sealed");
-        assert!(crypto::unwrap_key(
-            SECRET,
-            &pair.refresh_token,
-            &record.wrapped_key,
-            &h.grant_id
-        )
-        .is_err());
+        let binding = record.binding();
         assert!(
-            crypto::unwrap_key(SECRET, &pair.access_token, &record.wrapped_key, &h.grant_id)
-                .is_ok()
+            crypto::unwrap_key(SECRET, &pair.refresh_token, &record.wrapped_key, &binding).is_err()
+        );
+        assert!(
+            crypto::unwrap_key(SECRET, &pair.access_token, &record.wrapped_key, &binding).is_ok()
         );
     }
 }

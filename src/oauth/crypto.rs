@@ -156,33 +156,34 @@ pub fn open(key: &[u8; 32], sealed: &str, aad: &[u8]) -> Result<Vec<u8>, CryptoE
         .map_err(|_| CryptoError::Open)
 }
 
-/// Seals a grant key `K` for one token.
+/// Seals a grant key `K` for one token, bound to `context` (the grant id, or
+/// everything an access-token record says).
 pub fn wrap_key(
     server_secret: &str,
     token: &str,
     grant_key: &[u8; 32],
-    grant_id: &str,
+    context: &str,
     rng: &dyn Entropy,
 ) -> Result<String, CryptoError> {
     seal(
         &wrapping_key(server_secret, token),
         grant_key,
-        grant_id.as_bytes(),
+        context.as_bytes(),
         rng,
     )
 }
 
-/// Recovers a grant key `K` with the token that wrapped it.
+/// Recovers a grant key `K` with the token that wrapped it and the same `context`.
 pub fn unwrap_key(
     server_secret: &str,
     token: &str,
     wrapped: &str,
-    grant_id: &str,
+    context: &str,
 ) -> Result<[u8; 32], CryptoError> {
     let raw = open(
         &wrapping_key(server_secret, token),
         wrapped,
-        grant_id.as_bytes(),
+        context.as_bytes(),
     )?;
     raw.try_into().map_err(|_| CryptoError::Open)
 }

@@ -229,6 +229,30 @@ pub struct GrantSummary {
     pub created_at: u64,
 }
 
+impl AccessRecord {
+    /// What the wrapped key is bound to (AEAD associated data): every field that
+    /// decides what the token may do. Written out field by field, with lengths,
+    /// so no two records share a binding.
+    pub fn binding(&self) -> String {
+        let mut out = String::new();
+        let scope = self.scope.join(" ");
+        let expires = self.expires_at.to_string();
+        for part in [
+            &self.grant_id,
+            &self.client_id,
+            &self.user_id,
+            &scope,
+            &self.resource,
+            &expires,
+        ] {
+            out.push_str(&part.len().to_string());
+            out.push(':');
+            out.push_str(part);
+        }
+        out
+    }
+}
+
 pub fn access_key(token_hash: &str) -> String {
     format!("access:{token_hash}")
 }
@@ -753,16 +777,23 @@ fn mint(
     let props = state.props.clone().ok_or(GrantError::Internal)?;
     let user_id = state.user_id.clone().ok_or(GrantError::Internal)?;
     let access_hash = crypto::hash_token(&access);
-    let record = AccessRecord {
+    let mut record = AccessRecord {
         grant_id: state.id.clone(),
         client_id: state.request.client_id.clone(),
         user_id: user_id.clone(),
         scope: scope.clone(),
         resource: state.request.resource.clone(),
         expires_at: now + keys.access_ttl,
-        wrapped_key: crypto::wrap_key(keys.server_secret, &access, grant_key, &state.id, rng)?,
+        wrapped_key: String::new(),
         props,
     };
+    record.wrapped_key = crypto::wrap_key(
+        keys.server_secret,
+        &access,
+        grant_key,
+        &record.binding(),
+        rng,
+    )?;
     let pair = TokenPair {
         access_token: access,
         refresh_token: refresh.clone(),
@@ -937,7 +968,9 @@ pub fn authenticate(
     if record.resource != resource {
         return Err(AccessError::WrongResource);
     }
-    let key = crypto::unwrap_key(server_secret, token, &record.wrapped_key, &record.grant_id)
+    // The record's fields are bound into the wrapped key: an edited record (a wider
+    // scope, a later expiry, another resource) does not unwrap.
+    let key = crypto::unwrap_key(server_secret, token, &record.wrapped_key, &record.binding())
         .map_err(|_| AccessError::Invalid)?;
     let plain = crypto::open(&key, &record.props, record.grant_id.as_bytes())
         .map_err(|_| AccessError::Invalid)?;
