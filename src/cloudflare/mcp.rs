@@ -19,6 +19,17 @@ use crate::user::UserContext;
 use super::oauth::{preflight, with_cors};
 use super::platform::{internal, now, FetchClient, Incoming, Kv, SESSION_BINDING};
 
+thread_local! {
+    /// The tool registry, built once per isolate rather than on every request
+    /// (building it parses each tool's JSON schemas). Leaked on purpose: it lives
+    /// as long as the isolate, and a `'static` borrow can be held across awaits.
+    static TOOLS: &'static ToolRegistry = Box::leak(Box::new(ToolRegistry::default_tools()));
+}
+
+fn tools() -> &'static ToolRegistry {
+    TOOLS.with(|tools| *tools)
+}
+
 /// Idle sessions are forgotten after this long.
 const SESSION_IDLE_SECS: i64 = 24 * 3600;
 
@@ -49,7 +60,7 @@ pub async fn handle(
         _ => None,
     };
     let new_session_id = crypto::random_id(&OsEntropy).map_err(|e| internal("session id", e))?;
-    let tools = ToolRegistry::default_tools();
+    let tools = tools();
     let github_api_base = super::upstream::github_api_base(env, config);
     let tool_env = ToolEnv {
         http: &FetchClient,
@@ -72,7 +83,7 @@ pub async fn handle(
         mcp_method: mcp_method.as_deref(),
         mcp_name: mcp_name.as_deref(),
     };
-    let outcome = mcp::handle(request, existing, &new_session_id, &user, &tools, &tool_env).await;
+    let outcome = mcp::handle(request, existing, &new_session_id, &user, tools, &tool_env).await;
     match outcome.session {
         SessionChange::Unchanged => {}
         SessionChange::Store(session) => {

@@ -36,14 +36,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 
 async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
     let method = req.method().to_string();
-    let path = crate::uri::split_request_url(&req.inner().url())
-        .map_or_else(|| "/".to_owned(), |u| u.path);
-    let matched = routes::resolve(&method, &path)?;
+    // The raw URL string, not `Request::url()`, which would link a WHATWG URL parser.
+    let Some(url) = crate::uri::split_request_url(&req.inner().url()) else {
+        return Err(HttpError::NotFound { path: "/".into() });
+    };
+    let matched = routes::resolve(&method, &url.path)?;
     if let Some(declared) = declared_length(&req) {
         routes::check_body_len(&matched, declared)?;
     }
     let config = load_config(env)?;
-    let req = Incoming::read(req, matched.body_limit).await?;
+    let req = Incoming::read(req, url, matched.body_limit).await?;
     // The issuer is byte-identical everywhere: metadata, `iss`, resource URLs.
     let issuer = config
         .public_url

@@ -182,10 +182,12 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    pub async fn read(mut req: Request, body_limit: usize) -> Result<Incoming, HttpError> {
-        // The raw URL string, not `Request::url()`, which would link a WHATWG URL parser.
-        let url = crate::uri::split_request_url(&req.inner().url())
-            .ok_or_else(|| internal("request URL", "not an absolute URL"))?;
+    /// Reads the request whose URL the router already split.
+    pub async fn read(
+        mut req: Request,
+        url: crate::uri::RequestUrl,
+        body_limit: usize,
+    ) -> Result<Incoming, HttpError> {
         let body = if body_limit == 0
             || matches!(req.method(), Method::Get | Method::Head | Method::Options)
         {

@@ -518,18 +518,16 @@ pub fn redeem_code(
         );
     };
     let presented = crypto::hash_token(input.code);
-    let Some(code) = state.code.clone() else {
+    let code = state
+        .code
+        .clone()
+        .filter(|c| crypto::ct_eq(&c.hash, &presented));
+    let Some(code) = code else {
         return Step::fail(
             Some(state),
             invalid_grant("authorization code is invalid or expired"),
         );
     };
-    if !crypto::ct_eq(&code.hash, &presented) {
-        return Step::fail(
-            Some(state),
-            invalid_grant("authorization code is invalid or expired"),
-        );
-    }
     if code.redeemed || state.revoked_at.is_some() {
         // RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
         let effects = end_grant(&mut state, now);
@@ -675,18 +673,16 @@ pub fn refresh(
     if state.spent.iter().any(|h| crypto::ct_eq(h, &presented)) {
         return theft(state, now);
     }
-    let Some(current) = state.refresh.clone() else {
+    let current = state
+        .refresh
+        .clone()
+        .filter(|r| crypto::ct_eq(&r.hash, &presented));
+    let Some(current) = current else {
         return Step::fail(
             Some(state),
             invalid_grant("refresh token is invalid, expired or revoked"),
         );
     };
-    if !crypto::ct_eq(&current.hash, &presented) {
-        return Step::fail(
-            Some(state),
-            invalid_grant("refresh token is invalid, expired or revoked"),
-        );
-    }
     if let Some(resource) = input.resource {
         if resource != state.request.resource {
             return Step::fail(
