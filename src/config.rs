@@ -69,6 +69,11 @@ pub struct Config {
     pub allowed_users: Vec<String>,
     /// Optional static bearer token for scripts.
     pub auth_token: Option<Secret>,
+    /// `SECRET_KEY` and, during a rotation, `SECRET_KEY_PREVIOUS`: values made
+    /// with either are accepted, new ones are made with `SECRET_KEY`.
+    pub keyring: crate::oauth::crypto::Keyring,
+    /// Absolute lifetime of a grant, however often it is refreshed.
+    pub grant_max_lifetime: u64,
 }
 
 /// A setting is missing or malformed.
@@ -176,10 +181,30 @@ impl Config {
             Some(v) => Secret::new(v),
         };
 
+        let secret_key_previous = match get("SECRET_KEY_PREVIOUS") {
+            None => None,
+            Some(v) if v.chars().count() < MIN_SECRET_LEN => return Err(ConfigError::Invalid {
+                name: "SECRET_KEY_PREVIOUS",
+                reason: format!(
+                    "it has {} characters; at least {MIN_SECRET_LEN} are required",
+                    v.chars().count()
+                ),
+                hint: format!(
+                    "Set it to the SECRET_KEY you are rotating away from, or leave it unset. {}",
+                    secret_hint("SECRET_KEY_PREVIOUS")
+                ),
+            }),
+            Some(v) => Some(v),
+        };
+        let keyring =
+            crate::oauth::crypto::Keyring::new(secret_key.expose(), secret_key_previous.as_deref());
+
         let access_token_ttl = seconds(&get, "ACCESS_TOKEN_TTL", 3600, 60, 86_400)?;
         let refresh_token_ttl =
             seconds(&get, "REFRESH_TOKEN_TTL", 30 * 86_400, 3600, 365 * 86_400)?;
         let client_ttl = seconds(&get, "CLIENT_TTL", 90 * 86_400, 3600, 3650 * 86_400)?;
+        let grant_max_lifetime =
+            seconds(&get, "GRANT_MAX_LIFETIME", 90 * 86_400, 3600, 3650 * 86_400)?;
 
         let allowed_origins = list(get("ALLOWED_ORIGINS"))
             .into_iter()
@@ -221,6 +246,8 @@ impl Config {
             allowed_origins,
             allowed_users,
             auth_token,
+            keyring,
+            grant_max_lifetime,
         })
     }
 }

@@ -51,3 +51,19 @@ impl UserContext {
         self.scopes.iter().any(|s| s == scope)
     }
 }
+
+/// The sign-in allow-list (`ALLOWED_USERS`): empty allows everyone; otherwise
+/// a user is allowed by stable id (`github:12345`, which survives renames), by
+/// login or by email, compared ASCII case-insensitively. `allowed` holds
+/// lowercase entries. Checked at sign-in and again on every refresh.
+pub fn user_allowed(allowed: &[String], user: &UserProfile) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let id = user.id.to_ascii_lowercase();
+    let login = user.login.to_ascii_lowercase();
+    let email = user.email.as_deref().map(str::to_ascii_lowercase);
+    allowed
+        .iter()
+        .any(|a| *a == id || *a == login || Some(a) == email.as_ref())
+}

@@ -1,19 +1,17 @@
-//! The Durable Object that serializes one grant: every command about a grant
-//! (see `oauth::token::GrantCommand`) runs here, one at a time, against state
-//! kept in the object's own strongly consistent storage.
-//!
-//! Each command reads the state, runs the pure `oauth::token::execute`, and
-//! stores the result before anything else is awaited, so no other command can
-//! interleave between the read and the write. KV effects (access-token records,
-//! the grant index) are applied afterwards.
+//! The Durable Object that serializes one grant. It only gives the core's
+//! `oauth::grant::object::GrantObject` its storage, KV, the clock, randomness
+//! and the identity provider; every decision is made there.
 
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use crate::oauth::crypto::OsEntropy;
-use crate::oauth::grant::{GrantState, Keys};
-use crate::oauth::token::{execute, GrantAnswer, GrantCommand};
+use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
+use crate::oauth::grant::object::{GrantObject as Core, ObjectStorage, Services, UpstreamSource};
+use crate::oauth::grant::{GrantError, Keys};
+use crate::outbound::LocalBoxFuture;
+use crate::upstream::IdentityProvider;
 
-use super::platform::{now, Kv};
+use super::platform::{now, FetchClient, KvStore};
 
 const STATE_KEY: &str = "grant";
 
@@ -23,88 +21,125 @@ const STATE_KEY: &str = "grant";
 pub struct GrantObject {
     state: State,
     env: Env,
+    core: Core,
+}
+
+struct Storage<'a>(&'a State);
+
+fn logged(context: &str, err: worker::Error) -> String {
+    worker::console_error!("grant object: {context}: {err}");
+    context.to_owned()
+}
+
+impl ObjectStorage for Storage<'_> {
+    fn load(&self) -> LocalBoxFuture<'_, Result<Option<String>, String>> {
+        Box::pin(async move {
+            self.0
+                .storage()
+                .get::<String>(STATE_KEY)
+                .await
+                .map_err(|e| logged("storage read", e))
+        })
+    }
+    fn save<'a>(&'a self, state: &'a str) -> LocalBoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.0
+                .storage()
+                .put(STATE_KEY, state)
+                .await
+                .map_err(|e| logged("storage write", e))
+        })
+    }
+    fn erase(&self) -> LocalBoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.0
+                .storage()
+                .delete_all()
+                .await
+                .map_err(|e| logged("storage erase", e))
+        })
+    }
+    fn set_alarm(&self, in_secs: u64) -> LocalBoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.0
+                .storage()
+                .set_alarm((in_secs as i64) * 1000)
+                .await
+                .map_err(|e| logged("set alarm", e))
+        })
+    }
+}
+
+/// The deployment's provider, built only when a refresh needs it.
+struct Upstream<'a> {
+    env: &'a Env,
+    config: &'a crate::config::Config,
+}
+
+impl UpstreamSource for Upstream<'_> {
+    fn provider(&self) -> LocalBoxFuture<'_, Result<Box<dyn IdentityProvider>, GrantError>> {
+        Box::pin(async move {
+            // The origin only matters for building sign-in URLs, which a refresh
+            // never does.
+            let origin = self.config.public_url.clone().unwrap_or_default();
+            super::upstream::provider(self.env, self.config, &origin)
+                .await
+                .map_err(|_| GrantError::Unavailable)
+        })
+    }
 }
 
 impl DurableObject for GrantObject {
     fn new(state: State, env: Env) -> Self {
-        GrantObject { state, env }
+        GrantObject {
+            state,
+            env,
+            core: Core::default(),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let text = req.text().await?;
-        let answer = match serde_json::from_slice::<GrantCommand>(text.as_bytes()) {
+        let answer: GrantAnswer = match serde_json::from_str::<GrantCommand>(&text) {
             Ok(command) => self.run(command).await,
             Err(e) => {
                 worker::console_error!("grant object: malformed command: {e}");
-                GrantAnswer::Internal
+                Err(GrantError::Internal)
             }
         };
         Response::from_json(&answer)
     }
 
-    /// The grant has expired: forget it.
     async fn alarm(&self) -> worker::Result<Response> {
-        self.state.storage().delete_all().await?;
+        if let Ok(store) = KvStore::from_env(&self.env) {
+            self.core.alarm(&Storage(&self.state), &store, now()).await;
+        }
         Response::empty()
     }
 }
 
 impl GrantObject {
-    async fn load(&self) -> worker::Result<Option<GrantState>> {
-        let raw: Option<String> = self.state.storage().get(STATE_KEY).await?;
-        Ok(raw.and_then(|r| serde_json::from_slice(r.as_bytes()).ok()))
-    }
-
     async fn run(&self, command: GrantCommand) -> GrantAnswer {
-        let config = match super::load_config(&self.env) {
-            Ok(c) => c,
-            Err(_) => return GrantAnswer::Internal,
+        let config = super::load_config(&self.env).map_err(|_| GrantError::Internal)?;
+        let store = KvStore::from_env(&self.env).map_err(|_| GrantError::Internal)?;
+        let upstream = Upstream {
+            env: &self.env,
+            config: &config,
         };
-        let keys = Keys {
-            server_secret: config.secret_key.expose(),
-            access_ttl: config.access_token_ttl,
-            refresh_ttl: config.refresh_token_ttl,
-        };
-        let current = match self.load().await {
-            Ok(s) => s,
-            Err(e) => {
-                worker::console_error!("grant object: storage read: {e}");
-                return GrantAnswer::Internal;
-            }
-        };
-        let now = now();
-        let (next, effects, answer) = execute(current, command, now, &keys, &OsEntropy);
-        let storage = self.state.storage();
-        let stored = match &next {
-            Some(state) => match serde_json::to_string(state) {
-                Ok(json) => storage.put(STATE_KEY, json).await,
-                Err(e) => {
-                    worker::console_error!("grant object: encode state: {e}");
-                    return GrantAnswer::Internal;
-                }
+        let svc = Services {
+            store: &store,
+            keys: Keys {
+                ring: &config.keyring,
+                access_ttl: config.access_token_ttl,
+                refresh_ttl: config.refresh_token_ttl,
+                max_lifetime: config.grant_max_lifetime,
             },
-            None => storage.delete_all().await,
+            allowed_users: &config.allowed_users,
+            upstream: &upstream,
+            http: &FetchClient,
+            now: now(),
+            rng: &OsEntropy,
         };
-        if let Err(e) = stored {
-            worker::console_error!("grant object: storage write: {e}");
-            return GrantAnswer::Internal;
-        }
-        if let Some(state) = &next {
-            // Clean up after the grant's last possible use.
-            let in_ms = (state.expires_at.saturating_sub(now) + 60) as i64 * 1000;
-            if let Err(e) = storage.set_alarm(in_ms).await {
-                worker::console_error!("grant object: set alarm: {e}");
-            }
-        }
-        if !effects.is_empty() {
-            let applied = match Kv::from_env(&self.env) {
-                Ok(kv) => kv.apply(&effects).await,
-                Err(e) => Err(e),
-            };
-            if applied.is_err() {
-                return GrantAnswer::Internal;
-            }
-        }
-        answer
+        self.core.run(&Storage(&self.state), &svc, command).await
     }
 }

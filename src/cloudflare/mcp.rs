@@ -13,11 +13,14 @@ use crate::mcp::{self, McpRequest, Session, SessionChange, ToolEnv, ToolRegistry
 use crate::oauth::crypto::{self, OsEntropy};
 use crate::oauth::grant::{self, TokenKind};
 use crate::oauth::metadata;
-use crate::oauth::resource::{self, Bearer};
+use crate::oauth::resource::{self, Bearer, Refusal};
+use crate::oauth::store::{keys, Store};
 use crate::user::UserContext;
 
 use super::oauth::{preflight, with_cors};
-use super::platform::{internal, now, FetchClient, Incoming, Kv, SESSION_BINDING};
+use super::platform::{
+    internal, now, object_call, FetchClient, Incoming, KvStore, SESSION_BINDING,
+};
 
 thread_local! {
     /// The tool registry, built once per isolate rather than on every request
@@ -49,7 +52,7 @@ pub async fn handle(
     let metadata_url = metadata::resource_metadata_url(issuer);
     let user = match authenticate(env, config, req, issuer).await? {
         Ok(user) => user,
-        Err(problem) => return Ok(with_cors(resource::unauthorized(&metadata_url, problem))),
+        Err(refusal) => return Ok(with_cors(resource::refuse(&metadata_url, &refusal))),
     };
 
     let session_id = req.header("Mcp-Session-Id");
@@ -99,46 +102,38 @@ pub async fn handle(
     Ok(with_cors(outcome.reply))
 }
 
-/// Who is calling, or why not (`Err(None)`: no token; `Err(Some(why))`: a bad one).
+/// Who is calling, or why not (see `resource::Refusal`).
 async fn authenticate(
     env: &Env,
     config: &Config,
     req: &Incoming,
     issuer: &str,
-) -> Result<Result<UserContext, Option<&'static str>>, HttpError> {
+) -> Result<Result<UserContext, Refusal>, HttpError> {
     let header = req.header("Authorization");
     let token = match resource::bearer(header.as_deref()) {
-        Bearer::Missing => return Ok(Err(None)),
-        Bearer::Malformed => {
-            return Ok(Err(Some(
-                "the Authorization header must be 'Bearer <token>'",
-            )))
-        }
+        Bearer::Missing => return Ok(Err(Refusal::NoToken)),
+        Bearer::Malformed => return Ok(Err(Refusal::Malformed)),
         Bearer::Token(t) => t,
     };
     if resource::is_static_token(token, config.auth_token.as_ref()) {
         return Ok(Ok(resource::static_token_user()));
     }
     if !matches!(grant::parse_token(token), Some((TokenKind::Access, _))) {
-        return Ok(Err(Some("the access token is invalid, expired or revoked")));
+        return Ok(Err(Refusal::Token(grant::AccessError::Invalid)));
     }
-    let record = Kv::from_env(env)?
-        .get(&grant::access_key(&crypto::hash_token(token)))
-        .await?;
+    let record = KvStore::from_env(env)?
+        .get(&keys::access(&crypto::hash_token(token)))
+        .await
+        .map_err(|_| HttpError::Internal)?;
     let resource_url = metadata::mcp_resource(issuer);
     Ok(grant::authenticate(
         record.as_deref(),
         token,
-        &resource_url,
+        &[resource_url.as_str()],
         now(),
-        config.secret_key.expose(),
+        &config.keyring,
     )
-    .map_err(|e| match e {
-        grant::AccessError::Invalid => Some("the access token is invalid, expired or revoked"),
-        grant::AccessError::WrongResource => {
-            Some("the access token was issued for another resource")
-        }
-    }))
+    .map_err(Refusal::Token))
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -158,27 +153,9 @@ async fn session_call(
     op: SessionOp,
 ) -> Result<Option<Session>, HttpError> {
     let name = format!("{}\n{session_id}", user.user.id);
-    let namespace = env
-        .durable_object(SESSION_BINDING)
-        .map_err(|e| internal("session object", e))?;
-    let stub = namespace
-        .id_from_name(&name)
-        .and_then(|id| id.get_stub())
-        .map_err(|e| internal("session object", e))?;
     let body = serde_json::to_string(&op).map_err(|e| internal("encode session op", e))?;
-    let body = Some(wasm_bindgen::JsValue::from_str(&body));
-    let request = super::platform::build_request("POST", "https://session.internal/", &[], body)
-        .map_err(|e| internal("session request", e))?;
-    let mut res = stub
-        .fetch_with_request(request)
-        .await
-        .map_err(|e| internal("session call", e))?;
-    let text = res
-        .text()
-        .await
-        .map_err(|e| internal("session answer", e))?;
-    serde_json::from_slice::<Option<Session>>(text.as_bytes())
-        .map_err(|e| internal("session answer", e))
+    let text = object_call(env, SESSION_BINDING, &name, body).await?;
+    serde_json::from_str::<Option<Session>>(&text).map_err(|e| internal("session answer", e))
 }
 
 const SESSION_KEY: &str = "session";

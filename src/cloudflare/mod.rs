@@ -16,7 +16,6 @@ use worker::{event, Context, Env, Request, Response};
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
 use crate::routes::{self, Route};
-use crate::web;
 
 use platform::Incoming;
 
@@ -58,19 +57,6 @@ async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
         issuer,
     };
     let preflight = method == "OPTIONS";
-    // The consent and sign-in pages set cookies that must be `Secure`; plain http
-    // is served only to loopback development, never to a public host.
-    let browser_flow = matches!(
-        matched.route,
-        Route::Authorize | Route::Callback | Route::DevLogin
-    );
-    if browser_flow && !req.secure && !crate::uri::is_loopback_host(&req.host) {
-        return Ok(web::message_page(
-            400,
-            "HTTPS required",
-            "Sign-in on this server works over https only. Open the same address with https://.",
-        ));
-    }
     match matched.route {
         Route::Health => upstream::check_settings(env, &config).map(|()| {
             Reply::json(

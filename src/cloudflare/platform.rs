@@ -5,8 +5,8 @@ use wasm_bindgen::JsValue;
 use worker::{Env, Fetch, Headers, Method, Request, Response};
 
 use crate::http::{HttpError, Reply};
-use crate::oauth::grant::Effect;
-use crate::oauth::token::{GrantAnswer, GrantCommand};
+use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
+use crate::oauth::store::{Store, StoreError};
 use crate::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 
 /// KV namespace binding for OAuth data.
@@ -27,49 +27,96 @@ pub fn internal(context: &str, err: impl std::fmt::Display) -> HttpError {
     HttpError::Internal
 }
 
-pub struct Kv(worker::kv::KvStore);
+/// The authorization server's [`Store`]: Workers KV, and the grants' Durable
+/// Objects. Faults are logged here, with their detail, and reach the core as
+/// opaque [`StoreError`]s.
+pub struct KvStore<'a> {
+    kv: worker::kv::KvStore,
+    env: &'a Env,
+}
 
-impl Kv {
-    pub fn from_env(env: &Env) -> Result<Kv, HttpError> {
+impl<'a> KvStore<'a> {
+    pub fn from_env(env: &'a Env) -> Result<KvStore<'a>, HttpError> {
         env.kv(KV_BINDING)
-            .map(Kv)
+            .map(|kv| KvStore { kv, env })
             .map_err(|e| internal("KV binding OAUTH_KV", e))
     }
+}
 
-    pub async fn get(&self, key: &str) -> Result<Option<String>, HttpError> {
-        self.0
-            .get(key)
-            .text()
-            .await
-            .map_err(|e| internal("KV get", e))
+fn store_error(context: &str, err: impl std::fmt::Display) -> StoreError {
+    worker::console_error!("{context}: {err}");
+    StoreError(context.to_owned())
+}
+
+impl Store for KvStore<'_> {
+    fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            self.kv
+                .get(key)
+                .text()
+                .await
+                .map_err(|e| store_error("KV get", e))
+        })
     }
 
-    pub async fn put(&self, key: &str, value: &str, ttl: u64) -> Result<(), HttpError> {
-        self.0
-            .put(key, value)
-            .map_err(|e| internal("KV put", e))?
-            .expiration_ttl(ttl.max(KV_MIN_TTL))
-            .execute()
-            .await
-            .map_err(|e| internal("KV put", e))
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        ttl: u64,
+    ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.kv
+                .put(key, value)
+                .map_err(|e| store_error("KV put", e))?
+                .expiration_ttl(ttl.max(KV_MIN_TTL))
+                .execute()
+                .await
+                .map_err(|e| store_error("KV put", e))
+        })
     }
 
-    pub async fn delete(&self, key: &str) -> Result<(), HttpError> {
-        self.0
-            .delete(key)
-            .await
-            .map_err(|e| internal("KV delete", e))
+    fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.kv
+                .delete(key)
+                .await
+                .map_err(|e| store_error("KV delete", e))
+        })
     }
 
-    /// Applies a grant's effects in order.
-    pub async fn apply(&self, effects: &[Effect]) -> Result<(), HttpError> {
-        for effect in effects {
-            match effect {
-                Effect::Put { key, value, ttl } => self.put(key, value, *ttl).await?,
-                Effect::Delete { key } => self.delete(key).await?,
+    fn list<'a>(&'a self, prefix: &'a str) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            let mut keys = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut req = self.kv.list().prefix(prefix.to_owned());
+                if let Some(c) = cursor.take() {
+                    req = req.cursor(c);
+                }
+                let page = req.execute().await.map_err(|e| store_error("KV list", e))?;
+                keys.extend(page.keys.into_iter().map(|k| k.name));
+                match page.cursor {
+                    Some(c) if !page.list_complete => cursor = Some(c),
+                    _ => return Ok(keys),
+                }
             }
-        }
-        Ok(())
+        })
+    }
+
+    fn grant<'a>(
+        &'a self,
+        grant_id: &'a str,
+        command: &'a GrantCommand,
+    ) -> LocalBoxFuture<'a, Result<GrantAnswer, StoreError>> {
+        Box::pin(async move {
+            let body = serde_json::to_string(command)
+                .map_err(|e| store_error("encode grant command", e))?;
+            let text = object_call(self.env, GRANT_BINDING, grant_id, body)
+                .await
+                .map_err(|_| StoreError("grant object".into()))?;
+            serde_json::from_str(&text).map_err(|e| store_error("grant answer", e))
+        })
     }
 }
 
@@ -124,33 +171,35 @@ pub fn build_request(
     )?))
 }
 
-/// Sends one command to the grant's Durable Object and returns its answer.
-pub async fn grant_call(
+/// Sends `body` to the Durable Object of `binding` named `name`, and returns
+/// its answer: the one way this Worker calls its objects.
+pub async fn object_call(
     env: &Env,
-    grant_id: &str,
-    command: &GrantCommand,
-) -> Result<GrantAnswer, HttpError> {
-    let body = serde_json::to_string(command).map_err(|e| internal("encode grant command", e))?;
+    binding: &str,
+    name: &str,
+    body: String,
+) -> Result<String, HttpError> {
     let namespace = env
-        .durable_object(GRANT_BINDING)
-        .map_err(|e| internal("grant object", e))?;
+        .durable_object(binding)
+        .map_err(|e| internal("durable object binding", e))?;
     let stub = namespace
-        .id_from_name(grant_id)
+        .id_from_name(name)
         .and_then(|id| id.get_stub())
-        .map_err(|e| internal("grant object", e))?;
+        .map_err(|e| internal("durable object stub", e))?;
     let req = build_request(
         "POST",
-        "https://grant.internal/",
+        "https://object.internal/",
         &[],
         Some(JsValue::from_str(&body)),
     )
-    .map_err(|e| internal("grant request", e))?;
+    .map_err(|e| internal("durable object request", e))?;
     let mut res = stub
         .fetch_with_request(req)
         .await
-        .map_err(|e| internal("grant call", e))?;
-    let text = res.text().await.map_err(|e| internal("grant answer", e))?;
-    serde_json::from_slice(text.as_bytes()).map_err(|e| internal("grant answer", e))
+        .map_err(|e| internal("durable object call", e))?;
+    res.text()
+        .await
+        .map_err(|e| internal("durable object answer", e))
 }
 
 /// The one place a core [`Reply`] becomes a platform response.

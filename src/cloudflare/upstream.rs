@@ -1,21 +1,18 @@
-//! The configured upstream identity provider, and the upstream side of a
-//! refresh (checked before our own rotation, see `oauth::grant::refresh`).
+//! The configured upstream identity provider. (Its refresh runs inside the
+//! grant's object: `oauth::grant::object`.)
 
 use std::cell::RefCell;
 
 use worker::Env;
 
 use crate::config::{Config, ProviderKind};
-use crate::http::{HttpError, Reply};
-use crate::oauth::error::OAuthError;
-use crate::oauth::grant::Props;
-use crate::oauth::token::GrantCommand;
+use crate::http::HttpError;
 use crate::upstream::dev::DevProvider;
 use crate::upstream::oidc::DiscoveryDocument;
 use crate::upstream::settings::{settings_for, UpstreamSettings};
-use crate::upstream::{IdentityProvider, UpstreamError};
+use crate::upstream::IdentityProvider;
 
-use super::platform::{grant_call, internal, now, FetchClient};
+use super::platform::{now, FetchClient};
 
 /// A fetched OpenID Connect discovery document is reused for this long by the
 /// same isolate, so a sign-in does not pay for discovery every time.
@@ -45,7 +42,7 @@ pub async fn provider(
     let Some(settings) = settings(env, config.provider)? else {
         return Ok(Box::new(DevProvider {
             origin: issuer.to_owned(),
-            server_secret: config.secret_key.expose().to_owned(),
+            ring: config.keyring.clone(),
         }));
     };
     let discovered = match settings.issuer_to_discover() {
@@ -84,72 +81,4 @@ pub fn github_api_base(env: &Env, config: &Config) -> String {
         }
     }
     "https://api.github.com".to_owned()
-}
-
-/// Before rotating our refresh token: if the upstream tokens are near expiry,
-/// refresh them, so the new grant state carries fresh ones. `Ok(None)`: nothing
-/// to change. `Err(reply)`: the refresh must fail with this reply (after an
-/// upstream revocation the grant is ended and the client must re-authorize).
-pub async fn refreshed_props(
-    env: &Env,
-    config: &Config,
-    issuer: &str,
-    grant_id: &str,
-    refresh_token: &str,
-    client_id: &str,
-) -> Result<Result<Option<Props>, Reply>, HttpError> {
-    if config.provider == ProviderKind::Dev {
-        return Ok(Ok(None));
-    }
-    let command = GrantCommand::PropsForRefresh {
-        refresh_token: refresh_token.to_owned(),
-    };
-    let props: Option<Props> = grant_call(env, grant_id, &command)
-        .await?
-        .into_result()
-        .map_err(|e| internal("grant", e))?;
-    let Some(props) = props else {
-        // Not a current refresh token: the rotation itself gives the right error.
-        return Ok(Ok(None));
-    };
-    let Some(tokens) = props.upstream.as_ref() else {
-        return Ok(Ok(None));
-    };
-    let provider = provider(env, config, issuer).await?;
-    match provider.refresh(&FetchClient, tokens, now()).await {
-        Ok(None) => Ok(Ok(None)),
-        Ok(Some(fresh)) => Ok(Ok(Some(Props {
-            user: props.user,
-            upstream: Some(fresh),
-        }))),
-        Err(UpstreamError::Revoked(why)) => {
-            worker::console_warn!("upstream refresh refused, ending the grant: {why}");
-            let revoke = GrantCommand::Revoke {
-                token: refresh_token.to_owned(),
-                client_id: client_id.to_owned(),
-            };
-            grant_call(env, grant_id, &revoke)
-                .await?
-                .into_result::<()>()
-                .map_err(|e| internal("grant", e))?;
-            Ok(Err(OAuthError::invalid_grant(
-                "the identity provider no longer accepts this sign-in; authorize again",
-            )
-            .to_json_reply()))
-        }
-        Err(UpstreamError::Network(why)) => {
-            worker::console_warn!("upstream refresh unreachable: {why}");
-            Ok(Err(OAuthError::temporarily_unavailable(
-                "the identity provider could not be reached; try again",
-            )
-            .to_json_reply()))
-        }
-        Err(e) => {
-            worker::console_error!("upstream refresh failed: {e}");
-            Ok(Err(OAuthError::server_error(
-                "the identity provider could not refresh this sign-in",
-            )
-            .to_json_reply()))
-        }
-    }
 }

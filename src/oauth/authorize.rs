@@ -6,7 +6,7 @@
 //! good, errors are rendered on our own page and never redirected; after that,
 //! they go back to the client with `error`, `state` and `iss` (RFC 9207).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant::AuthorizationRequest;
@@ -172,16 +172,6 @@ fn requested_scope(raw: Option<&str>, client: &Client) -> Result<Vec<String>, OA
         scope.insert(0, SCOPE_MCP.to_owned());
     }
     Ok(scope)
-}
-
-/// What the consent form carries, signed, from the page to its POST: the
-/// validated request, when it stops being acceptable, and the CSRF value the
-/// browser's cookie must match.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ConsentTicket {
-    pub request: AuthorizationRequest,
-    pub expires_at: u64,
-    pub csrf: String,
 }
 
 /// How long a consent page may stay open before it must be reloaded.

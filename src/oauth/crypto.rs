@@ -112,13 +112,39 @@ pub fn wrapping_key(server_secret: &str, token: &str) -> [u8; 32] {
     hmac(server_secret.as_bytes(), &[b"wrap", token.as_bytes()])
 }
 
-/// Encrypts `plaintext` with AES-256-GCM under `key`, binding `aad` (for example
-/// the grant id, so a sealed value cannot be moved to another grant).
+/// What a sealed value is for. It is part of the associated data of every
+/// seal, so a value sealed for one purpose never opens as another, even under
+/// the same key and context.
+pub mod purpose {
+    /// A grant's props, sealed with the grant key; context: the grant id.
+    pub const PROPS: &str = "props";
+    /// The pair issued for a just-spent refresh token; context: the grant id.
+    pub const REPLAY: &str = "replay";
+    /// The grant key wrapped by an authorization code; context: the grant id.
+    pub const WRAP_CODE: &str = "wrap:code";
+    /// The grant key wrapped by a refresh token; context: the grant id.
+    pub const WRAP_REFRESH: &str = "wrap:refresh";
+    /// The grant key wrapped by an access token; context: the record's binding.
+    pub const WRAP_ACCESS: &str = "wrap:access";
+}
+
+fn aad(purpose: &str, context: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(purpose.len() + 1 + context.len());
+    out.extend_from_slice(purpose.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(context.as_bytes());
+    out
+}
+
+/// Encrypts `plaintext` with AES-256-GCM under `key`. The associated data is
+/// `purpose`, a newline and `context` (for example the grant id, so a sealed
+/// value cannot be moved to another grant or used as another kind of value).
 /// Output: base64url(nonce || ciphertext || tag).
 pub fn seal(
     key: &[u8; 32],
     plaintext: &[u8],
-    aad: &[u8],
+    purpose: &str,
+    context: &str,
     rng: &dyn Entropy,
 ) -> Result<String, CryptoError> {
     let nonce = random_bytes::<12>(rng)?;
@@ -128,7 +154,7 @@ pub fn seal(
             Nonce::from_slice(&nonce),
             Payload {
                 msg: plaintext,
-                aad,
+                aad: &aad(purpose, context),
             },
         )
         .map_err(|_| CryptoError::Open)?;
@@ -138,8 +164,13 @@ pub fn seal(
     Ok(b64(&out))
 }
 
-/// Reverses [`seal`]; any tampering, wrong key or wrong `aad` is [`CryptoError::Open`].
-pub fn open(key: &[u8; 32], sealed: &str, aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+/// Reverses [`seal`]; any tampering, wrong key, purpose or context is [`CryptoError::Open`].
+pub fn open(
+    key: &[u8; 32],
+    sealed: &str,
+    purpose: &str,
+    context: &str,
+) -> Result<Vec<u8>, CryptoError> {
     let raw = unb64(sealed).ok_or(CryptoError::Open)?;
     if raw.len() < 12 + 16 {
         return Err(CryptoError::Open);
@@ -150,42 +181,110 @@ pub fn open(key: &[u8; 32], sealed: &str, aad: &[u8]) -> Result<Vec<u8>, CryptoE
             Nonce::from_slice(nonce),
             Payload {
                 msg: ciphertext,
-                aad,
+                aad: &aad(purpose, context),
             },
         )
         .map_err(|_| CryptoError::Open)
 }
 
-/// Seals a grant key `K` for one token, bound to `context` (the grant id, or
-/// everything an access-token record says).
-pub fn wrap_key(
-    server_secret: &str,
-    token: &str,
-    grant_key: &[u8; 32],
-    context: &str,
-    rng: &dyn Entropy,
-) -> Result<String, CryptoError> {
-    seal(
-        &wrapping_key(server_secret, token),
-        grant_key,
-        context.as_bytes(),
-        rng,
-    )
+/// The server's secrets: the current `SECRET_KEY`, and during a rotation the
+/// previous one (`SECRET_KEY_PREVIOUS`). New values are always made with the
+/// current key; values made with either key are accepted, so rotating the key
+/// signs nobody out. A value no key opens is simply not valid.
+#[derive(Clone)]
+pub struct Keyring {
+    current: String,
+    previous: Option<String>,
 }
 
-/// Recovers a grant key `K` with the token that wrapped it and the same `context`.
-pub fn unwrap_key(
-    server_secret: &str,
-    token: &str,
-    wrapped: &str,
-    context: &str,
-) -> Result<[u8; 32], CryptoError> {
-    let raw = open(
-        &wrapping_key(server_secret, token),
-        wrapped,
-        context.as_bytes(),
-    )?;
-    raw.try_into().map_err(|_| CryptoError::Open)
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keyring([redacted])")
+    }
+}
+
+impl Keyring {
+    pub fn new(current: &str, previous: Option<&str>) -> Keyring {
+        Keyring {
+            current: current.to_owned(),
+            previous: previous.map(str::to_owned),
+        }
+    }
+
+    /// The key new values are made with.
+    pub fn current(&self) -> &str {
+        &self.current
+    }
+
+    fn all(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.current.as_str()).chain(self.previous.as_deref())
+    }
+
+    /// Signs `payload` for `purpose` with the current key (see [`sign`]).
+    pub fn sign(&self, purpose: &str, payload: &[u8]) -> String {
+        sign(&self.current, purpose, payload)
+    }
+
+    /// Checks a value signed with any of the keys.
+    pub fn verify(&self, purpose: &str, signed: &str) -> Option<Vec<u8>> {
+        self.all().find_map(|k| verify_signed(k, purpose, signed))
+    }
+
+    /// Seals `plaintext` under a key only the holder of `token` can derive.
+    pub fn seal_for_token(
+        &self,
+        token: &str,
+        plaintext: &[u8],
+        purpose: &str,
+        context: &str,
+        rng: &dyn Entropy,
+    ) -> Result<String, CryptoError> {
+        seal(
+            &wrapping_key(&self.current, token),
+            plaintext,
+            purpose,
+            context,
+            rng,
+        )
+    }
+
+    /// Opens what [`Keyring::seal_for_token`] sealed, under any of the keys.
+    pub fn open_for_token(
+        &self,
+        token: &str,
+        sealed: &str,
+        purpose: &str,
+        context: &str,
+    ) -> Result<Vec<u8>, CryptoError> {
+        self.all()
+            .find_map(|k| open(&wrapping_key(k, token), sealed, purpose, context).ok())
+            .ok_or(CryptoError::Open)
+    }
+
+    /// Seals a grant key `K` for one token.
+    pub fn wrap_key(
+        &self,
+        token: &str,
+        grant_key: &[u8; 32],
+        purpose: &str,
+        context: &str,
+        rng: &dyn Entropy,
+    ) -> Result<String, CryptoError> {
+        self.seal_for_token(token, grant_key, purpose, context, rng)
+    }
+
+    /// Recovers a grant key `K` with the token that wrapped it.
+    pub fn unwrap_key(
+        &self,
+        token: &str,
+        wrapped: &str,
+        purpose: &str,
+        context: &str,
+    ) -> Result<[u8; 32], CryptoError> {
+        self.open_for_token(token, wrapped, purpose, context)?
+            .try_into()
+            .map_err(|_| CryptoError::Open)
+    }
 }
 
 /// Signs `payload` for `purpose` (so a value signed for one cookie is never valid
@@ -246,43 +345,93 @@ pub(crate) mod tests {
     fn sealed_values_open_only_with_the_same_key_and_aad() {
         let rng = CountingEntropy(Cell::new(0));
         let key = [7u8; 32];
-        let sealed = seal(&key, b"upstream-token", b"grant-1", &rng).unwrap();
+        let sealed = seal(&key, b"upstream-token", "props", "grant-1", &rng).unwrap();
         assert!(!sealed.contains("upstream-token"));
-        assert_eq!(open(&key, &sealed, b"grant-1").unwrap(), b"upstream-token");
         assert_eq!(
-            open(&[8u8; 32], &sealed, b"grant-1"),
+            open(&key, &sealed, "props", "grant-1").unwrap(),
+            b"upstream-token"
+        );
+        assert_eq!(
+            open(&[8u8; 32], &sealed, "props", "grant-1"),
             Err(CryptoError::Open)
         );
-        assert_eq!(open(&key, &sealed, b"grant-2"), Err(CryptoError::Open));
+        assert_eq!(
+            open(&key, &sealed, "props", "grant-2"),
+            Err(CryptoError::Open)
+        );
+        // The purpose label is bound too: a value sealed as props is no replay.
+        assert_eq!(
+            open(&key, &sealed, "replay", "grant-1"),
+            Err(CryptoError::Open)
+        );
         let mut tampered = unb64(&sealed).unwrap();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
         assert_eq!(
-            open(&key, &b64(&tampered), b"grant-1"),
+            open(&key, &b64(&tampered), "props", "grant-1"),
             Err(CryptoError::Open)
         );
         assert_eq!(
-            open(&key, "not base64!", b"grant-1"),
+            open(&key, "not base64!", "props", "grant-1"),
             Err(CryptoError::Open)
         );
-        assert_eq!(open(&key, "", b"grant-1"), Err(CryptoError::Open));
+        assert_eq!(open(&key, "", "props", "grant-1"), Err(CryptoError::Open));
     }
 
     #[test]
     fn a_grant_key_unwraps_only_with_its_token_and_the_server_secret() {
         let rng = CountingEntropy(Cell::new(0));
         let k = [42u8; 32];
-        let wrapped = wrap_key(SECRET, "token-a", &k, "g1", &rng).unwrap();
-        assert_eq!(unwrap_key(SECRET, "token-a", &wrapped, "g1").unwrap(), k);
-        assert!(unwrap_key(SECRET, "token-b", &wrapped, "g1").is_err());
-        assert!(unwrap_key(
-            "another-secret-0123456789abcdef-xyz",
-            "token-a",
-            &wrapped,
-            "g1"
-        )
-        .is_err());
-        assert!(unwrap_key(SECRET, "token-a", &wrapped, "g2").is_err());
+        let ring = Keyring::new(SECRET, None);
+        let wrapped = ring
+            .wrap_key("token-a", &k, "wrap:code", "g1", &rng)
+            .unwrap();
+        assert_eq!(
+            ring.unwrap_key("token-a", &wrapped, "wrap:code", "g1")
+                .unwrap(),
+            k
+        );
+        assert!(ring
+            .unwrap_key("token-b", &wrapped, "wrap:code", "g1")
+            .is_err());
+        assert!(ring
+            .unwrap_key("token-a", &wrapped, "wrap:refresh", "g1")
+            .is_err());
+        assert!(ring
+            .unwrap_key("token-a", &wrapped, "wrap:code", "g2")
+            .is_err());
+        let other = Keyring::new("another-secret-0123456789abcdef-xyz", None);
+        assert!(other
+            .unwrap_key("token-a", &wrapped, "wrap:code", "g1")
+            .is_err());
+    }
+
+    #[test]
+    fn a_rotated_keyring_opens_what_the_previous_key_made() {
+        let rng = CountingEntropy(Cell::new(0));
+        let k = [9u8; 32];
+        let old = Keyring::new(SECRET, None);
+        let wrapped = old.wrap_key("tok", &k, "wrap:refresh", "g", &rng).unwrap();
+        let signed = old.sign("approvals", b"[]");
+        let rotated = Keyring::new("new-secret-0123456789abcdef-0123456", Some(SECRET));
+        assert_eq!(
+            rotated
+                .unwrap_key("tok", &wrapped, "wrap:refresh", "g")
+                .unwrap(),
+            k
+        );
+        assert_eq!(rotated.verify("approvals", &signed).unwrap(), b"[]");
+        // New values are made with the new key only.
+        let fresh = rotated
+            .wrap_key("tok", &k, "wrap:refresh", "g", &rng)
+            .unwrap();
+        assert!(old.unwrap_key("tok", &fresh, "wrap:refresh", "g").is_err());
+        // Once the previous key is dropped, its values are invalid, not an error.
+        let after = Keyring::new("new-secret-0123456789abcdef-0123456", None);
+        assert!(after
+            .unwrap_key("tok", &wrapped, "wrap:refresh", "g")
+            .is_err());
+        assert!(after.verify("approvals", &signed).is_none());
     }
 
     #[test]

@@ -3,10 +3,13 @@
 pub mod authorize;
 pub mod crypto;
 pub mod error;
+pub mod flow;
 pub mod grant;
 pub mod metadata;
 pub mod pkce;
 pub mod redirect;
 pub mod register;
 pub mod resource;
+pub mod store;
 pub mod token;
+pub mod types;

@@ -26,7 +26,6 @@ use super::redirect::{validate_redirect_uri, RedirectUri};
 use crate::user::ALL_SCOPES;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// Largest registration body we read. Real registrations are under 1 KiB.
@@ -498,14 +497,7 @@ impl Client {
 
 /// Lowercase hex SHA-256 of a client secret, the form [`Client`] stores.
 pub fn client_secret_hash(secret: &str) -> String {
-    use std::fmt::Write as _;
-    let digest = Sha256::digest(secret.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        // Writing to a String cannot fail.
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    crate::oauth::crypto::hash_token(secret)
 }
 
 /// The body of a successful registration (RFC 7591 §3.2.1): the issued

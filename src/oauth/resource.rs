@@ -5,8 +5,10 @@
 use crate::config::Secret;
 use crate::http::Reply;
 use crate::oauth::crypto;
+use crate::oauth::error::OAuthError;
+use crate::oauth::grant::AccessError;
 use crate::oauth::metadata;
-use crate::user::{UserContext, UserProfile, ALL_SCOPES};
+use crate::user::{UserContext, UserProfile, ALL_SCOPES, SCOPE_MCP};
 
 /// What the `Authorization` header of a request holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +76,44 @@ pub fn unauthorized(resource_metadata_url: &str, problem: Option<&str>) -> Reply
             &metadata::www_authenticate(resource_metadata_url, error),
         )
         .no_store()
+}
+
+/// Why a request to `/mcp` is not let in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `Authorization` header: the client has not authorized yet.
+    NoToken,
+    /// An `Authorization` header that is not `Bearer <token>`.
+    Malformed,
+    /// A bearer token that was checked and refused.
+    Token(AccessError),
+}
+
+/// The reply to a refused request (RFC 6750 §3.1, MCP authorization): 401 with
+/// the challenge, or 403 `insufficient_scope` for a valid token without the
+/// base scope.
+pub fn refuse(resource_metadata_url: &str, refusal: &Refusal) -> Reply {
+    match refusal {
+        Refusal::NoToken => unauthorized(resource_metadata_url, None),
+        Refusal::Malformed => unauthorized(
+            resource_metadata_url,
+            Some("the Authorization header must be 'Bearer <token>'"),
+        ),
+        Refusal::Token(AccessError::MissingScope) => {
+            let error = OAuthError::insufficient_scope(AccessError::MissingScope.to_string());
+            error.to_json_reply().header(
+                "WWW-Authenticate",
+                &metadata::insufficient_scope_challenge(resource_metadata_url, SCOPE_MCP),
+            )
+        }
+        Refusal::Token(e) => unauthorized(
+            resource_metadata_url,
+            Some(match e {
+                AccessError::WrongResource => "the access token was issued for another resource",
+                _ => "the access token is invalid, expired or revoked",
+            }),
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -7,18 +7,17 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::oauth::crypto::Entropy;
 use crate::oauth::error::OAuthError;
-use crate::oauth::grant::{
-    self, AuthorizationRequest, CodeRedemption, Effect, GrantError, GrantState, Keys, Props,
-    RefreshRequest, Step, TokenKind,
-};
+use crate::oauth::grant::{self, TokenKind};
 use crate::oauth::register::{Client, TokenEndpointAuthMethod};
+use crate::oauth::types::{AuthCode, ClientSecret, RefreshToken};
 
-/// The form fields of /token and /revoke.
-#[derive(Debug, Default, Deserialize)]
+pub use crate::oauth::grant::command::GrantCommand;
+
+/// The form fields of /token and /revoke. Its `Debug` shows no credential.
+#[derive(Default, Deserialize)]
 pub struct TokenForm {
     pub grant_type: Option<String>,
     pub code: Option<String>,
@@ -31,6 +30,17 @@ pub struct TokenForm {
     pub client_secret: Option<String>,
     pub token: Option<String>,
     pub token_type_hint: Option<String>,
+}
+
+impl std::fmt::Debug for TokenForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenForm")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2: the
@@ -55,16 +65,14 @@ pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<TokenForm, 
 #[derive(Clone, PartialEq, Eq)]
 pub enum ClientAuth {
     /// A public client: only its id (`token_endpoint_auth_method=none`).
-    None {
-        client_id: String,
-    },
+    None { client_id: String },
     Basic {
         client_id: String,
-        secret: String,
+        secret: ClientSecret,
     },
     Post {
         client_id: String,
-        secret: String,
+        secret: ClientSecret,
     },
 }
 
@@ -134,7 +142,7 @@ pub fn client_credentials(
         }
         return Ok(ClientAuth::Basic {
             client_id: id,
-            secret,
+            secret: ClientSecret::new(secret),
         });
     }
     let client_id = form
@@ -145,7 +153,10 @@ pub fn client_credentials(
             OAuthError::invalid_client("client authentication is required (client_id is missing)")
         })?;
     Ok(match form.client_secret.clone() {
-        Some(secret) => ClientAuth::Post { client_id, secret },
+        Some(secret) => ClientAuth::Post {
+            client_id,
+            secret: ClientSecret::new(secret),
+        },
         None => ClientAuth::None { client_id },
     })
 }
@@ -178,7 +189,7 @@ pub fn authenticate_client(
     match auth {
         ClientAuth::None { .. } => Ok(()),
         ClientAuth::Basic { secret, .. } | ClientAuth::Post { secret, .. } => {
-            if client.secret_matches(secret) {
+            if client.secret_matches(secret.secret()) {
                 Ok(())
             } else {
                 Err(OAuthError::invalid_client("client authentication failed"))
@@ -189,8 +200,6 @@ pub fn authenticate_client(
 
 /// Which grant a token request is about, and the command for it (RFC 6749
 /// §4.1.3 and §6). Tokens carry their grant id, so no storage is read here.
-/// A refresh command leaves `new_props` empty for the caller to fill after
-/// checking the upstream tokens.
 pub fn plan(form: &TokenForm, client_id: &str) -> Result<(String, GrantCommand), OAuthError> {
     match form.grant_type.as_deref() {
         Some("authorization_code") => {
@@ -205,7 +214,7 @@ pub fn plan(form: &TokenForm, client_id: &str) -> Result<(String, GrantCommand),
             };
             let grant_id = grant_id.to_owned();
             let command = GrantCommand::Redeem {
-                code,
+                code: AuthCode::new(code),
                 client_id: client_id.to_owned(),
                 redirect_uri: form.redirect_uri.clone(),
                 code_verifier: form.code_verifier.clone(),
@@ -229,11 +238,10 @@ pub fn plan(form: &TokenForm, client_id: &str) -> Result<(String, GrantCommand),
                 .as_deref()
                 .map(|s| s.split_whitespace().map(str::to_owned).collect());
             let command = GrantCommand::Refresh {
-                refresh_token,
+                refresh_token: RefreshToken::new(refresh_token),
                 client_id: client_id.to_owned(),
                 scope,
                 resource: form.resource.clone(),
-                new_props: None,
             };
             Ok((grant_id, command))
         }
@@ -281,9 +289,7 @@ mod plan_tests {
         )
         .unwrap();
         assert_eq!(grant, GRANT);
-        assert!(
-            matches!(cmd, GrantCommand::Refresh { scope: Some(s), new_props: None, .. } if s == ["mcp"])
-        );
+        assert!(matches!(cmd, GrantCommand::Refresh { scope: Some(s), .. } if s == ["mcp"]));
     }
 
     #[test]
@@ -318,211 +324,6 @@ mod plan_tests {
         ];
         for (pairs, code) in cases {
             assert_eq!(plan(&form(pairs), "c").unwrap_err().code, code, "{pairs:?}");
-        }
-    }
-}
-
-/// A command to a grant's serializer. Serialized as JSON between the Worker
-/// and the grant's Durable Object.
-#[derive(Debug, Serialize, Deserialize)]
-// Externally tagged (serde's default): internally tagged enums buffer their input
-// and cost several KB of wasm each.
-#[serde(rename_all = "snake_case")]
-pub enum GrantCommand {
-    Begin {
-        grant_id: String,
-        request: AuthorizationRequest,
-        upstream_verifier: String,
-        nonce: String,
-    },
-    TakeState {
-        state: String,
-    },
-    IssueCode {
-        props: Props,
-    },
-    /// The upstream sign-in failed or was refused: forget the grant.
-    Abandon,
-    Redeem {
-        code: String,
-        client_id: String,
-        redirect_uri: Option<String>,
-        code_verifier: Option<String>,
-        resource: Option<String>,
-    },
-    Refresh {
-        refresh_token: String,
-        client_id: String,
-        scope: Option<Vec<String>>,
-        resource: Option<String>,
-        new_props: Option<Props>,
-    },
-    /// Decrypts the props with a current refresh token, so the caller can check
-    /// the upstream tokens before [`GrantCommand::Refresh`].
-    PropsForRefresh {
-        refresh_token: String,
-    },
-    Revoke {
-        token: String,
-        client_id: String,
-    },
-}
-
-/// The answer of a grant command.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GrantAnswer {
-    Ok {
-        value: serde_json::Value,
-    },
-    OAuth {
-        error: String,
-        error_description: String,
-    },
-    State {
-        message: String,
-    },
-    Internal,
-}
-
-impl GrantAnswer {
-    fn from_result<T: Serialize>(result: Result<T, GrantError>) -> GrantAnswer {
-        match result {
-            Ok(v) => match serde_json::to_value(v) {
-                Ok(value) => GrantAnswer::Ok { value },
-                Err(_) => GrantAnswer::Internal,
-            },
-            Err(GrantError::OAuth(e)) => GrantAnswer::OAuth {
-                error: e.code.as_str().to_owned(),
-                error_description: e.description,
-            },
-            Err(GrantError::State(m)) => GrantAnswer::State {
-                message: m.to_owned(),
-            },
-            Err(GrantError::Internal) => GrantAnswer::Internal,
-        }
-    }
-
-    /// Back to a typed result on the Worker's side.
-    pub fn into_result<T: serde::de::DeserializeOwned>(self) -> Result<T, GrantError> {
-        match self {
-            GrantAnswer::Ok { value } => {
-                serde_json::from_value(value).map_err(|_| GrantError::Internal)
-            }
-            GrantAnswer::OAuth {
-                error,
-                error_description,
-            } => Err(GrantError::OAuth(OAuthError::new(
-                crate::oauth::error::ErrorCode::parse(&error),
-                error_description,
-            ))),
-            GrantAnswer::State { message } => Err(GrantError::State(state_message(&message))),
-            GrantAnswer::Internal => Err(GrantError::Internal),
-        }
-    }
-}
-
-/// State messages are static strings on both sides; map back to one of them.
-fn state_message(message: &str) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "this sign-in is unknown or has expired; start again from your MCP client",
-        "this sign-in was already completed; start again from your MCP client",
-        "this sign-in link was already used; start again from your MCP client",
-        "this sign-in took too long and expired; start again from your MCP client",
-        "this sign-in is unknown or has expired",
-        "this sign-in cannot be completed twice",
-    ];
-    KNOWN
-        .iter()
-        .find(|k| **k == message)
-        .copied()
-        .unwrap_or("this sign-in cannot be completed; start again from your MCP client")
-}
-
-/// What a grant's serializer does with one command: the state to keep (`None`
-/// deletes it), the KV effects to apply after storing it, and the answer.
-pub fn execute(
-    state: Option<GrantState>,
-    command: GrantCommand,
-    now: u64,
-    keys: &Keys<'_>,
-    rng: &dyn Entropy,
-) -> (Option<GrantState>, Vec<Effect>, GrantAnswer) {
-    fn finish<T: Serialize>(step: Step<T>) -> (Option<GrantState>, Vec<Effect>, GrantAnswer) {
-        (
-            step.state,
-            step.effects,
-            GrantAnswer::from_result(step.result),
-        )
-    }
-    match command {
-        GrantCommand::Begin {
-            grant_id,
-            request,
-            upstream_verifier,
-            nonce,
-        } => finish(grant::begin(
-            state,
-            &grant_id,
-            request,
-            upstream_verifier,
-            nonce,
-            now,
-            rng,
-        )),
-        GrantCommand::TakeState { state: token } => finish(grant::take_state(state, &token, now)),
-        GrantCommand::IssueCode { props } => {
-            finish(grant::issue_code(state, &props, now, keys, rng))
-        }
-        GrantCommand::Abandon => {
-            // Only a grant that never issued a code may be forgotten this way.
-            let abandonable = state.as_ref().is_none_or(|s| s.user_id.is_none());
-            if abandonable {
-                (None, Vec::new(), GrantAnswer::from_result(Ok(())))
-            } else {
-                (state, Vec::new(), GrantAnswer::Internal)
-            }
-        }
-        GrantCommand::Redeem {
-            code,
-            client_id,
-            redirect_uri,
-            code_verifier,
-            resource,
-        } => {
-            let input = CodeRedemption {
-                code: &code,
-                client_id: &client_id,
-                redirect_uri: redirect_uri.as_deref(),
-                code_verifier: code_verifier.as_deref(),
-                resource: resource.as_deref(),
-            };
-            finish(grant::redeem_code(state, &input, now, keys, rng))
-        }
-        GrantCommand::Refresh {
-            refresh_token,
-            client_id,
-            scope,
-            resource,
-            new_props,
-        } => {
-            let input = RefreshRequest {
-                refresh_token: &refresh_token,
-                client_id: &client_id,
-                scope,
-                resource: resource.as_deref(),
-                new_props,
-            };
-            finish(grant::refresh(state, input, now, keys, rng))
-        }
-        GrantCommand::PropsForRefresh { refresh_token } => {
-            let props = state
-                .as_ref()
-                .and_then(|s| grant::props_for_refresh(s, &refresh_token, keys));
-            (state, Vec::new(), GrantAnswer::from_result(Ok(props)))
-        }
-        GrantCommand::Revoke { token, client_id } => {
-            finish(grant::revoke(state, &token, &client_id, now))
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::oauth::crypto::{self, Entropy};
+use crate::oauth::crypto::{self, Entropy, Keyring};
 use crate::oauth::error::append_query;
 use crate::outbound::{HttpClient, LocalBoxFuture};
 use crate::upstream::{
@@ -24,7 +24,9 @@ const PURPOSE: &str = "dev-code";
 pub struct DevProvider {
     /// `https://host` or `http://127.0.0.1:8787`: where the sign-in page lives.
     pub origin: String,
-    pub server_secret: String,
+    /// Signs and checks the development code (`SECRET_KEY`, and the previous
+    /// one during a rotation).
+    pub ring: Keyring,
 }
 
 /// What the development sign-in form submits.
@@ -54,7 +56,7 @@ struct DevCode {
 pub fn complete_login(
     form: &DevLoginForm,
     origin: &str,
-    server_secret: &str,
+    ring: &Keyring,
     now: u64,
     rng: &dyn Entropy,
 ) -> Result<String, String> {
@@ -92,7 +94,7 @@ pub fn complete_login(
     };
     let payload =
         serde_json::to_vec(&code).map_err(|_| "Could not encode the sign-in.".to_owned())?;
-    let signed = crypto::sign(server_secret, PURPOSE, &payload);
+    let signed = ring.sign(PURPOSE, &payload);
     Ok(append_query(
         &format!("{origin}/callback"),
         &[("code", &signed), ("state", &form.state)],
@@ -117,10 +119,9 @@ impl IdentityProvider for DevProvider {
         params: ExchangeParams<'a>,
     ) -> LocalBoxFuture<'a, Result<SignIn, UpstreamError>> {
         Box::pin(async move {
-            let payload = crypto::verify_signed(&self.server_secret, PURPOSE, params.code)
-                .ok_or_else(|| {
-                    UpstreamError::Provider("the development sign-in code is not valid".into())
-                })?;
+            let payload = self.ring.verify(PURPOSE, params.code).ok_or_else(|| {
+                UpstreamError::Provider("the development sign-in code is not valid".into())
+            })?;
             let code: DevCode = serde_json::from_slice(&payload).map_err(|_| {
                 UpstreamError::Malformed("the development sign-in code is malformed".into())
             })?;
@@ -160,9 +161,7 @@ impl IdentityProvider for DevProvider {
 
 /// Whether a host (without port) is a loopback name, the only place the
 /// development provider answers.
-pub fn is_loopback_host(host: &str) -> bool {
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1")
-}
+pub use crate::uri::is_loopback_host;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,714 @@
+//! The authorization server's endpoints as whole flows: plain inputs in, a
+//! [`Reply`] out, over a [`Store`], the clock and randomness. The Cloudflare
+//! shell only reads the request into a [`Site`] and sends the reply back.
+//!
+//! - [`authorize`]: `GET /authorize` (RFC 6749 §4.1.1, RFC 9700 §4.11.2);
+//! - [`consent`]: `POST /authorize`, the consent page's answer;
+//! - [`callback`]: `GET /callback`, the upstream provider's answer;
+//! - [`token`]: `POST /token` (RFC 6749 §3.2);
+//! - [`revoke`]: `POST /revoke` (RFC 7009);
+//! - [`dev_login`]: the development provider's sign-in page.
+//!
+//! Where errors go (RFC 6749 §4.1.2.1, RFC 9700 §4.11.2): before the person in
+//! the browser has done anything on our pages, every error is shown on our own
+//! page and never redirected, so a registered client cannot turn `/authorize`
+//! into an open redirector. After they answered the consent page or came back
+//! from the identity provider, errors go back to the client with `error`,
+//! `state` and `iss` (RFC 9207).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, ProviderKind};
+use crate::http::{HttpError, Reply};
+use crate::oauth::authorize::{self, AuthorizeError, AuthorizeQuery, CONSENT_TTL_SECS};
+use crate::oauth::crypto::{self, Entropy, Keyring};
+use crate::oauth::error::{append_query, ErrorCode, OAuthError};
+use crate::oauth::grant::command::{typed, GrantCommand};
+use crate::oauth::grant::{
+    self, AuthorizationRequest, GrantError, Props, TakenState, TokenKind, TokenPair,
+    PENDING_TTL_SECS,
+};
+use crate::oauth::metadata;
+use crate::oauth::pkce::{self, CodeVerifier};
+use crate::oauth::redirect::redirect_host;
+use crate::oauth::register::Client;
+use crate::oauth::store::{keys, Store, StoreError};
+use crate::oauth::token::{self, ClientAuth};
+use crate::oauth::types::{AnyToken, AuthCode, CsrfToken, StateToken};
+use crate::outbound::HttpClient;
+use crate::upstream::dev::{self, DevLoginForm};
+use crate::upstream::{AuthorizeParams, ExchangeParams, IdentityProvider, UpstreamError};
+use crate::user::user_allowed;
+use crate::web::{self, cookies, Consent};
+
+/// How long a browser remembers what it approved.
+pub const APPROVAL_TTL_SECS: u64 = 30 * 86_400;
+/// At most this many approvals are remembered per browser.
+pub const MAX_APPROVALS: usize = 20;
+/// How long a client is asked to wait after `temporarily_unavailable`.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// What a flow knows about this deployment and this request.
+pub struct Site<'a> {
+    pub config: &'a Config,
+    /// Our issuer and public origin, byte-identical everywhere.
+    pub issuer: &'a str,
+    /// The host the request reached (without port).
+    pub host: &'a str,
+    /// Whether the request came over https (cookies are then `__Host-`, `Secure`).
+    pub secure: bool,
+    /// The request's `Cookie` header.
+    pub cookie_header: Option<&'a str>,
+    pub now: u64,
+    pub rng: &'a dyn Entropy,
+}
+
+impl Site<'_> {
+    fn ring(&self) -> &Keyring {
+        &self.config.keyring
+    }
+    fn resource(&self) -> String {
+        metadata::mcp_resource(self.issuer)
+    }
+    fn callback_url(&self) -> String {
+        format!("{}/callback", self.issuer)
+    }
+    fn cookie(&self, base: &str) -> Option<&str> {
+        cookies::get(self.cookie_header, &cookies::name(base, self.secure))
+    }
+    fn set_cookie(&self, base: &str, value: &str, max_age: u64) -> String {
+        cookies::set(
+            &cookies::name(base, self.secure),
+            value,
+            max_age,
+            self.secure,
+        )
+    }
+    fn clear_cookie(&self, base: &str) -> String {
+        cookies::clear(&cookies::name(base, self.secure), self.secure)
+    }
+    fn random(&self) -> Result<String, HttpError> {
+        crypto::random_secret(self.rng).map_err(|_| HttpError::Internal)
+    }
+    fn random_id(&self) -> Result<String, HttpError> {
+        crypto::random_id(self.rng).map_err(|_| HttpError::Internal)
+    }
+    /// Sign-in pages set cookies that must be `Secure`: plain http is served to
+    /// loopback development only, never to a public host.
+    fn refuse_plain_http(&self) -> Option<Reply> {
+        (!self.secure && !crate::uri::is_loopback_host(self.host)).then(|| {
+            web::message_page(
+                400,
+                "HTTPS required",
+                "Sign-in on this server works over https only. Open the same address with https://.",
+            )
+        })
+    }
+}
+
+fn store_fault(e: StoreError) -> HttpError {
+    let _ = e;
+    HttpError::Internal
+}
+
+fn grant_fault(e: GrantError) -> HttpError {
+    let _ = e;
+    HttpError::Internal
+}
+
+fn local_error(status: u16, message: &str) -> Reply {
+    web::message_page(status, "This sign-in cannot continue", message)
+}
+
+/// Adds the CORS headers browser-based clients (MCP Inspector) need.
+pub fn with_cors(mut reply: Reply) -> Reply {
+    for (k, v) in metadata::cors_headers() {
+        reply = reply.header(&k, &v);
+    }
+    reply
+}
+
+/// A registered client, or `None` for an id we never issued.
+pub async fn load_client(store: &dyn Store, client_id: &str) -> Result<Option<Client>, HttpError> {
+    // Client ids we issue are base64url; anything else is not worth a read.
+    let plausible = (1..=128).contains(&client_id.len())
+        && client_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !plausible {
+        return Ok(None);
+    }
+    let raw = store
+        .get(&keys::client(client_id))
+        .await
+        .map_err(store_fault)?;
+    // A record that no longer decodes is not a client we can vouch for.
+    Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
+}
+
+// ---------------------------------------------------------------------------
+// Remembered consent
+
+/// One remembered approval: what a browser allowed, and for which scopes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Approval {
+    /// Hash of (client, redirect URI, resource).
+    id: String,
+    scope: Vec<String>,
+}
+
+fn approval_id(request: &AuthorizationRequest) -> String {
+    crypto::hash_token(&format!(
+        "{}\n{}\n{}",
+        request.client_id, request.redirect_uri, request.resource
+    ))[..32]
+        .to_owned()
+}
+
+fn approvals(site: &Site<'_>) -> Vec<Approval> {
+    site.cookie("approved")
+        .and_then(|c| site.ring().verify("approvals", c))
+        .and_then(|raw| serde_json::from_slice(&raw).ok())
+        .unwrap_or_default()
+}
+
+/// Consent is remembered only for what was approved: the same client, redirect
+/// URI and resource, and no scope beyond the approved ones.
+fn already_approved(site: &Site<'_>, request: &AuthorizationRequest) -> bool {
+    let id = approval_id(request);
+    approvals(site)
+        .iter()
+        .any(|a| a.id == id && request.scope.iter().all(|s| a.scope.contains(s)))
+}
+
+fn remember_approval(site: &Site<'_>, request: &AuthorizationRequest) -> Result<String, HttpError> {
+    let id = approval_id(request);
+    let mut list = approvals(site);
+    let mut scope = request.scope.clone();
+    if let Some(at) = list.iter().position(|a| a.id == id) {
+        for s in list.remove(at).scope {
+            if !scope.contains(&s) {
+                scope.push(s);
+            }
+        }
+    }
+    list.push(Approval { id, scope });
+    let skip = list.len().saturating_sub(MAX_APPROVALS);
+    let list: Vec<Approval> = list.into_iter().skip(skip).collect();
+    let payload = serde_json::to_vec(&list).map_err(|_| HttpError::Internal)?;
+    Ok(site.set_cookie(
+        "approved",
+        &site.ring().sign("approvals", &payload),
+        APPROVAL_TTL_SECS,
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// GET /authorize
+
+/// What the consent form carries, signed, from the page to its POST: the
+/// validated request, when it stops being acceptable, and the CSRF value the
+/// browser's cookie must match. `flow` names this consent's cookie, so several
+/// consent pages can be open in one browser at once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ConsentTicket {
+    request: AuthorizationRequest,
+    expires_at: u64,
+    flow: String,
+    csrf: CsrfToken,
+}
+
+fn csrf_cookie(flow: &str) -> String {
+    format!("csrf-{flow}")
+}
+
+/// `GET /authorize`: validate, then show the consent page, or skip it when this
+/// browser already approved exactly this.
+pub async fn authorize(
+    site: &Site<'_>,
+    store: &dyn Store,
+    provider: &dyn IdentityProvider,
+    query: &str,
+) -> Result<Reply, HttpError> {
+    if let Some(refused) = site.refuse_plain_http() {
+        return Ok(refused);
+    }
+    let query = match AuthorizeQuery::parse(query) {
+        Ok(q) => q,
+        Err(AuthorizeError::Local(m)) => return Ok(local_error(400, &m)),
+        Err(AuthorizeError::Redirect { .. }) => return Err(HttpError::Internal),
+    };
+    let client = match query.client_id.as_deref() {
+        Some(id) => load_client(store, id).await?,
+        None => None,
+    };
+    let request = match authorize::validate(&query, client.as_ref(), site.now, &site.resource()) {
+        Ok(r) => r,
+        Err(AuthorizeError::Local(m)) => return Ok(local_error(400, &m)),
+        // The person has not interacted yet: no redirect (RFC 9700 §4.11.2).
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            error,
+            ..
+        }) => {
+            let name = client
+                .as_ref()
+                .and_then(|c| c.client_name.clone())
+                .unwrap_or_else(|| "The application".to_owned());
+            let message = format!(
+                "{name} (which would receive you back at {}) sent a request this server cannot accept: {} ({}). Nothing was sent back to it. Try again from the application, or tell its developer.",
+                redirect_host(&redirect_uri),
+                error.description,
+                error.code.as_str(),
+            );
+            return Ok(local_error(400, &message));
+        }
+    };
+    let Some(client) = client else {
+        return Err(HttpError::Internal);
+    };
+    if already_approved(site, &request) {
+        return start_upstream(site, store, provider, request, Vec::new()).await;
+    }
+    let csrf = CsrfToken::new(site.random()?);
+    let flow = site.random_id()?;
+    let ticket = ConsentTicket {
+        request,
+        expires_at: site.now + CONSENT_TTL_SECS,
+        flow: flow.clone(),
+        csrf: csrf.clone(),
+    };
+    let payload = serde_json::to_vec(&ticket).map_err(|_| HttpError::Internal)?;
+    let signed = site.ring().sign("consent", &payload);
+    let name = client
+        .client_name
+        .clone()
+        .unwrap_or_else(|| "An unnamed application".to_owned());
+    let page = web::consent_page(&Consent {
+        client_name: &name,
+        client_id: &client.client_id,
+        redirect_host: &redirect_host(&ticket.request.redirect_uri),
+        scopes: &ticket.request.scope,
+        ticket: &signed,
+        csrf: csrf.secret(),
+    });
+    Ok(page.header(
+        "Set-Cookie",
+        &site.set_cookie(&csrf_cookie(&flow), csrf.secret(), CONSENT_TTL_SECS),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    ticket: String,
+    csrf: CsrfToken,
+    action: String,
+}
+
+/// `POST /authorize`: the consent form's answer.
+pub async fn consent(
+    site: &Site<'_>,
+    store: &dyn Store,
+    provider: &dyn IdentityProvider,
+    body: &[u8],
+) -> Result<Reply, HttpError> {
+    if let Some(refused) = site.refuse_plain_http() {
+        return Ok(refused);
+    }
+    let Ok(form) = serde_urlencoded::from_bytes::<ConsentForm>(body) else {
+        return Ok(local_error(
+            400,
+            "The consent form was incomplete. Start again from your MCP client.",
+        ));
+    };
+    let ticket: Option<ConsentTicket> = site
+        .ring()
+        .verify("consent", &form.ticket)
+        .and_then(|raw| serde_json::from_slice(&raw).ok());
+    let Some(ticket) = ticket else {
+        return Ok(local_error(400, "The consent form was altered or is not from this server. Start again from your MCP client."));
+    };
+    if site.now > ticket.expires_at {
+        return Ok(local_error(
+            400,
+            "The consent page was open too long. Start again from your MCP client.",
+        ));
+    }
+    // Double submit, bound by the signature: the form, the ticket and this
+    // browser's cookie for this consent must all carry the same random value.
+    let cookie_name = csrf_cookie(&ticket.flow);
+    let cookie = CsrfToken::new(site.cookie(&cookie_name).unwrap_or_default());
+    if !(form.csrf == ticket.csrf && cookie == ticket.csrf) {
+        return Ok(local_error(403, "This consent was not submitted from the page this server showed to this browser (cross-site request refused). Start again from your MCP client."));
+    }
+    let clear_csrf = site.clear_cookie(&cookie_name);
+    let request = ticket.request;
+    match form.action.as_str() {
+        "approve" => {
+            let remember = remember_approval(site, &request)?;
+            start_upstream(site, store, provider, request, vec![remember, clear_csrf]).await
+        }
+        "deny" => {
+            // The person answered: now the error may go back to the client.
+            let error = OAuthError::access_denied("the user denied the request");
+            Ok(Reply::redirect(&error.redirect_location(
+                &request.redirect_uri,
+                request.state.as_deref(),
+                site.issuer,
+            ))
+            .header("Set-Cookie", &clear_csrf))
+        }
+        _ => Ok(local_error(400, "The consent form sent an unknown action.")),
+    }
+}
+
+fn state_cookie(grant_id: &str) -> String {
+    format!("state-{grant_id}")
+}
+
+/// Creates the grant's pending state and sends the browser to the provider.
+async fn start_upstream(
+    site: &Site<'_>,
+    store: &dyn Store,
+    provider: &dyn IdentityProvider,
+    request: AuthorizationRequest,
+    cookies: Vec<String>,
+) -> Result<Reply, HttpError> {
+    let grant_id = site.random_id()?;
+    let verifier = CodeVerifier::from_random_bytes(
+        &crypto::random_bytes::<32>(site.rng).map_err(|_| HttpError::Internal)?,
+    );
+    let nonce = site.random()?;
+    let command = GrantCommand::Begin {
+        grant_id: grant_id.clone(),
+        request,
+        upstream_verifier: verifier.secret().to_owned(),
+        nonce: nonce.clone(),
+    };
+    let answer = store
+        .grant(&grant_id, &command)
+        .await
+        .map_err(store_fault)?;
+    let state: StateToken = typed(answer).map_err(grant_fault)?;
+    let location = provider.authorize_url(&AuthorizeParams {
+        callback_url: &site.callback_url(),
+        state: state.secret(),
+        pkce_challenge: &pkce::challenge_for(&verifier),
+        nonce: &nonce,
+    });
+    // Binds the sign-in to this browser; one cookie per sign-in in flight.
+    let mut reply = Reply::redirect(&location).header(
+        "Set-Cookie",
+        &site.set_cookie(
+            &state_cookie(&grant_id),
+            &crypto::hash_token(state.secret()),
+            PENDING_TTL_SECS,
+        ),
+    );
+    for cookie in cookies {
+        reply = reply.header("Set-Cookie", &cookie);
+    }
+    Ok(reply)
+}
+
+// ---------------------------------------------------------------------------
+// GET /callback
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /callback`: the provider sends the browser back here.
+pub async fn callback(
+    site: &Site<'_>,
+    store: &dyn Store,
+    provider: &dyn IdentityProvider,
+    http: &dyn HttpClient,
+    query: &str,
+) -> Result<Reply, HttpError> {
+    if let Some(refused) = site.refuse_plain_http() {
+        return Ok(refused);
+    }
+    let Ok(query) = serde_urlencoded::from_str::<CallbackQuery>(query) else {
+        return Ok(local_error(
+            400,
+            "The identity provider sent a malformed answer.",
+        ));
+    };
+    let Some(state) = query.state.map(StateToken::new) else {
+        return Ok(local_error(
+            400,
+            "The identity provider's answer has no state. Start again from your MCP client.",
+        ));
+    };
+    let Some(grant_id) = grant::grant_of_state(state.secret()).map(str::to_owned) else {
+        return Ok(local_error(
+            400,
+            "This sign-in is unknown or has expired. Start again from your MCP client.",
+        ));
+    };
+    // The state must come back to the browser that started the sign-in.
+    let cookie_name = state_cookie(&grant_id);
+    let bound = site
+        .cookie(&cookie_name)
+        .is_some_and(|c| crypto::ct_eq(c, &crypto::hash_token(state.secret())));
+    if !bound {
+        return Ok(local_error(400, "This sign-in was started in another browser, or its cookie expired. Start again from your MCP client."));
+    }
+    let clear_state = site.clear_cookie(&cookie_name);
+    let answer = store
+        .grant(&grant_id, &GrantCommand::TakeState { state })
+        .await
+        .map_err(store_fault)?;
+    let taken: TakenState = match typed(answer) {
+        Ok(t) => t,
+        Err(GrantError::State(p)) => {
+            return Ok(local_error(400, p.message()).header("Set-Cookie", &clear_state))
+        }
+        Err(e) => return Err(grant_fault(e)),
+    };
+    let request = &taken.request;
+    let back = |error: OAuthError| {
+        Reply::redirect(&error.redirect_location(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            site.issuer,
+        ))
+        .header("Set-Cookie", &clear_state)
+    };
+
+    if let Some(error) = query.error.as_deref() {
+        abandon(store, &grant_id).await;
+        return Ok(back(if error == "access_denied" {
+            OAuthError::access_denied("the user declined at the identity provider")
+        } else {
+            OAuthError::server_error("the identity provider reported an error")
+        }));
+    }
+    let Some(code) = query.code.as_deref() else {
+        abandon(store, &grant_id).await;
+        return Ok(back(OAuthError::server_error(
+            "the identity provider sent no code",
+        )));
+    };
+    let callback = site.callback_url();
+    let params = ExchangeParams {
+        code,
+        callback_url: &callback,
+        pkce_verifier: &taken.upstream_verifier,
+        nonce: &taken.nonce,
+        now: site.now,
+    };
+    let sign_in = match provider.exchange(http, params).await {
+        Ok(s) => s,
+        Err(e) => {
+            abandon(store, &grant_id).await;
+            return Ok(back(match e {
+                UpstreamError::Denied(_) => {
+                    OAuthError::access_denied("the user declined at the identity provider")
+                }
+                UpstreamError::Network(_) => OAuthError::temporarily_unavailable(
+                    "the identity provider could not be reached",
+                ),
+                _ => {
+                    OAuthError::server_error("the identity provider could not complete the sign-in")
+                }
+            }));
+        }
+    };
+    if !user_allowed(&site.config.allowed_users, &sign_in.user) {
+        abandon(store, &grant_id).await;
+        let who = sign_in
+            .user
+            .email
+            .clone()
+            .unwrap_or_else(|| sign_in.user.login.clone());
+        return Ok(web::message_page(
+            403,
+            "Not allowed",
+            &format!(
+                "{who} is not on this server's list of allowed users. Ask its operator for access."
+            ),
+        )
+        .header("Set-Cookie", &clear_state));
+    }
+    let props = Props {
+        user: sign_in.user,
+        upstream: Some(sign_in.tokens),
+    };
+    let answer = store
+        .grant(&grant_id, &GrantCommand::IssueCode { props })
+        .await
+        .map_err(store_fault)?;
+    let code: AuthCode = match typed(answer) {
+        Ok(c) => c,
+        Err(GrantError::State(p)) => {
+            return Ok(local_error(400, p.message()).header("Set-Cookie", &clear_state))
+        }
+        Err(e) => return Err(grant_fault(e)),
+    };
+    let mut params: Vec<(&str, &str)> = vec![("code", code.secret())];
+    if let Some(s) = request.state.as_deref() {
+        params.push(("state", s));
+    }
+    params.push(("iss", site.issuer));
+    Ok(
+        Reply::redirect(&append_query(&request.redirect_uri, &params))
+            .header("Set-Cookie", &clear_state),
+    )
+}
+
+async fn abandon(store: &dyn Store, grant_id: &str) {
+    // Best effort: an abandoned grant also expires with its pending state.
+    let _ = store.grant(grant_id, &GrantCommand::Abandon).await;
+}
+
+// ---------------------------------------------------------------------------
+// POST /token and POST /revoke
+
+fn oauth_reply(error: &OAuthError, basic: bool) -> Reply {
+    let reply = if basic {
+        error.to_json_reply_for_basic_auth()
+    } else {
+        error.to_json_reply()
+    };
+    let reply = if error.code == ErrorCode::TemporarilyUnavailable {
+        reply.header("Retry-After", &RETRY_AFTER_SECS.to_string())
+    } else {
+        reply
+    };
+    with_cors(reply)
+}
+
+/// Reads the form of /token or /revoke and authenticates its client
+/// (RFC 6749 §2.3, §3.2.1). `Err` is the reply to send.
+async fn client_form(
+    site: &Site<'_>,
+    store: &dyn Store,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Result<(token::TokenForm, ClientAuth), Reply>, HttpError> {
+    let form = match token::parse_form(content_type, body) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(oauth_reply(&e, false))),
+    };
+    let basic = authorization.is_some_and(|h| !h.trim().is_empty());
+    let auth = match token::client_credentials(authorization, &form) {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(oauth_reply(&e, basic))),
+    };
+    let client = load_client(store, auth.client_id()).await?;
+    if let Err(e) = token::authenticate_client(&auth, client.as_ref(), site.now) {
+        return Ok(Err(oauth_reply(&e, basic)));
+    }
+    Ok(Ok((form, auth)))
+}
+
+/// `POST /token` (RFC 6749 §3.2): authorization code and refresh token grants.
+pub async fn token(
+    site: &Site<'_>,
+    store: &dyn Store,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Reply, HttpError> {
+    let (form, auth) = match client_form(site, store, authorization, content_type, body).await? {
+        Ok(v) => v,
+        Err(reply) => return Ok(reply),
+    };
+    let (grant_id, command) = match token::plan(&form, auth.client_id()) {
+        Ok(plan) => plan,
+        Err(e) => return Ok(oauth_reply(&e, false)),
+    };
+    let answer = store
+        .grant(&grant_id, &command)
+        .await
+        .map_err(store_fault)?;
+    match typed::<TokenPair>(answer) {
+        Ok(pair) => Ok(with_cors(Reply::json(200, &pair.to_json()).no_store())),
+        Err(GrantError::Internal) => Err(HttpError::Internal),
+        Err(e) => Ok(oauth_reply(&e.to_oauth(), false)),
+    }
+}
+
+/// `POST /revoke` (RFC 7009). Unknown tokens are not an error (§2.2).
+pub async fn revoke(
+    site: &Site<'_>,
+    store: &dyn Store,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Reply, HttpError> {
+    let (form, auth) = match client_form(site, store, authorization, content_type, body).await? {
+        Ok(v) => v,
+        Err(reply) => return Ok(reply),
+    };
+    let Some(token) = form.token.filter(|t| !t.is_empty()).map(AnyToken::new) else {
+        return Ok(oauth_reply(
+            &OAuthError::invalid_request("token is required"),
+            false,
+        ));
+    };
+    if let Some((kind, grant_id)) = grant::parse_token(token.secret()) {
+        if kind != TokenKind::Code {
+            let grant_id = grant_id.to_owned();
+            let command = GrantCommand::Revoke {
+                token,
+                client_id: auth.client_id().to_owned(),
+            };
+            let answer = store
+                .grant(&grant_id, &command)
+                .await
+                .map_err(store_fault)?;
+            typed::<()>(answer).map_err(grant_fault)?;
+        }
+    }
+    Ok(with_cors(Reply::new(200).no_store()))
+}
+
+// ---------------------------------------------------------------------------
+// The development provider's sign-in page
+
+/// `GET`/`POST /dev/login`: only with `UPSTREAM_PROVIDER=dev`, only on loopback.
+pub fn dev_login(
+    site: &Site<'_>,
+    path: &str,
+    method: &str,
+    query: &str,
+    body: &[u8],
+) -> Result<Reply, HttpError> {
+    if site.config.provider != ProviderKind::Dev {
+        return Err(HttpError::NotFound { path: path.into() });
+    }
+    if !crate::uri::is_loopback_host(site.host) {
+        return Ok(web::message_page(403, "Not available here", "The development sign-in only works on 127.0.0.1 or localhost. Configure GitHub, Google or an OpenID Connect provider to deploy."));
+    }
+    if method == "GET" {
+        #[derive(Deserialize)]
+        struct Q {
+            state: Option<String>,
+        }
+        let state = serde_urlencoded::from_str::<Q>(query)
+            .ok()
+            .and_then(|q| q.state)
+            .unwrap_or_default();
+        if state.is_empty() {
+            return Ok(local_error(
+                400,
+                "This sign-in has no state. Start again from your MCP client.",
+            ));
+        }
+        return Ok(web::dev_login_page(&state));
+    }
+    let Ok(form) = serde_urlencoded::from_bytes::<DevLoginForm>(body) else {
+        return Ok(local_error(400, "The sign-in form was incomplete."));
+    };
+    match dev::complete_login(&form, site.issuer, site.ring(), site.now, site.rng) {
+        Ok(location) => Ok(Reply::redirect(&location)),
+        Err(message) => Ok(local_error(400, &message)),
+    }
+}

@@ -1,0 +1,107 @@
+//! The access-token record `/mcp` reads (one KV read, no write) and the checks
+//! it makes: integrity, expiry, audience (RFC 8707) and the base scope.
+
+use serde::{Deserialize, Serialize};
+
+use super::{open_props, parse_token, Props, TokenKind};
+use crate::oauth::crypto::{purpose, Keyring};
+use crate::user::{UserContext, SCOPE_MCP};
+
+/// The record behind an access token, in KV under `access:<hash>`: everything
+/// /mcp needs in one read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessRecord {
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: Vec<String>,
+    pub resource: String,
+    pub expires_at: u64,
+    /// The grant key wrapped by this access token.
+    pub wrapped_key: String,
+    /// `Props` sealed with the grant key.
+    pub props: String,
+}
+
+impl AccessRecord {
+    /// What the wrapped key is bound to (AEAD associated data): every field that
+    /// decides what the token may do. Written out field by field, with lengths,
+    /// so no two records share a binding.
+    pub fn binding(&self) -> String {
+        let mut out = String::new();
+        let scope = self.scope.join(" ");
+        let expires = self.expires_at.to_string();
+        for part in [
+            &self.grant_id,
+            &self.client_id,
+            &self.user_id,
+            &scope,
+            &self.resource,
+            &expires,
+        ] {
+            out.push_str(&part.len().to_string());
+            out.push(':');
+            out.push_str(part);
+        }
+        out
+    }
+}
+
+/// Why an access token was not accepted at /mcp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    #[error("the access token is invalid, expired or revoked")]
+    Invalid,
+    #[error("the access token was issued for another resource")]
+    WrongResource,
+    /// RFC 6750 §3.1: valid, but without the base scope this server requires.
+    #[error("the access token lacks the scope '{SCOPE_MCP}'")]
+    MissingScope,
+}
+
+/// Checks an access token against its record and decrypts the user context.
+/// `resources` are the resource URLs this endpoint answers for.
+pub fn authenticate(
+    record: Option<&str>,
+    token: &str,
+    resources: &[&str],
+    now: u64,
+    ring: &Keyring,
+) -> Result<UserContext, AccessError> {
+    let record: AccessRecord = record
+        .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())
+        .ok_or(AccessError::Invalid)?;
+    match parse_token(token) {
+        Some((TokenKind::Access, grant)) if grant == record.grant_id => {}
+        _ => return Err(AccessError::Invalid),
+    }
+    // The record's fields are bound into the wrapped key: an edited record (a wider
+    // scope, a later expiry, another resource) does not unwrap. A record that no
+    // key of ours opens is invalid, never a fault.
+    let key = ring
+        .unwrap_key(
+            token,
+            &record.wrapped_key,
+            purpose::WRAP_ACCESS,
+            &record.binding(),
+        )
+        .map_err(|_| AccessError::Invalid)?;
+    if now >= record.expires_at {
+        return Err(AccessError::Invalid);
+    }
+    // RFC 8707: only tokens minted for this resource are accepted here.
+    if !resources.contains(&record.resource.as_str()) {
+        return Err(AccessError::WrongResource);
+    }
+    if !record.scope.iter().any(|s| s == SCOPE_MCP) {
+        return Err(AccessError::MissingScope);
+    }
+    let props: Props =
+        open_props(&key, &record.props, &record.grant_id).map_err(|_| AccessError::Invalid)?;
+    Ok(UserContext {
+        upstream_token: props.upstream.as_ref().map(|u| u.access_secret()),
+        user: props.user,
+        scopes: record.scope,
+        client_id: Some(record.client_id),
+    })
+}

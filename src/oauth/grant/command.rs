@@ -1,0 +1,142 @@
+//! The commands a grant's object runs, and their answers. They cross the
+//! boundary to the Durable Object as JSON; errors stay typed ([`GrantError`]).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::codes::{self, CodeRedemption};
+use super::{revoke, AuthorizationRequest, Effect, GrantError, GrantState, Keys, Props, Step};
+use crate::oauth::crypto::Entropy;
+use crate::oauth::types::{AnyToken, AuthCode, RefreshToken, StateToken};
+
+/// A command to a grant's serializer.
+#[derive(Debug, Serialize, Deserialize)]
+// Externally tagged (serde's default): internally tagged enums buffer their input
+// and cost several KB of wasm each.
+#[serde(rename_all = "snake_case")]
+pub enum GrantCommand {
+    Begin {
+        grant_id: String,
+        request: AuthorizationRequest,
+        upstream_verifier: String,
+        nonce: String,
+    },
+    TakeState {
+        state: StateToken,
+    },
+    IssueCode {
+        props: Props,
+    },
+    /// The upstream sign-in failed or was refused: forget the grant.
+    Abandon,
+    Redeem {
+        code: AuthCode,
+        client_id: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+        resource: Option<String>,
+    },
+    /// Rotation, with the upstream refresh and the sign-in policy checked inside
+    /// the grant's serialization (see `object`).
+    Refresh {
+        refresh_token: RefreshToken,
+        client_id: String,
+        scope: Option<Vec<String>>,
+        resource: Option<String>,
+    },
+    Revoke {
+        token: AnyToken,
+        client_id: String,
+    },
+}
+
+/// The answer of a grant command: the command's value as JSON, or its error.
+pub type GrantAnswer = Result<serde_json::Value, GrantError>;
+
+/// Back to a typed result on the caller's side.
+pub fn typed<T: DeserializeOwned>(answer: GrantAnswer) -> Result<T, GrantError> {
+    answer.and_then(|v| serde_json::from_value(v).map_err(|_| GrantError::Internal))
+}
+
+/// A step's answer as JSON.
+pub(crate) fn answer_of<T: Serialize>(result: Result<T, GrantError>) -> GrantAnswer {
+    result.and_then(|v| serde_json::to_value(v).map_err(|_| GrantError::Internal))
+}
+
+/// What a transition produced: the state to keep (`None` deletes it), the KV
+/// effects to apply after storing it, and the answer.
+pub struct Outcome {
+    pub state: Option<GrantState>,
+    pub effects: Vec<Effect>,
+    pub answer: GrantAnswer,
+}
+
+impl<T: Serialize> From<Step<T>> for Outcome {
+    fn from(step: Step<T>) -> Outcome {
+        Outcome {
+            state: step.state,
+            effects: step.effects,
+            answer: answer_of(step.result),
+        }
+    }
+}
+
+/// Runs every command that needs nothing but the state (all but `Refresh`,
+/// which the object runs itself because it may call the upstream provider).
+pub fn execute(
+    state: Option<GrantState>,
+    command: GrantCommand,
+    now: u64,
+    keys: &Keys<'_>,
+    rng: &dyn Entropy,
+) -> Outcome {
+    match command {
+        GrantCommand::Begin {
+            grant_id,
+            request,
+            upstream_verifier,
+            nonce,
+        } => codes::begin(
+            state,
+            &grant_id,
+            request,
+            upstream_verifier,
+            nonce,
+            now,
+            rng,
+        )
+        .into(),
+        GrantCommand::TakeState { state: token } => codes::take_state(state, &token, now).into(),
+        GrantCommand::IssueCode { props } => {
+            codes::issue_code(state, &props, now, keys, rng).into()
+        }
+        GrantCommand::Abandon => {
+            // Only a grant that never issued a code may be forgotten this way.
+            if state.as_ref().is_none_or(|s| s.user_id.is_none()) {
+                Step::ok(None, (), Vec::new()).into()
+            } else {
+                Step::<()>::fail(state, GrantError::Internal).into()
+            }
+        }
+        GrantCommand::Redeem {
+            code,
+            client_id,
+            redirect_uri,
+            code_verifier,
+            resource,
+        } => {
+            let input = CodeRedemption {
+                code: &code,
+                client_id: &client_id,
+                redirect_uri: redirect_uri.as_deref(),
+                code_verifier: code_verifier.as_deref(),
+                resource: resource.as_deref(),
+            };
+            codes::redeem_code(state, &input, now, keys, rng).into()
+        }
+        GrantCommand::Revoke { token, client_id } => {
+            revoke::revoke(state, &token, &client_id, now).into()
+        }
+        GrantCommand::Refresh { .. } => Step::<()>::fail(state, GrantError::Internal).into(),
+    }
+}

@@ -1,0 +1,338 @@
+//! A grant's object: the one place that changes a grant, over abstract storage
+//! (a Durable Object's in production, memory in tests).
+//!
+//! - **One command at a time.** A [`Gate`] serializes every command, including
+//!   the await on the upstream provider during a refresh, so concurrent
+//!   refreshes never spend one upstream refresh token twice.
+//! - **Nothing committed before its records exist.** A transition that issues
+//!   tokens writes its access record to KV first and stores the new state
+//!   after; if the write fails, nothing is committed (the client retries with
+//!   the same code or refresh token), except a new upstream answer, which is
+//!   kept so the retry does not need the upstream refresh token again.
+//! - **Deletes are durable.** A transition that ends a grant stores the new
+//!   state with its pending deletes first, then applies them; what fails is
+//!   retried by the next command and by the object's alarm until done.
+//! - **Reads write nothing.** A command that changes nothing stores nothing.
+//! - **Fail closed.** A stored state that no longer decodes is an error, never
+//!   "no grant".
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use super::command::{execute, GrantAnswer, GrantCommand, Outcome};
+use super::rotation::{self, RefreshRequest, Start};
+use super::{Effect, GrantError, GrantState, Keys, Props, Step};
+use crate::oauth::crypto::Entropy;
+use crate::oauth::store::Store;
+use crate::outbound::{HttpClient, LocalBoxFuture};
+use crate::upstream::{IdentityProvider, UpstreamError};
+use crate::user::user_allowed;
+
+/// How soon the alarm retries effects that could not be applied.
+pub const EFFECT_RETRY_SECS: u64 = 30;
+
+/// The object's own storage: one value (the state) and an alarm. Errors are
+/// logged by the implementation; here they only decide the answer.
+pub trait ObjectStorage {
+    fn load(&self) -> LocalBoxFuture<'_, Result<Option<String>, String>>;
+    fn save<'a>(&'a self, state: &'a str) -> LocalBoxFuture<'a, Result<(), String>>;
+    fn erase(&self) -> LocalBoxFuture<'_, Result<(), String>>;
+    /// Runs the object's alarm `in_secs` seconds from now.
+    fn set_alarm(&self, in_secs: u64) -> LocalBoxFuture<'_, Result<(), String>>;
+}
+
+/// Builds the deployment's identity provider, only when a refresh needs it.
+pub trait UpstreamSource {
+    fn provider(&self) -> LocalBoxFuture<'_, Result<Box<dyn IdentityProvider>, GrantError>>;
+}
+
+/// What a command may use besides the state.
+pub struct Services<'a> {
+    /// Where the grant's KV effects go.
+    pub store: &'a dyn Store,
+    pub keys: Keys<'a>,
+    /// `ALLOWED_USERS`, re-checked on every refresh.
+    pub allowed_users: &'a [String],
+    pub upstream: &'a dyn UpstreamSource,
+    pub http: &'a dyn HttpClient,
+    pub now: u64,
+    pub rng: &'a dyn Entropy,
+}
+
+/// A first-come, first-served lock for one object's commands. Single-threaded
+/// (a Worker isolate is), so it needs no atomics.
+#[derive(Default)]
+pub struct Gate {
+    busy: Cell<bool>,
+    waiting: RefCell<VecDeque<Waker>>,
+}
+
+/// Holds the [`Gate`] until dropped.
+pub struct GateGuard<'a>(&'a Gate);
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        self.0.busy.set(false);
+        if let Some(next) = self.0.waiting.borrow_mut().pop_front() {
+            next.wake();
+        }
+    }
+}
+
+struct Acquire<'a>(&'a Gate);
+
+impl<'a> Future for Acquire<'a> {
+    type Output = GateGuard<'a>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<GateGuard<'a>> {
+        let gate = self.0;
+        if gate.busy.get() {
+            gate.waiting.borrow_mut().push_back(cx.waker().clone());
+            Poll::Pending
+        } else {
+            gate.busy.set(true);
+            Poll::Ready(GateGuard(gate))
+        }
+    }
+}
+
+impl Gate {
+    pub fn lock(&self) -> impl Future<Output = GateGuard<'_>> {
+        Acquire(self)
+    }
+}
+
+/// The part of a grant's object that decides; the shell gives it storage.
+#[derive(Default)]
+pub struct GrantObject {
+    gate: Gate,
+}
+
+impl GrantObject {
+    /// Runs one command, after every command that arrived before it.
+    pub async fn run(
+        &self,
+        storage: &dyn ObjectStorage,
+        svc: &Services<'_>,
+        command: GrantCommand,
+    ) -> GrantAnswer {
+        let _turn = self.gate.lock().await;
+        let raw = storage.load().await.map_err(|_| GrantError::Internal)?;
+        let mut current = decode(raw.as_deref())?;
+        // Deletes an earlier transition could not apply yet go first, in order.
+        let leftovers = current
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.pending_effects))
+            .unwrap_or_default();
+        let (outcome, fallback) = match command {
+            GrantCommand::Refresh {
+                refresh_token,
+                client_id,
+                scope,
+                resource,
+            } => {
+                let input = RefreshRequest {
+                    refresh_token: &refresh_token,
+                    client_id: &client_id,
+                    scope,
+                    resource: resource.as_deref(),
+                };
+                refresh(current, &input, svc).await?
+            }
+            other => (execute(current, other, svc.now, &svc.keys, svc.rng), None),
+        };
+        commit(storage, svc, raw.as_deref(), outcome, leftovers, fallback).await
+    }
+
+    /// The alarm: retries pending effects, and forgets the grant after its end.
+    pub async fn alarm(&self, storage: &dyn ObjectStorage, store: &dyn Store, now: u64) {
+        let _turn = self.gate.lock().await;
+        let Ok(raw) = storage.load().await else {
+            let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
+            return;
+        };
+        let Ok(Some(mut state)) = decode(raw.as_deref()) else {
+            // Nothing to keep, or nothing we can read: an unreadable state is
+            // never taken for an empty one, but it is also never served again.
+            let _ = storage.erase().await;
+            return;
+        };
+        if !state.pending_effects.is_empty() {
+            if apply(store, &state.pending_effects).await.is_err() {
+                let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
+                return;
+            }
+            state.pending_effects.clear();
+            if let Ok(json) = serde_json::to_string(&state) {
+                let _ = storage.save(&json).await;
+            }
+        }
+        if now > state.expires_at {
+            let _ = storage.erase().await;
+        } else {
+            let _ = storage
+                .set_alarm(state.expires_at.saturating_sub(now) + 60)
+                .await;
+        }
+    }
+}
+
+fn decode(raw: Option<&str>) -> Result<Option<GrantState>, GrantError> {
+    match raw {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(text)
+            .map(Some)
+            .map_err(|_| GrantError::Internal),
+    }
+}
+
+async fn apply(store: &dyn Store, effects: &[Effect]) -> Result<(), ()> {
+    for effect in effects {
+        let done = match effect {
+            Effect::Put { key, value, ttl } => store.put(key, value, *ttl).await,
+            Effect::Delete { key } => store.delete(key).await,
+        };
+        done.map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+/// A refresh: rotation, with the sign-in policy and the upstream tokens checked
+/// while this object holds the grant. Returns the outcome and, when the
+/// upstream tokens changed, the state to keep should the rotation not commit.
+async fn refresh(
+    current: Option<GrantState>,
+    input: &RefreshRequest<'_>,
+    svc: &Services<'_>,
+) -> Result<(Outcome, Option<GrantState>), GrantError> {
+    let ready = match rotation::start(current, input, svc.now, &svc.keys) {
+        Start::Done(step) => return Ok((step.into(), None)),
+        Start::Ready(ready) => ready,
+    };
+    if !user_allowed(svc.allowed_users, &ready.props.user) {
+        let step = rotation::refuse(
+            ready,
+            "this user is no longer allowed to sign in to this server",
+            svc.now,
+        );
+        return Ok((step.into(), None));
+    }
+    let fresh = match ready.props.upstream.as_ref() {
+        None => None,
+        Some(tokens) => {
+            let provider = svc.upstream.provider().await?;
+            match provider.refresh(svc.http, tokens, svc.now).await {
+                Ok(None) => None,
+                Ok(Some(tokens)) => Some(Props {
+                    user: ready.props.user.clone(),
+                    upstream: Some(tokens),
+                }),
+                Err(UpstreamError::Revoked(_)) => {
+                    let step = rotation::refuse(
+                        ready,
+                        "the identity provider no longer accepts this sign-in; authorize again",
+                        svc.now,
+                    );
+                    return Ok((step.into(), None));
+                }
+                // Nothing was spent upstream that we do not have: the state is
+                // unchanged and the same refresh token works on a retry.
+                Err(_) => return Err(GrantError::Unavailable),
+            }
+        }
+    };
+    let fallback = match &fresh {
+        None => None,
+        Some(props) => {
+            let mut kept = ready.state.clone();
+            kept.props = Some(super::seal_props(
+                &ready.grant_key,
+                props,
+                &kept.id,
+                svc.rng,
+            )?);
+            Some(kept)
+        }
+    };
+    let step: Step<_> = rotation::finish(
+        ready,
+        input.refresh_token,
+        fresh.as_ref(),
+        svc.now,
+        &svc.keys,
+        svc.rng,
+    );
+    Ok((step.into(), fallback))
+}
+
+async fn save(storage: &dyn ObjectStorage, state: &GrantState) -> Result<(), GrantError> {
+    let json = serde_json::to_string(state).map_err(|_| GrantError::Internal)?;
+    storage.save(&json).await.map_err(|_| GrantError::Internal)
+}
+
+/// Stores the outcome and applies its effects (see the module docs for the order).
+async fn commit(
+    storage: &dyn ObjectStorage,
+    svc: &Services<'_>,
+    raw: Option<&str>,
+    outcome: Outcome,
+    leftovers: Vec<Effect>,
+    fallback: Option<GrantState>,
+) -> GrantAnswer {
+    let Outcome {
+        state,
+        effects,
+        answer,
+    } = outcome;
+    let mut effects_all = leftovers;
+    effects_all.extend(effects);
+    let issues_tokens = effects_all.iter().any(|e| matches!(e, Effect::Put { .. }));
+
+    let Some(mut state) = state else {
+        if raw.is_some() {
+            storage.erase().await.map_err(|_| GrantError::Internal)?;
+        }
+        let _ = apply(svc.store, &effects_all).await;
+        return answer;
+    };
+
+    if issues_tokens {
+        if apply(svc.store, &effects_all).await.is_err() {
+            if let Some(kept) = fallback {
+                save(storage, &kept).await?;
+            }
+            return Err(GrantError::Unavailable);
+        }
+        save(storage, &state).await?;
+        schedule(storage, &state, svc.now).await;
+        return answer;
+    }
+
+    let json = serde_json::to_string(&state).map_err(|_| GrantError::Internal)?;
+    if effects_all.is_empty() && raw == Some(json.as_str()) {
+        return answer;
+    }
+    state.pending_effects = effects_all;
+    save(storage, &state).await?;
+    if !state.pending_effects.is_empty() {
+        if apply(svc.store, &state.pending_effects).await.is_ok() {
+            state.pending_effects.clear();
+            // If this write fails, the deletes are simply applied again later.
+            let _ = save(storage, &state).await;
+        } else {
+            let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
+            return answer;
+        }
+    }
+    schedule(storage, &state, svc.now).await;
+    answer
+}
+
+/// Cleans up after the grant's last possible use.
+async fn schedule(storage: &dyn ObjectStorage, state: &GrantState, now: u64) {
+    let _ = storage
+        .set_alarm(state.expires_at.saturating_sub(now) + 60)
+        .await;
+}

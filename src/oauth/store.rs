@@ -1,0 +1,55 @@
+//! Where the authorization server keeps things, as the core sees it: a KV-like
+//! store with TTLs, plus the call to a grant's serializer. The Cloudflare shell
+//! implements it over Workers KV and Durable Objects; native tests implement it
+//! in memory (`tests/common`).
+//!
+//! The key layout lives here and nowhere else ([`keys`]); docs/storage-schema.md
+//! describes each key.
+
+use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
+use crate::outbound::LocalBoxFuture;
+
+/// A platform fault of the store (unreachable, over a limit). Never a client's
+/// mistake, so the caller answers it with a 5xx and logs it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StoreError(pub String);
+
+/// The authorization server's storage.
+pub trait Store {
+    /// The value of `key`, if present and not expired.
+    fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>>;
+
+    /// Writes `value` under `key`, to expire after `ttl` seconds.
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        ttl: u64,
+    ) -> LocalBoxFuture<'a, Result<(), StoreError>>;
+
+    fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), StoreError>>;
+
+    /// The keys that start with `prefix`, in key order.
+    fn list<'a>(&'a self, prefix: &'a str) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>>;
+
+    /// Runs `command` in the serializer of grant `grant_id` and returns its answer.
+    fn grant<'a>(
+        &'a self,
+        grant_id: &'a str,
+        command: &'a GrantCommand,
+    ) -> LocalBoxFuture<'a, Result<GrantAnswer, StoreError>>;
+}
+
+/// Every KV key the authorization server uses.
+pub mod keys {
+    /// A registered client: `client:<client_id>`.
+    pub fn client(client_id: &str) -> String {
+        format!("client:{client_id}")
+    }
+
+    /// The record behind an access token: `access:<sha256(token) hex>`.
+    pub fn access(token_hash: &str) -> String {
+        format!("access:{token_hash}")
+    }
+}

@@ -1,0 +1,684 @@
+//! Shared fixtures of the native tests: an in-memory platform that runs the
+//! core exactly as the Worker does (KV with TTLs, one grant object per grant
+//! running `oauth::grant::object::GrantObject`, commands and answers through
+//! JSON), a scriptable upstream identity provider, deterministic randomness, a
+//! clock, a cookie jar, and a tiny executor for concurrent requests.
+#![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use mcp_oauth_worker::config::Config;
+use mcp_oauth_worker::http::Reply;
+use mcp_oauth_worker::oauth::crypto::{CryptoError, Entropy};
+use mcp_oauth_worker::oauth::flow::Site;
+use mcp_oauth_worker::oauth::grant::command::{GrantAnswer, GrantCommand};
+use mcp_oauth_worker::oauth::grant::object::{
+    GrantObject, ObjectStorage, Services, UpstreamSource,
+};
+use mcp_oauth_worker::oauth::grant::{GrantError, Keys};
+use mcp_oauth_worker::oauth::register::{self, Client, RegistrationRequest};
+use mcp_oauth_worker::oauth::store::{keys, Store, StoreError};
+use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
+use mcp_oauth_worker::upstream::{
+    AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
+};
+use mcp_oauth_worker::user::UserProfile;
+
+pub const T0: u64 = 1_750_000_000;
+pub const SECRET: &str = "test-server-secret-0123456789abcdef-xyz";
+pub const ISSUER: &str = "https://mcp.example";
+pub const RESOURCE: &str = "https://mcp.example/mcp";
+pub const REDIRECT: &str = "https://app.example/callback";
+
+/// RFC 7636 Appendix B.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Deterministic randomness: a counter run through SplitMix64, so every
+/// secret differs but every run is the same.
+pub struct CountingEntropy(pub Cell<u64>);
+
+impl Entropy for CountingEntropy {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
+        for chunk in buf.chunks_mut(8) {
+            let n = self.0.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+            self.0.set(n);
+            let mut z = n;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+/// Settings as a deployment would have them; `extra` adds or replaces variables.
+pub fn config_with(extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = [
+        ("UPSTREAM_PROVIDER", "dev"),
+        ("SECRET_KEY", SECRET),
+        ("PUBLIC_URL", ISSUER),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid")
+}
+
+/// Yields to the executor once, so concurrent requests really interleave.
+pub struct YieldNow(bool);
+
+pub fn yield_now() -> YieldNow {
+    YieldNow(false)
+}
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// Runs `futures` concurrently on this thread and returns their outputs in order.
+pub fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    struct JoinAll<F: Future> {
+        futures: Vec<Option<Pin<Box<F>>>>,
+        outputs: Vec<Option<F::Output>>,
+    }
+    impl<F: Future> Future for JoinAll<F> {
+        type Output = Vec<F::Output>;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            // Safe: nothing here is structurally pinned (the futures are boxed).
+            let this = unsafe { self.get_unchecked_mut() };
+            let mut pending = false;
+            for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
+                if let Some(f) = slot {
+                    match f.as_mut().poll(cx) {
+                        Poll::Ready(v) => {
+                            *out = Some(v);
+                            *slot = None;
+                        }
+                        Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                Poll::Pending
+            } else {
+                Poll::Ready(this.outputs.iter_mut().map(|o| o.take().unwrap()).collect())
+            }
+        }
+    }
+    let n = futures.len();
+    pollster::block_on(JoinAll {
+        futures: futures.into_iter().map(|f| Some(Box::pin(f))).collect(),
+        outputs: (0..n).map(|_| None).collect(),
+    })
+}
+
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    pollster::block_on(f)
+}
+
+// ---------------------------------------------------------------------------
+// The upstream identity provider
+
+/// How the fake provider answers a refresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamRefresh {
+    /// Tokens never expire: nothing to refresh.
+    Nothing,
+    /// New tokens each time (numbered), as rotating providers do.
+    Rotate,
+    /// The provider refuses: the user revoked us.
+    Revoked,
+    /// The provider cannot be reached.
+    Down,
+}
+
+/// A provider that signs in whoever the test says, and whose refresh behaviour
+/// and call counts the test controls and reads.
+pub struct FakeProvider {
+    pub user: RefCell<UserProfile>,
+    pub refresh_mode: RefCell<UpstreamRefresh>,
+    /// Upstream refresh calls, and the upstream refresh tokens they spent.
+    pub refresh_calls: Cell<u32>,
+    pub spent_refresh_tokens: RefCell<Vec<String>>,
+    pub issued: Cell<u32>,
+}
+
+impl Default for FakeProvider {
+    fn default() -> Self {
+        FakeProvider {
+            user: RefCell::new(user("ada")),
+            refresh_mode: RefCell::new(UpstreamRefresh::Nothing),
+            refresh_calls: Cell::new(0),
+            spent_refresh_tokens: RefCell::new(Vec::new()),
+            issued: Cell::new(0),
+        }
+    }
+}
+
+pub fn user(login: &str) -> UserProfile {
+    UserProfile {
+        id: format!("test:{login}-id"),
+        login: login.into(),
+        name: None,
+        email: Some(format!("{login}@example.com")),
+        provider: "test".into(),
+    }
+}
+
+pub fn upstream_tokens(n: u32, expires_at: u64) -> UpstreamTokens {
+    UpstreamTokens {
+        access_token: format!("up-access-{n}"),
+        refresh_token: Some(format!("up-refresh-{n}")),
+        expires_at: Some(expires_at),
+        scope: None,
+    }
+}
+
+impl IdentityProvider for FakeProvider {
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+
+    fn authorize_url(&self, params: &AuthorizeParams<'_>) -> String {
+        format!("https://idp.example/authorize?state={}", params.state)
+    }
+
+    fn exchange<'a>(
+        &'a self,
+        _http: &'a dyn HttpClient,
+        params: ExchangeParams<'a>,
+    ) -> LocalBoxFuture<'a, Result<SignIn, UpstreamError>> {
+        Box::pin(async move {
+            if params.code != "idp-code" {
+                return Err(UpstreamError::Provider("bad code".into()));
+            }
+            let n = self.issued.get() + 1;
+            self.issued.set(n);
+            Ok(SignIn {
+                user: self.user.borrow().clone(),
+                // Expiring soon, so every refresh asks the provider.
+                tokens: upstream_tokens(n, params.now + 60),
+            })
+        })
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        _http: &'a dyn HttpClient,
+        tokens: &'a UpstreamTokens,
+        now: u64,
+    ) -> LocalBoxFuture<'a, Result<Option<UpstreamTokens>, UpstreamError>> {
+        Box::pin(async move {
+            let mode = self.refresh_mode.borrow().clone();
+            if mode == UpstreamRefresh::Nothing {
+                return Ok(None);
+            }
+            self.refresh_calls.set(self.refresh_calls.get() + 1);
+            // A real provider answers later: let other requests run meanwhile.
+            yield_now().await;
+            yield_now().await;
+            match mode {
+                UpstreamRefresh::Revoked => Err(UpstreamError::Revoked("revoked".into())),
+                UpstreamRefresh::Down => Err(UpstreamError::Network("down".into())),
+                _ => {
+                    let spent = tokens.refresh_token.clone().unwrap_or_default();
+                    let mut list = self.spent_refresh_tokens.borrow_mut();
+                    if list.contains(&spent) {
+                        // A rotating provider refuses a spent refresh token.
+                        return Err(UpstreamError::Revoked("refresh token reused".into()));
+                    }
+                    list.push(spent);
+                    let n = self.issued.get() + 1;
+                    self.issued.set(n);
+                    Ok(Some(upstream_tokens(n, now + 60)))
+                }
+            }
+        })
+    }
+}
+
+/// Outbound HTTP is never used by the fake provider.
+pub struct NoHttp;
+
+impl HttpClient for NoHttp {
+    fn send(&self, request: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
+        Box::pin(async move { Err(format!("no network in tests: {}", request.url)) })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The platform: KV and grant objects in memory
+
+#[derive(Default)]
+pub struct ObjectSlot {
+    pub value: RefCell<Option<String>>,
+    pub alarm_in: Cell<Option<u64>>,
+    pub writes: Cell<u32>,
+}
+
+impl ObjectStorage for ObjectSlot {
+    fn load(&self) -> LocalBoxFuture<'_, Result<Option<String>, String>> {
+        Box::pin(async move { Ok(self.value.borrow().clone()) })
+    }
+    fn save<'a>(&'a self, state: &'a str) -> LocalBoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.writes.set(self.writes.get() + 1);
+            *self.value.borrow_mut() = Some(state.to_owned());
+            Ok(())
+        })
+    }
+    fn erase(&self) -> LocalBoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.writes.set(self.writes.get() + 1);
+            *self.value.borrow_mut() = None;
+            Ok(())
+        })
+    }
+    fn set_alarm(&self, in_secs: u64) -> LocalBoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.alarm_in.set(Some(in_secs));
+            Ok(())
+        })
+    }
+}
+
+struct Object {
+    core: GrantObject,
+    slot: ObjectSlot,
+}
+
+/// Counts of storage operations, per kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub kv_reads: u32,
+    pub kv_writes: u32,
+    pub kv_deletes: u32,
+    pub kv_lists: u32,
+    pub grant_calls: u32,
+}
+
+/// The whole platform of one deployment.
+pub struct Platform {
+    pub config: Config,
+    pub now: Cell<u64>,
+    pub rng: CountingEntropy,
+    pub provider: Rc<FakeProvider>,
+    kv: RefCell<BTreeMap<String, (String, u64)>>,
+    objects: RefCell<HashMap<String, Rc<Object>>>,
+    pub counts: Cell<Counts>,
+    /// The next this-many KV puts fail, then they work again.
+    pub failing_puts: Cell<u32>,
+    /// The next this-many KV deletes fail.
+    pub failing_deletes: Cell<u32>,
+}
+
+impl Platform {
+    pub fn new() -> Platform {
+        Platform::with_config(config_with(&[]))
+    }
+
+    pub fn with_config(config: Config) -> Platform {
+        Platform {
+            config,
+            now: Cell::new(T0),
+            rng: CountingEntropy(Cell::new(7)),
+            provider: Rc::new(FakeProvider::default()),
+            kv: RefCell::new(BTreeMap::new()),
+            objects: RefCell::new(HashMap::new()),
+            counts: Cell::new(Counts::default()),
+            failing_puts: Cell::new(0),
+            failing_deletes: Cell::new(0),
+        }
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.now.set(self.now.get() + secs);
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Counts)) {
+        let mut c = self.counts.get();
+        f(&mut c);
+        self.counts.set(c);
+    }
+
+    pub fn reset_counts(&self) {
+        self.counts.set(Counts::default());
+    }
+
+    /// What is in KV now (unexpired), for assertions.
+    pub fn kv_get(&self, key: &str) -> Option<String> {
+        let now = self.now.get();
+        self.kv
+            .borrow()
+            .get(key)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(v, _)| v.clone())
+    }
+
+    pub fn kv_set(&self, key: &str, value: &str) {
+        self.kv
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_owned(), u64::MAX));
+    }
+
+    pub fn kv_keys(&self, prefix: &str) -> Vec<String> {
+        let now = self.now.get();
+        self.kv
+            .borrow()
+            .iter()
+            .filter(|(k, (_, exp))| k.starts_with(prefix) && *exp > now)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Everything stored anywhere (KV keys and values, object states), for
+    /// checks that no secret is kept in the clear.
+    pub fn everything_stored(&self) -> String {
+        let mut out = String::new();
+        for (k, (v, _)) in self.kv.borrow().iter() {
+            out.push_str(k);
+            out.push('\n');
+            out.push_str(v);
+            out.push('\n');
+        }
+        for obj in self.objects.borrow().values() {
+            if let Some(v) = obj.slot.value.borrow().as_deref() {
+                out.push_str(v);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// The stored state of a grant's object, as JSON.
+    pub fn object_state(&self, grant_id: &str) -> Option<String> {
+        self.objects
+            .borrow()
+            .get(grant_id)
+            .and_then(|o| o.slot.value.borrow().clone())
+    }
+
+    pub fn set_object_state(&self, grant_id: &str, json: &str) {
+        let obj = self.object(grant_id);
+        *obj.slot.value.borrow_mut() = Some(json.to_owned());
+    }
+
+    pub fn object_writes(&self, grant_id: &str) -> u32 {
+        self.objects
+            .borrow()
+            .get(grant_id)
+            .map_or(0, |o| o.slot.writes.get())
+    }
+
+    pub fn alarm_in(&self, grant_id: &str) -> Option<u64> {
+        self.objects
+            .borrow()
+            .get(grant_id)
+            .and_then(|o| o.slot.alarm_in.get())
+    }
+
+    /// Runs a grant object's alarm, as the platform would when it fires.
+    pub fn fire_alarm(&self, grant_id: &str) {
+        let obj = self.object(grant_id);
+        block_on(obj.core.alarm(&obj.slot, self, self.now.get()));
+    }
+
+    fn object(&self, grant_id: &str) -> Rc<Object> {
+        self.objects
+            .borrow_mut()
+            .entry(grant_id.to_owned())
+            .or_insert_with(|| {
+                Rc::new(Object {
+                    core: GrantObject::default(),
+                    slot: ObjectSlot::default(),
+                })
+            })
+            .clone()
+    }
+
+    /// Registers a client as `/register` would, and returns it.
+    pub fn register(&self, metadata: serde_json::Value) -> Client {
+        let validated = RegistrationRequest::from_json(metadata.to_string().as_bytes())
+            .and_then(register::validate)
+            .expect("valid registration");
+        let n = self.rng.0.get();
+        self.rng.0.set(n + 1);
+        let id = format!("client-{n:012}");
+        let secret_hash = (!validated.is_public()).then(|| register::client_secret_hash("s3cret"));
+        let client = Client::from_registration(
+            validated,
+            id.clone(),
+            secret_hash,
+            self.now.get(),
+            self.config.client_ttl,
+        );
+        self.kv_set(&keys::client(&id), &serde_json::to_string(&client).unwrap());
+        client
+    }
+
+    pub fn public_client(&self) -> Client {
+        self.register(serde_json::json!({
+            "redirect_uris": [REDIRECT],
+            "client_name": "Test App",
+            "token_endpoint_auth_method": "none",
+        }))
+    }
+
+    /// This deployment's view of a request (no cookies).
+    pub fn site<'a>(&'a self, cookie_header: Option<&'a str>) -> Site<'a> {
+        Site {
+            config: &self.config,
+            issuer: ISSUER,
+            host: "mcp.example",
+            secure: true,
+            cookie_header,
+            now: self.now.get(),
+            rng: &self.rng,
+        }
+    }
+}
+
+impl UpstreamSource for Platform {
+    fn provider(&self) -> LocalBoxFuture<'_, Result<Box<dyn IdentityProvider>, GrantError>> {
+        Box::pin(
+            async move { Ok(Box::new(Shared(self.provider.clone())) as Box<dyn IdentityProvider>) },
+        )
+    }
+}
+
+/// An owned handle to the platform's provider (the trait wants a box).
+struct Shared(Rc<FakeProvider>);
+
+impl Shared {
+    fn get(&self) -> &FakeProvider {
+        &self.0
+    }
+}
+
+impl IdentityProvider for Shared {
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+    fn authorize_url(&self, params: &AuthorizeParams<'_>) -> String {
+        self.get().authorize_url(params)
+    }
+    fn exchange<'a>(
+        &'a self,
+        http: &'a dyn HttpClient,
+        params: ExchangeParams<'a>,
+    ) -> LocalBoxFuture<'a, Result<SignIn, UpstreamError>> {
+        self.get().exchange(http, params)
+    }
+    fn refresh<'a>(
+        &'a self,
+        http: &'a dyn HttpClient,
+        tokens: &'a UpstreamTokens,
+        now: u64,
+    ) -> LocalBoxFuture<'a, Result<Option<UpstreamTokens>, UpstreamError>> {
+        self.get().refresh(http, tokens, now)
+    }
+}
+
+impl Store for Platform {
+    fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            self.count(|c| c.kv_reads += 1);
+            Ok(self.kv_get(key))
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        ttl: u64,
+    ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            assert!(ttl > 0, "a KV put without a lifetime: {key}");
+            if self.failing_puts.get() > 0 {
+                self.failing_puts.set(self.failing_puts.get() - 1);
+                return Err(StoreError("injected put failure".into()));
+            }
+            self.count(|c| c.kv_writes += 1);
+            let expires = self.now.get() + ttl.max(60);
+            self.kv
+                .borrow_mut()
+                .insert(key.to_owned(), (value.to_owned(), expires));
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            if self.failing_deletes.get() > 0 {
+                self.failing_deletes.set(self.failing_deletes.get() - 1);
+                return Err(StoreError("injected delete failure".into()));
+            }
+            self.count(|c| c.kv_deletes += 1);
+            self.kv.borrow_mut().remove(key);
+            Ok(())
+        })
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            self.count(|c| c.kv_lists += 1);
+            Ok(self.kv_keys(prefix))
+        })
+    }
+
+    fn grant<'a>(
+        &'a self,
+        grant_id: &'a str,
+        command: &'a GrantCommand,
+    ) -> LocalBoxFuture<'a, Result<GrantAnswer, StoreError>> {
+        Box::pin(async move {
+            self.count(|c| c.grant_calls += 1);
+            // Exactly what crosses to the Durable Object and back: JSON.
+            let wire = serde_json::to_string(command).unwrap();
+            let command: GrantCommand = serde_json::from_str(&wire).unwrap();
+            let obj = self.object(grant_id);
+            let svc = Services {
+                store: self,
+                keys: Keys {
+                    ring: &self.config.keyring,
+                    access_ttl: self.config.access_token_ttl,
+                    refresh_ttl: self.config.refresh_token_ttl,
+                    max_lifetime: self.config.grant_max_lifetime,
+                },
+                allowed_users: &self.config.allowed_users,
+                upstream: self,
+                http: &NoHttp,
+                now: self.now.get(),
+                rng: &self.rng,
+            };
+            let answer = obj.core.run(&obj.slot, &svc, command).await;
+            let wire = serde_json::to_string(&answer).unwrap();
+            Ok(serde_json::from_str(&wire).unwrap())
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A browser: a cookie jar over replies
+
+/// The cookies a browser holds for the server, from `Set-Cookie` headers.
+#[derive(Default, Clone)]
+pub struct Jar(pub BTreeMap<String, String>);
+
+impl Jar {
+    /// Takes in every `Set-Cookie` of `reply` (a `Max-Age=0` deletes).
+    pub fn take(&mut self, reply: &Reply) {
+        for (name, value) in &reply.headers {
+            if !name.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let first = value.split(';').next().unwrap_or("");
+            let (k, v) = first.split_once('=').unwrap();
+            if value.contains("Max-Age=0") {
+                self.0.remove(k);
+            } else {
+                self.0.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+
+    /// The `Cookie` header the browser sends.
+    pub fn header(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| {
+            self.0
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+/// The value of a hidden form field in an HTML page.
+pub fn form_field(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html.find(&needle).expect("field present") + needle.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+pub fn body_text(reply: &Reply) -> String {
+    String::from_utf8(reply.body.clone()).unwrap()
+}
+
+pub fn location(reply: &Reply) -> String {
+    reply
+        .header_value("Location")
+        .unwrap_or_else(|| panic!("no Location in a {} reply", reply.status))
+        .to_owned()
+}
+
+/// A query parameter of a URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let found = parsed
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned());
+    found
+}
