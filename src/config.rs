@@ -183,17 +183,19 @@ impl Config {
 
         let secret_key_previous = match get("SECRET_KEY_PREVIOUS") {
             None => None,
-            Some(v) if v.chars().count() < MIN_SECRET_LEN => return Err(ConfigError::Invalid {
-                name: "SECRET_KEY_PREVIOUS",
-                reason: format!(
-                    "it has {} characters; at least {MIN_SECRET_LEN} are required",
-                    v.chars().count()
-                ),
-                hint: format!(
+            Some(v) if v.chars().count() < MIN_SECRET_LEN => {
+                return Err(ConfigError::Invalid {
+                    name: "SECRET_KEY_PREVIOUS",
+                    reason: format!(
+                        "it has {} characters; at least {MIN_SECRET_LEN} are required",
+                        v.chars().count()
+                    ),
+                    hint: format!(
                     "Set it to the SECRET_KEY you are rotating away from, or leave it unset. {}",
                     secret_hint("SECRET_KEY_PREVIOUS")
                 ),
-            }),
+                })
+            }
             Some(v) => Some(v),
         };
         let keyring =

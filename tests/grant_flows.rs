@@ -103,8 +103,13 @@ impl World {
     /// Consent, sign-in and callback: the code the client receives.
     fn code_for(&self, client: &Client, scope: &str) -> String {
         let page = self.authorize(&self.authorize_query(client, scope));
-        assert_eq!(page.status, 200, "{}", body_text(&page));
-        let to_provider = self.consent(&page, "approve");
+        // A browser that approved exactly this before goes straight on.
+        let to_provider = if page.status == 302 {
+            page
+        } else {
+            assert_eq!(page.status, 200, "{}", body_text(&page));
+            self.consent(&page, "approve")
+        };
         assert_eq!(to_provider.status, 302);
         let back = self.callback(&to_provider, "idp-code");
         assert_eq!(back.status, 302, "{}", body_text(&back));
@@ -280,5 +285,467 @@ mod storage_budget {
         let other = w.p.public_client();
         assert_eq!(w.revoke(&other, &s(&pair, "refresh_token")), 200);
         assert_eq!(w.p.object_writes(&grant), before);
+    }
+}
+
+mod upstream_refresh {
+    use super::*;
+
+    #[test]
+    fn concurrent_refreshes_spend_the_upstream_refresh_token_once() {
+        let w = World::new();
+        *w.p.provider.refresh_mode.borrow_mut() = UpstreamRefresh::Rotate;
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        let rt = s(&pair, "refresh_token");
+        let site = w.p.site(None);
+        let body = form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", &client.client_id),
+        ]);
+        let replies = join_all(
+            (0..6)
+                .map(|_| flow::token(&site, &w.p, None, FORM, &body))
+                .collect(),
+        );
+        let bodies: Vec<Value> = replies
+            .into_iter()
+            .map(|r| {
+                let r = r.unwrap();
+                assert_eq!(r.status, 200, "{}", body_text(&r));
+                serde_json::from_slice(&r.body).unwrap()
+            })
+            .collect();
+        assert_eq!(w.p.provider.refresh_calls.get(), 1, "one upstream refresh");
+        assert!(bodies.iter().all(|b| b == &bodies[0]), "one pair for all");
+        // The upstream answer is what the new access token carries.
+        let who = w.mcp(&s(&bodies[0], "access_token")).unwrap();
+        assert_eq!(who.upstream_token.unwrap().expose(), "up-access-2");
+    }
+
+    #[test]
+    fn an_unreachable_provider_changes_nothing_and_the_same_token_works_later() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        *w.p.provider.refresh_mode.borrow_mut() = UpstreamRefresh::Down;
+        let site = w.p.site(None);
+        let body = form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &s(&pair, "refresh_token")),
+            ("client_id", &client.client_id),
+        ]);
+        let reply = block_on(flow::token(&site, &w.p, None, FORM, &body)).unwrap();
+        assert_eq!(reply.status, 503);
+        assert_eq!(reply.header_value("Retry-After"), Some("5"));
+        let err: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(s(&err, "error"), "temporarily_unavailable");
+
+        *w.p.provider.refresh_mode.borrow_mut() = UpstreamRefresh::Rotate;
+        let (status, next) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(status, 200, "{next}");
+    }
+
+    #[test]
+    fn a_new_upstream_answer_is_kept_when_our_rotation_cannot_commit() {
+        let w = World::new();
+        *w.p.provider.refresh_mode.borrow_mut() = UpstreamRefresh::Rotate;
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        // Upstream answers (spending up-refresh-1), then the access record's
+        // KV write fails: our rotation is not committed...
+        w.p.failing_puts.set(1);
+        let (status, err) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(
+            (status, s(&err, "error")),
+            (503, "temporarily_unavailable".into())
+        );
+        assert_eq!(w.p.provider.refresh_calls.get(), 1);
+        // ...but the upstream answer is: the retry never presents up-refresh-1
+        // again (the provider would refuse a spent one and end the grant).
+        let (status, next) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(status, 200, "{next}");
+        let spent = w.p.provider.spent_refresh_tokens.borrow().clone();
+        assert_eq!(spent, ["up-refresh-1", "up-refresh-2"]);
+    }
+
+    #[test]
+    fn a_provider_that_refuses_ends_the_grant() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        *w.p.provider.refresh_mode.borrow_mut() = UpstreamRefresh::Revoked;
+        let (status, err) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!((status, s(&err, "error")), (400, "invalid_grant".into()));
+        assert_eq!(
+            w.mcp(&s(&pair, "access_token")).err(),
+            Some(AccessError::Invalid)
+        );
+        *w.p.provider.refresh_mode.borrow_mut() = UpstreamRefresh::Nothing;
+        let (status, _) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(status, 400, "the grant stays ended");
+    }
+}
+
+mod sign_in_policy {
+    use super::*;
+
+    #[test]
+    fn a_user_removed_from_allowed_users_cannot_refresh_and_loses_access() {
+        let mut w = World::with(Platform::with_config(config_with(&[(
+            "ALLOWED_USERS",
+            "ada",
+        )])));
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        w.p.config = config_with(&[("ALLOWED_USERS", "grace")]);
+        let (status, err) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!((status, s(&err, "error")), (400, "invalid_grant".into()));
+        assert_eq!(
+            w.mcp(&s(&pair, "access_token")).err(),
+            Some(AccessError::Invalid),
+            "the grant's access tokens end too"
+        );
+    }
+
+    #[test]
+    fn allowed_users_accepts_stable_ids_that_survive_a_rename() {
+        let w = World::with(Platform::with_config(config_with(&[(
+            "ALLOWED_USERS",
+            "Test:ADA-id",
+        )])));
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        w.p.provider.user.borrow_mut().login = "ada-renamed".into();
+        let (status, _) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(status, 200);
+        // Someone else who took the old login is not let in by it.
+        let w2 = World::with(Platform::with_config(config_with(&[(
+            "ALLOWED_USERS",
+            "test:ada-id",
+        )])));
+        *w2.p.provider.user.borrow_mut() = user("mallory");
+        w2.p.provider.user.borrow_mut().login = "ada".into();
+        let client = w2.p.public_client();
+        let page = w2.authorize(&w2.authorize_query(&client, "mcp"));
+        let to_provider = w2.consent(&page, "approve");
+        let back = w2.callback(&to_provider, "idp-code");
+        assert_eq!(back.status, 403);
+    }
+
+    #[test]
+    fn a_grant_ends_at_its_maximum_lifetime_however_often_it_refreshes() {
+        let w = World::with(Platform::with_config(config_with(&[
+            ("GRANT_MAX_LIFETIME", "7200"),
+            ("ACCESS_TOKEN_TTL", "3600"),
+        ])));
+        let client = w.p.public_client();
+        let mut pair = w.tokens(&client);
+        w.p.advance(3000);
+        let (status, next) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(status, 200);
+        // The access token never outlives the grant.
+        assert!(next["expires_in"].as_u64().unwrap() <= 7200 - 3000);
+        pair = next;
+        w.p.advance(4300);
+        let (status, err) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!((status, s(&err, "error")), (400, "invalid_grant".into()));
+    }
+}
+
+mod remembered_consent {
+    use super::*;
+
+    #[test]
+    fn an_approval_is_remembered_for_what_was_approved_only() {
+        let w = World::new();
+        let client = w.p.register(serde_json::json!({
+            "redirect_uris": [REDIRECT],
+            "client_name": "Test App",
+            "token_endpoint_auth_method": "none",
+        }));
+        let _ = w.code_for(&client, "mcp");
+        // The same request again: no consent page, straight to the provider.
+        let again = w.authorize(&w.authorize_query(&client, "mcp"));
+        assert_eq!(again.status, 302, "{}", body_text(&again));
+        assert!(location(&again).starts_with("https://idp.example/"));
+        // A scope the person never saw: the consent page again.
+        let wider = w.authorize(&w.authorize_query(&client, "mcp github:repos"));
+        assert_eq!(wider.status, 200);
+        assert!(body_text(&wider).contains("github:repos"));
+    }
+
+    #[test]
+    fn an_approval_for_one_client_does_not_cover_another() {
+        let w = World::new();
+        let a = w.p.public_client();
+        let b = w.p.public_client();
+        let _ = w.code_for(&a, "mcp");
+        let other = w.authorize(&w.authorize_query(&b, "mcp"));
+        assert_eq!(other.status, 200, "consent page for the other client");
+    }
+}
+
+mod key_rotation {
+    use super::*;
+
+    const NEW_SECRET: &str = "rotated-server-secret-0123456789abcdef";
+
+    #[test]
+    fn rotating_secret_key_with_the_previous_one_kept_signs_nobody_out() {
+        let mut w = World::new();
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        let code = w.code_for(&client, "mcp");
+        w.p.config = config_with(&[("SECRET_KEY", NEW_SECRET), ("SECRET_KEY_PREVIOUS", SECRET)]);
+        assert!(w.mcp(&s(&pair, "access_token")).is_ok());
+        let (status, _) = w.redeem(&client, &code);
+        assert_eq!(status, 200, "a code issued before the rotation");
+        let (status, next) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(status, 200, "{next}");
+        // New values are made with the new key: they work once the old is dropped.
+        w.p.config = config_with(&[("SECRET_KEY", NEW_SECRET)]);
+        assert!(w.mcp(&s(&next, "access_token")).is_ok());
+        let (status, _) = w.refresh(&client, &s(&next, "refresh_token"));
+        assert_eq!(status, 200);
+    }
+
+    #[test]
+    fn values_no_key_opens_are_invalid_never_a_server_error() {
+        let mut w = World::new();
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        let code = w.code_for(&client, "mcp");
+        w.p.config = config_with(&[("SECRET_KEY", NEW_SECRET)]);
+        let (status, err) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!((status, s(&err, "error")), (400, "invalid_grant".into()));
+        let (status, err) = w.redeem(&client, &code);
+        assert_eq!((status, s(&err, "error")), (400, "invalid_grant".into()));
+        assert_eq!(
+            w.mcp(&s(&pair, "access_token")).err(),
+            Some(AccessError::Invalid)
+        );
+    }
+}
+
+mod scope {
+    use super::*;
+
+    #[test]
+    fn a_refresh_may_not_narrow_to_an_empty_scope() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        for empty in ["", "   "] {
+            let (status, err) = w.token(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &s(&pair, "refresh_token")),
+                ("client_id", &client.client_id),
+                ("scope", empty),
+            ]);
+            assert_eq!((status, s(&err, "error")), (400, "invalid_scope".into()));
+        }
+    }
+
+    #[test]
+    fn a_token_without_the_base_scope_is_refused_at_mcp() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let code = w.code_for(&client, "mcp github:repos");
+        let (_, pair) = w.redeem(&client, &code);
+        let (status, narrowed) = w.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &s(&pair, "refresh_token")),
+            ("client_id", &client.client_id),
+            ("scope", "github:repos"),
+        ]);
+        assert_eq!(status, 200);
+        assert_eq!(
+            w.mcp(&s(&narrowed, "access_token")).err(),
+            Some(AccessError::MissingScope)
+        );
+    }
+}
+
+mod durable_effects {
+    use super::*;
+
+    #[test]
+    fn a_revocation_whose_deletes_fail_is_finished_by_the_alarm() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        let access = s(&pair, "access_token");
+        let grant = grant_of(&access);
+        w.p.failing_deletes.set(1);
+        assert_eq!(w.revoke(&client, &s(&pair, "refresh_token")), 200);
+        // Committed: the grant is revoked, its record not yet deleted.
+        let (status, _) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(status, 400);
+        let state: Value = serde_json::from_str(&w.p.object_state(&grant).unwrap()).unwrap();
+        assert!(state["revoked_at"].is_u64());
+        assert_eq!(state["pending_effects"].as_array().unwrap().len(), 1);
+        assert!(w
+            .p
+            .kv_get(&keys::access(&crypto::hash_token(&access)))
+            .is_some());
+        w.p.fire_alarm(&grant);
+        assert!(w
+            .p
+            .kv_get(&keys::access(&crypto::hash_token(&access)))
+            .is_none());
+        let state: Value = serde_json::from_str(&w.p.object_state(&grant).unwrap()).unwrap();
+        assert!(state["pending_effects"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn deletes_left_pending_keep_an_alarm_until_done() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        let access = s(&pair, "access_token");
+        let grant = grant_of(&access);
+        w.p.failing_deletes.set(2);
+        assert_eq!(w.revoke(&client, &s(&pair, "refresh_token")), 200);
+        assert_eq!(w.p.alarm_in(&grant), Some(30), "a retry is scheduled");
+        assert!(w
+            .p
+            .kv_get(&keys::access(&crypto::hash_token(&access)))
+            .is_some());
+        w.p.fire_alarm(&grant); // the second injected failure
+        assert!(w
+            .p
+            .kv_get(&keys::access(&crypto::hash_token(&access)))
+            .is_some());
+        assert_eq!(w.p.alarm_in(&grant), Some(30), "retried again later");
+        w.p.fire_alarm(&grant);
+        assert!(w
+            .p
+            .kv_get(&keys::access(&crypto::hash_token(&access)))
+            .is_none());
+    }
+
+    #[test]
+    fn a_token_issuance_whose_record_cannot_be_written_commits_nothing() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let code = w.code_for(&client, "mcp");
+        w.p.failing_puts.set(1);
+        let (status, err) = w.redeem(&client, &code);
+        assert_eq!(
+            (status, s(&err, "error")),
+            (503, "temporarily_unavailable".into())
+        );
+        // The code was not spent: the client's retry works.
+        let (status, pair) = w.redeem(&client, &code);
+        assert_eq!(status, 200, "{pair}");
+        assert!(w.mcp(&s(&pair, "access_token")).is_ok());
+    }
+
+    #[test]
+    fn a_grant_state_that_no_longer_decodes_is_an_error_not_an_empty_grant() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        let grant = grant_of(&s(&pair, "refresh_token"));
+        w.p.set_object_state(&grant, "{\"not\": \"a grant\"}");
+        let site = w.p.site(None);
+        let body = form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &s(&pair, "refresh_token")),
+            ("client_id", &client.client_id),
+        ]);
+        let result = block_on(flow::token(&site, &w.p, None, FORM, &body));
+        assert!(
+            result.is_err(),
+            "a fault, answered 500, never 'no such grant'"
+        );
+        assert_eq!(
+            w.p.object_state(&grant).as_deref(),
+            Some("{\"not\": \"a grant\"}"),
+            "and nothing overwrote it"
+        );
+    }
+}
+
+mod one_browser {
+    use super::*;
+
+    #[test]
+    fn two_consent_pages_open_at_once_both_complete() {
+        let w = World::new();
+        let a = w.p.public_client();
+        let b = w.p.public_client();
+        let page_a = w.authorize(&w.authorize_query(&a, "mcp"));
+        let page_b = w.authorize(&w.authorize_query(&b, "mcp"));
+        let to_a = w.consent(&page_a, "approve");
+        assert_eq!(to_a.status, 302, "{}", body_text(&to_a));
+        let to_b = w.consent(&page_b, "approve");
+        assert_eq!(to_b.status, 302, "{}", body_text(&to_b));
+        // Two sign-ins in flight; they come back in the other order.
+        let back_b = w.callback(&to_b, "idp-code");
+        let back_a = w.callback(&to_a, "idp-code");
+        assert_eq!(back_b.status, 302, "{}", body_text(&back_b));
+        assert_eq!(back_a.status, 302, "{}", body_text(&back_a));
+        assert!(query_param(&location(&back_a), "code").is_some());
+        assert!(query_param(&location(&back_b), "code").is_some());
+    }
+
+    #[test]
+    fn a_consent_from_another_browser_is_refused() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let page = w.authorize(&w.authorize_query(&client, "mcp"));
+        w.jar.borrow_mut().0.clear();
+        let reply = w.consent(&page, "approve");
+        assert_eq!(reply.status, 403);
+    }
+}
+
+mod open_redirect {
+    use super::*;
+
+    #[test]
+    fn errors_before_any_interaction_stay_on_our_page() {
+        let w = World::new();
+        let client = w.p.public_client();
+        for query in [
+            // Plain PKCE, no PKCE, an unknown scope, a foreign resource, a bad response type.
+            w.authorize_query(&client, "mcp")
+                .replace("code_challenge_method=S256", "code_challenge_method=plain"),
+            w.authorize_query(&client, "mcp")
+                .replace(&format!("code_challenge={CHALLENGE}"), ""),
+            w.authorize_query(&client, "nope"),
+            format!(
+                "{}&resource=https%3A%2F%2Fother.example%2Fmcp",
+                w.authorize_query(&client, "mcp")
+            ),
+            w.authorize_query(&client, "mcp")
+                .replace("response_type=code", "response_type=token"),
+        ] {
+            let reply = w.authorize(&query);
+            assert_eq!(reply.status, 400, "{query}");
+            assert!(reply.header_value("Location").is_none(), "{query}");
+            let html = body_text(&reply);
+            assert!(
+                html.contains("app.example"),
+                "names the application's host: {html}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_deny_goes_back_to_the_client_with_state_and_iss() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let page = w.authorize(&w.authorize_query(&client, "mcp"));
+        let reply = w.consent(&page, "deny");
+        assert_eq!(reply.status, 302);
+        let to = location(&reply);
+        assert!(to.starts_with(REDIRECT));
+        assert_eq!(query_param(&to, "error").as_deref(), Some("access_denied"));
+        assert_eq!(query_param(&to, "state").as_deref(), Some("client-state"));
+        assert_eq!(query_param(&to, "iss").as_deref(), Some(ISSUER));
     }
 }

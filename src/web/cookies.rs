@@ -16,11 +16,17 @@ pub fn name(base: &str, secure: bool) -> String {
 }
 
 /// The value of cookie `name` in a `Cookie` header, if present once.
+///
+/// Parsed leniently, as RFC 6265 §5.2 asks of user agents: a pair without `=`
+/// is skipped, not taken as the end of the header, so one malformed cookie set
+/// by some other page on the host does not hide ours.
 pub fn get<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
     let mut found = None;
     for pair in header?.split(';') {
-        let (k, v) = pair.trim().split_once('=')?;
-        if k == name {
+        let Some((k, v)) = pair.trim().split_once('=') else {
+            continue;
+        };
+        if k.trim() == name {
             if found.is_some() {
                 // Two cookies of one name: someone planted one; trust neither.
                 return None;
@@ -66,6 +72,13 @@ mod tests {
         assert_eq!(get(h, "__Host-csrf"), Some("abc.def"));
         assert_eq!(get(h, "csrf"), None);
         assert_eq!(get(None, "a"), None);
+    }
+
+    #[test]
+    fn a_malformed_pair_does_not_hide_the_other_cookies() {
+        let h = Some("garbage; csrf-x=abc; =; other");
+        assert_eq!(get(h, "csrf-x"), Some("abc"));
+        assert_eq!(get(Some("novalue"), "novalue"), None);
     }
 
     #[test]

@@ -229,7 +229,10 @@ impl IdentityProvider for FakeProvider {
     ) -> LocalBoxFuture<'a, Result<Option<UpstreamTokens>, UpstreamError>> {
         Box::pin(async move {
             let mode = self.refresh_mode.borrow().clone();
-            if mode == UpstreamRefresh::Nothing {
+            let fresh = tokens
+                .expires_at
+                .is_some_and(|at| at > now + mcp_oauth_worker::upstream::REFRESH_MARGIN_SECS);
+            if mode == UpstreamRefresh::Nothing || fresh {
                 return Ok(None);
             }
             self.refresh_calls.set(self.refresh_calls.get() + 1);
