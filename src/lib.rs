@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod http;
+pub mod idn;
 pub mod mcp;
 pub mod oauth;
 pub mod outbound;

@@ -160,22 +160,20 @@ pub fn redirect_uri_matches(registered: &[String], presented: &str) -> bool {
 }
 
 /// What to show a user on the consent page as the place the client will send
-/// them back to: the host for `http`/`https` (non-ASCII hosts are refused at
-/// registration, so a look-alike host shows as its `xn--` form), and
-/// `scheme://host` or `scheme:/path` for an app's private-use scheme, since the
-/// scheme names the app.
+/// them back to: the host for `http`/`https`, as the browser will visit it
+/// (see [`crate::idn::display_host`]: percent-decoded, an IDN in Unicode with
+/// its punycode, never cut), and `scheme://host` or `scheme:/path` for an app's
+/// private-use scheme, since the scheme names the app.
 pub fn redirect_host(uri: &str) -> String {
-    const MAX_SHOWN: usize = 100;
     let Some(parsed) = crate::uri::parse(uri) else {
-        return uri.chars().take(MAX_SHOWN).collect();
+        return uri.to_owned();
     };
     let scheme = parsed.scheme_lower();
-    let shown = match (scheme.as_str(), parsed.host_lower()) {
-        ("http" | "https", Some(host)) => host,
-        (scheme, Some(host)) => format!("{scheme}://{host}"),
+    match (scheme.as_str(), parsed.host_lower()) {
+        ("http" | "https", Some(host)) => crate::idn::display_host(&host),
+        (scheme, Some(host)) => format!("{scheme}://{}", crate::idn::display_host(&host)),
         (scheme, None) => format!("{scheme}:{}", parsed.path),
-    };
-    shown.chars().take(MAX_SHOWN).collect()
+    }
 }
 
 /// An `http` loopback URI cut into the parts RFC 8252 §7.3 compares.

@@ -342,6 +342,12 @@ fn short_text(value: Option<String>, field: &str) -> Result<Option<String>, OAut
             "{field} must not contain control characters"
         )));
     }
+    // Bidi overrides and zero-width characters make a name read as another.
+    if text.chars().any(crate::idn::is_format_char) {
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "{field} must not contain invisible formatting characters (Unicode Cf)"
+        )));
+    }
     Ok(Some(text))
 }
 
