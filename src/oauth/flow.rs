@@ -34,7 +34,7 @@ use crate::oauth::redirect::redirect_host;
 use crate::oauth::register::Client;
 use crate::oauth::store::{keys, Store, StoreError};
 use crate::oauth::token::{self, ClientAuth};
-use crate::oauth::types::{AnyToken, AuthCode, CsrfToken, StateToken};
+use crate::oauth::types::{AnyToken, AuthCode, CsrfToken, StateToken, UpstreamVerifier};
 use crate::outbound::HttpClient;
 use crate::upstream::dev::{self, DevLoginForm};
 use crate::upstream::{AuthorizeParams, ExchangeParams, IdentityProvider, UpstreamError};
@@ -382,7 +382,7 @@ async fn start_upstream(
     let command = GrantCommand::Begin {
         grant_id: grant_id.clone(),
         request,
-        upstream_verifier: verifier.secret().to_owned(),
+        upstream_verifier: UpstreamVerifier::new(verifier.secret()),
         nonce: nonce.clone(),
     };
     let answer = store
@@ -498,7 +498,7 @@ pub async fn callback(
     let params = ExchangeParams {
         code,
         callback_url: &callback,
-        pkce_verifier: &taken.upstream_verifier,
+        pkce_verifier: taken.upstream_verifier.secret(),
         nonce: &taken.nonce,
         now: site.now,
     };

@@ -76,6 +76,11 @@ secret_type!(
     /// A token presented to `/revoke` (RFC 7009), of any kind.
     AnyToken
 );
+secret_type!(
+    /// Our PKCE verifier towards the upstream provider (RFC 7636 §4.1), kept in
+    /// the grant until the callback uses it.
+    UpstreamVerifier
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use super::{
 use crate::oauth::crypto::{self, purpose, Entropy};
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce::{self, CodeVerifier};
-use crate::oauth::types::{AuthCode, StateToken};
+use crate::oauth::types::{AuthCode, StateToken, UpstreamVerifier};
 
 /// Starts a grant when the user approves the consent page. Returns the
 /// upstream state token (`<grant id>.<secret>`) that the browser carries to the
@@ -23,7 +23,7 @@ pub fn begin(
     existing: Option<GrantState>,
     grant_id: &str,
     request: AuthorizationRequest,
-    upstream_verifier: String,
+    upstream_verifier: UpstreamVerifier,
     nonce: String,
     now: u64,
     rng: &dyn Entropy,
@@ -71,7 +71,7 @@ pub fn grant_of_state(state_token: &str) -> Option<&str> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TakenState {
     pub request: AuthorizationRequest,
-    pub upstream_verifier: String,
+    pub upstream_verifier: UpstreamVerifier,
     pub nonce: String,
 }
 

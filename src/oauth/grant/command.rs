@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::codes::{self, CodeRedemption};
 use super::{revoke, AuthorizationRequest, Effect, GrantError, GrantState, Keys, Props, Step};
 use crate::oauth::crypto::Entropy;
-use crate::oauth::types::{AnyToken, AuthCode, RefreshToken, StateToken};
+use crate::oauth::types::{AnyToken, AuthCode, RefreshToken, StateToken, UpstreamVerifier};
 
 /// A command to a grant's serializer.
 #[derive(Debug, Serialize, Deserialize)]
@@ -18,7 +18,7 @@ pub enum GrantCommand {
     Begin {
         grant_id: String,
         request: AuthorizationRequest,
-        upstream_verifier: String,
+        upstream_verifier: UpstreamVerifier,
         nonce: String,
     },
     TakeState {

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::oauth::crypto::{self, CryptoError, Entropy, Keyring};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::CodeChallenge;
-use crate::oauth::types::{AccessToken, RefreshToken};
+use crate::oauth::types::{AccessToken, RefreshToken, UpstreamVerifier};
 use crate::upstream::UpstreamTokens;
 use crate::user::UserProfile;
 
@@ -138,7 +138,7 @@ pub(crate) struct Pending {
     pub(crate) expires_at: u64,
     /// PKCE verifier and nonce towards the upstream provider (server-side only,
     /// single use, gone once the code is issued).
-    pub(crate) upstream_verifier: String,
+    pub(crate) upstream_verifier: UpstreamVerifier,
     pub(crate) nonce: String,
     /// Set once the callback took the state; the sign-in may then complete once.
     pub(crate) taken: bool,
