@@ -197,12 +197,12 @@ mod tests {
     fn a_signed_in_developer_comes_back_as_a_dev_user() {
         let p = DevProvider {
             origin: "http://127.0.0.1:8787".into(),
-            server_secret: SECRET.into(),
+            ring: Keyring::new(SECRET, None),
         };
         let location = complete_login(
             &form("ada", "ada@example.com"),
             &p.origin,
-            SECRET,
+            &p.ring,
             1000,
             &OsEntropy,
         )
@@ -227,10 +227,10 @@ mod tests {
     fn forged_or_expired_codes_are_refused() {
         let p = DevProvider {
             origin: "http://localhost".into(),
-            server_secret: SECRET.into(),
+            ring: Keyring::new(SECRET, None),
         };
         let location =
-            complete_login(&form("ada", ""), &p.origin, SECRET, 1000, &OsEntropy).unwrap();
+            complete_login(&form("ada", ""), &p.origin, &p.ring, 1000, &OsEntropy).unwrap();
         let code = code_of(&location);
         let late = ExchangeParams {
             code: &code,
@@ -271,7 +271,7 @@ mod tests {
                 complete_login(
                     &form(login, email),
                     "http://localhost",
-                    SECRET,
+                    &Keyring::new(SECRET, None),
                     0,
                     &OsEntropy
                 )
