@@ -1341,6 +1341,15 @@ mod access_tokens {
             .unwrap_err(),
             AccessError::Invalid
         );
+        // After a rotation that keeps the old key as SECRET_KEY_PREVIOUS, it opens.
+        assert!(grant::authenticate(
+            record,
+            pair.access_token.secret(),
+            &[RESOURCE],
+            h.now(),
+            &Keyring::new(other, Some(SECRET))
+        )
+        .is_ok());
     }
 
     #[test]
