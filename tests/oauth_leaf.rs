@@ -1068,10 +1068,12 @@ mod registration {
 
 mod metadata {
     use super::*;
+    use mcp_oauth_worker::oauth::grant::AccessError;
     use mcp_oauth_worker::oauth::metadata::{
-        authorization_server_metadata, cors_headers, insufficient_scope_challenge, mcp_resource,
-        protected_resource_metadata, resource_metadata_url, www_authenticate,
+        authorization_server_metadata, cors_headers, mcp_resource, protected_resource_metadata,
+        resource_metadata_url, www_authenticate,
     };
+    use mcp_oauth_worker::oauth::resource::{refuse, Refusal};
 
     const ISSUER: &str = "https://mcp.example.com";
 
@@ -1166,10 +1168,28 @@ mod metadata {
 
     #[test]
     fn rfc6750_3_1_insufficient_scope_names_the_scope_needed() {
+        // What /mcp answers (`resource::refuse`) for a valid token without the
+        // base scope `mcp`: 403, a challenge naming the scope, the JSON error.
+        let reply = refuse("https://h/prm", &Refusal::Token(AccessError::MissingScope));
+        assert_eq!(reply.status, 403);
         assert_eq!(
-            insufficient_scope_challenge("https://h/prm", "mcp github:repos"),
-            "Bearer error=\"insufficient_scope\", error_description=\"this request needs the scope: mcp github:repos\", resource_metadata=\"https://h/prm\", scope=\"mcp github:repos\""
+            reply.header_value("www-authenticate"),
+            Some("Bearer error=\"insufficient_scope\", error_description=\"this request needs the scope: mcp\", resource_metadata=\"https://h/prm\", scope=\"mcp\"")
         );
+        assert_eq!(
+            body_json(&reply),
+            json!({"error": "insufficient_scope", "error_description": "the access token lacks the scope 'mcp'"})
+        );
+        assert_eq!(reply.header_value("cache-control"), Some("no-store"));
+        // Every other refusal of a token is 401 invalid_token, never insufficient_scope.
+        for other in [AccessError::Invalid, AccessError::WrongResource] {
+            let reply = refuse("https://h/prm", &Refusal::Token(other.clone()));
+            assert_eq!(reply.status, 401, "{other:?}");
+            assert_eq!(body_json(&reply)["error"], "invalid_token", "{other:?}");
+            let challenge = reply.header_value("www-authenticate").unwrap();
+            assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+            assert!(!challenge.contains("insufficient_scope"), "{challenge}");
+        }
     }
 
     #[test]

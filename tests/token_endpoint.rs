@@ -3,29 +3,29 @@
 //! protocol across JSON, and a /token request end to end against the grant's
 //! serializer.
 
-use std::collections::HashMap;
+mod common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use mcp_oauth_worker::oauth::authorize::{self, AuthorizeQuery};
-use mcp_oauth_worker::oauth::crypto::{self, OsEntropy};
+use common::{block_on, body_text, form_field, location, query_param, Jar, NoHttp, Platform};
+use mcp_oauth_worker::http::Reply;
+use mcp_oauth_worker::oauth::crypto;
 use mcp_oauth_worker::oauth::error::{ErrorCode, OAuthError};
-use mcp_oauth_worker::oauth::grant::{
-    self, Effect, GrantError, GrantState, Keys, Props, TokenPair,
-};
+use mcp_oauth_worker::oauth::flow;
+use mcp_oauth_worker::oauth::grant::command::{typed, GrantAnswer};
+use mcp_oauth_worker::oauth::grant::{self, GrantError, StateProblem, TokenPair};
 use mcp_oauth_worker::oauth::register::{
     client_secret_hash, validate, Client, RegistrationRequest, TokenEndpointAuthMethod,
 };
+use mcp_oauth_worker::oauth::store::keys;
 use mcp_oauth_worker::oauth::token::{
-    authenticate_client, client_credentials, execute, parse_form, ClientAuth, GrantAnswer,
-    GrantCommand, TokenForm,
+    authenticate_client, client_credentials, parse_form, ClientAuth, GrantCommand, TokenForm,
 };
-use mcp_oauth_worker::upstream::UpstreamTokens;
-use mcp_oauth_worker::user::UserProfile;
+use mcp_oauth_worker::oauth::types::{AnyToken, ClientSecret};
+use serde_json::Value;
 
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 const NOW: u64 = 1_750_000_000;
-const SECRET: &str = "test-server-secret-0123456789abcdef-xyz";
 const RESOURCE: &str = "https://mcp.example/mcp";
 const REDIRECT: &str = "https://app.example/callback";
 /// RFC 7636 Appendix B.
@@ -142,7 +142,7 @@ mod credentials {
             auth,
             ClientAuth::Basic {
                 client_id: "my client:1".into(),
-                secret: "p@ss:w+rd/é".into()
+                secret: ClientSecret::new("p@ss:w+rd/é")
             }
         );
         assert_eq!(auth.client_id(), "my client:1");
@@ -201,7 +201,7 @@ mod credentials {
                 auth,
                 ClientAuth::Basic {
                     client_id: "id".into(),
-                    secret: "secret".into()
+                    secret: ClientSecret::new("secret")
                 },
                 "{scheme}"
             );
@@ -232,7 +232,7 @@ mod credentials {
             auth,
             ClientAuth::Post {
                 client_id: "c".into(),
-                secret: "s&t".into()
+                secret: ClientSecret::new("s&t")
             }
         );
         assert_eq!(auth.method(), TokenEndpointAuthMethod::ClientSecretPost);
@@ -253,7 +253,7 @@ mod client_authentication {
     fn basic_auth(secret: &str) -> ClientAuth {
         ClientAuth::Basic {
             client_id: "client-client_secret_basic".into(),
-            secret: secret.into(),
+            secret: ClientSecret::new(secret),
         }
     }
 
@@ -297,7 +297,7 @@ mod client_authentication {
         let public = registered("none", &[REDIRECT], 0);
         let post = ClientAuth::Post {
             client_id: confidential.client_id.clone(),
-            secret: "s3cret".into(),
+            secret: ClientSecret::new("s3cret"),
         };
         let none = ClientAuth::None {
             client_id: confidential.client_id.clone(),
@@ -309,7 +309,7 @@ mod client_authentication {
         // A public client presenting a secret is not what it registered either.
         let basic = ClientAuth::Basic {
             client_id: public.client_id.clone(),
-            secret: "anything".into(),
+            secret: ClientSecret::new("anything"),
         };
         assert_eq!(
             authenticate_client(&basic, Some(&public), NOW)
@@ -335,7 +335,7 @@ mod client_authentication {
         let post_client = registered("client_secret_post", &[REDIRECT], 0);
         let post = ClientAuth::Post {
             client_id: post_client.client_id.clone(),
-            secret: "s3cret".into(),
+            secret: ClientSecret::new("s3cret"),
         };
         assert!(authenticate_client(&post, Some(&post_client), NOW).is_ok());
     }
@@ -357,10 +357,15 @@ mod client_authentication {
 mod grant_protocol {
     use super::*;
 
+    /// What crosses to the grant's object and back: JSON both ways.
+    fn across<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
+        serde_json::from_str(&serde_json::to_string(value).unwrap()).unwrap()
+    }
+
     #[test]
     fn commands_and_answers_cross_json_tagged() {
         let json = serde_json::to_value(GrantCommand::Revoke {
-            token: "t".into(),
+            token: AnyToken::new("t"),
             client_id: "c".into(),
         })
         .unwrap();
@@ -370,25 +375,25 @@ mod grant_protocol {
         );
         let json = serde_json::to_value(GrantCommand::Abandon).unwrap();
         assert_eq!(json, serde_json::json!("abandon"));
-        let ok = serde_json::to_value(GrantAnswer::Ok {
-            value: serde_json::json!(null),
-        })
-        .unwrap();
-        assert_eq!(ok, serde_json::json!({"ok": {"value": null}}));
-        let internal: GrantAnswer = serde_json::from_str(r#""internal""#).unwrap();
-        assert!(matches!(internal, GrantAnswer::Internal));
+        let ok: GrantAnswer = Ok(serde_json::json!(null));
+        assert_eq!(
+            serde_json::to_value(&ok).unwrap(),
+            serde_json::json!({"Ok": null})
+        );
+        let internal: GrantAnswer = serde_json::from_str(r#"{"Err": "internal"}"#).unwrap();
+        assert_eq!(internal, Err(GrantError::Internal));
+        let unavailable: GrantAnswer = Err(GrantError::Unavailable);
+        assert_eq!(across(&unavailable), unavailable);
     }
 
     #[test]
     fn an_oauth_answer_becomes_the_same_oauth_error() {
-        let answer = GrantAnswer::OAuth {
-            error: "invalid_target".into(),
-            error_description: "resource differs".into(),
-        };
-        let wire: GrantAnswer =
-            serde_json::from_str(&serde_json::to_string(&answer).unwrap()).unwrap();
-        match wire.into_result::<TokenPair>() {
-            Err(GrantError::OAuth(e)) => {
+        let answer: GrantAnswer = Err(GrantError::oauth(OAuthError::invalid_target(
+            "resource differs",
+        )));
+        match typed::<TokenPair>(across(&answer)) {
+            Err(e @ GrantError::OAuth { .. }) => {
+                let e = e.to_oauth();
                 assert_eq!(e.code, ErrorCode::InvalidTarget);
                 assert_eq!(e.description, "resource differs");
             }
@@ -397,154 +402,117 @@ mod grant_protocol {
     }
 
     #[test]
-    fn state_answers_map_back_to_a_static_message() {
-        let known = "this sign-in link was already used; start again from your MCP client";
-        let back = GrantAnswer::State {
-            message: known.into(),
+    fn state_answers_stay_typed_and_map_to_a_static_message() {
+        let answer: GrantAnswer = Err(GrantError::State(StateProblem::Used));
+        let back = typed::<()>(across(&answer));
+        assert_eq!(back, Err(GrantError::State(StateProblem::Used)));
+        let message = back.unwrap_err().to_string();
+        assert_eq!(message, StateProblem::Used.message());
+        // Only the known problems cross: a made-up one (or markup) does not
+        // decode, so no text from the wire reaches a page.
+        for wire in [
+            r#"{"Err": {"state": "<script>"}}"#,
+            r#"{"Err": {"state": "this sign-in link was already used"}}"#,
+        ] {
+            assert!(serde_json::from_str::<GrantAnswer>(wire).is_err(), "{wire}");
         }
-        .into_result::<()>();
-        assert_eq!(back, Err(GrantError::State(known)));
-        let unknown = GrantAnswer::State {
-            message: "<script>".into(),
-        }
-        .into_result::<()>();
-        assert!(matches!(unknown, Err(GrantError::State(m)) if !m.contains("<script>")));
         assert_eq!(
-            GrantAnswer::Internal.into_result::<()>(),
+            typed::<()>(Err(GrantError::Internal)),
             Err(GrantError::Internal)
         );
     }
 
     #[test]
     fn an_ok_answer_of_the_wrong_shape_is_internal() {
-        let answer = GrantAnswer::Ok {
-            value: serde_json::json!("not a token pair"),
-        };
+        let answer: GrantAnswer = Ok(serde_json::json!("not a token pair"));
         assert!(matches!(
-            answer.into_result::<TokenPair>(),
+            typed::<TokenPair>(answer),
             Err(GrantError::Internal)
         ));
     }
 }
 
-/// The grant's serializer and KV, as in the Durable Object.
-struct Serializer {
-    state: Option<GrantState>,
-    kv: HashMap<String, String>,
+/// A deployment with `client` registered (as `/register` stores it).
+fn platform_with(client: &Client) -> Platform {
+    let p = Platform::new();
+    assert_eq!(p.now.get(), NOW);
+    p.kv_set(
+        &keys::client(&client.client_id),
+        &serde_json::to_string(client).unwrap(),
+    );
+    p
 }
 
-impl Serializer {
-    fn run(&mut self, command: GrantCommand) -> GrantAnswer {
-        let keys = Keys {
-            server_secret: SECRET,
-            access_ttl: 3600,
-            refresh_ttl: 86400,
-        };
-        let command: GrantCommand =
-            serde_json::from_str(&serde_json::to_string(&command).unwrap()).unwrap();
-        let (next, effects, answer) = execute(self.state.take(), command, NOW, &keys, &OsEntropy);
-        self.state =
-            next.map(|s| serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap());
-        for effect in effects {
-            match effect {
-                Effect::Put { key, value, .. } => {
-                    self.kv.insert(key, value);
-                }
-                Effect::Delete { key } => {
-                    self.kv.remove(&key);
-                }
-            }
-        }
-        serde_json::from_str(&serde_json::to_string(&answer).unwrap()).unwrap()
-    }
-}
-
-/// From `GET /authorize?<query>` to an authorization code for `client`.
-fn authorize_and_sign_in(serializer: &mut Serializer, client: &Client, query: &str) -> String {
-    let query = AuthorizeQuery::parse(query).unwrap();
-    let request = authorize::validate(&query, Some(client), NOW, RESOURCE).unwrap();
-    let grant_id = crypto::random_id(&OsEntropy).unwrap();
-    let state: String = serializer
-        .run(GrantCommand::Begin {
-            grant_id,
-            request,
-            upstream_verifier: "uv".into(),
-            nonce: "n".into(),
-        })
-        .into_result()
-        .unwrap();
-    let _: grant::TakenState = serializer
-        .run(GrantCommand::TakeState { state })
-        .into_result()
-        .unwrap();
-    let props = Props {
-        user: UserProfile {
-            id: "dev:1".into(),
-            login: "dev".into(),
-            name: None,
-            email: None,
-            provider: "dev".into(),
-        },
-        upstream: Some(UpstreamTokens {
-            access_token: "up".into(),
-            refresh_token: None,
-            expires_at: None,
-            scope: None,
-        }),
+/// From `GET /authorize?<query>` to the authorization code the client gets:
+/// the consent page, the user's approval, the upstream sign-in and our
+/// callback, through the same flows the Worker runs.
+fn authorize_and_sign_in(p: &Platform, query: &str) -> String {
+    let mut jar = Jar::default();
+    let keep = |jar: &mut Jar, reply: Reply| {
+        jar.take(&reply);
+        reply
     };
-    serializer
-        .run(GrantCommand::IssueCode { props })
-        .into_result()
-        .unwrap()
+    let cookies = jar.header();
+    let page = block_on(flow::authorize(
+        &p.site(cookies.as_deref()),
+        p,
+        &*p.provider,
+        query,
+    ))
+    .unwrap();
+    let page = keep(&mut jar, page);
+    assert_eq!(page.status, 200, "{}", body_text(&page));
+    let html = body_text(&page);
+    let body = serde_urlencoded::to_string([
+        ("ticket", form_field(&html, "ticket")),
+        ("csrf", form_field(&html, "csrf")),
+        ("action", "approve".into()),
+    ])
+    .unwrap();
+    let cookies = jar.header();
+    let to_provider = block_on(flow::consent(
+        &p.site(cookies.as_deref()),
+        p,
+        &*p.provider,
+        body.as_bytes(),
+    ))
+    .unwrap();
+    let to_provider = keep(&mut jar, to_provider);
+    assert_eq!(to_provider.status, 302, "{}", body_text(&to_provider));
+    let state = query_param(&location(&to_provider), "state").expect("a state");
+    let back_query =
+        serde_urlencoded::to_string([("state", state.as_str()), ("code", "idp-code")]).unwrap();
+    let cookies = jar.header();
+    let back = block_on(flow::callback(
+        &p.site(cookies.as_deref()),
+        p,
+        &*p.provider,
+        &NoHttp,
+        &back_query,
+    ))
+    .unwrap();
+    assert_eq!(back.status, 302, "{}", body_text(&back));
+    query_param(&location(&back), "code").expect("a code")
 }
 
-/// What `POST /token` does with a body, up to the grant's answer.
-fn token_request(
-    serializer: &mut Serializer,
-    client: &Client,
-    authorization: Option<&str>,
-    body: &str,
-) -> Result<TokenPair, OAuthError> {
-    let form = parse_form(FORM, body.as_bytes())?;
-    let auth = client_credentials(authorization, &form)?;
-    authenticate_client(
-        &auth,
-        Some(client).filter(|c| c.client_id == auth.client_id()),
-        NOW,
-    )?;
-    let command = match form.grant_type.as_deref() {
-        Some("authorization_code") => GrantCommand::Redeem {
-            code: form
-                .code
-                .clone()
-                .ok_or_else(|| OAuthError::invalid_request("code"))?,
-            client_id: auth.client_id().to_owned(),
-            redirect_uri: form.redirect_uri.clone(),
-            code_verifier: form.code_verifier.clone(),
-            resource: form.resource.clone(),
-        },
-        Some("refresh_token") => GrantCommand::Refresh {
-            refresh_token: form
-                .refresh_token
-                .clone()
-                .ok_or_else(|| OAuthError::invalid_request("refresh_token"))?,
-            client_id: auth.client_id().to_owned(),
-            scope: form
-                .scope
-                .as_deref()
-                .map(|s| s.split_whitespace().map(str::to_owned).collect()),
-            resource: form.resource.clone(),
-            new_props: None,
-        },
-        _ => return Err(OAuthError::unsupported_grant_type("grant_type")),
-    };
-    serializer
-        .run(command)
-        .into_result::<TokenPair>()
-        .map_err(|e| match e {
-            GrantError::OAuth(e) => e,
-            other => panic!("{other:?}"),
-        })
+/// `POST /token` with `body`, as the Worker runs it (`flow::token`: form,
+/// client authentication, `token::plan`, the grant's object): the status and
+/// the JSON body.
+fn token_request(p: &Platform, authorization: Option<&str>, body: &str) -> (u16, Value) {
+    let reply = block_on(flow::token(
+        &p.site(None),
+        p,
+        authorization,
+        FORM,
+        body.as_bytes(),
+    ))
+    .unwrap();
+    let json = serde_json::from_slice(&reply.body).unwrap();
+    (reply.status, json)
+}
+
+fn text(v: &Value, field: &str) -> String {
+    v[field].as_str().unwrap_or_default().to_owned()
 }
 
 fn enc(value: &str) -> String {
@@ -583,96 +551,81 @@ mod token_requests {
     #[test]
     fn a_public_client_redeems_and_refreshes_with_its_id_in_the_form() {
         let client = registered("none", &[REDIRECT], 0);
-        let mut s = Serializer {
-            state: None,
-            kv: HashMap::new(),
-        };
-        let code =
-            authorize_and_sign_in(&mut s, &client, &authorize_query(&client, Some(REDIRECT)));
-        let pair = token_request(
-            &mut s,
-            &client,
+        let p = platform_with(&client);
+        let code = authorize_and_sign_in(&p, &authorize_query(&client, Some(REDIRECT)));
+        let (status, pair) = token_request(
+            &p,
             None,
             &redeem_body(Some(&client.client_id), &code, Some(REDIRECT)),
+        );
+        assert_eq!(status, 200, "{pair}");
+        let access_token = text(&pair, "access_token");
+        let record = p.kv_get(&keys::access(&crypto::hash_token(&access_token)));
+        let ctx = grant::authenticate(
+            record.as_deref(),
+            &access_token,
+            &[RESOURCE],
+            NOW,
+            &p.config.keyring,
         )
         .unwrap();
-        let record =
-            s.kv.get(&grant::access_key(&crypto::hash_token(&pair.access_token)))
-                .map(String::as_str);
-        let ctx = grant::authenticate(record, &pair.access_token, RESOURCE, NOW, SECRET).unwrap();
         assert_eq!(ctx.client_id.as_deref(), Some(client.client_id.as_str()));
 
         let body = format!(
             "grant_type=refresh_token&refresh_token={}&client_id={}&scope=mcp",
-            enc(&pair.refresh_token),
+            enc(&text(&pair, "refresh_token")),
             enc(&client.client_id)
         );
-        let rotated = token_request(&mut s, &client, None, &body).unwrap();
-        assert_eq!(rotated.scope, vec!["mcp"]);
+        let (status, rotated) = token_request(&p, None, &body);
+        assert_eq!(status, 200, "{rotated}");
+        assert_eq!(text(&rotated, "scope"), "mcp");
+        assert_ne!(
+            text(&rotated, "refresh_token"),
+            text(&pair, "refresh_token")
+        );
     }
 
     #[test]
     fn a_confidential_client_redeems_with_basic_credentials() {
         let client = registered("client_secret_basic", &[REDIRECT], 0);
-        let mut s = Serializer {
-            state: None,
-            kv: HashMap::new(),
-        };
-        let code =
-            authorize_and_sign_in(&mut s, &client, &authorize_query(&client, Some(REDIRECT)));
+        let p = platform_with(&client);
+        let code = authorize_and_sign_in(&p, &authorize_query(&client, Some(REDIRECT)));
         let wrong = basic(&client.client_id, "wrong");
-        let err = token_request(
-            &mut s,
-            &client,
-            Some(&wrong),
-            &redeem_body(None, &code, Some(REDIRECT)),
-        )
-        .unwrap_err();
-        assert_eq!(err.to_json_reply().status, 401);
+        let (status, err) =
+            token_request(&p, Some(&wrong), &redeem_body(None, &code, Some(REDIRECT)));
+        assert_eq!(status, 401);
+        assert_eq!(text(&err, "error"), "invalid_client");
         let right = basic(&client.client_id, "s3cret");
-        assert!(token_request(
-            &mut s,
-            &client,
-            Some(&right),
-            &redeem_body(None, &code, Some(REDIRECT))
-        )
-        .is_ok());
+        let (status, pair) =
+            token_request(&p, Some(&right), &redeem_body(None, &code, Some(REDIRECT)));
+        assert_eq!(status, 200, "{pair}");
     }
 
     #[test]
     fn a_loopback_client_redeems_with_the_port_it_authorized_with() {
         let client = registered("none", &["http://127.0.0.1/callback"], 0);
-        let mut s = Serializer {
-            state: None,
-            kv: HashMap::new(),
-        };
+        let p = platform_with(&client);
         let presented = "http://127.0.0.1:33418/callback";
-        let code =
-            authorize_and_sign_in(&mut s, &client, &authorize_query(&client, Some(presented)));
-        let pair = token_request(
-            &mut s,
-            &client,
+        let code = authorize_and_sign_in(&p, &authorize_query(&client, Some(presented)));
+        let (status, pair) = token_request(
+            &p,
             None,
             &redeem_body(Some(&client.client_id), &code, Some(presented)),
         );
-        assert!(pair.is_ok());
+        assert_eq!(status, 200, "{pair}");
     }
 
     #[test]
     fn a_client_omitting_redirect_uri_in_authorize_may_still_send_it_at_token() {
         let client = registered("none", &[REDIRECT], 0);
-        let mut s = Serializer {
-            state: None,
-            kv: HashMap::new(),
-        };
-        let code = authorize_and_sign_in(&mut s, &client, &authorize_query(&client, None));
-        let pair = token_request(
-            &mut s,
-            &client,
+        let p = platform_with(&client);
+        let code = authorize_and_sign_in(&p, &authorize_query(&client, None));
+        let (status, pair) = token_request(
+            &p,
             None,
             &redeem_body(Some(&client.client_id), &code, Some(REDIRECT)),
         );
-        assert!(pair.is_ok());
+        assert_eq!(status, 200, "{pair}");
     }
 
     #[test]
@@ -681,36 +634,72 @@ mod token_requests {
         // §4.1.3: at the token endpoint it is REQUIRED only "if the redirect_uri
         // parameter was included in the authorization request".
         let client = registered("none", &[REDIRECT], 0);
-        let mut s = Serializer {
-            state: None,
-            kv: HashMap::new(),
-        };
-        let code = authorize_and_sign_in(&mut s, &client, &authorize_query(&client, None));
-        let pair = token_request(
-            &mut s,
-            &client,
-            None,
-            &redeem_body(Some(&client.client_id), &code, None),
-        );
-        assert!(pair.is_ok(), "{:?}", pair.err());
+        let p = platform_with(&client);
+        let code = authorize_and_sign_in(&p, &authorize_query(&client, None));
+        let (status, pair) =
+            token_request(&p, None, &redeem_body(Some(&client.client_id), &code, None));
+        assert_eq!(status, 200, "{pair}");
     }
 
     #[test]
     fn a_redirect_uri_sent_in_authorize_is_required_at_token() {
         let client = registered("none", &[REDIRECT], 0);
-        let mut s = Serializer {
-            state: None,
-            kv: HashMap::new(),
-        };
-        let code =
-            authorize_and_sign_in(&mut s, &client, &authorize_query(&client, Some(REDIRECT)));
-        let err = token_request(
-            &mut s,
-            &client,
+        let p = platform_with(&client);
+        let code = authorize_and_sign_in(&p, &authorize_query(&client, Some(REDIRECT)));
+        let (status, err) =
+            token_request(&p, None, &redeem_body(Some(&client.client_id), &code, None));
+        assert_eq!(status, 400);
+        assert_eq!(text(&err, "error"), "invalid_grant");
+    }
+
+    #[test]
+    fn what_token_plan_refuses_never_reaches_a_grant() {
+        // `token::plan` reads the grant id off the token: a wrong grant type, or
+        // a token that is not of the grant type's kind, is answered without any
+        // grant object being called (RFC 6749 §5.2 codes).
+        let client = registered("none", &[REDIRECT], 0);
+        let p = platform_with(&client);
+        let code = authorize_and_sign_in(&p, &authorize_query(&client, Some(REDIRECT)));
+        let id = enc(&client.client_id);
+        let cases = [
+            (
+                format!("grant_type=password&client_id={id}"),
+                "unsupported_grant_type",
+            ),
+            (format!("client_id={id}"), "invalid_request"),
+            (
+                format!("grant_type=authorization_code&client_id={id}"),
+                "invalid_request",
+            ),
+            (
+                format!("grant_type=authorization_code&code=garbage&client_id={id}"),
+                "invalid_grant",
+            ),
+            (
+                // A code is not a refresh token.
+                format!(
+                    "grant_type=refresh_token&refresh_token={}&client_id={id}",
+                    enc(&code)
+                ),
+                "invalid_grant",
+            ),
+        ];
+        p.reset_counts();
+        for (body, error) in cases {
+            let (status, json) = token_request(&p, None, &body);
+            assert_eq!(
+                (status, text(&json, "error")),
+                (400, error.into()),
+                "{body}"
+            );
+        }
+        assert_eq!(p.counts.get().grant_calls, 0);
+        // The code was not touched by any of that.
+        let (status, pair) = token_request(
+            &p,
             None,
-            &redeem_body(Some(&client.client_id), &code, None),
-        )
-        .unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidGrant);
+            &redeem_body(Some(&client.client_id), &code, Some(REDIRECT)),
+        );
+        assert_eq!(status, 200, "{pair}");
     }
 }

@@ -276,15 +276,25 @@ pub struct ObjectSlot {
     pub value: RefCell<Option<String>>,
     pub alarm_in: Cell<Option<u64>>,
     pub writes: Cell<u32>,
+    /// Every state ever saved, in order (for storage hygiene checks).
+    pub history: RefCell<Vec<String>>,
 }
 
 impl ObjectStorage for ObjectSlot {
     fn load(&self) -> LocalBoxFuture<'_, Result<Option<String>, String>> {
-        Box::pin(async move { Ok(self.value.borrow().clone()) })
+        Box::pin(async move {
+            let value = self.value.borrow().clone();
+            // Real storage answers later: other commands run meanwhile and may
+            // read the same value, so only the object's own serialization
+            // keeps them apart.
+            yield_now().await;
+            Ok(value)
+        })
     }
     fn save<'a>(&'a self, state: &'a str) -> LocalBoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             self.writes.set(self.writes.get() + 1);
+            self.history.borrow_mut().push(state.to_owned());
             *self.value.borrow_mut() = Some(state.to_owned());
             Ok(())
         })
@@ -326,6 +336,8 @@ pub struct Platform {
     pub rng: CountingEntropy,
     pub provider: Rc<FakeProvider>,
     kv: RefCell<BTreeMap<String, (String, u64)>>,
+    /// Every KV key and value ever put, in order (for storage hygiene checks).
+    kv_history: RefCell<Vec<String>>,
     objects: RefCell<HashMap<String, Rc<Object>>>,
     pub counts: Cell<Counts>,
     /// The next this-many KV puts fail, then they work again.
@@ -346,6 +358,7 @@ impl Platform {
             rng: CountingEntropy(Cell::new(7)),
             provider: Rc::new(FakeProvider::default()),
             kv: RefCell::new(BTreeMap::new()),
+            kv_history: RefCell::new(Vec::new()),
             objects: RefCell::new(HashMap::new()),
             counts: Cell::new(Counts::default()),
             failing_puts: Cell::new(0),
@@ -408,6 +421,16 @@ impl Platform {
                 out.push_str(v);
                 out.push('\n');
             }
+        }
+        out
+    }
+
+    /// Everything ever written (every KV key and value put, every object state
+    /// saved), including what was overwritten or deleted since.
+    pub fn everything_ever_written(&self) -> Vec<String> {
+        let mut out = self.kv_history.borrow().clone();
+        for obj in self.objects.borrow().values() {
+            out.extend(obj.slot.history.borrow().iter().cloned());
         }
         out
     }
@@ -562,6 +585,8 @@ impl Store for Platform {
                 return Err(StoreError("injected put failure".into()));
             }
             self.count(|c| c.kv_writes += 1);
+            self.kv_history.borrow_mut().push(key.to_owned());
+            self.kv_history.borrow_mut().push(value.to_owned());
             let expires = self.now.get() + ttl.max(60);
             self.kv
                 .borrow_mut()
