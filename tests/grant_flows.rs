@@ -454,6 +454,21 @@ mod sign_in_policy {
     }
 }
 
+#[test]
+fn sign_in_policy_a_refresh_at_the_very_end_of_a_grant_is_refused() {
+    let w = World::with(Platform::with_config(config_with(&[(
+        "GRANT_MAX_LIFETIME",
+        "7200",
+    )])));
+    let client = w.p.public_client();
+    let pair = w.tokens(&client);
+    // Exactly at the end: nothing of the grant is valid any more.
+    let created = w.p.now.get();
+    w.p.now.set(created + 7200);
+    let (status, err) = w.refresh(&client, &s(&pair, "refresh_token"));
+    assert_eq!((status, s(&err, "error")), (400, "invalid_grant".into()));
+}
+
 mod remembered_consent {
     use super::*;
 

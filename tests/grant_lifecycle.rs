@@ -19,7 +19,9 @@ use mcp_oauth_worker::oauth::grant::{
 };
 use mcp_oauth_worker::oauth::pkce::CodeChallenge;
 use mcp_oauth_worker::oauth::store::{keys, Store};
-use mcp_oauth_worker::oauth::types::{AnyToken, AuthCode, RefreshToken, StateToken};
+use mcp_oauth_worker::oauth::types::{
+    AnyToken, AuthCode, RefreshToken, StateToken, UpstreamVerifier,
+};
 use mcp_oauth_worker::upstream::UpstreamTokens;
 use mcp_oauth_worker::user::{UserContext, UserProfile};
 
@@ -69,7 +71,8 @@ fn props_with(upstream_access: &str) -> Props {
         upstream: Some(UpstreamTokens {
             access_token: upstream_access.into(),
             refresh_token: Some(UPSTREAM_REFRESH.into()),
-            expires_at: Some(T0 + 8 * 3600),
+            // Due for an upstream refresh (within REFRESH_MARGIN_SECS).
+            expires_at: Some(T0 + 60),
             scope: Some("repo".into()),
         }),
     }
@@ -132,7 +135,7 @@ impl Harness {
         let answer = self.run(GrantCommand::Begin {
             grant_id: self.grant_id.clone(),
             request,
-            upstream_verifier: "upstream-pkce-verifier".into(),
+            upstream_verifier: UpstreamVerifier::new("upstream-pkce-verifier"),
             nonce: "upstream-nonce".into(),
         });
         let token: StateToken = typed(answer).unwrap();
@@ -337,7 +340,7 @@ mod full_life {
         h.advance(30);
         let taken = h.take_state(&state).unwrap();
         assert_eq!(taken.request, request());
-        assert_eq!(taken.upstream_verifier, "upstream-pkce-verifier");
+        assert_eq!(taken.upstream_verifier.secret(), "upstream-pkce-verifier");
         assert_eq!(taken.nonce, "upstream-nonce");
 
         // The upstream sign-in succeeded: an authorization code for this grant.
@@ -755,7 +758,7 @@ mod upstream_state {
         let again = h.run(GrantCommand::Begin {
             grant_id: h.grant_id.clone(),
             request: request(),
-            upstream_verifier: "v".into(),
+            upstream_verifier: UpstreamVerifier::new("v"),
             nonce: "n".into(),
         });
         assert!(matches!(again, Err(GrantError::Internal)));

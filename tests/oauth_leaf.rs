@@ -441,11 +441,14 @@ mod redirect_uris {
             "cursor://anysphere.cursor-mcp"
         );
         assert_eq!(redirect_host("com.example.app:/cb"), "com.example.app:/cb");
-        // Internationalized hosts are shown in punycode so look-alikes stand out.
+        // An internationalized host is shown in Unicode beside its punycode, so
+        // a look-alike (Cyrillic "а" here) cannot pass as the name it imitates.
         assert_eq!(
             redirect_host("https://xn--pple-43d.com/cb"),
-            "xn--pple-43d.com"
+            "\u{0430}pple.com (xn--pple-43d.com)"
         );
+        // Percent-encoding is decoded, as the browser does before it connects.
+        assert_eq!(redirect_host("https://%63laude.ai/cb"), "claude.ai");
         // Unicode host names are not parsed (the bundle carries ASCII-only IDNA), and
         // registration refuses them, so a look-alike never reaches the consent page.
         assert!(validate_redirect_uri("https://\u{0430}pple.com/cb").is_err());

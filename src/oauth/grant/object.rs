@@ -76,8 +76,11 @@ pub struct GateGuard<'a>(&'a Gate);
 impl Drop for GateGuard<'_> {
     fn drop(&mut self) {
         self.0.busy.set(false);
-        if let Some(next) = self.0.waiting.borrow_mut().pop_front() {
-            next.wake();
+        // Every waiter is woken and tries again: a waker left by a request that
+        // was since dropped, or queued twice, can never strand the others.
+        let waiting: Vec<Waker> = self.0.waiting.borrow_mut().drain(..).collect();
+        for waker in waiting {
+            waker.wake();
         }
     }
 }
@@ -89,7 +92,10 @@ impl<'a> Future for Acquire<'a> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<GateGuard<'a>> {
         let gate = self.0;
         if gate.busy.get() {
-            gate.waiting.borrow_mut().push_back(cx.waker().clone());
+            let mut waiting = gate.waiting.borrow_mut();
+            if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                waiting.push_back(cx.waker().clone());
+            }
             Poll::Pending
         } else {
             gate.busy.set(true);
@@ -299,10 +305,12 @@ async fn commit(
     };
 
     if issues_tokens {
+        // New upstream tokens are stored first: once the provider has answered,
+        // its spent refresh token must never be needed again, whatever fails next.
+        if let Some(kept) = &fallback {
+            save(storage, kept).await?;
+        }
         if apply(svc.store, &effects_all).await.is_err() {
-            if let Some(kept) = fallback {
-                save(storage, &kept).await?;
-            }
             return Err(GrantError::Unavailable);
         }
         save(storage, &state).await?;
@@ -335,4 +343,47 @@ async fn schedule(storage: &dyn ObjectStorage, state: &GrantState, now: u64) {
     let _ = storage
         .set_alarm(state.expires_at.saturating_sub(now) + 60)
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Counter(AtomicU32);
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Counter>, Waker) {
+        let c = Arc::new(Counter(AtomicU32::new(0)));
+        (c.clone(), Waker::from(c))
+    }
+
+    #[test]
+    fn a_waiter_that_gives_up_never_strands_the_next_one() {
+        let gate = Gate::default();
+        let (_, wa) = waker();
+        let (_, wb) = waker();
+        let (c_count, wc) = waker();
+        let mut a = Box::pin(gate.lock());
+        let guard = match a.as_mut().poll(&mut Context::from_waker(&wa)) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("a free gate is taken at once"),
+        };
+        let mut b = Box::pin(gate.lock());
+        let mut c = Box::pin(gate.lock());
+        assert!(b.as_mut().poll(&mut Context::from_waker(&wb)).is_pending());
+        // Polled twice while waiting: queued once.
+        assert!(b.as_mut().poll(&mut Context::from_waker(&wb)).is_pending());
+        assert!(c.as_mut().poll(&mut Context::from_waker(&wc)).is_pending());
+        drop(b); // a cancelled request
+        drop(guard);
+        assert_eq!(c_count.0.load(Ordering::SeqCst), 1, "C is woken");
+        assert!(c.as_mut().poll(&mut Context::from_waker(&wc)).is_ready());
+    }
 }

@@ -61,7 +61,7 @@ pub fn start(
     let Some(state) = existing else {
         return fail(None, invalid_grant(INVALID));
     };
-    if state.revoked_at.is_some() || now > state.expires_at {
+    if state.revoked_at.is_some() || now >= state.expires_at {
         return fail(Some(state), invalid_grant(INVALID));
     }
     if input.client_id != state.request.client_id {
@@ -101,7 +101,7 @@ pub fn start(
     let Some(current) = current else {
         return fail(Some(state), invalid_grant(INVALID));
     };
-    if now > state.hard_expiry(keys) {
+    if now >= state.hard_expiry(keys) {
         let mut state = state;
         let effects = end_grant(&mut state, now);
         return Start::Done(Step {
