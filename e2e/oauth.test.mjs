@@ -165,23 +165,27 @@ describe("authorization endpoint", () => {
     assert.equal(res.headers.get("location"), null);
   });
 
-  test("plain or missing PKCE is redirected back as invalid_request with state and iss", async () => {
+  // RFC 9700 §4.11.2: before the person did anything, no error goes back to the
+  // client's redirect URI, or any registered client could use us to redirect.
+  test("plain or missing PKCE is shown on our own page, naming the app's host, never redirected", async () => {
     const c = await registerClient(w.url);
     for (const params of [{ code_challenge: "x".repeat(43), code_challenge_method: "plain" }, {}]) {
       const res = await new Browser().request(authorizeUrl(w.url, c, params));
-      assert.equal(res.status, 302);
-      const loc = new URL(res.headers.get("location"));
-      assert.equal(loc.searchParams.get("error"), "invalid_request");
-      assert.equal(loc.searchParams.get("state"), "client-state-123");
-      assert.equal(loc.searchParams.get("iss"), w.url);
+      assert.equal(res.status, 400);
+      assert.equal(res.headers.get("location"), null);
+      const html = await res.text();
+      assert.match(html, /invalid_request/);
+      assert.match(html, new RegExp(new URL(c.redirect_uris[0]).hostname.replaceAll(".", "\\.")));
     }
   });
 
-  test("a resource other than this server's /mcp is invalid_target", async () => {
+  test("a resource other than this server's /mcp is invalid_target, on our own page", async () => {
     const c = await registerClient(w.url);
     const { challenge } = pkcePair();
     const res = await new Browser().request(authorizeUrl(w.url, c, { code_challenge: challenge, code_challenge_method: "S256", resource: "https://other.example/mcp" }));
-    assert.equal(new URL(res.headers.get("location")).searchParams.get("error"), "invalid_target");
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get("location"), null);
+    assert.match(await res.text(), /invalid_target/);
   });
 
   test("the consent page escapes the client's name and forbids framing", async () => {
@@ -269,12 +273,17 @@ describe("callback", () => {
     return { browser, callback: new URL(res.headers.get("location"), w.url).toString() };
   }
 
+  // Each sign-in in flight has its own binding cookie, named after its grant.
+  const stateCookie = (browser) => [...browser.cookies.keys()].find((k) => k.startsWith("state-"));
+
   test("a state is single use: replaying the callback fails on a local page", async () => {
     const { browser, callback } = await reachCallback();
-    const cookie = browser.cookies.get("oauth_state");
+    const name = stateCookie(browser);
+    assert.ok(name, "the sign-in is bound to this browser by a cookie");
+    const cookie = browser.cookies.get(name);
     const ok = await browser.request(callback);
     assert.equal(ok.status, 302);
-    browser.cookies.set("oauth_state", cookie);
+    browser.cookies.set(name, cookie);
     const replay = await browser.request(callback);
     assert.equal(replay.status, 400);
     assert.equal(replay.headers.get("location"), null);
@@ -282,7 +291,7 @@ describe("callback", () => {
 
   test("the callback must come back to the browser that started it (tampered or missing state cookie)", async () => {
     const { browser, callback } = await reachCallback();
-    browser.cookies.set("oauth_state", "0".repeat(64));
+    browser.cookies.set(stateCookie(browser), "0".repeat(64));
     assert.equal((await browser.request(callback)).status, 400);
     const other = await new Browser().request(callback);
     assert.equal(other.status, 400);

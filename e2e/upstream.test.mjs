@@ -202,7 +202,7 @@ describe("GitHub-shaped provider (oauth-mocks)", () => {
 
   test("a callback whose state was already used gets a clear 400 page, not a second code", async () => {
     const flow = await signIn("replay@example.com");
-    const saved = new Map(flow.browser.cookies); // includes the oauth_state binding cookie
+    const saved = new Map(flow.browser.cookies); // includes the state-<grant> binding cookie
     const first = await backToWorker(w, flow.browser, flow.providerRedirect);
     assert.ok(first.params.get("code"));
     // Replay, even with the state cookie restored (so only single use can stop it).
