@@ -1,8 +1,7 @@
 // The MCP Inspector CLI (2.x, a real third-party MCP client) against the built Worker over
 // TCP, authenticated with an OAuth access token. scripts/inspector.sh installs the Inspector
-// and a Node 22 into .tools/ on first use (from the npm registry); when that is impossible
-// (no registry, not linux-x64 and no Node >= 22.19) every test here fails with the reason:
-// a missing peer is a failure, never a silent skip.
+// and a Node 22 into .tools/ (scripts/tools.sh does it before `make test`); if that is
+// impossible the tests fail: a missing dependency is a failure, never a skip.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -16,20 +15,11 @@ const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const script = path.join(root, "scripts", "inspector.sh");
 
-// Installing takes about 30 s the first time; later runs find .tools/ populated.
-let installError;
-try {
-  await run(script, ["--install-only"], { cwd: root, timeout: 240_000 });
-} catch (e) {
-  installError = (e.stderr || e.message || "").toString().trim().split("\n").slice(-3).join(" | ");
-}
-
 let w;
 let token;
 before(async () => {
-  if (installError) {
-    throw new Error(`the MCP Inspector CLI could not be installed: \`scripts/inspector.sh --install-only\` failed (it installs the Inspector and a Node 22 from the npm registry into .tools/): ${installError}`);
-  }
+  // Installs on first use (about 30 s); later runs find .tools/ populated.
+  await run(script, ["--install-only"], { cwd: root, timeout: 240_000 });
   w = await startWorker();
   ({ tokens: { access_token: token } } = await obtainTokens(w.url));
 });
