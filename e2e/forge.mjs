@@ -15,9 +15,10 @@ import crypto from "node:crypto";
 
 /**
  * The purpose label in front of an access record's binding in the AAD of its
- * wrapped key. The one place to change if the Worker's label changes.
+ * wrapped key (src/oauth/crypto.rs: `purpose::WRAP_ACCESS`, then a newline).
+ * The one place to change if the Worker's label changes.
  */
-export const ACCESS_AAD_PREFIX = "";
+export const ACCESS_AAD_PREFIX = "wrap:access\n";
 
 /** `HMAC-SHA256(secret, len || "wrap" || len || token)`: the key that wraps K for `token`. */
 export function wrappingKey(secret, token) {
@@ -70,7 +71,12 @@ export function accessKey(token) {
 
 /** Recovers the grant key K from a record with the token that wrapped it (throws if it does not open). */
 export function unwrapGrantKey(secret, token, record) {
-  const key = open(wrappingKey(secret, token), record.wrapped_key, accessAad(record));
+  let key;
+  try {
+    key = open(wrappingKey(secret, token), record.wrapped_key, accessAad(record));
+  } catch (e) {
+    throw new Error(`the access record's wrapped key does not open with AAD prefix ${JSON.stringify(ACCESS_AAD_PREFIX)}: e2e/forge.mjs no longer matches the Worker's format (${e.message})`);
+  }
   if (key.length !== 32) throw new Error(`grant key is ${key.length} bytes, not 32`);
   return key;
 }
