@@ -460,6 +460,7 @@ describe("resource server", () => {
   test("a consistently re-wrapped record with no change is still accepted (the forging is right)", async () => {
     const { tokens } = await obtainTokens(w.url);
     const { before, after } = await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, {});
+    assert.ok(!JSON.stringify(before).includes(tokens.access_token), "the token is stored only as the hash in the key");
     assert.notEqual(after.wrapped_key, before.wrapped_key, "the key was wrapped again (fresh nonce)");
     const res = await status(await initialize(tokens.access_token));
     assert.equal(res.status, 200, res.body);
