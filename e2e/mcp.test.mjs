@@ -367,10 +367,52 @@ describe("sessions", () => {
   });
 
   test("the same user with another client's token shares nothing but keeps the session (keyed by user)", async () => {
-    const ada2 = await obtainTokens(w.url, { login: "ada" });
-    const session = await openSession(ada.tokens.access_token);
-    const r = await post({ jsonrpc: "2.0", id: 1, method: "tools/list" }, { token: ada2.tokens.access_token, session, version: VERSION });
-    assert.equal(r.status, 200, r.text);
+    // ada through two OAuth clients (two grants) with different scopes.
+    const a = await obtainTokens(w.url, { login: "ada", params: { scope: "mcp github:repos" } });
+    const b = await obtainTokens(w.url, { login: "ada", params: { scope: "mcp" } });
+    assert.notEqual(a.client.client_id, b.client.client_id);
+    const whoami = (token, session, version = VERSION) =>
+      post({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "whoami", arguments: {} } }, { token, session, version });
+
+    // Each client opens its own session, with a different protocol version.
+    const sa = await openSession(a.tokens.access_token);
+    const OTHER = "2025-03-26";
+    const initB = await post({ ...initializeMessage(1, OTHER), params: { ...initializeMessage(1, OTHER).params, clientInfo: { name: "client-b", version: "2" } } }, { token: b.tokens.access_token });
+    assert.equal(initB.status, 200, initB.text);
+    assert.equal(initB.json.result.protocolVersion, OTHER);
+    const sb = initB.headers.get("mcp-session-id");
+    assert.ok(sb && sb !== sa);
+    assert.equal((await post({ jsonrpc: "2.0", method: "notifications/initialized" }, { token: b.tokens.access_token, session: sb, version: OTHER })).status, 202);
+
+    // B's session did not replace A's: A's keeps its own version, and refuses B's.
+    assert.equal((await whoami(a.tokens.access_token, sa)).status, 200);
+    assert.equal((await whoami(a.tokens.access_token, sa, OTHER)).status, 400, "A's session still speaks 2025-06-18 only");
+    assert.equal((await whoami(b.tokens.access_token, sb, OTHER)).status, 200);
+    assert.equal((await whoami(b.tokens.access_token, sb)).status, 400, "B's session still speaks 2025-03-26 only");
+
+    // B may use A's session (sessions are keyed by user), but the answers are B's:
+    // B's client and B's scopes, nothing of the grant that opened the session.
+    const viaB = await whoami(b.tokens.access_token, sa);
+    assert.equal(viaB.status, 200, viaB.text);
+    const seenByB = viaB.json.result.structuredContent;
+    assert.equal(seenByB.login, "ada");
+    assert.equal(seenByB.client_id, b.client.client_id);
+    assert.deepEqual(seenByB.scopes, ["mcp"]);
+    assert.ok(!viaB.text.includes(a.client.client_id), "nothing of client A in B's answer");
+    assert.doesNotMatch(viaB.text, /github:repos/);
+    const viaA = (await whoami(a.tokens.access_token, sa)).json.result.structuredContent;
+    assert.equal(viaA.client_id, a.client.client_id);
+    assert.deepEqual(viaA.scopes, ["mcp", "github:repos"]);
+
+    // Ending B's session leaves A's; revoking B's grant leaves A's token working.
+    const del = await w.fetch("/mcp", { method: "DELETE", headers: { authorization: `Bearer ${b.tokens.access_token}`, "mcp-session-id": sb, "mcp-protocol-version": OTHER } });
+    assert.equal(del.status, 204);
+    assert.equal((await whoami(b.tokens.access_token, sb, OTHER)).status, 404);
+    assert.equal((await whoami(a.tokens.access_token, sa)).status, 200, "A's session survives the end of B's");
+    const revoke = await fetch(`${w.url}/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token: b.tokens.access_token, client_id: b.client.client_id }) });
+    assert.equal(revoke.status, 200);
+    assert.equal((await whoami(b.tokens.access_token, sa)).status, 401, "B's token is revoked");
+    assert.equal((await whoami(a.tokens.access_token, sa)).status, 200, "A's grant is untouched by B's revocation");
   });
 
   test("the SDK client gets 404 after its session ends, and a fresh initialize works", async () => {

@@ -4,11 +4,11 @@
 // of the spec by trying to break it.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import crypto from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError, refreshAuthorization, discoverAuthorizationServerMetadata } from "@modelcontextprotocol/sdk/client/auth.js";
-import { startWorker } from "./harness.mjs";
+import { DEV_VARS, startWorker } from "./harness.mjs";
+import { accessKey, forgeAccessRecord } from "./forge.mjs";
 import {
   Browser, authorizeUrl, consentAndSignIn, formFields, obtainTokens, pkcePair, registerClient, tokenRequest,
 } from "./browser.mjs";
@@ -387,12 +387,23 @@ describe("token endpoint", () => {
     assert.equal((await json.json()).error, "invalid_request");
   });
 
-  test("N concurrent redemptions of one code: exactly one wins", async () => {
+  test("N concurrent redemptions of one code: exactly one wins, and the replays revoke its tokens", async () => {
     const { client, pkce, code } = await codeFor();
     const results = await Promise.all(Array.from({ length: 8 }, () => redeem(client, code, pkce.verifier)));
     const wins = results.filter((r) => r.status === 200);
     assert.equal(wins.length, 1, results.map((r) => r.status).join(","));
-    assert.ok(results.filter((r) => r.status !== 200).every((r) => r.body.error === "invalid_grant"));
+    const losses = results.filter((r) => r.status !== 200);
+    assert.ok(losses.every((r) => r.status === 400 && r.body.error === "invalid_grant"), JSON.stringify(losses.map((r) => r.body)));
+    // RFC 6749 §4.1.2: the other attempts are replays of a used code, so the server
+    // revokes the tokens issued for it. The winner's pair is dead after the race.
+    const [win] = wins;
+    assert.ok(win.body.access_token && win.body.refresh_token);
+    const atMcp = await initialize(win.body.access_token);
+    assert.equal(atMcp.status, 401, "the winner's access token is revoked");
+    assert.match(atMcp.headers.get("www-authenticate"), /error="invalid_token"/);
+    const refreshed = await tokenRequest(w.url, { grant_type: "refresh_token", refresh_token: win.body.refresh_token, client_id: client.client_id });
+    assert.equal(refreshed.status, 400);
+    assert.equal(refreshed.body.error, "invalid_grant", "the winner's refresh token is revoked");
   });
 
   test("concurrent refreshes with one token never fork the grant: one rotation, the same pair for all", async () => {
@@ -448,40 +459,63 @@ describe("revocation (RFC 7009)", () => {
 });
 
 describe("resource server", () => {
-  test("a token for another resource is refused by audience", async () => {
-    // A second Worker reached at another origin has another resource URL; the
-    // same KV cannot be shared between Miniflare instances, so compare by
-    // presenting this Worker's token with the wrong Host is not possible here:
-    // instead, check the token record is bound to this resource.
+  // The access record's fields are bound into its wrapped key, so a record merely
+  // edited in KV is refused by that integrity check before expiry or audience
+  // matter. To reach those checks themselves, these tests either present an
+  // untouched record where it does not belong, or forge an edited record that is
+  // consistent (e2e/forge.mjs re-wraps the grant key with SECRET_KEY and the token).
+  const status = async (res) => ({ status: res.status, challenge: res.headers.get("www-authenticate"), body: await res.text() });
+
+  test("a consistently re-wrapped record with no change is still accepted (the forging is right)", async () => {
     const { tokens } = await obtainTokens(w.url);
-    const keys = (await w.kv.list({ prefix: "access:" })).keys;
-    const records = await Promise.all(keys.map((k) => w.kv.get(k.name)));
-    assert.ok(records.every((r) => JSON.parse(r).resource === `${w.url}/mcp`));
-    assert.ok(records.every((r) => !r.includes(tokens.access_token)), "tokens are stored only as hashes");
+    const { before, after } = await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, {});
+    assert.ok(!JSON.stringify(before).includes(tokens.access_token), "the token is stored only as the hash in the key");
+    assert.notEqual(after.wrapped_key, before.wrapped_key, "the key was wrapped again (fresh nonce)");
+    const res = await status(await initialize(tokens.access_token));
+    assert.equal(res.status, 200, res.body);
+    // The forge is also precise: a field changed without re-wrapping is refused.
+    await w.kv.put(accessKey(tokens.access_token), JSON.stringify({ ...after, user_id: `${after.user_id}x` }));
+    assert.equal((await initialize(tokens.access_token)).status, 401);
+  });
+
+  test("a token for another resource is refused by audience", async () => {
+    // The same Worker, the same KV, reached at another origin: there its resource
+    // is https://mcp.example.com/mcp, while the token (and its untouched record)
+    // was issued for this origin's /mcp. Nothing but the audience differs.
+    const { tokens } = await obtainTokens(w.url);
+    const request = (base) => w.mf.dispatchFetch(`${base}/mcp`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.access_token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } }),
+    });
+    const home = await status(await request(w.url));
+    assert.equal(home.status, 200, `control: the token works at the resource it was issued for: ${home.body}`);
+    const elsewhere = await status(await request("https://mcp.example.com"));
+    assert.equal(elsewhere.status, 401, elsewhere.body);
+    assert.match(elsewhere.challenge, /error="invalid_token"/);
+    assert.match(elsewhere.challenge, /https:\/\/mcp\.example\.com\/\.well-known\/oauth-protected-resource/);
   });
 
   test("an expired access token is refused with invalid_token", async () => {
     const { tokens } = await obtainTokens(w.url);
     assert.equal((await initialize(tokens.access_token)).status, 200);
-    // Age the record behind the token (keyed by its SHA-256) instead of waiting an hour.
-    const key = `access:${crypto.createHash("sha256").update(tokens.access_token).digest("hex")}`;
-    const record = JSON.parse(await w.kv.get(key));
-    record.expires_at = Math.floor(Date.now() / 1000) - 1;
-    await w.kv.put(key, JSON.stringify(record));
-    const res = await initialize(tokens.access_token);
-    assert.equal(res.status, 401);
-    assert.match(res.headers.get("www-authenticate"), /error="invalid_token"/);
+    // Age the record instead of waiting an hour, and re-wrap its key so the record
+    // stays consistent: only the expiry check can refuse it now.
+    const { after } = await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { expires_at: Math.floor(Date.now() / 1000) - 1 });
+    assert.ok(after.expires_at < Date.now() / 1000);
+    const res = await status(await initialize(tokens.access_token));
+    assert.equal(res.status, 401, res.body);
+    assert.match(res.challenge, /error="invalid_token"/);
   });
 
   test("a token record moved to another resource is refused (audience, RFC 8707)", async () => {
     const { tokens } = await obtainTokens(w.url);
-    const key = `access:${crypto.createHash("sha256").update(tokens.access_token).digest("hex")}`;
-    const record = JSON.parse(await w.kv.get(key));
-    record.resource = "https://other.example/mcp";
-    await w.kv.put(key, JSON.stringify(record));
-    const res = await initialize(tokens.access_token);
-    assert.equal(res.status, 401);
-    assert.match(res.headers.get("www-authenticate"), /invalid_token/);
+    // A consistent record for another resource: it unwraps, is unexpired, and names
+    // this grant, client and user; only the audience check can refuse it.
+    await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { resource: "https://other.example/mcp" });
+    const res = await status(await initialize(tokens.access_token));
+    assert.equal(res.status, 401, res.body);
+    assert.match(res.challenge, /error="invalid_token"/);
   });
 
   test("tokens are accepted only in the Authorization header", async () => {
