@@ -115,7 +115,9 @@ pub fn display_host(host: &str) -> String {
     let Some(decoded) = percent_decode(host) else {
         return host.to_owned();
     };
-    let ascii = decoded.to_lowercase();
+    // ASCII case folding only: a decoded non-ASCII byte sequence is shown as
+    // is, and the Unicode case tables stay out of the bundle.
+    let ascii = decoded.to_ascii_lowercase();
     let mut any_idn = false;
     let mut labels = Vec::new();
     for label in ascii.split('.') {
