@@ -30,7 +30,7 @@ export async function startWorker({ vars, extraVars = {}, port } = {}) {
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-20",
     kvNamespaces: ["OAUTH_KV"],
-    durableObjects: { MCP_SESSION: "McpSession", GRANTS: "GrantObject" },
+    durableObjects: { MCP_SESSION: "McpSession", GRANTS: "GrantObject", GRANT_INDEX: "GrantIndex" },
     bindings: { ...(vars ?? DEV_VARS), ...extraVars },
     host: "127.0.0.1",
     port: port ?? 0,

@@ -69,6 +69,9 @@ pub struct Config {
     pub allowed_users: Vec<String>,
     /// Optional static bearer token for scripts.
     pub auth_token: Option<Secret>,
+    /// `ADMIN_TOKEN`: enables the admin API and lets its holder introspect any
+    /// token. Unset: the admin routes answer 404.
+    pub admin_token: Option<Secret>,
     /// `SECRET_KEY` and, during a rotation, `SECRET_KEY_PREVIOUS`: values made
     /// with either are accepted, new ones are made with `SECRET_KEY`.
     pub keyring: crate::oauth::crypto::Keyring,
@@ -238,6 +241,21 @@ impl Config {
             Some(v) => Some(Secret::new(v)),
         };
 
+        let admin_token = match get("ADMIN_TOKEN") {
+            None => None,
+            Some(v) if v.chars().count() < MIN_SECRET_LEN => {
+                return Err(ConfigError::Invalid {
+                    name: "ADMIN_TOKEN",
+                    reason: format!("it is shorter than {MIN_SECRET_LEN} characters"),
+                    hint: format!(
+                        "Leave it unset to disable the admin API, or use `openssl rand -hex 32`. {}",
+                        secret_hint("ADMIN_TOKEN")
+                    ),
+                })
+            }
+            Some(v) => Some(Secret::new(v)),
+        };
+
         Ok(Config {
             public_url,
             provider,
@@ -248,6 +266,7 @@ impl Config {
             allowed_origins,
             allowed_users,
             auth_token,
+            admin_token,
             keyring,
             grant_max_lifetime,
         })

@@ -20,6 +20,13 @@ pub enum Route {
     Mcp,
     /// The built-in development sign-in page.
     DevLogin,
+    /// RFC 7662 token introspection.
+    Introspect,
+    /// The connected-applications page and its sign-in, revoke and sign-out.
+    Account,
+    /// The admin API (404 unless `ADMIN_TOKEN` is set; methods checked there,
+    /// so a disabled API does not reveal its routes by a 405).
+    Admin,
 }
 
 /// Bodies larger than this are refused before they are read, on every route.
@@ -94,7 +101,26 @@ const TABLE: &[Entry] = &[
         MCP_BODY_LIMIT,
     ),
     entry("/dev/login", Route::DevLogin, &["GET", "POST"], FORM_LIMIT),
+    // Issue 13: introspection, the account page, the admin API.
+    entry(
+        "/introspect",
+        Route::Introspect,
+        &["POST", "OPTIONS"],
+        FORM_LIMIT,
+    ),
+    entry("/account", Route::Account, &["GET"], 0),
+    entry("/account/login", Route::Account, &["GET"], 0),
+    entry("/account/revoke", Route::Account, &["POST"], FORM_LIMIT),
+    entry("/account/logout", Route::Account, &["POST"], FORM_LIMIT),
+    entry("/admin/grants", Route::Admin, ADMIN_METHODS, ADMIN_LIMIT),
+    entry("/admin/users/revoke", Route::Admin, ADMIN_METHODS, ADMIN_LIMIT),
+    entry("/admin/clients", Route::Admin, ADMIN_METHODS, ADMIN_LIMIT),
+    entry("/admin/clients/delete", Route::Admin, ADMIN_METHODS, ADMIN_LIMIT),
 ];
+
+const ADMIN_METHODS: &[&str] = &["GET", "POST"];
+/// Admin requests are a small JSON object.
+const ADMIN_LIMIT: usize = 4 * 1024;
 
 /// A request matched to a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,9 @@
 //! for wasm32; everything it calls is tested natively.
 
 // Durable Object classes are exported to JS by their `#[durable_object]` macro.
+mod account;
 mod grant_object;
+mod index_object;
 mod mcp;
 mod oauth;
 mod platform;
@@ -76,6 +78,9 @@ async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
         Route::Revoke => oauth::revoke(&ctx).await,
         Route::DevLogin => oauth::dev_login(&ctx).await,
         Route::Mcp => mcp::handle(env, &config, &req, &ctx.issuer).await,
+        Route::Introspect => account::introspect(&ctx).await,
+        Route::Account => account::account(&ctx).await,
+        Route::Admin => account::admin(&ctx).await,
     }
 }
 

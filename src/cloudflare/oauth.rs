@@ -90,7 +90,7 @@ pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
 }
 
 /// The identity provider for this deployment.
-async fn provider(ctx: &Ctx<'_>) -> Result<Box<dyn IdentityProvider>, HttpError> {
+pub(super) async fn provider(ctx: &Ctx<'_>) -> Result<Box<dyn IdentityProvider>, HttpError> {
     super::upstream::provider(ctx.env, ctx.config, &ctx.issuer).await
 }
 
@@ -175,7 +175,7 @@ pub async fn dev_login(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     )
 }
 
-fn site<'a>(ctx: &'a Ctx<'a>, cookie_header: Option<&'a str>) -> Site<'a> {
+pub(super) fn site<'a>(ctx: &'a Ctx<'a>, cookie_header: Option<&'a str>) -> Site<'a> {
     Site {
         config: ctx.config,
         issuer: &ctx.issuer,

@@ -6,6 +6,7 @@ use worker::{Env, Fetch, Headers, Method, Request, Response};
 
 use crate::http::{HttpError, Reply};
 use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
+use crate::oauth::index::{IndexAnswer, IndexCommand};
 use crate::oauth::store::{Store, StoreError};
 use crate::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 
@@ -14,6 +15,8 @@ pub const KV_BINDING: &str = "OAUTH_KV";
 /// Durable Object bindings.
 pub const GRANT_BINDING: &str = "GRANTS";
 pub const SESSION_BINDING: &str = "MCP_SESSION";
+/// The grant indexes (`oauth::index`), one object per user and per client.
+pub const INDEX_BINDING: &str = "GRANT_INDEX";
 /// KV refuses expirations shorter than this.
 const KV_MIN_TTL: u64 = 60;
 
@@ -116,6 +119,38 @@ impl Store for KvStore<'_> {
                 .await
                 .map_err(|_| StoreError("grant object".into()))?;
             serde_json::from_str(&text).map_err(|e| store_error("grant answer", e))
+        })
+    }
+
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> LocalBoxFuture<'a, Result<(Vec<String>, Option<String>), StoreError>> {
+        Box::pin(async move {
+            let mut req = self.kv.list().prefix(prefix.to_owned()).limit(limit as u64);
+            if let Some(c) = cursor {
+                req = req.cursor(c.to_owned());
+            }
+            let page = req.execute().await.map_err(|e| store_error("KV list", e))?;
+            let next = page.cursor.filter(|_| !page.list_complete);
+            Ok((page.keys.into_iter().map(|k| k.name).collect(), next))
+        })
+    }
+
+    fn index<'a>(
+        &'a self,
+        index: &'a str,
+        command: &'a IndexCommand,
+    ) -> LocalBoxFuture<'a, Result<IndexAnswer, StoreError>> {
+        Box::pin(async move {
+            let body = serde_json::to_string(command)
+                .map_err(|e| store_error("encode index command", e))?;
+            let text = object_call(self.env, INDEX_BINDING, index, body)
+                .await
+                .map_err(|_| StoreError("grant index".into()))?;
+            serde_json::from_str(&text).map_err(|e| store_error("index answer", e))
         })
     }
 }

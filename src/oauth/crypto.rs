@@ -107,6 +107,16 @@ fn unreachable_hmac() -> ! {
     panic!("HMAC rejected a key")
 }
 
+/// A value derived from `SECRET_KEY` for `label` and `input`:
+/// `HMAC(SECRET_KEY, label, input)`. Lets a flow recompute a secret (the
+/// account sign-in's PKCE verifier) instead of storing it.
+pub fn derive(server_secret: &str, label: &str, input: &str) -> [u8; 32] {
+    hmac(
+        server_secret.as_bytes(),
+        &[b"derive", label.as_bytes(), input.as_bytes()],
+    )
+}
+
 /// The key that wraps a grant's key for one token: `HMAC(SECRET_KEY, "wrap", token)`.
 pub fn wrapping_key(server_secret: &str, token: &str) -> [u8; 32] {
     hmac(server_secret.as_bytes(), &[b"wrap", token.as_bytes()])

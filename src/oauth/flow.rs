@@ -64,19 +64,19 @@ pub struct Site<'a> {
 }
 
 impl Site<'_> {
-    fn ring(&self) -> &Keyring {
+    pub(crate) fn ring(&self) -> &Keyring {
         &self.config.keyring
     }
     fn resource(&self) -> String {
         metadata::mcp_resource(self.issuer)
     }
-    fn callback_url(&self) -> String {
+    pub(crate) fn callback_url(&self) -> String {
         format!("{}/callback", self.issuer)
     }
-    fn cookie(&self, base: &str) -> Option<&str> {
+    pub(crate) fn cookie(&self, base: &str) -> Option<&str> {
         cookies::get(self.cookie_header, &cookies::name(base, self.secure))
     }
-    fn set_cookie(&self, base: &str, value: &str, max_age: u64) -> String {
+    pub(crate) fn set_cookie(&self, base: &str, value: &str, max_age: u64) -> String {
         cookies::set(
             &cookies::name(base, self.secure),
             value,
@@ -84,10 +84,10 @@ impl Site<'_> {
             self.secure,
         )
     }
-    fn clear_cookie(&self, base: &str) -> String {
+    pub(crate) fn clear_cookie(&self, base: &str) -> String {
         cookies::clear(&cookies::name(base, self.secure), self.secure)
     }
-    fn random(&self) -> Result<String, HttpError> {
+    pub(crate) fn random(&self) -> Result<String, HttpError> {
         crypto::random_secret(self.rng).map_err(|_| HttpError::Internal)
     }
     fn random_id(&self) -> Result<String, HttpError> {
@@ -95,7 +95,7 @@ impl Site<'_> {
     }
     /// Sign-in pages set cookies that must be `Secure`: plain http is served to
     /// loopback development only, never to a public host.
-    fn refuse_plain_http(&self) -> Option<Reply> {
+    pub(crate) fn refuse_plain_http(&self) -> Option<Reply> {
         (!self.secure && !crate::uri::is_loopback_host(self.host)).then(|| {
             web::message_page(
                 400,
@@ -106,7 +106,7 @@ impl Site<'_> {
     }
 }
 
-fn store_fault(e: StoreError) -> HttpError {
+pub(crate) fn store_fault(e: StoreError) -> HttpError {
     let _ = e;
     HttpError::Internal
 }
@@ -444,6 +444,18 @@ pub async fn callback(
             "The identity provider's answer has no state. Start again from your MCP client.",
         ));
     };
+    // An account-page sign-in (`oauth::account`), not an authorization.
+    if crate::oauth::account::is_account_state(state.secret()) {
+        return crate::oauth::account::callback(
+            site,
+            provider,
+            http,
+            state.secret(),
+            query.code.as_deref(),
+            query.error.as_deref(),
+        )
+        .await;
+    }
     let Some(grant_id) = grant::grant_of_state(state.secret()).map(str::to_owned) else {
         return Ok(local_error(
             400,
@@ -569,7 +581,7 @@ async fn abandon(store: &dyn Store, grant_id: &str) {
 // ---------------------------------------------------------------------------
 // POST /token and POST /revoke
 
-fn oauth_reply(error: &OAuthError, basic: bool) -> Reply {
+pub(crate) fn oauth_reply(error: &OAuthError, basic: bool) -> Reply {
     let reply = if basic {
         error.to_json_reply_for_basic_auth()
     } else {
@@ -585,7 +597,7 @@ fn oauth_reply(error: &OAuthError, basic: bool) -> Reply {
 
 /// Reads the form of /token or /revoke and authenticates its client
 /// (RFC 6749 §2.3, §3.2.1). `Err` is the reply to send.
-async fn client_form(
+pub(crate) async fn client_form(
     site: &Site<'_>,
     store: &dyn Store,
     authorization: Option<&str>,

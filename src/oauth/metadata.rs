@@ -40,12 +40,15 @@ pub fn authorization_server_metadata(issuer: &str) -> Value {
         "token_endpoint": format!("{issuer}/token"),
         "registration_endpoint": format!("{issuer}/register"),
         "revocation_endpoint": format!("{issuer}/revoke"),
+        "introspection_endpoint": format!("{issuer}/introspect"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        // RFC 7662 §2.1: confidential clients (and the operator's ADMIN_TOKEN).
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": ALL_SCOPES,
         "authorization_response_iss_parameter_supported": true,
         // Client ID Metadata Documents are not accepted yet; saying so keeps

@@ -1,10 +1,15 @@
 //! The OAuth 2.1 authorization server, pure: no `worker` types.
 
+pub mod account;
+pub mod admin;
 pub mod authorize;
+pub mod connections;
 pub mod crypto;
 pub mod error;
 pub mod flow;
 pub mod grant;
+pub mod index;
+pub mod introspect;
 pub mod metadata;
 pub mod pkce;
 pub mod redirect;

@@ -7,6 +7,7 @@
 //! describes each key.
 
 use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
+use crate::oauth::index::{IndexAnswer, IndexCommand};
 use crate::outbound::LocalBoxFuture;
 
 /// A platform fault of the store (unreachable, over a limit). Never a client's
@@ -39,6 +40,41 @@ pub trait Store {
         grant_id: &'a str,
         command: &'a GrantCommand,
     ) -> LocalBoxFuture<'a, Result<GrantAnswer, StoreError>>;
+
+    /// One page of the keys that start with `prefix`, at most `limit`, after
+    /// `cursor` (an opaque value from the previous page). Returns the keys and
+    /// the cursor of the next page, `None` on the last one. The default reads
+    /// the whole list and uses the last key as the cursor.
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> LocalBoxFuture<'a, Result<(Vec<String>, Option<String>), StoreError>> {
+        Box::pin(async move {
+            let all = self.list(prefix).await?;
+            let start = match cursor {
+                Some(c) => all.iter().position(|k| k.as_str() > c).unwrap_or(all.len()),
+                None => 0,
+            };
+            let page: Vec<String> = all.iter().skip(start).take(limit).cloned().collect();
+            let next = (start + page.len() < all.len())
+                .then(|| page.last().cloned())
+                .flatten();
+            Ok((page, next))
+        })
+    }
+
+    /// Runs `command` in the grant index object named `index` (`user:<id>` or
+    /// `client:<id>`, see `oauth::index`). A store without indexes refuses.
+    fn index<'a>(
+        &'a self,
+        index: &'a str,
+        command: &'a IndexCommand,
+    ) -> LocalBoxFuture<'a, Result<IndexAnswer, StoreError>> {
+        let _ = (index, command);
+        Box::pin(async move { Err(StoreError("this store keeps no grant index".into())) })
+    }
 }
 
 /// Every KV key the authorization server uses.

@@ -3,6 +3,7 @@
 //!
 //! Pages are askama templates (`templates/`), escaped by the engine.
 
+pub mod account;
 pub mod cookies;
 
 use askama::Template;
@@ -45,7 +46,7 @@ pub struct Consent<'a> {
     pub csrf: &'a str,
 }
 
-fn render(status: u16, page: Result<String, askama::Error>) -> Reply {
+pub(crate) fn render(status: u16, page: Result<String, askama::Error>) -> Reply {
     match page {
         Ok(html) => Reply::html(status, html),
         // Rendering our own templates with plain strings does not fail; if it

@@ -21,6 +21,10 @@ pub struct AccessRecord {
     pub wrapped_key: String,
     /// `Props` sealed with the grant key.
     pub props: String,
+    /// When the token was issued (RFC 7662 `iat`); 0 in records written
+    /// before it was kept. Informational, so not part of the binding.
+    #[serde(default)]
+    pub issued_at: u64,
 }
 
 impl AccessRecord {
@@ -59,21 +63,18 @@ pub enum AccessError {
     MissingScope,
 }
 
-/// Checks an access token against its record and decrypts the user context.
-/// `resources` are the resource URLs this endpoint answers for.
-pub fn authenticate(
+/// The record of a live access token, and the grant key it unwraps; `None`
+/// for anything else (no record, another token's, edited, expired).
+pub fn open_record(
     record: Option<&str>,
     token: &str,
-    resources: &[&str],
     now: u64,
     ring: &Keyring,
-) -> Result<UserContext, AccessError> {
-    let record: AccessRecord = record
-        .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())
-        .ok_or(AccessError::Invalid)?;
+) -> Option<(AccessRecord, [u8; 32])> {
+    let record: AccessRecord = record.and_then(|r| serde_json::from_str(r).ok())?;
     match parse_token(token) {
         Some((TokenKind::Access, grant)) if grant == record.grant_id => {}
-        _ => return Err(AccessError::Invalid),
+        _ => return None,
     }
     // The record's fields are bound into the wrapped key: an edited record (a wider
     // scope, a later expiry, another resource) does not unwrap. A record that no
@@ -85,10 +86,20 @@ pub fn authenticate(
             purpose::WRAP_ACCESS,
             &record.binding(),
         )
-        .map_err(|_| AccessError::Invalid)?;
-    if now >= record.expires_at {
-        return Err(AccessError::Invalid);
-    }
+        .ok()?;
+    (now < record.expires_at).then_some((record, key))
+}
+
+/// Checks an access token against its record and decrypts the user context.
+/// `resources` are the resource URLs this endpoint answers for.
+pub fn authenticate(
+    record: Option<&str>,
+    token: &str,
+    resources: &[&str],
+    now: u64,
+    ring: &Keyring,
+) -> Result<UserContext, AccessError> {
+    let (record, key) = open_record(record, token, now, ring).ok_or(AccessError::Invalid)?;
     // RFC 8707: only tokens minted for this resource are accepted here.
     if !resources.contains(&record.resource.as_str()) {
         return Err(AccessError::WrongResource);

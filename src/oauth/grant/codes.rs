@@ -57,6 +57,7 @@ pub fn begin(
         expires_at: now + PENDING_TTL_SECS,
         revoked_at: None,
         pending_effects: Vec::new(),
+        indexed: false,
     };
     Step::ok(Some(state), StateToken::new(state_token), Vec::new())
 }
@@ -270,7 +271,11 @@ pub fn redeem_code(
     };
     let scope = state.request.scope.clone();
     match mint(&mut state, &grant_key, scope, None, now, keys, rng) {
-        Ok((pair, effects)) => Step::ok(Some(state), pair, effects),
+        Ok((pair, mut effects)) => {
+            // The grant is live: list it for its user and its client.
+            effects.extend(super::revoke::index_adds(&mut state, now, keys));
+            Step::ok(Some(state), pair, effects)
+        }
         Err(e) => Step::fail(Some(state), e),
     }
 }

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::codes::{self, CodeRedemption};
-use super::{revoke, AuthorizationRequest, Effect, GrantError, GrantState, Keys, Props, Step};
+use super::{inspect, revoke, AuthorizationRequest, Effect, GrantError, GrantState, Keys, Props, Step};
 use crate::oauth::crypto::Entropy;
 use crate::oauth::types::{AnyToken, AuthCode, RefreshToken, StateToken, UpstreamVerifier};
 
@@ -47,6 +47,17 @@ pub enum GrantCommand {
     Revoke {
         token: AnyToken,
         client_id: String,
+    },
+    /// Read-only: the grant's status if it is live (`inspect::GrantStatus`).
+    Status,
+    /// Read-only: whether a token of this grant is live (`inspect::TokenInfo`).
+    Introspect {
+        token: AnyToken,
+    },
+    /// Ends the grant without a token: its user on the account page
+    /// (`user_id` must match) or an operator (`None`). Answers a bool.
+    End {
+        user_id: Option<String>,
     },
 }
 
@@ -136,6 +147,17 @@ pub fn execute(
         }
         GrantCommand::Revoke { token, client_id } => {
             revoke::revoke(state, &token, &client_id, now).into()
+        }
+        GrantCommand::Status => {
+            let answer = inspect::status(state.as_ref(), now);
+            Step::ok(state, answer, Vec::new()).into()
+        }
+        GrantCommand::Introspect { token } => {
+            let answer = inspect::introspect(state.as_ref(), &token, now);
+            Step::ok(state, answer, Vec::new()).into()
+        }
+        GrantCommand::End { user_id } => {
+            revoke::end_by_owner(state, user_id.as_deref(), now).into()
         }
         GrantCommand::Refresh { .. } => Step::<()>::fail(state, GrantError::Internal).into(),
     }

@@ -18,6 +18,7 @@
 //! - [`rotation`]: refresh-token rotation and theft detection;
 //! - [`revoke`]: ending a grant;
 //! - [`access`]: the access-token record `/mcp` reads, and its checks;
+//! - [`inspect`]: read-only status and token introspection;
 //! - [`command`]: the commands sent to a grant's object and their answers;
 //! - [`object`]: the object itself, over abstract storage: the single-flight
 //!   gate, durable effects, the upstream refresh.
@@ -28,6 +29,7 @@
 pub mod access;
 pub mod codes;
 pub mod command;
+pub mod inspect;
 pub mod object;
 pub mod revoke;
 pub mod rotation;
@@ -157,6 +159,9 @@ pub(crate) struct RefreshState {
     pub(crate) hash: String,
     pub(crate) wrapped_key: String,
     pub(crate) generation: u32,
+    /// When this refresh token was issued (0 in states stored before it was kept).
+    #[serde(default)]
+    pub(crate) issued_at: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,6 +198,11 @@ pub struct GrantState {
     /// (by the next command and by the object's alarm) until they are.
     #[serde(default)]
     pub pending_effects: Vec<Effect>,
+    /// Whether the grant is listed in its user's and client's index
+    /// (`oauth::index`): set when the code is redeemed, cleared when the
+    /// removals are queued.
+    #[serde(default)]
+    pub indexed: bool,
 }
 
 impl GrantState {
@@ -214,6 +224,18 @@ pub enum Effect {
     Delete {
         key: String,
     },
+    /// A change to a grant index object (`user:<id>` or `client:<id>`); not a
+    /// KV write. Applied after the state is stored, retried like deletes.
+    Index {
+        index: String,
+        command: crate::oauth::index::IndexCommand,
+    },
+}
+
+impl Effect {
+    pub fn is_index(&self) -> bool {
+        matches!(self, Effect::Index { .. })
+    }
 }
 
 /// Issued tokens (RFC 6749 §5.1).

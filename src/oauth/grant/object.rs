@@ -165,17 +165,28 @@ impl GrantObject {
             let _ = storage.erase().await;
             return;
         };
+        let expired = now > state.expires_at;
+        if expired {
+            // Its end came without a revocation: take it out of its indexes.
+            let removals = super::revoke::unindex(&mut state);
+            state.pending_effects.extend(removals);
+        }
         if !state.pending_effects.is_empty() {
             if apply(store, &state.pending_effects).await.is_err() {
+                if let Ok(json) = serde_json::to_string(&state) {
+                    let _ = storage.save(&json).await;
+                }
                 let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
                 return;
             }
             state.pending_effects.clear();
-            if let Ok(json) = serde_json::to_string(&state) {
-                let _ = storage.save(&json).await;
+            if !expired {
+                if let Ok(json) = serde_json::to_string(&state) {
+                    let _ = storage.save(&json).await;
+                }
             }
         }
-        if now > state.expires_at {
+        if expired {
             let _ = storage.erase().await;
         } else {
             let _ = storage
@@ -199,6 +210,11 @@ async fn apply(store: &dyn Store, effects: &[Effect]) -> Result<(), ()> {
         let done = match effect {
             Effect::Put { key, value, ttl } => store.put(key, value, *ttl).await,
             Effect::Delete { key } => store.delete(key).await,
+            Effect::Index { index, command } => match store.index(index, command).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(crate::oauth::store::StoreError(e)),
+                Err(e) => Err(e),
+            },
         };
         done.map_err(|_| ())?;
     }
@@ -310,11 +326,28 @@ async fn commit(
         if let Some(kept) = &fallback {
             save(storage, kept).await?;
         }
-        if apply(svc.store, &effects_all).await.is_err() {
+        // The KV writes decide whether the tokens exist; index updates never
+        // hold an issuance back: one that fails is stored as pending with the
+        // state and retried by the alarm.
+        let (index, kv): (Vec<Effect>, Vec<Effect>) =
+            effects_all.into_iter().partition(Effect::is_index);
+        if apply(svc.store, &kv).await.is_err() {
             return Err(GrantError::Unavailable);
         }
+        let mut failed = Vec::new();
+        for effect in index {
+            if failed.is_empty() && apply(svc.store, std::slice::from_ref(&effect)).await.is_ok() {
+                continue;
+            }
+            failed.push(effect);
+        }
+        state.pending_effects = failed;
         save(storage, &state).await?;
-        schedule(storage, &state, svc.now).await;
+        if state.pending_effects.is_empty() {
+            schedule(storage, &state, svc.now).await;
+        } else {
+            let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
+        }
         return answer;
     }
 

@@ -1,21 +1,24 @@
 //! Ending a grant: revocation (RFC 7009), theft, code replay, a sign-in that is
 //! no longer acceptable. All end the same way, in [`end_grant`].
 
-use super::{Effect, GrantState, Step};
+use super::{Effect, GrantState, Keys, Step};
 use crate::oauth::crypto;
+use crate::oauth::index::{self, IndexCommand, IndexEntry};
+use crate::oauth::redirect::redirect_host;
 use crate::oauth::store::keys as store_keys;
 use crate::oauth::types::AnyToken;
 
 /// Ends the grant: no token of it works any more. Returns the KV deletions of
 /// its access records. Keeps the first revocation time.
 pub(crate) fn end_grant(state: &mut GrantState, now: u64) -> Vec<Effect> {
-    let effects = state
+    let mut effects: Vec<Effect> = state
         .access
         .iter()
         .map(|(hash, _)| Effect::Delete {
             key: store_keys::access(hash),
         })
         .collect();
+    effects.extend(unindex(state));
     state.revoked_at.get_or_insert(now);
     state.access.clear();
     state.refresh = None;
@@ -51,4 +54,80 @@ pub fn revoke(
     }
     let effects = end_grant(&mut state, now);
     Step::ok(Some(state), (), effects)
+}
+
+/// The index entries of a grant that just became live (its code was redeemed).
+pub(crate) fn index_adds(state: &mut GrantState, now: u64, keys: &Keys<'_>) -> Vec<Effect> {
+    let Some(user_id) = state.user_id.clone() else {
+        return Vec::new();
+    };
+    let entry = IndexEntry {
+        grant_id: state.id.clone(),
+        client_id: state.request.client_id.clone(),
+        user_id: user_id.clone(),
+        redirect_host: redirect_host(&state.request.redirect_uri),
+        scope: state.request.scope.clone(),
+        resource: state.request.resource.clone(),
+        connected_at: now,
+        ends_at: state.hard_expiry(keys),
+    };
+    state.indexed = true;
+    vec![
+        Effect::Index {
+            index: index::user_index(&user_id),
+            command: IndexCommand::Add {
+                entry: entry.clone(),
+            },
+        },
+        Effect::Index {
+            index: index::client_index(&state.request.client_id),
+            command: IndexCommand::Add { entry },
+        },
+    ]
+}
+
+/// The removals of a grant from its indexes, once (when it ends or expires).
+pub(crate) fn unindex(state: &mut GrantState) -> Vec<Effect> {
+    if !std::mem::take(&mut state.indexed) {
+        return Vec::new();
+    }
+    let remove = || IndexCommand::Remove {
+        grant_id: state.id.clone(),
+    };
+    let mut out = vec![Effect::Index {
+        index: index::client_index(&state.request.client_id),
+        command: remove(),
+    }];
+    if let Some(user_id) = &state.user_id {
+        out.insert(
+            0,
+            Effect::Index {
+                index: index::user_index(user_id),
+                command: remove(),
+            },
+        );
+    }
+    out
+}
+
+/// Ends the grant on behalf of its user (the account page) or an operator
+/// (`user_id` is `None`): no token needed. Answers whether a grant of that
+/// user was there to end; ending an ended grant again changes nothing.
+pub fn end_by_owner(existing: Option<GrantState>, user_id: Option<&str>, now: u64) -> Step<bool> {
+    let Some(mut state) = existing else {
+        return Step::ok(None, false, Vec::new());
+    };
+    let owned = match user_id {
+        None => true,
+        Some(u) => state.user_id.as_deref() == Some(u),
+    };
+    if !owned {
+        return Step::ok(Some(state), false, Vec::new());
+    }
+    let effects = if state.revoked_at.is_some() && !state.indexed {
+        Vec::new()
+    } else {
+        end_grant(&mut state, now)
+    };
+    Step::ok(Some(state), true, effects)
 }

@@ -250,6 +250,7 @@ pub(crate) fn mint(
         expires_at: access_expires,
         wrapped_key: String::new(),
         props,
+        issued_at: now,
     };
     record.wrapped_key = keys.ring.wrap_key(
         &access,
@@ -296,6 +297,7 @@ pub(crate) fn mint(
             rng,
         )?,
         generation,
+        issued_at: now,
     });
     state.expires_at = (now + keys.refresh_ttl).min(hard_expiry);
     state.access.retain(|(_, exp)| *exp > now);

@@ -1,0 +1,68 @@
+//! Glue for issue 13's endpoints: `/introspect` (`oauth::introspect`), the
+//! account page (`oauth::account`) and the admin API (`oauth::admin`). Reads
+//! the request into plain values and runs the core; no rule lives here.
+
+use crate::http::{HttpError, Reply};
+use crate::oauth::{account as page, admin, introspect as rfc7662};
+
+use super::oauth::{provider, site, Ctx};
+use super::platform::KvStore;
+
+/// `POST /introspect`.
+pub async fn introspect(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
+    let store = KvStore::from_env(ctx.env)?;
+    let (authorization, content_type) = (
+        ctx.req.header("Authorization"),
+        ctx.req.header("Content-Type"),
+    );
+    let site = site(ctx, None);
+    rfc7662::introspect(
+        &site,
+        &store,
+        authorization.as_deref(),
+        content_type.as_deref(),
+        &ctx.req.body,
+    )
+    .await
+}
+
+/// `/account`, `/account/login`, `/account/revoke`, `/account/logout`.
+pub async fn account(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
+    let store = KvStore::from_env(ctx.env)?;
+    let cookie = ctx.req.header("Cookie");
+    let site = site(ctx, cookie.as_deref());
+    match ctx.req.path.as_str() {
+        "/account/login" => {
+            let provider = provider(ctx).await?;
+            page::login(&site, provider.as_ref())
+        }
+        "/account/revoke" => page::revoke(&site, &store, &ctx.req.body).await,
+        "/account/logout" => Ok(page::logout(&site)),
+        _ => page::show(&site, &store, &ctx.req.query).await,
+    }
+}
+
+/// `/admin/*`: 404 unless `ADMIN_TOKEN` is set, then 401 without it.
+pub async fn admin(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
+    let authorization = ctx.req.header("Authorization");
+    let site = site(ctx, None);
+    if let Err(reply) = admin::gate(&site, &ctx.req.path, authorization.as_deref()) {
+        return Ok(reply);
+    }
+    let store = KvStore::from_env(ctx.env)?;
+    let (path, method) = (ctx.req.path.as_str(), ctx.req.method.as_str());
+    match (path, method) {
+        ("/admin/grants", "GET") => admin::user_grants(&store, &ctx.req.query).await,
+        ("/admin/users/revoke", "POST") => admin::revoke_user(&store, &ctx.req.body).await,
+        ("/admin/clients", "GET") => admin::list_clients(&site, &store, &ctx.req.query).await,
+        ("/admin/clients/delete", "POST") => admin::delete_client(&store, &ctx.req.body).await,
+        ("/admin/users/revoke" | "/admin/clients/delete", _) => Err(HttpError::MethodNotAllowed {
+            method: method.to_owned(),
+            allow: &["POST"],
+        }),
+        _ => Err(HttpError::MethodNotAllowed {
+            method: method.to_owned(),
+            allow: &["GET"],
+        }),
+    }
+}

@@ -1,0 +1,228 @@
+//! `/account`: the connected-applications page, where a person sees the
+//! grants they gave and revokes them.
+//!
+//! - **Sign-in.** `GET /account/login` sends the browser to the same upstream
+//!   provider as an authorization, with a state of its own kind
+//!   (`account.<random>`), which `GET /callback` recognises and hands here.
+//!   Nothing is stored: the state is bound to the browser by a cookie holding
+//!   its hash, and the PKCE verifier and nonce towards the provider are derived
+//!   from the state with `SECRET_KEY` (`crypto::derive`), so the callback
+//!   recomputes them. `ALLOWED_USERS` applies as at any sign-in.
+//! - **Session.** A signed cookie (`__Host-account` on https; HttpOnly,
+//!   SameSite=Lax) naming the user, with a random CSRF value, for
+//!   [`SESSION_TTL_SECS`]. The upstream tokens of this sign-in are not kept.
+//! - **Revocation.** `POST /account/revoke` with the session's CSRF value and
+//!   either `grant` (one grant) or `all=1`. The grant's object ends the grant
+//!   (its refresh token stops working at once, its access records are deleted)
+//!   and only if it belongs to the signed-in user.
+//! - **The list** comes from the user's grant index, checked grant by grant
+//!   (`oauth::connections`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::http::{HttpError, Reply};
+use crate::oauth::connections;
+use crate::oauth::crypto::{self, derive};
+use crate::oauth::flow::Site;
+use crate::oauth::index::user_index;
+use crate::oauth::pkce::{self, CodeVerifier};
+use crate::oauth::store::Store;
+use crate::oauth::types::CsrfToken;
+use crate::outbound::HttpClient;
+use crate::upstream::{AuthorizeParams, ExchangeParams, IdentityProvider};
+use crate::user::user_allowed;
+use crate::web::{self, account as page};
+
+/// How long an account session lasts.
+pub const SESSION_TTL_SECS: u64 = 15 * 60;
+/// How long an account sign-in may take at the provider.
+pub const SIGN_IN_TTL_SECS: u64 = 600;
+/// The prefix of an account sign-in's state, which tells it apart at /callback
+/// from an authorization's (`<grant id>.<secret>`, grant ids being 16+ chars).
+pub const STATE_PREFIX: &str = "account.";
+
+const SESSION_COOKIE: &str = "account";
+const STATE_COOKIE: &str = "account-state";
+const SESSION_PURPOSE: &str = "account-session";
+
+/// The signed contents of the session cookie.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub user_id: String,
+    pub login: String,
+    pub csrf: CsrfToken,
+    pub expires_at: u64,
+}
+
+/// Whether a `/callback` state belongs to an account sign-in.
+pub fn is_account_state(state: &str) -> bool {
+    state.starts_with(STATE_PREFIX)
+}
+
+fn verifier_for(site: &Site<'_>, state: &str) -> CodeVerifier {
+    CodeVerifier::from_random_bytes(&derive(site.ring().current(), "account-pkce", state))
+}
+
+fn nonce_for(site: &Site<'_>, state: &str) -> String {
+    crypto::b64(&derive(site.ring().current(), "account-nonce", state))
+}
+
+/// The signed-in user of this browser, if the session is valid.
+pub fn session(site: &Site<'_>) -> Option<Session> {
+    site.cookie(SESSION_COOKIE)
+        .and_then(|c| site.ring().verify(SESSION_PURPOSE, c))
+        .and_then(|raw| serde_json::from_slice::<Session>(&raw).ok())
+        .filter(|s| site.now < s.expires_at)
+}
+
+fn message(status: u16, title: &str, text: &str) -> Reply {
+    web::message_page(status, title, text)
+}
+
+/// `GET /account`: the list, or an invitation to sign in.
+pub async fn show(site: &Site<'_>, store: &dyn Store, query: &str) -> Result<Reply, HttpError> {
+    if let Some(refused) = site.refuse_plain_http() {
+        return Ok(refused);
+    }
+    let Some(session) = session(site) else {
+        return Ok(page::signed_out());
+    };
+    #[derive(Deserialize)]
+    struct Q {
+        revoked: Option<usize>,
+    }
+    let revoked = serde_urlencoded::from_str::<Q>(query)
+        .ok()
+        .and_then(|q| q.revoked);
+    let grants = connections::live(store, &user_index(&session.user_id)).await?;
+    Ok(page::connections(
+        &session.login,
+        &grants,
+        session.csrf.secret(),
+        revoked,
+        site.now,
+    ))
+}
+
+/// `GET /account/login`: off to the identity provider.
+pub fn login(site: &Site<'_>, provider: &dyn IdentityProvider) -> Result<Reply, HttpError> {
+    if let Some(refused) = site.refuse_plain_http() {
+        return Ok(refused);
+    }
+    let state = format!("{STATE_PREFIX}{}", site.random()?);
+    let location = provider.authorize_url(&AuthorizeParams {
+        callback_url: &site.callback_url(),
+        state: &state,
+        pkce_challenge: &pkce::challenge_for(&verifier_for(site, &state)),
+        nonce: &nonce_for(site, &state),
+    });
+    Ok(Reply::redirect(&location).header(
+        "Set-Cookie",
+        &site.set_cookie(STATE_COOKIE, &crypto::hash_token(&state), SIGN_IN_TTL_SECS),
+    ))
+}
+
+/// `GET /callback` for an account sign-in (the state says so).
+pub async fn callback(
+    site: &Site<'_>,
+    provider: &dyn IdentityProvider,
+    http: &dyn HttpClient,
+    state: &str,
+    code: Option<&str>,
+    error: Option<&str>,
+) -> Result<Reply, HttpError> {
+    let bound = site
+        .cookie(STATE_COOKIE)
+        .is_some_and(|c| crypto::ct_eq(c, &crypto::hash_token(state)));
+    if !bound {
+        return Ok(message(400, "This sign-in cannot continue", "This sign-in was started in another browser, was already used, or took too long. Open /account and sign in again."));
+    }
+    let clear = site.clear_cookie(STATE_COOKIE);
+    let fail = |text: &str| {
+        message(400, "This sign-in cannot continue", text).header("Set-Cookie", &clear)
+    };
+    if error.is_some() {
+        return Ok(fail(
+            "The identity provider did not sign you in. Open /account to try again.",
+        ));
+    }
+    let Some(code) = code else {
+        return Ok(fail("The identity provider sent no code."));
+    };
+    let verifier = verifier_for(site, state);
+    let nonce = nonce_for(site, state);
+    let callback = site.callback_url();
+    let params = ExchangeParams {
+        code,
+        callback_url: &callback,
+        pkce_verifier: verifier.secret(),
+        nonce: &nonce,
+        now: site.now,
+    };
+    let Ok(sign_in) = provider.exchange(http, params).await else {
+        return Ok(fail(
+            "The identity provider could not complete the sign-in. Open /account to try again.",
+        ));
+    };
+    if !user_allowed(&site.config.allowed_users, &sign_in.user) {
+        return Ok(message(
+            403,
+            "Not allowed",
+            "You are not on this server's list of allowed users.",
+        )
+        .header("Set-Cookie", &clear));
+    }
+    let session = Session {
+        user_id: sign_in.user.id,
+        login: sign_in.user.login,
+        csrf: CsrfToken::new(site.random()?),
+        expires_at: site.now + SESSION_TTL_SECS,
+    };
+    let payload = serde_json::to_vec(&session).map_err(|_| HttpError::Internal)?;
+    let cookie = site.set_cookie(
+        SESSION_COOKIE,
+        &site.ring().sign(SESSION_PURPOSE, &payload),
+        SESSION_TTL_SECS,
+    );
+    Ok(Reply::redirect("/account")
+        .header("Set-Cookie", &clear)
+        .header("Set-Cookie", &cookie))
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    csrf: CsrfToken,
+    grant: Option<String>,
+    all: Option<String>,
+}
+
+/// `POST /account/revoke`.
+pub async fn revoke(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result<Reply, HttpError> {
+    if let Some(refused) = site.refuse_plain_http() {
+        return Ok(refused);
+    }
+    let Some(session) = session(site) else {
+        return Ok(message(401, "Your session has ended", "Sign-in sessions on this page last 15 minutes. Open /account and sign in again; nothing was revoked."));
+    };
+    let Ok(form) = serde_urlencoded::from_bytes::<RevokeForm>(body) else {
+        return Ok(message(400, "Nothing was revoked", "The form was incomplete."));
+    };
+    // The CSRF value lives in the signed, HttpOnly session and in the page this
+    // server rendered for it; a cross-site form has neither.
+    if form.csrf != session.csrf {
+        return Ok(message(403, "Nothing was revoked", "This request did not come from your account page (cross-site request refused). Open /account and try again."));
+    }
+    let ended = if form.all.as_deref() == Some("1") {
+        connections::end_all(store, &user_index(&session.user_id), Some(&session.user_id)).await?
+    } else if let Some(grant) = form.grant.filter(|g| !g.is_empty()) {
+        usize::from(connections::end(store, &grant, Some(&session.user_id)).await?)
+    } else {
+        return Ok(message(400, "Nothing was revoked", "The form named no connection."));
+    };
+    Ok(Reply::redirect(&format!("/account?revoked={ended}")))
+}
+
+/// `POST /account/logout`.
+pub fn logout(site: &Site<'_>) -> Reply {
+    Reply::redirect("/account").header("Set-Cookie", &site.clear_cookie(SESSION_COOKIE))
+}

@@ -1,0 +1,186 @@
+//! The admin API: what an operator needs to cut someone off. Enabled only when
+//! the `ADMIN_TOKEN` secret is set; otherwise every admin route answers 404,
+//! as if it did not exist. Callers send `Authorization: Bearer <ADMIN_TOKEN>`,
+//! compared in constant time; anything else gets 401.
+//!
+//! - `GET /admin/grants?user_id=<id>`: the user's live grants;
+//! - `POST /admin/users/revoke` `{"user_id": "..."}`: ends all of them;
+//! - `POST /admin/clients/delete` `{"client_id": "..."}`: deletes the
+//!   registration, then ends every grant of the client;
+//! - `GET /admin/clients?limit=<1..100>&cursor=<c>`: registered clients, a
+//!   page at a time (`cursor` of the answer, `null` on the last page).
+//!
+//! JSON in and out; errors are `{"error": ..., "error_description": ...}`.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::{HttpError, Reply};
+use crate::oauth::connections;
+use crate::oauth::flow::{self, load_client, Site};
+use crate::oauth::index::{client_index, user_index};
+use crate::oauth::introspect::is_admin;
+use crate::oauth::store::{keys, Store};
+
+/// Clients listed per page unless `limit` says otherwise, and at most.
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 100;
+
+fn error(status: u16, code: &str, description: &str) -> Reply {
+    Reply::json(
+        status,
+        &json!({ "error": code, "error_description": description }),
+    )
+    .no_store()
+}
+
+/// Checks the caller. `Err` is the reply: 404 when the API is disabled, 401
+/// for a missing or wrong token.
+pub fn gate(site: &Site<'_>, path: &str, authorization: Option<&str>) -> Result<(), Reply> {
+    if site.config.admin_token.is_none() {
+        return Err(HttpError::NotFound { path: path.into() }.to_reply());
+    }
+    if !is_admin(site, authorization) {
+        return Err(error(
+            401,
+            "unauthorized",
+            "send Authorization: Bearer <ADMIN_TOKEN>",
+        )
+        .header("WWW-Authenticate", "Bearer realm=\"admin\""));
+    }
+    Ok(())
+}
+
+fn ok(value: serde_json::Value) -> Reply {
+    Reply::json(200, &value).no_store()
+}
+
+/// A user id as this server makes them (`<provider>:<id>`), within reason.
+fn plausible_user(id: &str) -> bool {
+    (1..=300).contains(&id.len()) && !id.chars().any(char::is_control)
+}
+
+#[derive(Deserialize)]
+struct UserQuery {
+    user_id: Option<String>,
+}
+
+/// `GET /admin/grants?user_id=<id>`.
+pub async fn user_grants(store: &dyn Store, query: &str) -> Result<Reply, HttpError> {
+    let user = serde_urlencoded::from_str::<UserQuery>(query)
+        .ok()
+        .and_then(|q| q.user_id)
+        .filter(|u| plausible_user(u));
+    let Some(user) = user else {
+        return Ok(error(400, "invalid_request", "user_id is required"));
+    };
+    let grants = connections::live(store, &user_index(&user)).await?;
+    Ok(ok(json!({ "user_id": user, "grants": grants })))
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Reply> {
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            400,
+            "invalid_request",
+            &format!("the body must be a JSON object: {e}"),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+struct RevokeUser {
+    user_id: String,
+}
+
+/// `POST /admin/users/revoke`.
+pub async fn revoke_user(store: &dyn Store, body: &[u8]) -> Result<Reply, HttpError> {
+    let req: RevokeUser = match json_body(body) {
+        Ok(r) => r,
+        Err(reply) => return Ok(reply),
+    };
+    if !plausible_user(&req.user_id) {
+        return Ok(error(400, "invalid_request", "user_id is not a user id"));
+    }
+    let ended = connections::end_all(store, &user_index(&req.user_id), None).await?;
+    Ok(ok(json!({ "user_id": req.user_id, "revoked_grants": ended })))
+}
+
+#[derive(Deserialize)]
+struct DeleteClient {
+    client_id: String,
+}
+
+/// `POST /admin/clients/delete`: the registration goes first, so the client
+/// can start no new grant and refresh none while its grants are ended.
+pub async fn delete_client(store: &dyn Store, body: &[u8]) -> Result<Reply, HttpError> {
+    let req: DeleteClient = match json_body(body) {
+        Ok(r) => r,
+        Err(reply) => return Ok(reply),
+    };
+    if req.client_id.is_empty() || req.client_id.len() > 2048 {
+        return Ok(error(400, "invalid_request", "client_id is not a client id"));
+    }
+    let existed = load_client(store, &req.client_id).await?.is_some();
+    store
+        .delete(&keys::client(&req.client_id))
+        .await
+        .map_err(flow::store_fault)?;
+    let ended = connections::end_all(store, &client_index(&req.client_id), None).await?;
+    Ok(ok(json!({
+        "client_id": req.client_id,
+        "client_deleted": existed,
+        "revoked_grants": ended,
+    })))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /admin/clients?limit=&cursor=`.
+pub async fn list_clients(site: &Site<'_>, store: &dyn Store, query: &str) -> Result<Reply, HttpError> {
+    let Ok(q) = serde_urlencoded::from_str::<PageQuery>(query) else {
+        return Ok(error(400, "invalid_request", "malformed query"));
+    };
+    let limit = match q.limit.as_deref() {
+        None => DEFAULT_PAGE,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return Ok(error(
+                    400,
+                    "invalid_request",
+                    &format!("limit must be a number from 1 to {MAX_PAGE}"),
+                ))
+            }
+        },
+    };
+    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let (page, next) = store
+        .list_page(&keys::client(""), cursor.as_deref(), limit)
+        .await
+        .map_err(flow::store_fault)?;
+    let mut clients = Vec::new();
+    for key in page {
+        let id = key.strip_prefix(&keys::client("")).unwrap_or(&key);
+        let raw = store.get(&key).await.map_err(flow::store_fault)?;
+        let Some(client) =
+            raw.and_then(|r| serde_json::from_str::<crate::oauth::register::Client>(&r).ok())
+        else {
+            continue;
+        };
+        clients.push(json!({
+            "client_id": id,
+            "client_name": client.client_name,
+            "redirect_uris": client.redirect_uris,
+            "token_endpoint_auth_method": client.token_endpoint_auth_method.as_str(),
+            "created_at": client.created_at,
+            "expires_at": client.expires_at,
+            "expired": client.is_expired(site.now),
+        }));
+    }
+    Ok(ok(json!({ "clients": clients, "cursor": next })))
+}

@@ -1,0 +1,166 @@
+//! RFC 7662 token introspection at `POST /introspect`.
+//!
+//! Callers (§2.1): a confidential client, authenticated as at `/token`, asking
+//! about its own tokens; or the operator, with `Authorization: Bearer
+//! <ADMIN_TOKEN>`, asking about any token. Public clients are refused: they
+//! hold no credential to authenticate the call with.
+//!
+//! Answers (§2.2): a live token gets `active`, `scope`, `client_id`, `sub`,
+//! `aud` (the RFC 8707 resource), `exp`, `iat` and `token_type`. Anything else
+//! (unknown, malformed, expired, revoked, rotated away, an authorization code,
+//! another client's) gets exactly `{"active": false}`, so a caller learns
+//! nothing about tokens that are not its own and live.
+//!
+//! An access token is checked through its KV record (it must unwrap with the
+//! token and not be expired) and then with its grant's object, which knows
+//! whether the grant was revoked even before the record's deletion reaches
+//! every KV location. A refresh token is checked by its grant's object alone.
+//! Both questions are read-only: introspection writes nothing.
+
+use crate::http::{HttpError, Reply};
+use crate::oauth::crypto;
+use crate::oauth::error::OAuthError;
+use crate::oauth::flow::{self, with_cors, Site};
+use crate::oauth::grant::command::{typed, GrantCommand};
+use crate::oauth::grant::inspect::TokenInfo;
+use crate::oauth::grant::{self, access, TokenKind};
+use crate::oauth::store::{keys, Store};
+use crate::oauth::types::AnyToken;
+
+/// Who asks.
+enum Caller {
+    Admin,
+    Client(String),
+}
+
+/// Whether `authorization` is `Bearer <ADMIN_TOKEN>` (compared in constant
+/// time). Always false when no admin token is configured.
+pub fn is_admin(site: &Site<'_>, authorization: Option<&str>) -> bool {
+    let Some(expected) = site.config.admin_token.as_ref() else {
+        return false;
+    };
+    let Some(presented) = authorization
+        .map(str::trim)
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, rest)| rest.trim())
+    else {
+        return false;
+    };
+    crypto::ct_eq(presented, expected.expose())
+}
+
+fn inactive() -> Reply {
+    with_cors(Reply::json(200, &serde_json::json!({ "active": false })).no_store())
+}
+
+/// `POST /introspect`.
+pub async fn introspect(
+    site: &Site<'_>,
+    store: &dyn Store,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Reply, HttpError> {
+    let (form, caller) = if is_admin(site, authorization) {
+        match crate::oauth::token::parse_form(content_type, body) {
+            Ok(form) => (form, Caller::Admin),
+            Err(e) => return Ok(flow::oauth_reply(&e, false)),
+        }
+    } else {
+        let (form, auth) =
+            match flow::client_form(site, store, authorization, content_type, body).await? {
+                Ok(v) => v,
+                Err(reply) => return Ok(reply),
+            };
+        if auth.method() == crate::oauth::register::TokenEndpointAuthMethod::None {
+            let basic = authorization.is_some_and(|h| !h.trim().is_empty());
+            return Ok(flow::oauth_reply(
+                &OAuthError::invalid_client(
+                    "token introspection is for confidential clients; public clients cannot authenticate",
+                ),
+                basic,
+            ));
+        }
+        (form, Caller::Client(auth.client_id().to_owned()))
+    };
+    let Some(token) = form.token.filter(|t| !t.is_empty()).map(AnyToken::new) else {
+        return Ok(flow::oauth_reply(
+            &OAuthError::invalid_request("token is required"),
+            false,
+        ));
+    };
+    // `token_type_hint` is only a hint (§2.1): the token's prefix says what it is.
+    let Some(info) = look_up(site, store, &token).await? else {
+        return Ok(inactive());
+    };
+    if let Caller::Client(client_id) = &caller {
+        if *client_id != info.client_id {
+            return Ok(inactive());
+        }
+    }
+    let mut body = serde_json::json!({
+        "active": true,
+        "scope": info.scope.join(" "),
+        "client_id": info.client_id,
+        "sub": info.sub,
+        "aud": info.aud,
+        "exp": info.exp,
+        "token_type": info.token_type,
+    });
+    if info.iat > 0 {
+        body["iat"] = info.iat.into();
+    }
+    Ok(with_cors(Reply::json(200, &body).no_store()))
+}
+
+/// The live token's description, or `None`.
+async fn look_up(
+    site: &Site<'_>,
+    store: &dyn Store,
+    token: &AnyToken,
+) -> Result<Option<TokenInfo>, HttpError> {
+    let Some((kind, grant_id)) = grant::parse_token(token.secret()) else {
+        return Ok(None);
+    };
+    let record = match kind {
+        TokenKind::Code => return Ok(None),
+        TokenKind::Refresh => None,
+        TokenKind::Access => {
+            let raw = store
+                .get(&keys::access(&crypto::hash_token(token.secret())))
+                .await
+                .map_err(flow::store_fault)?;
+            let Some((record, _)) =
+                access::open_record(raw.as_deref(), token.secret(), site.now, &site.config.keyring)
+            else {
+                return Ok(None);
+            };
+            Some(record)
+        }
+    };
+    let answer = store
+        .grant(
+            grant_id,
+            &GrantCommand::Introspect {
+                token: AnyToken::new(token.secret()),
+            },
+        )
+        .await
+        .map_err(flow::store_fault)?;
+    let Some(mut info) = typed::<Option<TokenInfo>>(answer).map_err(|_| HttpError::Internal)?
+    else {
+        return Ok(None);
+    };
+    if let Some(record) = record {
+        // The record says what this access token may do (a refresh may have
+        // narrowed its scope) and when it was issued.
+        info.scope = record.scope;
+        info.exp = record.expires_at;
+        info.iat = record.issued_at;
+        info.client_id = record.client_id;
+        info.sub = record.user_id;
+        info.aud = record.resource;
+    }
+    Ok(Some(info))
+}

@@ -1,0 +1,119 @@
+//! The account page: the signed-in person's connected applications, each
+//! with a revoke button, and a "revoke all" button. Rendered by askama
+//! (escaped), with the same headers as every page (`frame-ancestors 'none'`,
+//! nothing loaded from elsewhere).
+
+use askama::Template;
+
+use super::render;
+use crate::http::Reply;
+use crate::oauth::connections::Connection;
+
+/// One row of the page, already in words.
+struct Row {
+    grant_id: String,
+    name: String,
+    host: String,
+    client_id: String,
+    scopes: String,
+    resource: String,
+    connected: String,
+    refreshed: String,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    login: &'a str,
+    rows: Vec<Row>,
+    csrf: &'a str,
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account_signin.html")]
+struct SignInPage;
+
+/// Unix seconds as `YYYY-MM-DD HH:MM UTC` (proleptic Gregorian calendar).
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+/// The page for a signed-in user.
+pub fn connections(
+    login: &str,
+    grants: &[Connection],
+    csrf: &str,
+    revoked: Option<usize>,
+    _now: u64,
+) -> Reply {
+    let rows = grants
+        .iter()
+        .map(|g| Row {
+            grant_id: g.grant_id.clone(),
+            name: g
+                .client_name
+                .clone()
+                .unwrap_or_else(|| "An unnamed application".to_owned()),
+            host: g.client_host.clone(),
+            client_id: g.client_id.clone(),
+            scopes: g.scope.join(" "),
+            resource: g.resource.clone(),
+            connected: utc(g.connected_at),
+            refreshed: g
+                .last_refreshed_at
+                .map(utc)
+                .unwrap_or_else(|| "never".to_owned()),
+            expires: utc(g.expires_at),
+        })
+        .collect();
+    let notice = revoked.map(|n| match n {
+        0 => "Nothing was revoked: that connection had already ended.".to_owned(),
+        1 => "1 connection was revoked.".to_owned(),
+        n => format!("{n} connections were revoked."),
+    });
+    render(
+        200,
+        AccountPage {
+            login,
+            rows,
+            csrf,
+            notice,
+        }
+        .render(),
+    )
+}
+
+/// The page before signing in.
+pub fn signed_out() -> Reply {
+    render(200, SignInPage.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_unix_time_in_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(1_750_000_000), "2025-06-15 15:06 UTC");
+    }
+}
