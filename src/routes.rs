@@ -113,9 +113,19 @@ const TABLE: &[Entry] = &[
     entry("/account/revoke", Route::Account, &["POST"], FORM_LIMIT),
     entry("/account/logout", Route::Account, &["POST"], FORM_LIMIT),
     entry("/admin/grants", Route::Admin, ADMIN_METHODS, ADMIN_LIMIT),
-    entry("/admin/users/revoke", Route::Admin, ADMIN_METHODS, ADMIN_LIMIT),
+    entry(
+        "/admin/users/revoke",
+        Route::Admin,
+        ADMIN_METHODS,
+        ADMIN_LIMIT,
+    ),
     entry("/admin/clients", Route::Admin, ADMIN_METHODS, ADMIN_LIMIT),
-    entry("/admin/clients/delete", Route::Admin, ADMIN_METHODS, ADMIN_LIMIT),
+    entry(
+        "/admin/clients/delete",
+        Route::Admin,
+        ADMIN_METHODS,
+        ADMIN_LIMIT,
+    ),
 ];
 
 const ADMIN_METHODS: &[&str] = &["GET", "POST"];

@@ -37,7 +37,7 @@ pub async fn account(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
             page::login(&site, provider.as_ref())
         }
         "/account/revoke" => page::revoke(&site, &store, &ctx.req.body).await,
-        "/account/logout" => Ok(page::logout(&site)),
+        "/account/logout" => Ok(page::logout(&site, &ctx.req.body)),
         _ => page::show(&site, &store, &ctx.req.query).await,
     }
 }

@@ -7,7 +7,7 @@ use worker::{Env, Fetch, Headers, Method, Request, Response};
 use crate::http::{HttpError, Reply};
 use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
 use crate::oauth::index::{IndexAnswer, IndexCommand};
-use crate::oauth::store::{Store, StoreError};
+use crate::oauth::store::{KeyPage, Store, StoreError};
 use crate::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 
 /// KV namespace binding for OAuth data.
@@ -127,7 +127,7 @@ impl Store for KvStore<'_> {
         prefix: &'a str,
         cursor: Option<&'a str>,
         limit: usize,
-    ) -> LocalBoxFuture<'a, Result<(Vec<String>, Option<String>), StoreError>> {
+    ) -> LocalBoxFuture<'a, Result<KeyPage, StoreError>> {
         Box::pin(async move {
             let mut req = self.kv.list().prefix(prefix.to_owned()).limit(limit as u64);
             if let Some(c) = cursor {

@@ -205,7 +205,11 @@ pub async fn revoke(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result<R
         return Ok(message(401, "Your session has ended", "Sign-in sessions on this page last 15 minutes. Open /account and sign in again; nothing was revoked."));
     };
     let Ok(form) = serde_urlencoded::from_bytes::<RevokeForm>(body) else {
-        return Ok(message(400, "Nothing was revoked", "The form was incomplete."));
+        return Ok(message(
+            400,
+            "Nothing was revoked",
+            "The form was incomplete.",
+        ));
     };
     // The CSRF value lives in the signed, HttpOnly session and in the page this
     // server rendered for it; a cross-site form has neither.
@@ -217,12 +221,32 @@ pub async fn revoke(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result<R
     } else if let Some(grant) = form.grant.filter(|g| !g.is_empty()) {
         usize::from(connections::end(store, &grant, Some(&session.user_id)).await?)
     } else {
-        return Ok(message(400, "Nothing was revoked", "The form named no connection."));
+        return Ok(message(
+            400,
+            "Nothing was revoked",
+            "The form named no connection.",
+        ));
     };
     Ok(Reply::redirect(&format!("/account?revoked={ended}")))
 }
 
-/// `POST /account/logout`.
-pub fn logout(site: &Site<'_>) -> Reply {
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: CsrfToken,
+}
+
+/// `POST /account/logout`: with the session's CSRF value, so no other site
+/// can sign the person out.
+pub fn logout(site: &Site<'_>, body: &[u8]) -> Reply {
+    if let Some(session) = session(site) {
+        let csrf = serde_urlencoded::from_bytes::<LogoutForm>(body).map(|f| f.csrf);
+        if csrf.ok() != Some(session.csrf) {
+            return message(
+                403,
+                "Still signed in",
+                "This request did not come from your account page (cross-site request refused).",
+            );
+        }
+    }
     Reply::redirect("/account").header("Set-Cookie", &site.clear_cookie(SESSION_COOKIE))
 }

@@ -103,7 +103,9 @@ pub async fn revoke_user(store: &dyn Store, body: &[u8]) -> Result<Reply, HttpEr
         return Ok(error(400, "invalid_request", "user_id is not a user id"));
     }
     let ended = connections::end_all(store, &user_index(&req.user_id), None).await?;
-    Ok(ok(json!({ "user_id": req.user_id, "revoked_grants": ended })))
+    Ok(ok(
+        json!({ "user_id": req.user_id, "revoked_grants": ended }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -119,7 +121,11 @@ pub async fn delete_client(store: &dyn Store, body: &[u8]) -> Result<Reply, Http
         Err(reply) => return Ok(reply),
     };
     if req.client_id.is_empty() || req.client_id.len() > 2048 {
-        return Ok(error(400, "invalid_request", "client_id is not a client id"));
+        return Ok(error(
+            400,
+            "invalid_request",
+            "client_id is not a client id",
+        ));
     }
     let existed = load_client(store, &req.client_id).await?.is_some();
     store
@@ -141,7 +147,11 @@ struct PageQuery {
 }
 
 /// `GET /admin/clients?limit=&cursor=`.
-pub async fn list_clients(site: &Site<'_>, store: &dyn Store, query: &str) -> Result<Reply, HttpError> {
+pub async fn list_clients(
+    site: &Site<'_>,
+    store: &dyn Store,
+    query: &str,
+) -> Result<Reply, HttpError> {
     let Ok(q) = serde_urlencoded::from_str::<PageQuery>(query) else {
         return Ok(error(400, "invalid_request", "malformed query"));
     };

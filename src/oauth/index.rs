@@ -54,8 +54,7 @@ pub type IndexAnswer = Result<Vec<IndexEntry>, String>;
 
 /// The index object's storage: one value per grant.
 pub trait IndexStorage {
-    fn put<'a>(&'a self, key: &'a str, value: &'a str)
-        -> LocalBoxFuture<'a, Result<(), String>>;
+    fn put<'a>(&'a self, key: &'a str, value: &'a str) -> LocalBoxFuture<'a, Result<(), String>>;
     fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), String>>;
     /// Every (key, value) whose key starts with `prefix`, up to `limit`.
     fn list<'a>(

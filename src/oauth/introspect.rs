@@ -131,9 +131,12 @@ async fn look_up(
                 .get(&keys::access(&crypto::hash_token(token.secret())))
                 .await
                 .map_err(flow::store_fault)?;
-            let Some((record, _)) =
-                access::open_record(raw.as_deref(), token.secret(), site.now, &site.config.keyring)
-            else {
+            let Some((record, _)) = access::open_record(
+                raw.as_deref(),
+                token.secret(),
+                site.now,
+                &site.config.keyring,
+            ) else {
                 return Ok(None);
             };
             Some(record)

@@ -16,6 +16,9 @@ use crate::outbound::LocalBoxFuture;
 #[error("storage: {0}")]
 pub struct StoreError(pub String);
 
+/// One page of a key listing: the keys, and the cursor of the next page.
+pub type KeyPage = (Vec<String>, Option<String>);
+
 /// The authorization server's storage.
 pub trait Store {
     /// The value of `key`, if present and not expired.
@@ -50,7 +53,7 @@ pub trait Store {
         prefix: &'a str,
         cursor: Option<&'a str>,
         limit: usize,
-    ) -> LocalBoxFuture<'a, Result<(Vec<String>, Option<String>), StoreError>> {
+    ) -> LocalBoxFuture<'a, Result<KeyPage, StoreError>> {
         Box::pin(async move {
             let all = self.list(prefix).await?;
             let start = match cursor {

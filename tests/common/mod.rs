@@ -21,6 +21,7 @@ use mcp_oauth_worker::oauth::grant::object::{
     GrantObject, ObjectStorage, Services, UpstreamSource,
 };
 use mcp_oauth_worker::oauth::grant::{GrantError, Keys};
+use mcp_oauth_worker::oauth::index::{self, IndexAnswer, IndexCommand, IndexStorage};
 use mcp_oauth_worker::oauth::register::{self, Client, RegistrationRequest};
 use mcp_oauth_worker::oauth::store::{keys, Store, StoreError};
 use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
@@ -327,6 +328,8 @@ pub struct Counts {
     pub kv_deletes: u32,
     pub kv_lists: u32,
     pub grant_calls: u32,
+    /// Calls to grant index objects (not KV).
+    pub index_calls: u32,
 }
 
 /// The whole platform of one deployment.
@@ -344,6 +347,45 @@ pub struct Platform {
     pub failing_puts: Cell<u32>,
     /// The next this-many KV deletes fail.
     pub failing_deletes: Cell<u32>,
+    /// Grant index objects (`user:<id>`, `client:<id>`): their key/value storage.
+    indexes: RefCell<HashMap<String, Rc<IndexSlot>>>,
+    /// The next this-many index calls fail.
+    pub failing_index_calls: Cell<u32>,
+}
+
+/// One grant index object's storage, in memory.
+#[derive(Default)]
+pub struct IndexSlot(pub RefCell<BTreeMap<String, String>>);
+
+impl IndexStorage for IndexSlot {
+    fn put<'a>(&'a self, key: &'a str, value: &'a str) -> LocalBoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.0.borrow_mut().insert(key.to_owned(), value.to_owned());
+            Ok(())
+        })
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.0.borrow_mut().remove(key);
+            Ok(())
+        })
+    }
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        limit: usize,
+    ) -> LocalBoxFuture<'a, Result<Vec<(String, String)>, String>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .borrow()
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .take(limit)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        })
+    }
 }
 
 impl Platform {
@@ -363,6 +405,8 @@ impl Platform {
             counts: Cell::new(Counts::default()),
             failing_puts: Cell::new(0),
             failing_deletes: Cell::new(0),
+            indexes: RefCell::new(HashMap::new()),
+            failing_index_calls: Cell::new(0),
         }
     }
 
@@ -479,6 +523,24 @@ impl Platform {
                 })
             })
             .clone()
+    }
+
+    fn index_slot(&self, name: &str) -> Rc<IndexSlot> {
+        self.indexes
+            .borrow_mut()
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// The grant ids an index object holds now (raw, before any liveness check).
+    pub fn index_grants(&self, name: &str) -> Vec<String> {
+        self.index_slot(name)
+            .0
+            .borrow()
+            .keys()
+            .map(|k| k.trim_start_matches("g:").to_owned())
+            .collect()
     }
 
     /// Registers a client as `/register` would, and returns it.
@@ -640,6 +702,27 @@ impl Store for Platform {
                 rng: &self.rng,
             };
             let answer = obj.core.run(&obj.slot, &svc, command).await;
+            let wire = serde_json::to_string(&answer).unwrap();
+            Ok(serde_json::from_str(&wire).unwrap())
+        })
+    }
+
+    fn index<'a>(
+        &'a self,
+        name: &'a str,
+        command: &'a IndexCommand,
+    ) -> LocalBoxFuture<'a, Result<IndexAnswer, StoreError>> {
+        Box::pin(async move {
+            if self.failing_index_calls.get() > 0 {
+                self.failing_index_calls
+                    .set(self.failing_index_calls.get() - 1);
+                return Err(StoreError("injected index failure".into()));
+            }
+            self.count(|c| c.index_calls += 1);
+            let wire = serde_json::to_string(command).unwrap();
+            let command: IndexCommand = serde_json::from_str(&wire).unwrap();
+            let slot = self.index_slot(name);
+            let answer = index::run(&*slot, command, self.now.get()).await;
             let wire = serde_json::to_string(&answer).unwrap();
             Ok(serde_json::from_str(&wire).unwrap())
         })

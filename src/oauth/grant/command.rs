@@ -5,7 +5,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::codes::{self, CodeRedemption};
-use super::{inspect, revoke, AuthorizationRequest, Effect, GrantError, GrantState, Keys, Props, Step};
+use super::{
+    inspect, revoke, AuthorizationRequest, Effect, GrantError, GrantState, Keys, Props, Step,
+};
 use crate::oauth::crypto::Entropy;
 use crate::oauth::types::{AnyToken, AuthCode, RefreshToken, StateToken, UpstreamVerifier};
 

@@ -336,7 +336,11 @@ async fn commit(
         }
         let mut failed = Vec::new();
         for effect in index {
-            if failed.is_empty() && apply(svc.store, std::slice::from_ref(&effect)).await.is_ok() {
+            if failed.is_empty()
+                && apply(svc.store, std::slice::from_ref(&effect))
+                    .await
+                    .is_ok()
+            {
                 continue;
             }
             failed.push(effect);
