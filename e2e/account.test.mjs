@@ -1,0 +1,172 @@
+// The connected-applications page in headless Chromium: a person who
+// connected two clients signs in to /account, sees both, revokes one; its
+// refresh token and access token stop working while the other keeps working.
+// Cross-site requests and framing are refused.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import http from "node:http";
+import { chromium } from "playwright-core";
+import { startWorker } from "./harness.mjs";
+import { obtainTokens, tokenRequest } from "./browser.mjs";
+
+const CHROMIUM = "/usr/bin/chromium";
+let w;
+let browser;
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Debian's chromium is not installed at ${CHROMIUM}: run scripts/tools.sh (make test runs it) to install it`);
+  }
+  w = await startWorker();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await w?.dispose();
+});
+
+async function mcpStatus(token) {
+  const res = await w.fetch("/mcp", {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function refresh(conn) {
+  const r = await tokenRequest(w.url, { grant_type: "refresh_token", refresh_token: conn.tokens.refresh_token, client_id: conn.client.client_id });
+  if (r.status === 200) conn.tokens = r.body;
+  return { status: r.status, error: r.body.error };
+}
+
+/** A browser context signed in to /account as `login` through the dev provider. */
+async function signedIn(login) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${w.url}/account`);
+  await page.click("#sign-in");
+  await page.waitForURL(/\/dev\/login/);
+  await page.fill("#login", login);
+  await page.fill("#email", `${login}@example.com`);
+  await page.click("#sign-in");
+  await page.waitForURL(`${w.url}/account`);
+  assert.equal(await page.textContent("#login"), login);
+  return { context, page };
+}
+
+/** An attacker's page on another site (localhost, another port) with `html`. */
+async function attackerSite(t, html) {
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(html);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => server.close());
+  return `http://localhost:${server.address().port}/`;
+}
+
+test("a person sees both connections, revokes one, and only that one stops working", async () => {
+  const alpha = await obtainTokens(w.url, { login: "carol", metadata: { client_name: "Alpha <i>App</i>" } });
+  const beta = await obtainTokens(w.url, { login: "carol", metadata: { client_name: "Beta App" } });
+  const { context, page } = await signedIn("carol");
+
+  const grants = page.locator("li.grant");
+  assert.equal(await grants.count(), 2);
+  const names = (await page.locator("li.grant .name").allTextContents()).sort();
+  assert.deepEqual(names, ["Alpha <i>App</i>", "Beta App"], "names are text, not markup");
+  assert.equal(await page.locator("li.grant .name i").count(), 0);
+  const alphaRow = page.locator("li.grant", { hasText: "Alpha" });
+  assert.match(await alphaRow.textContent(), /127\.0\.0\.1/, "the redirect host");
+  assert.match(await alphaRow.textContent(), /mcp/, "the scope");
+  assert.match(await alphaRow.textContent(), new RegExp(`${w.url}/mcp`), "the resource");
+  assert.match(await alphaRow.textContent(), /Connected \d{4}-\d\d-\d\d .* last refreshed never .* expires \d{4}-/s);
+
+  // Beta refreshes once; the page says when.
+  assert.equal((await refresh(beta)).status, 200);
+  await page.reload();
+  assert.doesNotMatch(await page.locator("li.grant", { hasText: "Beta" }).textContent(), /last refreshed never/);
+
+  await alphaRow.locator("button.revoke").click();
+  await page.waitForURL(/\/account\?revoked=1$/);
+  assert.match(await page.textContent("#notice"), /1 connection was revoked/);
+  assert.deepEqual(await page.locator("li.grant .name").allTextContents(), ["Beta App"]);
+
+  assert.deepEqual(await refresh(alpha), { status: 400, error: "invalid_grant" });
+  assert.equal(await mcpStatus(alpha.tokens.access_token), 401);
+  assert.equal(await mcpStatus(beta.tokens.access_token), 200);
+  assert.equal((await refresh(beta)).status, 200);
+  await context.close();
+});
+
+test("revoke all ends every connection of the person", async () => {
+  const one = await obtainTokens(w.url, { login: "dave" });
+  const two = await obtainTokens(w.url, { login: "dave" });
+  const { context, page } = await signedIn("dave");
+  assert.equal(await page.locator("li.grant").count(), 2);
+  await page.click("#revoke-all");
+  await page.waitForURL(/\/account\?revoked=2$/);
+  assert.equal(await page.locator("#empty").count(), 1);
+  for (const conn of [one, two]) assert.equal(await mcpStatus(conn.tokens.access_token), 401);
+  await context.close();
+});
+
+test("cross-site requests revoke nothing", async (t) => {
+  const conn = await obtainTokens(w.url, { login: "erin" });
+  const { context, page } = await signedIn("erin");
+  const grant = await page.locator("li.grant").getAttribute("data-grant");
+
+  // Another site auto-submits a revoke-all form to the Worker in the same browser.
+  const evil = await attackerSite(t, `<!doctype html><form id="f" method="post" action="${w.url}/account/revoke"><input name="csrf" value="guess"><input name="all" value="1"></form><script>document.getElementById("f").submit()</script>`);
+  const attack = await context.newPage();
+  const answered = attack.waitForResponse((r) => r.url() === `${w.url}/account/revoke`);
+  await attack.goto(evil);
+  const status = (await answered).status();
+  assert.ok(status === 401 || status === 403, `refused, got ${status}`);
+  // Same browser, with the session cookie but without the page's CSRF value.
+  const forged = await context.request.post(`${w.url}/account/revoke`, { form: { csrf: "guess", grant }, maxRedirects: 0 });
+  assert.equal(forged.status(), 403);
+  const missing = await context.request.post(`${w.url}/account/revoke`, { form: { grant }, maxRedirects: 0 });
+  assert.equal(missing.status(), 400);
+
+  assert.equal(await mcpStatus(conn.tokens.access_token), 200);
+  await page.reload();
+  assert.equal(await page.locator("li.grant").count(), 1);
+  await context.close();
+});
+
+test("the account page refuses to be framed", async (t) => {
+  await obtainTokens(w.url, { login: "fay" });
+  const { context } = await signedIn("fay");
+  const isAccount = (url) => url.startsWith(`${w.url}/account`);
+  const evil = await attackerSite(t, `<!doctype html><title>attacker</title><iframe id="f" src="${w.url}/account"></iframe>`);
+  const page = await context.newPage();
+  const messages = [];
+  page.on("console", (m) => messages.push(m.text()));
+  const served = page.waitForResponse((r) => isAccount(r.url()), { timeout: 10_000 });
+  const blocked = page.waitForEvent("requestfailed", { predicate: (r) => isAccount(r.url()), timeout: 10_000 });
+  await page.goto(evil);
+  assert.equal((await served).status(), 200, "the page itself reached the frame");
+  assert.equal((await blocked).failure()?.errorText, "net::ERR_BLOCKED_BY_RESPONSE");
+  const frame = await (await page.waitForSelector("#f")).contentFrame();
+  assert.equal(await frame.locator("button.revoke").count(), 0, "no revoke button renders inside a frame");
+  await context.close();
+});
+
+test("the consent page links to the account page", async () => {
+  const res = await w.fetch("/account/nope");
+  assert.equal(res.status, 404);
+  await res.arrayBuffer();
+  const page = await browser.newPage();
+  await page.goto(`${w.url}/account`);
+  assert.equal(await page.locator("#sign-in").count(), 1);
+  const csp = (await page.request.get(`${w.url}/account`)).headers()["content-security-policy"];
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.match(csp, /default-src 'none'/);
+  await page.close();
+});

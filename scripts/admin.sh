@@ -1,0 +1,55 @@
+#!/bin/sh
+# The admin API for operators (README: "Admin API"). Needs curl.
+#
+#   ADMIN_URL=https://mcp.example.com ADMIN_TOKEN=... scripts/admin.sh <command> [args]
+#
+# Commands:
+#   grants <user id>         the user's live grants (e.g. github:583231, dev:ada)
+#   revoke-user <user id>    end every grant of the user
+#   delete-client <id>       delete a registered client and end all its grants
+#   clients [limit] [cursor] registered clients, one page (limit 1-100, default 50)
+#
+# Answers are printed as JSON; the exit status is non-zero on an HTTP error.
+# The token is read from the environment, never from the command line, so it
+# does not show in `ps` or shell history.
+set -eu
+
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+
+[ $# -ge 1 ] || usage
+: "${ADMIN_URL:?set ADMIN_URL to the Worker origin, e.g. https://mcp.example.com}"
+: "${ADMIN_TOKEN:?set ADMIN_TOKEN to the deployment's admin token}"
+base=${ADMIN_URL%/}
+
+# JSON string escaping for ids (quotes and backslashes).
+json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+
+call() { # method path [curl args...]
+  method=$1 path=$2; shift 2
+  printf 'Authorization: Bearer %s\n' "$ADMIN_TOKEN" |
+    curl -sS --fail-with-body -X "$method" -H @- "$@" "$base$path"
+  echo
+}
+
+post_json() { call POST "$1" -H 'Content-Type: application/json' --data-binary "$2"; }
+
+cmd=$1; shift
+case "$cmd" in
+  grants)
+    [ $# -eq 1 ] || usage
+    call GET /admin/grants -G --data-urlencode "user_id=$1" ;;
+  revoke-user)
+    [ $# -eq 1 ] || usage
+    post_json /admin/users/revoke "{\"user_id\":$(json_str "$1")}" ;;
+  delete-client)
+    [ $# -eq 1 ] || usage
+    post_json /admin/clients/delete "{\"client_id\":$(json_str "$1")}" ;;
+  clients)
+    set -- "${1:-50}" "${2:-}"
+    if [ -n "$2" ]; then
+      call GET /admin/clients -G --data-urlencode "limit=$1" --data-urlencode "cursor=$2"
+    else
+      call GET /admin/clients -G --data-urlencode "limit=$1"
+    fi ;;
+  *) usage ;;
+esac
