@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import http from "node:http";
 import { chromium } from "playwright-core";
 import { startWorker } from "./harness.mjs";
-import { obtainTokens, tokenRequest } from "./browser.mjs";
+import { authorizeUrl, obtainTokens, pkcePair, registerClient, tokenRequest } from "./browser.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 let w;
@@ -158,12 +158,16 @@ test("the account page refuses to be framed", async (t) => {
   await context.close();
 });
 
-test("the consent page links to the account page", async () => {
+test("the consent page links to the account page, and the page loads nothing from elsewhere", async () => {
   const res = await w.fetch("/account/nope");
   assert.equal(res.status, 404);
   await res.arrayBuffer();
+  const client = await registerClient(w.url);
+  const { challenge } = pkcePair();
   const page = await browser.newPage();
-  await page.goto(`${w.url}/account`);
+  await page.goto(authorizeUrl(w.url, client, { code_challenge: challenge, code_challenge_method: "S256" }));
+  await page.click("#account-link");
+  await page.waitForURL(`${w.url}/account`);
   assert.equal(await page.locator("#sign-in").count(), 1);
   const csp = (await page.request.get(`${w.url}/account`)).headers()["content-security-policy"];
   assert.match(csp, /frame-ancestors 'none'/);

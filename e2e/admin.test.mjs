@@ -66,7 +66,7 @@ test("without ADMIN_TOKEN the admin routes do not exist", async () => {
 });
 
 test("no token and a wrong token get 401", async () => {
-  for (const token of [undefined, "wrong-token-0123456789abcdef0123456789", ADMIN_TOKEN.slice(0, -1)]) {
+  for (const token of [null, "wrong-token-0123456789abcdef0123456789", ADMIN_TOKEN.slice(0, -1)]) {
     const r = await admin("GET", "/admin/clients", { token });
     assert.equal(r.status, 401, String(token));
     assert.equal(r.json.error, "unauthorized");
