@@ -243,14 +243,16 @@ impl Config {
 
         let admin_token = match get("ADMIN_TOKEN") {
             None => None,
-            Some(v) if v.chars().count() < MIN_SECRET_LEN => return Err(ConfigError::Invalid {
-                name: "ADMIN_TOKEN",
-                reason: format!("it is shorter than {MIN_SECRET_LEN} characters"),
-                hint: format!(
+            Some(v) if v.chars().count() < MIN_SECRET_LEN => {
+                return Err(ConfigError::Invalid {
+                    name: "ADMIN_TOKEN",
+                    reason: format!("it is shorter than {MIN_SECRET_LEN} characters"),
+                    hint: format!(
                     "Leave it unset to disable the admin API, or use `openssl rand -hex 32`. {}",
                     secret_hint("ADMIN_TOKEN")
                 ),
-            }),
+                })
+            }
             Some(v) => Some(Secret::new(v)),
         };
 

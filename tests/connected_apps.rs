@@ -8,9 +8,10 @@ use base64::Engine;
 use common::*;
 use mcp_oauth_worker::http::Reply;
 use mcp_oauth_worker::oauth::grant::{self, AccessError};
-use mcp_oauth_worker::oauth::index::{client_index, user_index};
+use mcp_oauth_worker::oauth::index::{client_index, user_index, IndexCommand};
 use mcp_oauth_worker::oauth::register::Client;
 use mcp_oauth_worker::oauth::store::keys;
+use mcp_oauth_worker::oauth::store::Store;
 use mcp_oauth_worker::oauth::{account, admin, crypto, flow, introspect};
 use serde_json::{json, Value};
 
@@ -820,5 +821,37 @@ mod account_page {
         let site = w.p.site(None);
         let page = block_on(flow::authorize(&site, &w.p, &*w.p.provider, &query)).unwrap();
         assert!(body_text(&page).contains("href=\"/account\""));
+    }
+}
+
+mod upgrade {
+    use super::*;
+
+    #[test]
+    fn a_grant_from_before_the_index_is_listed_at_its_first_refresh() {
+        let w = World::new();
+        let client = w.public("Old");
+        let pair = w.connect(&client);
+        let grant = grant_of(&s(&pair, "access_token"));
+        // As stored before issue 13: no `indexed` flag, no index entries.
+        let mut state: Value = serde_json::from_str(&w.p.object_state(&grant).unwrap()).unwrap();
+        state.as_object_mut().unwrap().remove("indexed");
+        w.p.set_object_state(&grant, &state.to_string());
+        for index in [user_index("test:ada-id"), client_index(&client.client_id)] {
+            let remove = IndexCommand::Remove {
+                grant_id: grant.clone(),
+            };
+            block_on(w.p.index(&index, &remove)).unwrap().unwrap();
+        }
+        assert!(w.p.index_grants(&user_index("test:ada-id")).is_empty());
+        let (status, next) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(status, 200);
+        assert_eq!(
+            w.p.index_grants(&user_index("test:ada-id")),
+            vec![grant.clone()]
+        );
+        w.p.reset_counts();
+        assert_eq!(w.refresh(&client, &s(&next, "refresh_token")).0, 200);
+        assert_eq!(w.p.counts.get().index_calls, 0, "only once");
     }
 }

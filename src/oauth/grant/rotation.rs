@@ -193,7 +193,14 @@ pub fn finish(
         }
     }
     match mint(&mut state, &grant_key, scope, Some(spent), now, keys, rng) {
-        Ok((pair, effects)) => Step::ok(Some(state), pair, effects),
+        Ok((pair, mut effects)) => {
+            // A grant from before the index existed is listed at its first
+            // refresh (once; later refreshes never touch the index).
+            if !state.indexed {
+                effects.extend(super::revoke::index_adds(&mut state, now, keys));
+            }
+            Step::ok(Some(state), pair, effects)
+        }
         Err(e) => Step::fail(Some(state), e),
     }
 }
