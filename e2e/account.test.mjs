@@ -50,7 +50,7 @@ async function signedIn(login) {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${w.url}/account`);
-  await page.click("#sign-in");
+  // Not signed in: straight to the identity provider's sign-in.
   await page.waitForURL(/\/dev\/login/);
   await page.fill("#login", login);
   await page.fill("#email", `${login}@example.com`);
@@ -167,10 +167,16 @@ test("the consent page links to the account page, and the page loads nothing fro
   const page = await browser.newPage();
   await page.goto(authorizeUrl(w.url, client, { code_challenge: challenge, code_challenge_method: "S256" }));
   await page.click("#account-link");
-  await page.waitForURL(`${w.url}/account`);
-  assert.equal(await page.locator("#sign-in").count(), 1);
-  const csp = (await page.request.get(`${w.url}/account`)).headers()["content-security-policy"];
+  await page.waitForURL(/\/dev\/login/);
+  await page.close();
+  // The signed-in page itself: no framing, nothing loaded from anywhere.
+  const { context } = await signedIn("gil");
+  const res = await context.request.get(`${w.url}/account`, { maxRedirects: 0 });
+  assert.equal(res.status(), 200);
+  const csp = res.headers()["content-security-policy"];
   assert.match(csp, /frame-ancestors 'none'/);
   assert.match(csp, /default-src 'none'/);
-  await page.close();
+  const html = await res.text();
+  assert.doesNotMatch(html, /<script|<link|<img|<iframe|src=/i, "no third-party (or any) assets");
+  await context.close();
 });

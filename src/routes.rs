@@ -201,6 +201,25 @@ mod tests {
     }
 
     #[test]
+    fn issue_13_routes() {
+        assert_eq!(
+            resolve("POST", "/introspect").unwrap().route,
+            Route::Introspect
+        );
+        assert!(resolve("GET", "/introspect").is_err());
+        assert_eq!(resolve("GET", "/account").unwrap().route, Route::Account);
+        assert!(resolve("GET", "/account/revoke").is_err());
+        // Admin methods are checked behind the ADMIN_TOKEN gate, so a disabled
+        // API answers 404 to every method.
+        for method in ["GET", "POST"] {
+            assert_eq!(
+                resolve(method, "/admin/users/revoke").unwrap().route,
+                Route::Admin
+            );
+        }
+    }
+
+    #[test]
     fn bodies_over_the_route_limit_are_refused() {
         let m = resolve("GET", "/health").unwrap();
         assert!(check_body_len(&m, 0).is_ok());

@@ -79,13 +79,14 @@ fn message(status: u16, title: &str, text: &str) -> Reply {
     web::message_page(status, title, text)
 }
 
-/// `GET /account`: the list, or an invitation to sign in.
+/// `GET /account`: the list, or off to sign in.
 pub async fn show(site: &Site<'_>, store: &dyn Store, query: &str) -> Result<Reply, HttpError> {
     if let Some(refused) = site.refuse_plain_http() {
         return Ok(refused);
     }
     let Some(session) = session(site) else {
-        return Ok(page::signed_out());
+        // Not signed in (or the session ended): straight to the sign-in.
+        return Ok(Reply::redirect("/account/login"));
     };
     #[derive(Deserialize)]
     struct Q {

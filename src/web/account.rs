@@ -31,10 +31,6 @@ struct AccountPage<'a> {
     notice: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "account_signin.html")]
-struct SignInPage;
-
 /// Unix seconds as `YYYY-MM-DD HH:MM UTC` (proleptic Gregorian calendar).
 pub fn utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
@@ -99,11 +95,6 @@ pub fn connections(
         }
         .render(),
     )
-}
-
-/// The page before signing in.
-pub fn signed_out() -> Reply {
-    render(200, SignInPage.render())
 }
 
 #[cfg(test)]
