@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::http::HttpError;
 use crate::oauth::flow::{self, load_client};
 use crate::oauth::grant::command::{typed, GrantCommand};
-use crate::oauth::grant::inspect::GrantStatus;
+use crate::oauth::grant::inspect::GrantView;
 use crate::oauth::index::{IndexCommand, IndexEntry};
 use crate::oauth::store::Store;
 
@@ -70,7 +70,7 @@ pub async fn live(store: &dyn Store, index: &str) -> Result<Vec<Connection>, Htt
             .grant(&entry.grant_id, &GrantCommand::Status)
             .await
             .map_err(flow::store_fault)?;
-        let status: Option<GrantStatus> = typed(answer).map_err(|_| HttpError::Internal)?;
+        let status: Option<GrantView> = typed(answer).map_err(|_| HttpError::Internal)?;
         let Some(status) = status.filter(|s| s.user_id == entry.user_id) else {
             forget(store, index, &entry.grant_id).await;
             continue;

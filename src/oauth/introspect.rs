@@ -22,7 +22,7 @@ use crate::oauth::crypto;
 use crate::oauth::error::OAuthError;
 use crate::oauth::flow::{self, with_cors, Site};
 use crate::oauth::grant::command::{typed, GrantCommand};
-use crate::oauth::grant::inspect::TokenInfo;
+use crate::oauth::grant::inspect::GrantView;
 use crate::oauth::grant::{self, access, TokenKind};
 use crate::oauth::store::{keys, Store};
 use crate::oauth::types::AnyToken;
@@ -103,13 +103,13 @@ pub async fn introspect(
         "active": true,
         "scope": info.scope.join(" "),
         "client_id": info.client_id,
-        "sub": info.sub,
-        "aud": info.aud,
-        "exp": info.exp,
+        "sub": info.user_id,
+        "aud": info.resource,
+        "exp": info.expires_at,
         "token_type": info.token_type,
     });
-    if info.iat > 0 {
-        body["iat"] = info.iat.into();
+    if info.issued_at > 0 {
+        body["iat"] = info.issued_at.into();
     }
     Ok(with_cors(Reply::json(200, &body).no_store()))
 }
@@ -119,7 +119,7 @@ async fn look_up(
     site: &Site<'_>,
     store: &dyn Store,
     token: &AnyToken,
-) -> Result<Option<TokenInfo>, HttpError> {
+) -> Result<Option<GrantView>, HttpError> {
     let Some((kind, grant_id)) = grant::parse_token(token.secret()) else {
         return Ok(None);
     };
@@ -151,7 +151,7 @@ async fn look_up(
         )
         .await
         .map_err(flow::store_fault)?;
-    let Some(mut info) = typed::<Option<TokenInfo>>(answer).map_err(|_| HttpError::Internal)?
+    let Some(mut info) = typed::<Option<GrantView>>(answer).map_err(|_| HttpError::Internal)?
     else {
         return Ok(None);
     };
@@ -159,11 +159,11 @@ async fn look_up(
         // The record says what this access token may do (a refresh may have
         // narrowed its scope) and when it was issued.
         info.scope = record.scope;
-        info.exp = record.expires_at;
-        info.iat = record.issued_at;
+        info.expires_at = record.expires_at;
+        info.issued_at = record.issued_at;
         info.client_id = record.client_id;
-        info.sub = record.user_id;
-        info.aud = record.resource;
+        info.user_id = record.user_id;
+        info.resource = record.resource;
     }
     Ok(Some(info))
 }

@@ -50,9 +50,9 @@ pub enum GrantCommand {
         token: AnyToken,
         client_id: String,
     },
-    /// Read-only: the grant's status if it is live (`inspect::GrantStatus`).
+    /// Read-only: the grant's status if it is live (`inspect::GrantView`).
     Status,
-    /// Read-only: whether a token of this grant is live (`inspect::TokenInfo`).
+    /// Read-only: whether a token of this grant is live (`inspect::GrantView`).
     Introspect {
         token: AnyToken,
     },
