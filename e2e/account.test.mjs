@@ -143,18 +143,24 @@ test("cross-site requests revoke nothing", async (t) => {
 test("the account page refuses to be framed", async (t) => {
   await obtainTokens(w.url, { login: "fay" });
   const { context } = await signedIn("fay");
-  const isAccount = (url) => url.startsWith(`${w.url}/account`);
+  // In a cross-site frame the SameSite=Lax session cookie is not sent, so the
+  // frame is sent on to sign in; every page on that way forbids framing.
+  const onWorker = (url) => url.startsWith(`${w.url}/`);
   const evil = await attackerSite(t, `<!doctype html><title>attacker</title><iframe id="f" src="${w.url}/account"></iframe>`);
   const page = await context.newPage();
-  const messages = [];
-  page.on("console", (m) => messages.push(m.text()));
-  const served = page.waitForResponse((r) => isAccount(r.url()), { timeout: 10_000 });
-  const blocked = page.waitForEvent("requestfailed", { predicate: (r) => isAccount(r.url()), timeout: 10_000 });
+  const blocked = page.waitForEvent("requestfailed", { predicate: (r) => onWorker(r.url()), timeout: 10_000 });
   await page.goto(evil);
-  assert.equal((await served).status(), 200, "the page itself reached the frame");
-  assert.equal((await blocked).failure()?.errorText, "net::ERR_BLOCKED_BY_RESPONSE");
+  const failed = await blocked;
+  assert.equal(failed.failure()?.errorText, "net::ERR_BLOCKED_BY_RESPONSE", `blocked: ${failed.url()}`);
   const frame = await (await page.waitForSelector("#f")).contentFrame();
   assert.equal(await frame.locator("button.revoke").count(), 0, "no revoke button renders inside a frame");
+  assert.equal(await frame.locator("#sign-in").count(), 0, "no sign-in form renders inside a frame");
+  await page.close();
+  // The signed-in page itself carries the same refusal.
+  const own = await context.request.get(`${w.url}/account`, { maxRedirects: 0 });
+  assert.equal(own.status(), 200);
+  assert.match(own.headers()["content-security-policy"], /frame-ancestors 'none'/);
+  assert.equal(own.headers()["x-frame-options"], "DENY");
   await context.close();
 });
 
@@ -171,12 +177,12 @@ test("the consent page links to the account page, and the page loads nothing fro
   await page.close();
   // The signed-in page itself: no framing, nothing loaded from anywhere.
   const { context } = await signedIn("gil");
-  const res = await context.request.get(`${w.url}/account`, { maxRedirects: 0 });
-  assert.equal(res.status(), 200);
-  const csp = res.headers()["content-security-policy"];
+  const own = await context.request.get(`${w.url}/account`, { maxRedirects: 0 });
+  assert.equal(own.status(), 200);
+  const csp = own.headers()["content-security-policy"];
   assert.match(csp, /frame-ancestors 'none'/);
   assert.match(csp, /default-src 'none'/);
-  const html = await res.text();
+  const html = await own.text();
   assert.doesNotMatch(html, /<script|<link|<img|<iframe|src=/i, "no third-party (or any) assets");
   await context.close();
 });
