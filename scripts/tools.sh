@@ -42,5 +42,13 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+# curl, for scripts/admin.sh (its e2e test runs the script).
+if ! command -v curl >/dev/null 2>&1; then
+  step "installing Debian's curl (for scripts/admin.sh)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq curl >/dev/null
+fi
+
 # The GitHub-shaped mock identity provider of the e2e tests (PyPI's oauth-mocks).
 scripts/mock-deps.sh
