@@ -130,38 +130,33 @@ pub async fn callback(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
 
 /// `POST /token`.
 pub async fn token_endpoint(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
-    let store = KvStore::from_env(ctx.env)?;
-    let (authorization, content_type) = (
-        ctx.req.header("Authorization"),
-        ctx.req.header("Content-Type"),
-    );
-    let site = site(ctx, None);
-    flow::token(
-        &site,
-        &store,
-        authorization.as_deref(),
-        content_type.as_deref(),
-        &ctx.req.body,
-    )
-    .await
+    client_endpoint(ctx, Endpoint::Token).await
 }
 
 /// `POST /revoke`.
 pub async fn revoke(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
+    client_endpoint(ctx, Endpoint::Revoke).await
+}
+
+enum Endpoint {
+    Token,
+    Revoke,
+}
+
+/// The endpoints a client calls with a form and its credentials.
+async fn client_endpoint(ctx: &Ctx<'_>, endpoint: Endpoint) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
-    let (authorization, content_type) = (
-        ctx.req.header("Authorization"),
-        ctx.req.header("Content-Type"),
-    );
-    let site = site(ctx, None);
-    flow::revoke(
-        &site,
-        &store,
+    let authorization = ctx.req.header("Authorization");
+    let content_type = ctx.req.header("Content-Type");
+    let (site, auth, ctype) = (
+        site(ctx, None),
         authorization.as_deref(),
         content_type.as_deref(),
-        &ctx.req.body,
-    )
-    .await
+    );
+    match endpoint {
+        Endpoint::Token => flow::token(&site, &store, auth, ctype, &ctx.req.body).await,
+        Endpoint::Revoke => flow::revoke(&site, &store, auth, ctype, &ctx.req.body).await,
+    }
 }
 
 /// The development sign-in page.

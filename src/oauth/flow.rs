@@ -459,16 +459,10 @@ pub async fn callback(
         return Ok(local_error(400, "This sign-in was started in another browser, or its cookie expired. Start again from your MCP client."));
     }
     let clear_state = site.clear_cookie(&cookie_name);
-    let answer = store
-        .grant(&grant_id, &GrantCommand::TakeState { state })
-        .await
-        .map_err(store_fault)?;
-    let taken: TakenState = match typed(answer) {
+    let command = GrantCommand::TakeState { state };
+    let taken: TakenState = match sign_in_step(store, &grant_id, &command, &clear_state).await? {
         Ok(t) => t,
-        Err(GrantError::State(p)) => {
-            return Ok(local_error(400, p.message()).header("Set-Cookie", &clear_state))
-        }
-        Err(e) => return Err(grant_fault(e)),
+        Err(page) => return Ok(page),
     };
     let request = &taken.request;
     let back = |error: OAuthError| {
@@ -539,16 +533,10 @@ pub async fn callback(
         user: sign_in.user,
         upstream: Some(sign_in.tokens),
     };
-    let answer = store
-        .grant(&grant_id, &GrantCommand::IssueCode { props })
-        .await
-        .map_err(store_fault)?;
-    let code: AuthCode = match typed(answer) {
+    let command = GrantCommand::IssueCode { props };
+    let code: AuthCode = match sign_in_step(store, &grant_id, &command, &clear_state).await? {
         Ok(c) => c,
-        Err(GrantError::State(p)) => {
-            return Ok(local_error(400, p.message()).header("Set-Cookie", &clear_state))
-        }
-        Err(e) => return Err(grant_fault(e)),
+        Err(page) => return Ok(page),
     };
     let mut params: Vec<(&str, &str)> = vec![("code", code.secret())];
     if let Some(s) = request.state.as_deref() {
@@ -559,6 +547,24 @@ pub async fn callback(
         Reply::redirect(&append_query(&request.redirect_uri, &params))
             .header("Set-Cookie", &clear_state),
     )
+}
+
+/// Runs one step of the sign-in in the grant's object. A state that is unknown,
+/// used or expired is the person's to read (`Err(page)`), not a fault.
+async fn sign_in_step<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    grant_id: &str,
+    command: &GrantCommand,
+    clear_state: &str,
+) -> Result<Result<T, Reply>, HttpError> {
+    let answer = store.grant(grant_id, command).await.map_err(store_fault)?;
+    match typed(answer) {
+        Ok(v) => Ok(Ok(v)),
+        Err(GrantError::State(p)) => Ok(Err(
+            local_error(400, p.message()).header("Set-Cookie", clear_state)
+        )),
+        Err(e) => Err(grant_fault(e)),
+    }
 }
 
 async fn abandon(store: &dyn Store, grant_id: &str) {
