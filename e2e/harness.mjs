@@ -15,10 +15,11 @@ export const DEV_VARS = {
 
 /**
  * Starts a Worker. `vars` replaces the default settings entirely when given
- * (so a test can leave a variable out); `extraVars` adds to them.
+ * (so a test can leave a variable out); `extraVars` adds to them; `persistTo`
+ * keeps KV and Durable Object state in a directory across Workers.
  * Returns { mf, url, fetch, kv, dispose }.
  */
-export async function startWorker({ vars, extraVars = {}, port } = {}) {
+export async function startWorker({ vars, extraVars = {}, port, persistTo } = {}) {
   const script = path.join(root, "build", "index.js");
   if (!existsSync(script)) {
     throw new Error("build/index.js is missing: run `make build` first");
@@ -34,6 +35,9 @@ export async function startWorker({ vars, extraVars = {}, port } = {}) {
     bindings: { ...(vars ?? DEV_VARS), ...extraVars },
     host: "127.0.0.1",
     port: port ?? 0,
+    // A directory shared by two Workers started one after the other: the same KV
+    // and Durable Objects survive a restart (as across a deploy).
+    ...(persistTo ? { kvPersist: `${persistTo}/kv`, durableObjectsPersist: `${persistTo}/do` } : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const kv = await mf.getKVNamespace("OAUTH_KV");
