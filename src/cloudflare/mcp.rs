@@ -46,7 +46,10 @@ pub async fn handle(
     if let Err(reply) = mcp::check_origin(origin.as_deref(), &req.origin, &config.allowed_origins) {
         return Ok(with_cors(reply));
     }
-    let metadata_url = metadata::resource_metadata_url(issuer);
+    // `/sse` is the same endpoint; its challenges point at its own metadata, whose `resource`
+    // is `<origin>/sse`, so a client that started there is asked for a token it can use there.
+    let endpoint = mcp::Endpoint::from_path(&req.path);
+    let metadata_url = endpoint.resource_metadata_url(issuer);
     let user = match authenticate(env, config, req, issuer).await? {
         Ok(user) => user,
         Err(problem) => return Ok(with_cors(resource::unauthorized(&metadata_url, problem))),
@@ -82,6 +85,7 @@ pub async fn handle(
         resource_metadata_url: &metadata_url,
         mcp_method: mcp_method.as_deref(),
         mcp_name: mcp_name.as_deref(),
+        endpoint,
     };
     let outcome = mcp::handle(request, existing, &new_session_id, &user, tools, &tool_env).await;
     match outcome.session {
@@ -97,6 +101,19 @@ pub async fn handle(
         }
     }
     Ok(with_cors(outcome.reply))
+}
+
+/// RFC 9728 metadata for the `/sse` URL of the MCP endpoint: the same document as for `/mcp`,
+/// with `resource` = `<origin>/sse` (clients check that it is a prefix of the URL they use).
+pub fn sse_resource_metadata(issuer: &str) -> Reply {
+    let resource = mcp::Endpoint::Sse.resource(issuer);
+    with_cors(
+        Reply::json(
+            200,
+            &metadata::protected_resource_metadata(&resource, issuer),
+        )
+        .header("Cache-Control", "max-age=300"),
+    )
 }
 
 /// Who is calling, or why not (`Err(None)`: no token; `Err(Some(why))`: a bad one).
@@ -125,6 +142,8 @@ async fn authenticate(
     let record = Kv::from_env(env)?
         .get(&grant::access_key(&crypto::hash_token(token)))
         .await?;
+    // Tokens bound to `<origin>/mcp` or `<origin>/sse` are accepted at both URLs: they name
+    // one protected resource (`metadata::same_resource`, used by `grant::authenticate`).
     let resource_url = metadata::mcp_resource(issuer);
     Ok(grant::authenticate(
         record.as_deref(),

@@ -23,8 +23,10 @@
 //!   itself; only an unknown tool or a malformed `tools/call` is a protocol error (-32602).
 //! - When a call needs a scope the token lacks, nothing in the POST is executed: the whole
 //!   reply is the 403 challenge, and the client retries after stepping up.
-//! - A 2026-07-28 request without `io.modelcontextprotocol/clientCapabilities` is served
-//!   anyway: no method here depends on a client capability.
+//! - A 2026-07-28 request is checked in this order: `params._meta` (missing, not an object, or
+//!   without `protocolVersion` (a string) or `clientCapabilities` (an object): 400 with -32602
+//!   Invalid params, as the schema's `RequestParams` requires), then the mirrored headers
+//!   (400 with -32020). `clientInfo` is optional (a SHOULD).
 //! - `logging` is advertised to legacy sessions because `logging/setLevel` is implemented (the
 //!   level is stored); no tool currently emits log messages.
 
@@ -85,7 +87,7 @@ pub async fn handle(
     match req.http_method {
         "POST" => post(req, existing, new_session_id, user, tools, env).await,
         "DELETE" => delete(&req, existing),
-        other => McpOutcome::unchanged(method_not_allowed(other)),
+        other => McpOutcome::unchanged(method_not_allowed(other, req.endpoint)),
     }
 }
 
@@ -350,6 +352,9 @@ async fn modern_post(
             return McpOutcome::unchanged(Reply::json(400, &response).no_store())
         }
     };
+    if let Err(error) = check_request_meta(&r) {
+        return McpOutcome::unchanged(error_reply(400, Some(r.id), error));
+    }
     if let Err(error) = check_mirrored_headers(req, header_version, &r) {
         return McpOutcome::unchanged(error_reply(400, Some(r.id), error));
     }
@@ -369,6 +374,42 @@ async fn modern_post(
         200
     };
     McpOutcome::unchanged(messages_reply(status, &[response], false, accepts))
+}
+
+/// 2026-07-28 `RequestParams`: every request carries `_meta` with the protocol version (a
+/// string) and the client's capabilities (an object). Anything else is Invalid params.
+fn check_request_meta(r: &Request) -> Result<(), ErrorObject> {
+    let Some(meta) = r.params.get("_meta") else {
+        return Err(ErrorObject::invalid_params(format!(
+            "protocol version 2026-07-28 requires params._meta with \"{}\" and \"{}\"",
+            protocol::META_PROTOCOL_VERSION,
+            protocol::META_CLIENT_CAPABILITIES
+        )));
+    };
+    let Some(meta) = meta.as_object() else {
+        return Err(ErrorObject::invalid_params(
+            "params._meta must be an object",
+        ));
+    };
+    if !meta
+        .get(protocol::META_PROTOCOL_VERSION)
+        .is_some_and(Value::is_string)
+    {
+        return Err(ErrorObject::invalid_params(format!(
+            "params._meta[\"{}\"] is required (a string)",
+            protocol::META_PROTOCOL_VERSION
+        )));
+    }
+    if !meta
+        .get(protocol::META_CLIENT_CAPABILITIES)
+        .is_some_and(Value::is_object)
+    {
+        return Err(ErrorObject::invalid_params(format!(
+            "params._meta[\"{}\"] is required (an object; {{}} when the client declares none)",
+            protocol::META_CLIENT_CAPABILITIES
+        )));
+    }
+    Ok(())
 }
 
 /// 2026-07-28 "Server Validation": the version, method and name headers must be present and

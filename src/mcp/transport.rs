@@ -14,6 +14,52 @@ use crate::http::Reply;
 /// is offered (the spec's 405 for that case).
 pub const ALLOW: &str = "POST, DELETE";
 
+/// Which URL of the MCP endpoint a request came to. Both serve Streamable HTTP identically;
+/// `/sse` exists for configurations written for the old HTTP+SSE transport (2024-11-05), which
+/// reached servers at `.../sse`. The old transport itself (a GET event stream plus POSTs to a
+/// separate `/messages` URL) is not served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Endpoint {
+    #[default]
+    Mcp,
+    Sse,
+}
+
+impl Endpoint {
+    /// The endpoint for a request path (`/sse` or anything else: `/mcp`).
+    pub fn from_path(path: &str) -> Endpoint {
+        if path == crate::oauth::metadata::SSE_PATH {
+            Endpoint::Sse
+        } else {
+            Endpoint::Mcp
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Mcp => crate::oauth::metadata::MCP_PATH,
+            Endpoint::Sse => crate::oauth::metadata::SSE_PATH,
+        }
+    }
+
+    /// The RFC 8707 resource identifier clients use for this URL (`<origin>/mcp` or
+    /// `<origin>/sse`; both name the same protected resource, see
+    /// [`crate::oauth::metadata::same_resource`]).
+    pub fn resource(self, origin: &str) -> String {
+        format!("{origin}{}", self.path())
+    }
+
+    /// The path-suffixed RFC 9728 §3.1 metadata URL of this URL's resource, named in the 401
+    /// and 403 challenges, so a client that started at `/sse` gets a token for `<origin>/sse`.
+    pub fn resource_metadata_url(self, origin: &str) -> String {
+        format!(
+            "{origin}{}{}",
+            crate::oauth::metadata::PROTECTED_RESOURCE_METADATA_PATH,
+            self.path()
+        )
+    }
+}
+
 /// One HTTP request to the MCP endpoint, as the Worker read it. Header values are raw; this
 /// module parses them.
 ///
@@ -36,6 +82,8 @@ pub struct McpRequest<'a> {
     pub mcp_method: Option<&'a str>,
     /// `Mcp-Name` (2026-07-28 `tools/call`; checked against the body).
     pub mcp_name: Option<&'a str>,
+    /// `/mcp` or `/sse`; only the wording of a GET's 405 differs.
+    pub endpoint: Endpoint,
 }
 
 /// What the Worker must do with the session after replying.
@@ -127,8 +175,13 @@ pub(crate) fn error_reply(status: u16, id: Option<RequestId>, error: ErrorObject
 }
 
 /// `405` with `Allow`, for `GET` and any other method.
-pub(crate) fn method_not_allowed(method: &str) -> Reply {
-    let why = if method == "GET" {
+pub(crate) fn method_not_allowed(method: &str, endpoint: Endpoint) -> Reply {
+    let why = if method == "GET" && endpoint == Endpoint::Sse {
+        "the old HTTP+SSE transport (GET /sse plus POST /messages) is not served here; this \
+         server speaks Streamable HTTP at /mcp (also accepted at /sse): send JSON-RPC messages \
+         with POST"
+            .to_owned()
+    } else if method == "GET" {
         "this server offers no server-initiated SSE stream; send JSON-RPC messages with POST"
             .to_owned()
     } else {
@@ -250,10 +303,36 @@ mod tests {
 
     #[test]
     fn get_is_405_with_allow() {
-        let r = method_not_allowed("GET");
+        let r = method_not_allowed("GET", Endpoint::Mcp);
         assert_eq!(r.status, 405);
         assert_eq!(r.header_value("allow"), Some("POST, DELETE"));
         assert_eq!(r.header_value("content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn get_at_sse_is_405_naming_mcp() {
+        let r = method_not_allowed("GET", Endpoint::Sse);
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header_value("allow"), Some("POST, DELETE"));
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("/mcp"), "{message}");
+        assert!(message.contains("Streamable HTTP"), "{message}");
+    }
+
+    #[test]
+    fn each_endpoint_names_its_own_resource_and_metadata() {
+        assert_eq!(Endpoint::from_path("/sse"), Endpoint::Sse);
+        assert_eq!(Endpoint::from_path("/mcp"), Endpoint::Mcp);
+        assert_eq!(Endpoint::Sse.resource("https://h"), "https://h/sse");
+        assert_eq!(
+            Endpoint::Sse.resource_metadata_url("https://h"),
+            "https://h/.well-known/oauth-protected-resource/sse"
+        );
+        assert_eq!(
+            Endpoint::Mcp.resource_metadata_url("https://h"),
+            "https://h/.well-known/oauth-protected-resource/mcp"
+        );
     }
 
     #[test]

@@ -586,7 +586,7 @@ pub fn redeem_code(
         );
     }
     if let Some(resource) = input.resource {
-        if resource != request.resource {
+        if !crate::oauth::metadata::same_resource(resource, &request.resource) {
             return Step::fail(
                 Some(state),
                 GrantError::OAuth(OAuthError::invalid_target(
@@ -684,7 +684,7 @@ pub fn refresh(
         );
     };
     if let Some(resource) = input.resource {
-        if resource != state.request.resource {
+        if !crate::oauth::metadata::same_resource(resource, &state.request.resource) {
             return Step::fail(
                 Some(state),
                 GrantError::OAuth(OAuthError::invalid_target(
@@ -961,7 +961,7 @@ pub fn authenticate(
         return Err(AccessError::Invalid);
     }
     // RFC 8707: only tokens minted for this resource are accepted here.
-    if record.resource != resource {
+    if !crate::oauth::metadata::same_resource(&record.resource, resource) {
         return Err(AccessError::WrongResource);
     }
     // The record's fields are bound into the wrapped key: an edited record (a wider
