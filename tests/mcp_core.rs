@@ -1227,6 +1227,27 @@ fn tools_list_order_is_the_registration_order_in_every_era_and_every_time() {
 }
 
 #[test]
+fn a_modern_initialize_without_protocol_version_is_a_removed_method_404() {
+    let h = Harness::new();
+    let out = h.send(&modern("initialize", json!({})), None);
+    assert_eq!(out.reply.status, 404);
+    assert_eq!(json_body(&out.reply)["error"]["code"], json!(-32601));
+    assert_eq!(json_body(&out.reply)["id"], json!(11));
+    assert_eq!(out.session, SessionChange::Unchanged, "no session opened");
+
+    // With params.protocolVersion it is the legacy handshake, whatever the headers say.
+    let mut p = modern(
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {},
+               "clientInfo": {"name": "c", "version": "1"}}),
+    );
+    p.mcp_method = Some("initialize");
+    let out = h.send(&p, None);
+    assert_eq!(out.reply.status, 200);
+    assert!(matches!(out.session, SessionChange::Store(_)));
+}
+
+#[test]
 fn modern_unknown_methods_are_404_with_method_not_found() {
     let h = Harness::new();
     for method in ["ping", "logging/setLevel", "resources/list"] {

@@ -8,8 +8,10 @@
 //! How a POST is routed, in order:
 //! 1. `Accept` must allow JSON or SSE (406), `Content-Type` must be JSON (415), the body must
 //!    be JSON (400, parse error).
-//! 2. A single `initialize` request opens a new legacy session, whatever else the request
-//!    carries (a stale `Mcp-Session-Id` included): that is how a client starts over.
+//! 2. A single `initialize` request with `params.protocolVersion` opens a new legacy session,
+//!    whatever else the request carries (a stale `Mcp-Session-Id` included): that is how a
+//!    client starts over. Without `params.protocolVersion` and speaking 2026-07-28 (header or
+//!    `_meta`), it is a modern request for a removed method: 404 with -32601.
 //! 3. A request speaking 2026-07-28 (its `MCP-Protocol-Version` header, or, without header and
 //!    session, its `params._meta`) is served statelessly; any `Mcp-Session-Id` is ignored.
 //! 4. An `MCP-Protocol-Version` this server does not speak: 400 `UnsupportedProtocolVersion`.
@@ -143,12 +145,6 @@ async fn post(
         Err(error) => return McpOutcome::unchanged(error_reply(400, None, error)),
     };
 
-    if let Body::Single(Message::Request(r)) = &body {
-        if r.method == "initialize" {
-            return initialize(r, new_session_id, accepts);
-        }
-    }
-
     let header_version = req
         .protocol_version
         .map(str::trim)
@@ -157,6 +153,14 @@ async fn post(
         Some(v) => protocol::is_modern(v),
         None => req.session_id.is_none() && meta_version(&body).is_some(),
     };
+
+    if let Body::Single(Message::Request(r)) = &body {
+        // The legacy handshake carries `params.protocolVersion`; an `initialize` without it
+        // that speaks 2026-07-28 is a request for a method that version removed (404 below).
+        if r.method == "initialize" && (!modern || r.params.contains_key("protocolVersion")) {
+            return initialize(r, new_session_id, accepts);
+        }
+    }
     let ctx = |era| Ctx {
         user,
         tools,

@@ -119,6 +119,12 @@ impl McpOutcome {
 /// Loopback origins (`http://localhost:*`, `http://127.0.0.1:*`, `http://[::1]:*`) pass only
 /// when this server itself runs on loopback, which is what local tools like the MCP Inspector
 /// need; on a public host a loopback origin is exactly the rebinding attack.
+///
+/// `own_origin` comes from the `Host` the request names, which a rebinding page controls: it
+/// resolves its own name (`http://evil.example`) to a local server, so its requests carry
+/// `Host: evil.example` and `Origin: http://evil.example`, which agree. So a plain-`http`
+/// own origin on a non-loopback host is never trusted as "our own": on Cloudflare the Worker
+/// is reached over https, and a local server is reached at a loopback name.
 pub fn check_origin(
     origin: Option<&str>,
     own_origin: &str,
@@ -127,7 +133,8 @@ pub fn check_origin(
     let Some(origin) = origin else {
         return Ok(());
     };
-    if origin == own_origin
+    let own_trusted = !own_origin.starts_with("http://") || is_loopback_origin(own_origin);
+    if (origin == own_origin && own_trusted)
         || allowed.iter().any(|a| a == origin)
         || (is_loopback_origin(own_origin) && is_loopback_origin(origin))
     {
@@ -274,6 +281,30 @@ mod tests {
             assert_eq!(body["error"]["code"], json!(-32600));
             assert_eq!(body["id"], json!(null));
         }
+    }
+
+    #[test]
+    fn a_rebinding_page_whose_host_and_origin_agree_over_plain_http_is_refused() {
+        // DNS rebinding: evil.example resolved to a local server; Host and Origin agree.
+        let r = check_origin(Some("http://evil.example"), "http://evil.example", &[]);
+        assert_eq!(r.unwrap_err().status, 403);
+        let r = check_origin(
+            Some("http://evil.example:8787"),
+            "http://evil.example:8787",
+            &[],
+        );
+        assert_eq!(r.unwrap_err().status, 403);
+        // Configured explicitly, it is the operator's choice.
+        let allowed = vec!["http://intranet.example".to_owned()];
+        assert!(check_origin(
+            Some("http://intranet.example"),
+            "http://intranet.example",
+            &allowed
+        )
+        .is_ok());
+        // https own origins and loopback ones are still the server's own.
+        assert!(check_origin(Some("http://127.0.0.1:8787"), "http://127.0.0.1:8787", &[]).is_ok());
+        assert!(check_origin(Some("https://mcp.example"), "https://mcp.example", &[]).is_ok());
     }
 
     #[test]
