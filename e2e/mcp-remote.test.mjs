@@ -107,6 +107,10 @@ for (const endpoint of ["/sse", "/mcp"]) {
     assert.equal(r.location.hostname, "127.0.0.1");
     assert.ok(r.location.searchParams.get("code"), "the redirect carries a code");
 
+    // Streamable HTTP at both URLs: no fallback to the old SSE transport.
+    assert.match(r.stderr, /Connected to remote server using StreamableHTTPClientTransport/);
+    assert.doesNotMatch(r.stderr, /SSEClientTransport/);
+
     assert.deepEqual(r.tools.map((t) => t.name), ["whoami", "calculate", "list_github_repos"]);
     assert.equal(r.whoami.isError, false);
     assert.equal(r.whoami.structuredContent.login, login);
