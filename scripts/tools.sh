@@ -44,3 +44,9 @@ fi
 
 # The GitHub-shaped mock identity provider of the e2e tests (PyPI's oauth-mocks).
 scripts/mock-deps.sh
+
+# A Node >= 22 (pinned, from the npm registry, into .tools/) for the tools that need it: the
+# MCP conformance suite (e2e/mcp-conformance.test.mjs) and the MCP Inspector 2.x CLI
+# (e2e/mcp-inspector.test.mjs, installed here too so the test never has to skip).
+scripts/node22.sh >/dev/null
+scripts/inspector.sh --install-only

@@ -68,6 +68,7 @@ async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
         _ if preflight && matched.route != Route::Mcp => Ok(oauth::preflight()),
         Route::AuthorizationServerMetadata => Ok(oauth::authorization_server_metadata(&ctx)),
         Route::ProtectedResourceMetadata => Ok(oauth::protected_resource_metadata(&ctx)),
+        Route::SseResourceMetadata => Ok(mcp::sse_resource_metadata(&ctx.issuer)),
         Route::Register => oauth::register(&ctx).await,
         Route::Authorize if method == "POST" => oauth::authorize_post(&ctx).await,
         Route::Authorize => oauth::authorize_get(&ctx).await,

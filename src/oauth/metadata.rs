@@ -78,6 +78,25 @@ pub fn mcp_resource(origin: &str) -> String {
     format!("{origin}{MCP_PATH}")
 }
 
+// ---- /sse alias (issue 11). A self-contained block: the MCP endpoint is also served at
+// `/sse`, for configurations written for the old HTTP+SSE transport. Both URLs name ONE
+// protected resource: a token bound (RFC 8707) to either is accepted at both, and /authorize
+// and /token accept either as `resource`. Callers compare resources with `same_resource`.
+
+/// The old URL of the MCP endpoint, served exactly like [`MCP_PATH`] (docs/mcp.md).
+pub const SSE_PATH: &str = "/sse";
+
+/// Whether two resource identifiers name this server's one protected resource the same way:
+/// byte-equal, or the `/mcp` and `/sse` URLs of the same origin.
+pub fn same_resource(a: &str, b: &str) -> bool {
+    fn base(r: &str) -> Option<&str> {
+        r.strip_suffix(MCP_PATH)
+            .or_else(|| r.strip_suffix(SSE_PATH))
+    }
+    a == b || matches!((base(a), base(b)), (Some(x), Some(y)) if x == y)
+}
+// ---- end of the /sse alias block
+
 /// The `WWW-Authenticate` value of a 401 from `/mcp`: where to discover the
 /// authorization server and which scopes to ask for, plus, for a token that was
 /// presented but refused, `error` and `error_description` (RFC 6750 §3.1).
@@ -160,6 +179,19 @@ pub fn cors_headers() -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mcp_and_sse_urls_of_one_origin_are_the_same_resource() {
+        assert!(same_resource("https://h/mcp", "https://h/mcp"));
+        assert!(same_resource("https://h/mcp", "https://h/sse"));
+        assert!(same_resource("https://h/sse", "https://h/mcp"));
+        assert!(!same_resource("https://h/mcp", "https://other/mcp"));
+        assert!(!same_resource("https://h/mcp", "https://other/sse"));
+        assert!(!same_resource("https://h/mcp", "https://h/mcp/"));
+        assert!(!same_resource("https://h/mcp", "https://h"));
+        assert!(!same_resource("https://h/mcp", "https://h/other"));
+        assert!(!same_resource("https://h/mcp", "https://h.evil/sse"));
+    }
 
     #[test]
     fn quoted_values_cannot_break_out_of_the_header() {
