@@ -127,7 +127,10 @@ describe("/sse serves Streamable HTTP exactly like /mcp", () => {
     const c = await registerClient(w.url);
     const { challenge } = pkcePair();
     const res = await new Browser().request(authorizeUrl(w.url, c, { code_challenge: challenge, code_challenge_method: "S256", resource: "https://other.example/sse" }));
-    assert.equal(new URL(res.headers.get("location")).searchParams.get("error"), "invalid_target");
+    // Before the person interacted, the error stays on our own page (RFC 9700 §4.11.2).
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get("location"), null);
+    assert.match(await res.text(), /invalid_target/);
 
     const tok = await tokensFor(`${w.url}/sse`, "https://other.example/sse", "max");
     assert.equal(tok.status, 400);
