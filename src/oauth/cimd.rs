@@ -22,7 +22,6 @@
 //! document URL cannot reach private addresses.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -334,46 +333,43 @@ pub fn cache_ttl(cache_control: Option<&str>) -> u64 {
     ttl.clamp(MIN_CACHE_SECS, MAX_CACHE_SECS)
 }
 
-/// A small map whose entries expire; full, it drops the entry that expires first.
+/// A small map whose entries expire; full, it drops the entry that expires
+/// first. A plain vector: it holds at most [`CACHE_ENTRIES`] entries.
 #[derive(Debug)]
 pub struct TtlCache<T> {
-    entries: HashMap<String, (u64, T)>,
+    entries: Vec<(String, u64, T)>,
     capacity: usize,
 }
 
 impl<T: Clone> TtlCache<T> {
     pub fn new(capacity: usize) -> Self {
         TtlCache {
-            entries: HashMap::new(),
+            entries: Vec::new(),
             capacity,
         }
     }
 
     pub fn get(&self, key: &str, now: u64) -> Option<T> {
         self.entries
-            .get(key)
-            .filter(|(until, _)| now < *until)
-            .map(|(_, v)| v.clone())
+            .iter()
+            .find(|(k, until, _)| k == key && now < *until)
+            .map(|(_, _, v)| v.clone())
     }
 
     pub fn put(&mut self, key: &str, value: T, ttl: u64, now: u64) {
-        self.entries.retain(|_, (until, _)| now < *until);
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(key) {
-            let first = self
-                .entries
-                .iter()
-                .min_by_key(|(_, (until, _))| *until)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = first {
-                self.entries.remove(&k);
+        self.entries
+            .retain(|(k, until, _)| now < *until && k != key);
+        if self.entries.len() >= self.capacity {
+            if let Some(first) = (0..self.entries.len()).min_by_key(|i| self.entries[*i].1) {
+                self.entries.swap_remove(first);
             }
         }
         self.entries
-            .insert(key.to_owned(), (now.saturating_add(ttl), value));
+            .push((key.to_owned(), now.saturating_add(ttl), value));
     }
 
     pub fn remove(&mut self, key: &str) {
-        self.entries.remove(key);
+        self.entries.retain(|(k, _, _)| k != key);
     }
 
     pub fn len(&self) -> usize {
