@@ -286,7 +286,9 @@ describe("refusals at /authorize: our own page, never a redirect, never a 5xx", 
   const good = (id, more = {}) => ({ client_id: id, client_name: "Bad", redirect_uris: [cb], ...more });
   const cases = [
     ["client_id mismatch", `${R}/mismatch.json`, json(good(`${R}/other.json`)), /differs from the URL/],
-    ["oversized", `${R}/big.json`, json(good(`${R}/big.json`, { pad: "x".repeat(6000) })), /larger than 5120 bytes/],
+    // 1 MB, streamed: the Worker stops reading past 5 KB (the fetch's message, not the validator's).
+    ["oversized", `${R}/big.json`, () => new Response(JSON.stringify(good(`${R}/big.json`, { pad: "x".repeat(1 << 20) }))),
+      /client metadata document at https:\/\/bad\.example\.com\/big\.json is larger than 5120 bytes/],
     ["missing redirect_uris", `${R}/noredirect.json`, json({ client_id: `${R}/noredirect.json`, client_name: "Bad" }), /no redirect_uris/],
     ["a secret inside", `${R}/secret.json`, json(good(`${R}/secret.json`, { client_secret: "s3cr3t" })), /must not carry a secret/],
     ["not JSON", `${R}/html.json`, () => new Response("<html>hello</html>", { headers: { "content-type": "text/html" } }), /not valid JSON/],

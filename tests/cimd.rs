@@ -841,3 +841,91 @@ fn the_replay_rule() {
     assert!(!cimd::first_use_allowed(Some(T0 + 10), T0));
     assert!(cimd::first_use_allowed(Some(T0 - 1), T0));
 }
+
+#[test]
+fn a_rotated_key_is_found_by_fetching_the_jwks_once_more() {
+    let (p, code) = gpt_platform();
+    // Warm the JWKS cache with the old key.
+    let (s, v) = redeem_with(&p, &code, &assertion(claims(&p, "w"), &gpt_key()));
+    assert_eq!(s, 200, "{v}");
+    let rotated = json!({"kty": "RSA", "kid": "k2", "n": "new", "e": "AQAB"});
+    p.docs.serve(GPT_JWKS, &json!({"keys": [rotated]}), None);
+    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "kid": "k2"}).to_string());
+    let payload = URL_SAFE_NO_PAD.encode(claims(&p, "k2-1").to_string());
+    let signed = format!("{header}.{payload}");
+    let public = json!({"kty": "RSA", "n": "new", "e": "AQAB"});
+    let jwt = format!(
+        "{signed}.{}",
+        URL_SAFE_NO_PAD.encode(fake_sign(&public, signed.as_bytes()))
+    );
+    let rt = v["refresh_token"].as_str().unwrap().to_owned();
+    let (s, v, _) = token(
+        &p,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &jwt),
+        ],
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(p.docs.fetch_count(GPT_JWKS), 2);
+}
+
+#[test]
+fn key_selection_follows_kid_kty_use_and_alg() {
+    let rsa = json!({"kty": "RSA", "kid": "r", "n": "n", "e": "AQAB", "d": "PRIVATE"});
+    let ec = json!({"kty": "EC", "kid": "e", "crv": "P-256", "x": "x", "y": "y"});
+    let enc = json!({"kty": "RSA", "kid": "x", "n": "n2", "e": "AQAB", "use": "enc"});
+    let set = json!({"keys": [rsa, ec, enc]});
+    let k = cimd::select_key(&set, cimd::SigAlg::Rs256, None).unwrap();
+    assert_eq!(
+        k,
+        json!({"kty": "RSA", "n": "n", "e": "AQAB"}),
+        "only the public members"
+    );
+    let k = cimd::select_key(&set, cimd::SigAlg::Es256, Some("e")).unwrap();
+    assert_eq!(k["crv"], "P-256");
+    assert!(
+        cimd::select_key(&set, cimd::SigAlg::Rs256, Some("x")).is_err(),
+        "an encryption key"
+    );
+    assert!(
+        cimd::select_key(&set, cimd::SigAlg::Es256, Some("r")).is_err(),
+        "kty must fit alg"
+    );
+    let two = json!({"keys": [{"kty": "RSA", "n": "a", "e": "AQAB"}, {"kty": "RSA", "n": "b", "e": "AQAB"}]});
+    assert!(cimd::select_key(&two, cimd::SigAlg::Rs256, None)
+        .unwrap_err()
+        .contains("several"));
+    assert!(cimd::select_key(&json!({}), cimd::SigAlg::Rs256, None).is_err());
+}
+
+#[test]
+fn assertions_with_critical_headers_or_no_signature_are_refused() {
+    let crit = format!(
+        "{}.{}.c2ln",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","crit":["exp"]}"#),
+        URL_SAFE_NO_PAD.encode("{}")
+    );
+    assert!(cimd::parse_assertion(&crit)
+        .unwrap_err()
+        .contains("critical"));
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256"}"#),
+        URL_SAFE_NO_PAD.encode("{}")
+    );
+    assert!(cimd::parse_assertion(&unsigned)
+        .unwrap_err()
+        .contains("not signed"));
+    let hs = format!(
+        "{}.{}.c2ln",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#),
+        URL_SAFE_NO_PAD.encode("{}")
+    );
+    assert!(cimd::parse_assertion(&hs)
+        .unwrap_err()
+        .contains("not supported"));
+}
