@@ -17,9 +17,11 @@ export const DEV_VARS = {
  * Starts a Worker. `vars` replaces the default settings entirely when given
  * (so a test can leave a variable out); `extraVars` adds to them; `persistTo`
  * keeps KV and Durable Object state in a directory across Workers.
+ * `outboundService(request) => Response`, when given, answers every fetch the
+ * Worker makes (e2e/cimd.test.mjs serves metadata documents and JWKS with it).
  * Returns { mf, url, fetch, kv, dispose }.
  */
-export async function startWorker({ vars, extraVars = {}, port, persistTo } = {}) {
+export async function startWorker({ vars, extraVars = {}, port, persistTo, outboundService } = {}) {
   const script = path.join(root, "build", "index.js");
   if (!existsSync(script)) {
     throw new Error("build/index.js is missing: run `make build` first");
@@ -30,8 +32,12 @@ export async function startWorker({ vars, extraVars = {}, port, persistTo } = {}
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-20",
+    // As in wrangler.toml. Local workerd does not refuse private addresses
+    // with it (Cloudflare's network does), so loopback mocks keep working.
+    compatibilityFlags: ["global_fetch_strictly_public"],
     kvNamespaces: ["OAUTH_KV"],
-    durableObjects: { MCP_SESSION: "McpSession", GRANTS: "GrantObject" },
+    durableObjects: { MCP_SESSION: "McpSession", GRANTS: "GrantObject", ASSERTIONS: "AssertionReplay" },
+    ...(outboundService ? { outboundService } : {}),
     bindings: { ...(vars ?? DEV_VARS), ...extraVars },
     host: "127.0.0.1",
     port: port ?? 0,

@@ -5,6 +5,7 @@
 //! for wasm32; everything it calls is tested natively.
 
 // Durable Object classes are exported to JS by their `#[durable_object]` macro.
+mod cimd;
 mod grant_object;
 mod mcp;
 mod oauth;

@@ -13,6 +13,7 @@ use crate::oauth::register::{self, Client, RegistrationRequest};
 use crate::oauth::store::{keys, Store};
 use crate::upstream::IdentityProvider;
 
+use super::cimd::WorkerDocuments;
 use super::platform::{internal, now, FetchClient, Incoming, KvStore};
 
 pub use crate::oauth::flow::with_cors;
@@ -99,7 +100,8 @@ pub async fn authorize_get(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
     let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
-    let site = site(ctx, cookie.as_deref());
+    let docs = WorkerDocuments::new(ctx.env);
+    let site = site(ctx, cookie.as_deref(), &docs);
     flow::authorize(&site, &store, provider.as_ref(), &ctx.req.query).await
 }
 
@@ -108,7 +110,8 @@ pub async fn authorize_post(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
     let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
-    let site = site(ctx, cookie.as_deref());
+    let docs = WorkerDocuments::new(ctx.env);
+    let site = site(ctx, cookie.as_deref(), &docs);
     flow::consent(&site, &store, provider.as_ref(), &ctx.req.body).await
 }
 
@@ -117,7 +120,8 @@ pub async fn callback(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
     let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
-    let site = site(ctx, cookie.as_deref());
+    let docs = WorkerDocuments::new(ctx.env);
+    let site = site(ctx, cookie.as_deref(), &docs);
     flow::callback(
         &site,
         &store,
@@ -148,8 +152,9 @@ async fn client_endpoint(ctx: &Ctx<'_>, endpoint: Endpoint) -> Result<Reply, Htt
     let store = KvStore::from_env(ctx.env)?;
     let authorization = ctx.req.header("Authorization");
     let content_type = ctx.req.header("Content-Type");
+    let docs = WorkerDocuments::new(ctx.env);
     let (site, auth, ctype) = (
-        site(ctx, None),
+        site(ctx, None, &docs),
         authorization.as_deref(),
         content_type.as_deref(),
     );
@@ -161,8 +166,9 @@ async fn client_endpoint(ctx: &Ctx<'_>, endpoint: Endpoint) -> Result<Reply, Htt
 
 /// The development sign-in page.
 pub async fn dev_login(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
+    let docs = WorkerDocuments::new(ctx.env);
     flow::dev_login(
-        &site(ctx, None),
+        &site(ctx, None, &docs),
         &ctx.req.path,
         &ctx.req.method,
         &ctx.req.query,
@@ -170,7 +176,11 @@ pub async fn dev_login(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     )
 }
 
-fn site<'a>(ctx: &'a Ctx<'a>, cookie_header: Option<&'a str>) -> Site<'a> {
+fn site<'a>(
+    ctx: &'a Ctx<'a>,
+    cookie_header: Option<&'a str>,
+    documents: &'a WorkerDocuments<'a>,
+) -> Site<'a> {
     Site {
         config: ctx.config,
         issuer: &ctx.issuer,
@@ -179,5 +189,6 @@ fn site<'a>(ctx: &'a Ctx<'a>, cookie_header: Option<&'a str>) -> Site<'a> {
         cookie_header,
         now: now(),
         rng: &OsEntropy,
+        documents,
     }
 }

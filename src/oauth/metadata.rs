@@ -29,7 +29,15 @@ pub const MCP_PATH: &str = "/mcp";
 pub const RESOURCE_NAME: &str = "MCP server";
 
 /// Client authentication methods at the token and revocation endpoints.
-const AUTH_METHODS: [&str; 3] = ["none", "client_secret_basic", "client_secret_post"];
+/// `private_key_jwt` (RFC 7523) is for Client ID Metadata Document clients.
+const AUTH_METHODS: [&str; 4] = [
+    "none",
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
+/// JWS algorithms of `private_key_jwt` assertions (verified with WebCrypto).
+const AUTH_SIGNING_ALGS: [&str; 2] = ["RS256", "ES256"];
 
 /// The RFC 8414 §2 document for `issuer` (an origin such as `https://host`,
 /// without a trailing slash).
@@ -45,12 +53,14 @@ pub fn authorization_server_metadata(issuer: &str) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
         "scopes_supported": ALL_SCOPES,
         "authorization_response_iss_parameter_supported": true,
-        // Client ID Metadata Documents are not accepted yet; saying so keeps
-        // clients that support both on Dynamic Client Registration.
-        "client_id_metadata_document_supported": false,
+        // A client_id may be an https URL of a Client ID Metadata Document
+        // (src/oauth/cimd.rs); Dynamic Client Registration stays available.
+        "client_id_metadata_document_supported": true,
     })
 }
 

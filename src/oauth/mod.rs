@@ -1,6 +1,7 @@
 //! The OAuth 2.1 authorization server, pure: no `worker` types.
 
 pub mod authorize;
+pub mod cimd;
 pub mod crypto;
 pub mod error;
 pub mod flow;
