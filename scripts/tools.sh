@@ -1,8 +1,19 @@
 #!/bin/sh
-# Installs what the build and the tests need and is missing. Safe to run again:
-# each step checks first, so a warm machine spends a second or two here.
+# Installs what is missing, for one of two purposes:
+#   scripts/tools.sh dev    what building and running the Worker needs (`make dev`):
+#                           the wasm32 Rust target, worker-build, wasm-bindgen-cli
+#                           and the npm packages
+#   scripts/tools.sh test   all of that, plus what only the tests use (`make test`):
+#                           Debian's chromium and the Python mock identity provider
+# Safe to run again: each step checks first, so a warm machine spends a second
+# or two here.
 set -eu
 cd "$(dirname "$0")/.."
+PURPOSE="${1:-test}"
+case "$PURPOSE" in
+  dev | test) ;;
+  *) echo "usage: scripts/tools.sh dev|test" >&2; exit 2 ;;
+esac
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 
@@ -33,6 +44,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+[ "$PURPOSE" = test ] || exit 0
+
+# Test-only from here on.
 # Headless Chromium for the consent-page browser test (Debian's package;
 # Playwright's own browser download does not work offline).
 if [ ! -x /usr/bin/chromium ]; then
