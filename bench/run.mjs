@@ -5,6 +5,7 @@
 //   node bench/run.mjs            3 rounds x 10 s per figure (about 10 minutes)
 //   node bench/run.mjs --quick    1 round x 1 s: checks that the bench runs (make test)
 //   options: --rounds N --duration S --connections C --refreshes N --cold N
+//            --figures metadata,tools,register,refresh   a subset of the figures
 //            --before DIR   also bench another build of this Worker (a copy of an
 //                           older build/ directory), as "before"
 //
@@ -52,6 +53,9 @@ const ALL_TARGETS = {
 };
 // --targets trivial,reference runs a subset (for working on the bench itself).
 const only = argv.includes("--targets") ? argv[argv.indexOf("--targets") + 1].split(",") : Object.keys(ALL_TARGETS);
+const figuresWanted = argv.includes("--figures")
+  ? argv[argv.indexOf("--figures") + 1].split(",")
+  : ["metadata", "tools", "register", "refresh"];
 /** bench/serve.mjs's target, and its script or build directory. */
 const served = (t, referenceScript) =>
   t === "before" ? ["worker", beforeDir] : t === "reference" ? ["reference", referenceScript] : [t, undefined];
@@ -140,6 +144,7 @@ async function serve(target, { port, state, script }) {
     await new Promise((r) => setTimeout(r, 5));
   }
   const coldMs = performance.now() - t0;
+  const workerd = findChild(child.pid, "workerd");
   const stop = () =>
     new Promise((resolve) => {
       if (exited) return resolve();
@@ -147,7 +152,40 @@ async function serve(target, { port, state, script }) {
       child.kill("SIGTERM");
       setTimeout(() => child.kill("SIGKILL"), 5000).unref();
     });
-  return { url, coldMs, stop };
+  return { url, coldMs, stop, workerd };
+}
+
+/** The pid of `pid`'s descendant named `name` (Miniflare's workerd), if any. */
+function findChild(pid, name) {
+  const procs = [];
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      procs.push({ pid: Number(d), ppid, comm });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const seen = new Set([pid]);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const p of procs) if (seen.has(p.ppid) && !seen.has(p.pid)) (seen.add(p.pid), (changed = true));
+  }
+  return procs.find((p) => seen.has(p.pid) && p.comm === name)?.pid;
+}
+
+/** CPU seconds (user + system) a process has used so far; undefined off Linux. */
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------- clients
@@ -261,7 +299,14 @@ async function setup(target, url) {
 
 // ---------------------------------------------------------------- measuring
 
-async function load(url, request) {
+/**
+ * Load at `cfg.connections` for `cfg.duration` s. Besides rps and latency it
+ * records the serving workerd's CPU time per request, which other load on the
+ * machine disturbs far less than throughput.
+ */
+async function load(server, request) {
+  const url = server.url;
+  const cpu0 = cpuSeconds(server.workerd);
   const r = await autocannon({
     url: url + request.path,
     method: request.method ?? "GET",
@@ -272,7 +317,9 @@ async function load(url, request) {
   });
   const bad = r.non2xx + r.errors + r.timeouts;
   if (bad > 0) console.error(`  warning: ${url}${request.path}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, bad };
+  const cpu1 = cpuSeconds(server.workerd);
+  const cpuUs = cpu0 === undefined || cpu1 === undefined || !r.requests.total ? undefined : ((cpu1 - cpu0) / r.requests.total) * 1e6;
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs, bad };
 }
 
 async function refreshP50(url, state) {
@@ -291,6 +338,8 @@ async function refreshP50(url, state) {
 }
 
 function median(xs) {
+  xs = xs.filter((x) => x !== undefined && !Number.isNaN(x));
+  if (!xs.length) return undefined;
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
@@ -399,27 +448,37 @@ async function main() {
     for (let round = 0; round < cfg.rounds; round++) {
       console.log(`round ${round + 1}/${cfg.rounds}`);
       // Each figure runs the targets back to back, so drift hits all alike.
-      for (const t of Object.keys(TARGETS)) runs.metadata[t].push(await load(servers[t].url, metadataRequest));
-      for (const t of oauthTargets) runs.tools[t].push(await load(servers[t].url, state[t].mcp));
-      for (const t of oauthTargets) runs.register[t].push(await load(servers[t].url, registerRequest));
-      for (const t of oauthTargets) runs.refresh[t].push(await refreshP50(servers[t].url, state[t]));
+      // The order of the targets alternates between rounds, so neither
+      // always runs first after a pause or last after the others' load.
+      const order = (ts) => (round % 2 ? [...ts].reverse() : ts);
+      const want = (f) => figuresWanted.includes(f);
+      if (want("metadata")) for (const t of order(Object.keys(TARGETS))) runs.metadata[t].push(await load(servers[t], metadataRequest));
+      if (want("tools")) for (const t of order(oauthTargets)) runs.tools[t].push(await load(servers[t], state[t].mcp));
+      if (want("register")) for (const t of order(oauthTargets)) runs.register[t].push(await load(servers[t], registerRequest));
+      if (want("refresh")) for (const t of order(oauthTargets)) runs.refresh[t].push(await refreshP50(servers[t].url, state[t]));
     }
     const pick = (list, key) => (list.length ? median(list.map((r) => r[key])) : undefined);
     const figures = [
       { key: "metadata", label: "metadata GET", unit: "rps", higher: true, values: {} },
+      { key: "metadataCpu", label: "metadata GET CPU", unit: "us/req", higher: false, values: {}, noChart: true },
       { key: "tools", label: "tools/call", unit: "rps", higher: true, values: {} },
       { key: "toolsP50", label: "tools/call p50", unit: "ms", higher: false, values: {} },
       { key: "toolsP99", label: "tools/call p99", unit: "ms", higher: false, values: {} },
+      { key: "toolsCpu", label: "tools/call CPU", unit: "us/req", higher: false, values: {}, noChart: true },
       { key: "refresh", label: "refresh p50", unit: "ms", higher: false, values: {} },
       { key: "register", label: "/register", unit: "rps", higher: true, values: {} },
     ];
     for (const t of Object.keys(TARGETS)) {
       const v = (key) => figures.find((f) => f.key === key).values;
-      if (runs.metadata[t].length) v("metadata")[t] = pick(runs.metadata[t], "rps");
+      if (runs.metadata[t].length) {
+        v("metadata")[t] = pick(runs.metadata[t], "rps");
+        v("metadataCpu")[t] = pick(runs.metadata[t], "cpuUs");
+      }
       if (runs.tools[t].length) {
         v("tools")[t] = pick(runs.tools[t], "rps");
         v("toolsP50")[t] = pick(runs.tools[t], "p50");
         v("toolsP99")[t] = pick(runs.tools[t], "p99");
+        v("toolsCpu")[t] = pick(runs.tools[t], "cpuUs");
       }
       if (runs.register[t].length) v("register")[t] = pick(runs.register[t], "rps");
       if (runs.refresh[t].length) v("refresh")[t] = median(runs.refresh[t]);
@@ -435,6 +494,7 @@ async function main() {
     ];
     for (const f of figures) {
       const d = f.unit === "ms" ? 1 : 0;
+      if (Object.values(f.values).every((x) => x === undefined || Number.isNaN(x))) continue;
       rows.push([`${f.label} (${f.unit})`, ...cols.map((t) => fmt(f.values[t], d)), ...ratios(f.values, f.higher)]);
     }
     rows.push(["cold start (ms)", ...cols.map((t) => fmt(coldMs[t])), ...ratios(coldMs, false)]);
@@ -450,7 +510,7 @@ async function main() {
     const out = { when, config: cfg, figures, coldMs, sizes, runs };
     const name = quick ? "quick" : "latest";
     fs.writeFileSync(path.join(results, `${name}.json`), JSON.stringify(out, null, 2) + "\n");
-    fs.writeFileSync(path.join(results, `${name}.svg`), svgChart(figures, when));
+    fs.writeFileSync(path.join(results, `${name}.svg`), svgChart(figures.filter((f) => !f.noChart), when));
     fs.writeFileSync(path.join(results, `${name}.md`), table(rows) + "\n");
     console.log(`\nwrote bench/results/${name}.json, ${name}.md and ${name}.svg`);
   } finally {

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what is missing, for one of two purposes:
 #   scripts/tools.sh dev    what building and running the Worker needs (`make dev`):
-#                           the wasm32 Rust target, worker-build, wasm-bindgen-cli
-#                           and the npm packages
+#                           the wasm32 Rust target, wasm-bindgen-cli and the npm
+#                           packages (scripts/build.sh does worker-build's steps
+#                           itself, so worker-build is not installed)
 #   scripts/tools.sh test   all of that, plus what only the tests use (`make test`):
 #                           Debian's chromium and the Python mock identity provider
 # Safe to run again: each step checks first, so a warm machine spends a second
@@ -17,7 +18,6 @@ esac
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 
-WORKER_BUILD_VERSION=0.8.7
 # wasm-bindgen-cli must be exactly the wasm-bindgen the crate links against.
 WASM_BINDGEN_VERSION=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 
@@ -26,11 +26,6 @@ step() { printf '==> %s\n' "$*"; }
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "adding the wasm32-unknown-unknown Rust target"
   rustup target add wasm32-unknown-unknown
-fi
-
-if ! "$CARGO_BIN/worker-build" --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
-  step "installing worker-build $WORKER_BUILD_VERSION (about 11 minutes the first time)"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
 
 if ! "$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
