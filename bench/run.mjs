@@ -6,6 +6,7 @@
 //   node bench/run.mjs --quick    1 round x 1 s: checks that the bench runs (make test)
 //   options: --rounds N --duration S --connections C --refreshes N --cold N
 //            --figures metadata,tools,register,refresh   a subset of the figures
+//            --worker-dir DIR   bench this build directory as "this Worker" (default build/)
 //            --before DIR   also bench another build of this Worker (a copy of an
 //                           older build/ directory), as "before"
 //
@@ -44,6 +45,7 @@ const cfg = {
   cold: opt("cold", quick ? 1 : 3),
 };
 
+const workerDir = argv.includes("--worker-dir") ? path.resolve(argv[argv.indexOf("--worker-dir") + 1]) : path.join(root, "build");
 const beforeDir = argv.includes("--before") ? path.resolve(argv[argv.indexOf("--before") + 1]) : undefined;
 const ALL_TARGETS = {
   trivial: "trivial JS worker",
@@ -58,7 +60,7 @@ const figuresWanted = argv.includes("--figures")
   : ["metadata", "tools", "register", "refresh"];
 /** bench/serve.mjs's target, and its script or build directory. */
 const served = (t, referenceScript) =>
-  t === "before" ? ["worker", beforeDir] : t === "reference" ? ["reference", referenceScript] : [t, undefined];
+  t === "before" ? ["worker", beforeDir] : t === "worker" ? ["worker", workerDir] : t === "reference" ? ["reference", referenceScript] : [t, undefined];
 const TARGETS = Object.fromEntries(Object.entries(ALL_TARGETS).filter(([k]) => only.includes(k)));
 
 // ---------------------------------------------------------------- building
@@ -98,7 +100,7 @@ function workerSize(dir) {
 
 function bundleSizes(referenceScript) {
   const sizes = { reference: { raw: fs.statSync(referenceScript).size, gzip: gzipSize(referenceScript) } };
-  if (TARGETS.worker) sizes.worker = workerSize(path.join(root, "build"));
+  if (TARGETS.worker) sizes.worker = workerSize(workerDir);
   if (TARGETS.before) sizes.before = workerSize(beforeDir);
   return sizes;
 }

@@ -49,7 +49,7 @@ use platform::{Incoming, Prepared, RequestHead};
 pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
     let head = RequestHead::read(&req);
     match start(req, head, env) {
-        Ok(Step::Kept(prepared)) => prepared.send(),
+        Ok(Step::Ready(response)) => response,
         Ok(Step::Later(routed)) => wasm_bindgen_futures::future_to_promise(async move {
             let reply = serve(*routed).await.unwrap_or_else(error_reply);
             Ok(platform::respond(&reply))
@@ -67,8 +67,8 @@ fn error_reply(err: HttpError) -> Reply {
 }
 
 enum Step {
-    /// A response that never changes within the isolate, built once.
-    Kept(Prepared),
+    /// A response made from one that never changes within the isolate.
+    Ready(JsValue),
     /// Needs the body, storage or the network.
     Later(Box<Routed>),
 }
@@ -92,18 +92,19 @@ thread_local! {
     static PREFLIGHT: RefCell<Option<Prepared>> = const { RefCell::new(None) };
 }
 
-/// The kept response in `cell`, built by `build` the first time.
+/// A response from the one kept in `cell`, built by `build` the first time.
 fn kept(
     cell: &'static std::thread::LocalKey<RefCell<Option<Prepared>>>,
     build: impl FnOnce() -> Result<Reply, HttpError>,
-) -> Result<Prepared, HttpError> {
-    if let Some(p) = cell.with(|c| c.borrow().clone()) {
-        return Ok(p);
+) -> Result<JsValue, HttpError> {
+    if let Some(response) = cell.with(|c| c.borrow().as_ref().map(Prepared::send)) {
+        return Ok(response);
     }
     // Errors are not kept: they are logged and answered on every request.
     let prepared = Prepared::new(&build()?);
-    cell.with(|c| *c.borrow_mut() = Some(prepared.clone()));
-    Ok(prepared)
+    let response = prepared.send();
+    cell.with(|c| *c.borrow_mut() = Some(prepared));
+    Ok(response)
 }
 
 /// Routes the request and answers right away what needs no I/O.
@@ -134,25 +135,29 @@ fn start(raw: web_sys::Request, head: RequestHead, env: Env) -> Result<Step, Htt
                 &PR_METADATA
             };
             cache.with(|cache| {
-                cache.get_or_render(&issuer, || {
-                    let req = Incoming::without_body(raw, head.method, url);
-                    let ctx = oauth::Ctx {
-                        env: &env,
-                        config: &config,
-                        req: &req,
-                        issuer: issuer.clone(),
-                    };
-                    Prepared::new(&if matched.route == Route::AuthorizationServerMetadata {
-                        oauth::authorization_server_metadata(&ctx)
-                    } else {
-                        oauth::protected_resource_metadata(&ctx)
-                    })
-                })
+                cache.use_or_render(
+                    &issuer,
+                    || {
+                        let req = Incoming::without_body(raw, head.method, url);
+                        let ctx = oauth::Ctx {
+                            env: &env,
+                            config: &config,
+                            req: &req,
+                            issuer: issuer.clone(),
+                        };
+                        Prepared::new(&if matched.route == Route::AuthorizationServerMetadata {
+                            oauth::authorization_server_metadata(&ctx)
+                        } else {
+                            oauth::protected_resource_metadata(&ctx)
+                        })
+                    },
+                    Prepared::send,
+                )
             })
         }
         _ => return later(raw, head.method, url, matched, env, config),
     };
-    Ok(Step::Kept(kept))
+    Ok(Step::Ready(kept))
 }
 
 fn later(

@@ -180,14 +180,26 @@ impl<T: Clone> PerIssuer<T> {
     /// The document for `issuer`, rendered by `render` only when the cached
     /// one is for another issuer (or there is none yet).
     pub fn get_or_render(&self, issuer: &str, render: impl FnOnce() -> T) -> T {
+        self.use_or_render(issuer, render, T::clone)
+    }
+
+    /// Like [`PerIssuer::get_or_render`], but lends the document to `f`
+    /// instead of cloning it.
+    pub fn use_or_render<R>(
+        &self,
+        issuer: &str,
+        render: impl FnOnce() -> T,
+        f: impl FnOnce(&T) -> R,
+    ) -> R {
         if let Some((cached_issuer, doc)) = self.entry.borrow().as_ref() {
             if cached_issuer == issuer {
-                return doc.clone();
+                return f(doc);
             }
         }
         let doc = render();
-        *self.entry.borrow_mut() = Some((issuer.to_owned(), doc.clone()));
-        doc
+        let out = f(&doc);
+        *self.entry.borrow_mut() = Some((issuer.to_owned(), doc));
+        out
     }
 }
 
