@@ -40,10 +40,10 @@ use crate::web;
 
 use platform::{Incoming, Prepared, RequestHead};
 
-/// The Worker's fetch handler. worker-build's JS shim calls every exported
-/// `fetch` as `fetch(request, env, ctx)`, the same call `#[event(fetch)]`'s
-/// glue receives; we take the raw `Request` and read from it only what the
-/// route needs. The result is a `Response` for answers that need no I/O, and a
+/// The Worker's fetch handler, called by our JS entry (`entry.js`) as
+/// `fetch(request, env, ctx)`, the same call `#[event(fetch)]`'s glue
+/// receives; we take the raw `Request` and read from it only what the route
+/// needs. The result is a `Response` for answers that need no I/O, and a
 /// `Promise` of one otherwise (the runtime accepts either).
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
