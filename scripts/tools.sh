@@ -1,12 +1,23 @@
 #!/bin/sh
-# Installs what the build and the tests need and is missing. Safe to run again:
-# each step checks first, so a warm machine spends a second or two here.
+# Installs what is missing, for one of two purposes:
+#   scripts/tools.sh dev    what building and running the Worker needs (`make dev`):
+#                           the wasm32 Rust target, wasm-bindgen-cli and the npm
+#                           packages (scripts/build.sh does worker-build's steps
+#                           itself, so worker-build is not installed)
+#   scripts/tools.sh test   all of that, plus what only the tests use (`make test`):
+#                           Debian's chromium and the Python mock identity provider
+# Safe to run again: each step checks first, so a warm machine spends a second
+# or two here.
 set -eu
 cd "$(dirname "$0")/.."
+PURPOSE="${1:-test}"
+case "$PURPOSE" in
+  dev | test) ;;
+  *) echo "usage: scripts/tools.sh dev|test" >&2; exit 2 ;;
+esac
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 
-WORKER_BUILD_VERSION=0.8.7
 # wasm-bindgen-cli must be exactly the wasm-bindgen the crate links against.
 WASM_BINDGEN_VERSION=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 
@@ -15,11 +26,6 @@ step() { printf '==> %s\n' "$*"; }
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "adding the wasm32-unknown-unknown Rust target"
   rustup target add wasm32-unknown-unknown
-fi
-
-if ! "$CARGO_BIN/worker-build" --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
-  step "installing worker-build $WORKER_BUILD_VERSION (about 11 minutes the first time)"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
 
 if ! "$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
@@ -33,6 +39,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+[ "$PURPOSE" = test ] || exit 0
+
+# Test-only from here on.
 # Headless Chromium for the consent-page browser test (Debian's package;
 # Playwright's own browser download does not work offline).
 if [ ! -x /usr/bin/chromium ]; then

@@ -18,6 +18,7 @@
 
 use crate::user::ALL_SCOPES;
 use serde_json::{json, Value};
+use std::cell::RefCell;
 
 /// Where RFC 8414 §3 metadata is served.
 pub const AUTHORIZATION_SERVER_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
@@ -186,6 +187,57 @@ pub fn cors_headers() -> Vec<(String, String)> {
     .collect()
 }
 
+/// A document rendered once and reused while the issuer stays the same.
+///
+/// The metadata documents depend on nothing but the issuer, so the shell keeps
+/// the finished response per isolate instead of rebuilding a JSON value, four
+/// URLs and its headers on every request. One entry only: without `PUBLIC_URL`
+/// the issuer is the request's own origin (taken from its `Host`), and a
+/// client sending odd hosts must not be able to grow a cache; a different
+/// issuer simply renders again and replaces the entry.
+pub struct PerIssuer<T> {
+    entry: RefCell<Option<(String, T)>>,
+}
+
+impl<T: Clone> PerIssuer<T> {
+    pub const fn new() -> Self {
+        PerIssuer {
+            entry: RefCell::new(None),
+        }
+    }
+
+    /// The document for `issuer`, rendered by `render` only when the cached
+    /// one is for another issuer (or there is none yet).
+    pub fn get_or_render(&self, issuer: &str, render: impl FnOnce() -> T) -> T {
+        self.use_or_render(issuer, render, T::clone)
+    }
+
+    /// Like [`PerIssuer::get_or_render`], but lends the document to `f`
+    /// instead of cloning it.
+    pub fn use_or_render<R>(
+        &self,
+        issuer: &str,
+        render: impl FnOnce() -> T,
+        f: impl FnOnce(&T) -> R,
+    ) -> R {
+        if let Some((cached_issuer, doc)) = self.entry.borrow().as_ref() {
+            if cached_issuer == issuer {
+                return f(doc);
+            }
+        }
+        let doc = render();
+        let out = f(&doc);
+        *self.entry.borrow_mut() = Some((issuer.to_owned(), doc));
+        out
+    }
+}
+
+impl<T: Clone> Default for PerIssuer<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +253,39 @@ mod tests {
         assert!(!same_resource("https://h/mcp", "https://h"));
         assert!(!same_resource("https://h/mcp", "https://h/other"));
         assert!(!same_resource("https://h/mcp", "https://h.evil/sse"));
+    }
+
+    #[test]
+    fn documents_render_once_per_issuer() {
+        let cache = PerIssuer::new();
+        let renders = std::cell::Cell::new(0);
+        let render = |issuer: &str| {
+            renders.set(renders.get() + 1);
+            authorization_server_metadata(issuer)
+        };
+        let a = cache.get_or_render("https://a.example", || render("https://a.example"));
+        let again = cache.get_or_render("https://a.example", || render("https://a.example"));
+        assert_eq!(a, again);
+        assert_eq!(renders.get(), 1, "the second request reuses the document");
+        assert_eq!(a["issuer"], "https://a.example");
+    }
+
+    #[test]
+    fn another_issuer_renders_its_own_document() {
+        let cache = PerIssuer::new();
+        let a = cache.get_or_render("https://a.example", || {
+            authorization_server_metadata("https://a.example")
+        });
+        let b = cache.get_or_render("https://b.example", || {
+            authorization_server_metadata("https://b.example")
+        });
+        assert_eq!(a["token_endpoint"], "https://a.example/token");
+        assert_eq!(b["token_endpoint"], "https://b.example/token");
+        // And back: never a document for the wrong issuer.
+        let a2 = cache.get_or_render("https://a.example", || {
+            authorization_server_metadata("https://a.example")
+        });
+        assert_eq!(a2["issuer"], "https://a.example");
     }
 
     #[test]
