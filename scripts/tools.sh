@@ -34,7 +34,13 @@ if ! "$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | grep -q "$WASM_BINDGEN_VE
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# Also when a pinned package is missing: `npm install --package-lock-only` (as
+# after a merge of package.json) refreshes npm's own record without installing.
+npm_complete() {
+  node -e 'const fs = require("fs"); const p = require("./package.json");
+    process.exit(Object.keys(p.devDependencies).every((d) => fs.existsSync(`node_modules/${d}/package.json`)) ? 0 : 1)'
+}
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || ! npm_complete; then
   step "installing npm packages (versions pinned in package-lock.json)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
