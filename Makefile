@@ -6,17 +6,22 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test tools build lint unit e2e bench clean
+.PHONY: dev test tools tools-dev build lint unit e2e bench bench-smoke clean
 
-## dev: install what is missing, build, serve on http://127.0.0.1:8787
-dev: tools
+## dev: install what running needs and is missing, build, serve on http://127.0.0.1:8787
+dev: tools-dev
 	scripts/dev.sh
 
-## test: formatting, lints (native and wasm32), unit tests, release build, e2e in workerd
-test: tools lint unit build e2e
+## test: formatting, lints (native and wasm32), unit tests, release build, e2e in
+## workerd, and a one-second run of the bench (that it runs, not how fast)
+test: tools lint unit build e2e bench-smoke
 
+## tools: everything `make test` needs (tools-dev plus chromium and the Python mock provider)
 tools:
-	@scripts/tools.sh
+	@scripts/tools.sh test
+
+tools-dev:
+	@scripts/tools.sh dev
 
 lint:
 	cargo fmt --check
@@ -35,6 +40,10 @@ e2e:
 clean:
 	rm -rf build target .wrangler
 
-## bench: latency figures of the built Worker in workerd, as ratios to /health
-bench: build
-	node scripts/bench.mjs
+## bench: this Worker side by side with the TypeScript stack (workers-oauth-provider
+## + agents) and a trivial JS worker; prints a table, writes bench/results/latest.svg
+bench: tools-dev build
+	node bench/run.mjs
+
+bench-smoke:
+	node bench/run.mjs --quick

@@ -15,10 +15,13 @@ export const DEV_VARS = {
 
 /**
  * Starts a Worker. `vars` replaces the default settings entirely when given
- * (so a test can leave a variable out); `extraVars` adds to them.
+ * (so a test can leave a variable out); `extraVars` adds to them; `persistTo`
+ * keeps KV and Durable Object state in a directory across Workers.
+ * `outboundService(request) => Response`, when given, answers every fetch the
+ * Worker makes (e2e/cimd.test.mjs serves metadata documents and JWKS with it).
  * Returns { mf, url, fetch, kv, dispose }.
  */
-export async function startWorker({ vars, extraVars = {}, port } = {}) {
+export async function startWorker({ vars, extraVars = {}, port, persistTo, outboundService } = {}) {
   const script = path.join(root, "build", "index.js");
   if (!existsSync(script)) {
     throw new Error("build/index.js is missing: run `make build` first");
@@ -29,11 +32,18 @@ export async function startWorker({ vars, extraVars = {}, port } = {}) {
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-20",
+    // As in wrangler.toml. Local workerd does not refuse private addresses
+    // with it (Cloudflare's network does), so loopback mocks keep working.
+    compatibilityFlags: ["global_fetch_strictly_public"],
     kvNamespaces: ["OAUTH_KV"],
-    durableObjects: { MCP_SESSION: "McpSession", GRANTS: "GrantObject", GRANT_INDEX: "GrantIndex" },
+    durableObjects: { MCP_SESSION: "McpSession", GRANTS: "GrantObject", ASSERTIONS: "AssertionReplay", GRANT_INDEX: "GrantIndex" },
+    ...(outboundService ? { outboundService } : {}),
     bindings: { ...(vars ?? DEV_VARS), ...extraVars },
     host: "127.0.0.1",
     port: port ?? 0,
+    // A directory shared by two Workers started one after the other: the same KV
+    // and Durable Objects survive a restart (as across a deploy).
+    ...(persistTo ? { kvPersist: `${persistTo}/kv`, durableObjectsPersist: `${persistTo}/do` } : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const kv = await mf.getKVNamespace("OAUTH_KV");

@@ -442,7 +442,7 @@ describe("sessions", () => {
   });
 
   test("2026-07-28: stateless, no session, headers mirrored", async () => {
-    const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28" };
+    const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
     const ok = await post(
       { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "calculate", arguments: { expression: "6*7" }, _meta: meta } },
       { version: "2026-07-28", headers: { "mcp-method": "tools/call", "mcp-name": "calculate" } },

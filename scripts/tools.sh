@@ -1,12 +1,23 @@
 #!/bin/sh
-# Installs what the build and the tests need and is missing. Safe to run again:
-# each step checks first, so a warm machine spends a second or two here.
+# Installs what is missing, for one of two purposes:
+#   scripts/tools.sh dev    what building and running the Worker needs (`make dev`):
+#                           the wasm32 Rust target, wasm-bindgen-cli and the npm
+#                           packages (scripts/build.sh does worker-build's steps
+#                           itself, so worker-build is not installed)
+#   scripts/tools.sh test   all of that, plus what only the tests use (`make test`):
+#                           Debian's chromium and the Python mock identity provider
+# Safe to run again: each step checks first, so a warm machine spends a second
+# or two here.
 set -eu
 cd "$(dirname "$0")/.."
+PURPOSE="${1:-test}"
+case "$PURPOSE" in
+  dev | test) ;;
+  *) echo "usage: scripts/tools.sh dev|test" >&2; exit 2 ;;
+esac
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 
-WORKER_BUILD_VERSION=0.8.7
 # wasm-bindgen-cli must be exactly the wasm-bindgen the crate links against.
 WASM_BINDGEN_VERSION=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 
@@ -17,22 +28,26 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if ! "$CARGO_BIN/worker-build" --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
-  step "installing worker-build $WORKER_BUILD_VERSION (about 11 minutes the first time)"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
-fi
-
 if ! "$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 5 minutes the first time)"
   # Not --locked: its lock file pins a webpki-roots that no longer builds.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# Also when a pinned package is missing: `npm install --package-lock-only` (as
+# after a merge of package.json) refreshes npm's own record without installing.
+npm_complete() {
+  node -e 'const fs = require("fs"); const p = require("./package.json");
+    process.exit(Object.keys(p.devDependencies).every((d) => fs.existsSync(`node_modules/${d}/package.json`)) ? 0 : 1)'
+}
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || ! npm_complete; then
   step "installing npm packages (versions pinned in package-lock.json)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+[ "$PURPOSE" = test ] || exit 0
+
+# Test-only from here on.
 # Headless Chromium for the consent-page browser test (Debian's package;
 # Playwright's own browser download does not work offline).
 if [ ! -x /usr/bin/chromium ]; then
@@ -52,3 +67,9 @@ fi
 
 # The GitHub-shaped mock identity provider of the e2e tests (PyPI's oauth-mocks).
 scripts/mock-deps.sh
+
+# A Node >= 22 (pinned, from the npm registry, into .tools/) for the tools that need it: the
+# MCP conformance suite (e2e/mcp-conformance.test.mjs) and the MCP Inspector 2.x CLI
+# (e2e/mcp-inspector.test.mjs, installed here too so the test never has to skip).
+scripts/node22.sh >/dev/null
+scripts/inspector.sh --install-only

@@ -1,4 +1,5 @@
-//! Typed settings, read from the Worker's vars and secrets once per request.
+//! Typed settings, read from the Worker's vars and secrets. The shell parses them
+//! once per isolate and keeps the result (see `cloudflare::load_config`).
 //!
 //! Parsing is pure: [`Config::from_lookup`] takes a function that returns the raw
 //! value of a variable, so native tests can feed it any environment. Every bad or

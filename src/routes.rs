@@ -11,12 +11,15 @@ pub enum Route {
     AuthorizationServerMetadata,
     /// RFC 9728 metadata, at the bare and the path-suffixed (`/mcp`) location.
     ProtectedResourceMetadata,
+    /// RFC 9728 metadata of the `/sse` URL of the MCP endpoint (`resource` = `<origin>/sse`).
+    SseResourceMetadata,
     Register,
     /// GET shows the consent page; POST is the consent form's answer.
     Authorize,
     Callback,
     Token,
     Revoke,
+    /// The MCP endpoint (Streamable HTTP), at `/mcp` and at its old URL `/sse`.
     Mcp,
     /// The built-in development sign-in page.
     DevLogin,
@@ -85,6 +88,12 @@ const TABLE: &[Entry] = &[
         0,
     ),
     entry(
+        "/.well-known/oauth-protected-resource/sse",
+        Route::SseResourceMetadata,
+        &["GET", "HEAD", "OPTIONS"],
+        0,
+    ),
+    entry(
         "/register",
         Route::Register,
         &["POST", "OPTIONS"],
@@ -96,6 +105,14 @@ const TABLE: &[Entry] = &[
     entry("/revoke", Route::Revoke, &["POST", "OPTIONS"], FORM_LIMIT),
     entry(
         "/mcp",
+        Route::Mcp,
+        &["GET", "POST", "DELETE", "OPTIONS"],
+        MCP_BODY_LIMIT,
+    ),
+    // Configurations written for the old HTTP+SSE transport point at /sse; it serves
+    // Streamable HTTP exactly like /mcp (GET gets a 405 naming /mcp, see docs/mcp.md).
+    entry(
+        "/sse",
         Route::Mcp,
         &["GET", "POST", "DELETE", "OPTIONS"],
         MCP_BODY_LIMIT,
@@ -217,6 +234,30 @@ mod tests {
                 Route::Admin
             );
         }
+    }
+
+    #[test]
+    fn sse_is_the_mcp_endpoint_with_its_own_resource_metadata() {
+        for method in ["GET", "POST", "DELETE", "OPTIONS"] {
+            assert_eq!(
+                resolve(method, "/sse").unwrap(),
+                resolve(method, "/mcp").unwrap()
+            );
+        }
+        assert_eq!(
+            resolve("GET", "/.well-known/oauth-protected-resource/sse")
+                .unwrap()
+                .route,
+            Route::SseResourceMetadata
+        );
+        assert!(matches!(
+            resolve("GET", "/sse/"),
+            Err(HttpError::NotFound { .. })
+        ));
+        assert!(matches!(
+            resolve("GET", "/messages"),
+            Err(HttpError::NotFound { .. })
+        ));
     }
 
     #[test]

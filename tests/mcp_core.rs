@@ -5,8 +5,8 @@
 use mcp_oauth_worker::config::Secret;
 use mcp_oauth_worker::http::Reply;
 use mcp_oauth_worker::mcp::{
-    check_origin, handle, McpOutcome, McpRequest, Session, SessionChange, Tool, ToolCall, ToolEnv,
-    ToolOutput, ToolRegistry,
+    check_origin, handle, Endpoint, McpOutcome, McpRequest, Session, SessionChange, Tool, ToolCall,
+    ToolEnv, ToolOutput, ToolRegistry,
 };
 use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use mcp_oauth_worker::user::{UserContext, UserProfile};
@@ -65,6 +65,7 @@ struct Post {
     session_id: Option<&'static str>,
     mcp_method: Option<&'static str>,
     mcp_name: Option<&'static str>,
+    endpoint: Endpoint,
     body: String,
 }
 
@@ -77,6 +78,7 @@ fn post(body: Value) -> Post {
         session_id: None,
         mcp_method: None,
         mcp_name: None,
+        endpoint: Endpoint::Mcp,
         body: body.to_string(),
     }
 }
@@ -124,6 +126,7 @@ impl Harness {
             resource_metadata_url: PRM,
             mcp_method: p.mcp_method,
             mcp_name: p.mcp_name,
+            endpoint: p.endpoint,
         };
         let env = ToolEnv {
             http: &self.http,
@@ -593,6 +596,61 @@ fn an_empty_batch_is_an_invalid_request() {
 }
 
 #[test]
+fn a_batch_over_the_cap_is_refused_whole_with_a_clear_error() {
+    let h = Harness::new();
+    let cap = mcp_oauth_worker::mcp::jsonrpc::MAX_BATCH_LEN;
+    let batch = |n: usize| {
+        let mut items = vec![json!({"jsonrpc": "2.0", "method": "notifications/initialized"})];
+        items.extend((1..n).map(|i| request(i as i64, "ping", json!({}))));
+        let mut p = post(Value::Array(items)).in_session("2025-03-26");
+        p.version = None;
+        h.send(&p, Some(session("2025-03-26")))
+    };
+    let at_cap = batch(cap);
+    assert_eq!(at_cap.reply.status, 200);
+    assert_eq!(json_body(&at_cap.reply).as_array().unwrap().len(), cap - 1);
+
+    let over = batch(cap + 1);
+    assert_eq!(over.reply.status, 400);
+    let body = json_body(&over.reply);
+    assert!(body.is_object(), "one error for the whole batch");
+    assert_eq!(body["id"], json!(null));
+    assert_eq!(body["error"]["code"], json!(-32600));
+    assert_eq!(body["error"]["data"]["maxBatchLength"], json!(cap));
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("at most {cap}")),
+        "the message names the cap: {message}"
+    );
+    assert_eq!(
+        over.session,
+        SessionChange::Unchanged,
+        "nothing in a refused batch runs, not even its notification"
+    );
+}
+
+#[test]
+fn get_at_the_sse_url_is_405_naming_mcp_and_posts_there_are_served() {
+    let h = Harness::new();
+    let mut p = post(json!(null));
+    p.method = "GET";
+    p.endpoint = Endpoint::Sse;
+    let out = h.send(&p, None);
+    assert_eq!(out.reply.status, 405);
+    assert_eq!(out.reply.header_value("Allow"), Some("POST, DELETE"));
+    assert!(json_body(&out.reply)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("/mcp"));
+
+    let mut p = post(initialize("2025-06-18"));
+    p.endpoint = Endpoint::Sse;
+    let out = h.send(&p, None);
+    assert_eq!(out.reply.status, 200);
+    assert_eq!(out.reply.header_value("Mcp-Session-Id"), Some(NEW_SID));
+}
+
+#[test]
 fn initialize_inside_a_batch_is_invalid() {
     let h = Harness::new();
     let out = h.send(&post(json!([initialize("2025-03-26")])), None);
@@ -786,8 +844,10 @@ fn a_tool_needing_a_scope_the_token_lacks_is_a_403_step_up_challenge() {
     assert_eq!(
         out.reply.header_value("WWW-Authenticate"),
         Some(
-            "Bearer error=\"insufficient_scope\", scope=\"github:repos\", \
-             resource_metadata=\"https://mcp.example/.well-known/oauth-protected-resource/mcp\""
+            "Bearer error=\"insufficient_scope\", \
+             error_description=\"this request needs the scope: github:repos\", \
+             resource_metadata=\"https://mcp.example/.well-known/oauth-protected-resource/mcp\", \
+             scope=\"github:repos\""
         )
     );
     let body = json_body(&out.reply);
@@ -1058,8 +1118,18 @@ fn modern_requests_need_headers_that_match_the_body() {
     assert_eq!(code(&p), mismatch, "MCP-Protocol-Version is required");
 
     let mut p = modern("tools/list", json!({}));
-    p.body = request(11, "tools/list", json!({})).to_string();
-    assert_eq!(code(&p), mismatch, "_meta protocolVersion is required");
+    p.body = request(
+        11,
+        "tools/list",
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2025-11-25",
+                         "io.modelcontextprotocol/clientCapabilities": {}}}),
+    )
+    .to_string();
+    assert_eq!(
+        code(&p),
+        mismatch,
+        "_meta protocolVersion must equal the header"
+    );
 
     let mut p = modern("tools/call", json!({"name": "whoami"}));
     assert_eq!(code(&p), mismatch, "Mcp-Name is required for tools/call");
@@ -1071,6 +1141,112 @@ fn modern_requests_need_headers_that_match_the_body() {
         200,
         "Base64 sentinel is decoded"
     );
+}
+
+#[test]
+fn modern_requests_without_a_complete_meta_are_invalid_params_with_400_and_their_id() {
+    let h = Harness::new();
+    let version = "io.modelcontextprotocol/protocolVersion";
+    let caps = "io.modelcontextprotocol/clientCapabilities";
+    for (why, params) in [
+        ("no _meta", json!({})),
+        ("_meta not an object", json!({"_meta": "2026-07-28"})),
+        ("no protocolVersion", json!({"_meta": {caps: {}}})),
+        (
+            "protocolVersion not a string",
+            json!({"_meta": {version: 20260728, caps: {}}}),
+        ),
+        (
+            "no clientCapabilities",
+            json!({"_meta": {version: "2026-07-28"}}),
+        ),
+        (
+            "clientCapabilities not an object",
+            json!({"_meta": {version: "2026-07-28", caps: []}}),
+        ),
+    ] {
+        for method in ["server/discover", "tools/list"] {
+            let mut p = modern(method, json!({}));
+            p.body = json!({"jsonrpc": "2.0", "id": "req-7", "method": method, "params": params})
+                .to_string();
+            let out = h.send(&p, None);
+            assert_eq!(out.reply.status, 400, "{why}: {method}");
+            let body = json_body(&out.reply);
+            assert_eq!(body["error"]["code"], json!(-32602), "{why}: {method}");
+            assert_eq!(body["id"], json!("req-7"), "{why}: the request id is kept");
+        }
+    }
+    // clientInfo is a SHOULD: a request without it is served.
+    let out = h.send(&modern("server/discover", json!({})), None);
+    assert_eq!(out.reply.status, 200);
+}
+
+#[test]
+fn modern_list_results_all_carry_ttl_and_cache_scope_on_every_page() {
+    let mut h = Harness::new();
+    h.tools = big_registry(120);
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let params = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        let r = json_body(&h.send(&modern("tools/list", params), None).reply)["result"].clone();
+        assert!(r["ttlMs"].is_u64(), "page {pages}: {r}");
+        assert_eq!(r["cacheScope"], json!("private"), "page {pages}");
+        assert_eq!(r["resultType"], json!("complete"));
+        pages += 1;
+        match r.get("nextCursor") {
+            Some(Value::String(c)) => cursor = Some(c.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let r = json_body(&h.send(&modern("server/discover", json!({})), None).reply)["result"].clone();
+    assert!(r["ttlMs"].is_u64());
+    assert_eq!(r["cacheScope"], json!("private"));
+}
+
+#[test]
+fn tools_list_order_is_the_registration_order_in_every_era_and_every_time() {
+    let h = Harness::new();
+    let names = |body: Value| -> Vec<String> {
+        body["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let expected = ["whoami", "calculate", "list_github_repos"];
+    for _ in 0..3 {
+        let legacy = h.in_session("2025-11-25", request(1, "tools/list", json!({})));
+        assert_eq!(names(json_body(&legacy.reply)), expected);
+        let modern = h.send(&modern("tools/list", json!({})), None);
+        assert_eq!(names(json_body(&modern.reply)), expected);
+    }
+}
+
+#[test]
+fn a_modern_initialize_without_protocol_version_is_a_removed_method_404() {
+    let h = Harness::new();
+    let out = h.send(&modern("initialize", json!({})), None);
+    assert_eq!(out.reply.status, 404);
+    assert_eq!(json_body(&out.reply)["error"]["code"], json!(-32601));
+    assert_eq!(json_body(&out.reply)["id"], json!(11));
+    assert_eq!(out.session, SessionChange::Unchanged, "no session opened");
+
+    // With params.protocolVersion it is the legacy handshake, whatever the headers say.
+    let mut p = modern(
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {},
+               "clientInfo": {"name": "c", "version": "1"}}),
+    );
+    p.mcp_method = Some("initialize");
+    let out = h.send(&p, None);
+    assert_eq!(out.reply.status, 200);
+    assert!(matches!(out.session, SessionChange::Store(_)));
 }
 
 #[test]
@@ -1111,7 +1287,7 @@ fn a_modern_step_up_is_the_same_403_challenge() {
         .reply
         .header_value("WWW-Authenticate")
         .unwrap()
-        .starts_with("Bearer error=\"insufficient_scope\", scope=\"github:repos\""));
+        .contains("scope=\"github:repos\""));
 }
 
 #[test]

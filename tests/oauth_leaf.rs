@@ -1095,12 +1095,15 @@ mod metadata {
                 "response_modes_supported": ["query"],
                 "grant_types_supported": ["authorization_code", "refresh_token"],
                 "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-                "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-                "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
+                "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+                "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
+                "revocation_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+                "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+                "introspection_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
                 "scopes_supported": ["mcp", "github:repos"],
                 "authorization_response_iss_parameter_supported": true,
-                "client_id_metadata_document_supported": false
+                "client_id_metadata_document_supported": true
             })
         );
     }

@@ -5,6 +5,7 @@
 use crate::http::{HttpError, Reply};
 use crate::oauth::{account as page, admin, introspect as rfc7662};
 
+use super::cimd::WorkerDocuments;
 use super::oauth::{provider, site, Ctx};
 use super::platform::KvStore;
 
@@ -15,7 +16,8 @@ pub async fn introspect(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
         ctx.req.header("Authorization"),
         ctx.req.header("Content-Type"),
     );
-    let site = site(ctx, None);
+    let docs = WorkerDocuments::new(ctx.env);
+    let site = site(ctx, None, &docs);
     rfc7662::introspect(
         &site,
         &store,
@@ -30,7 +32,8 @@ pub async fn introspect(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
 pub async fn account(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
     let cookie = ctx.req.header("Cookie");
-    let site = site(ctx, cookie.as_deref());
+    let docs = WorkerDocuments::new(ctx.env);
+    let site = site(ctx, cookie.as_deref(), &docs);
     match ctx.req.path.as_str() {
         "/account/login" => {
             let provider = provider(ctx).await?;
@@ -45,7 +48,8 @@ pub async fn account(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
 /// `/admin/*`: 404 unless `ADMIN_TOKEN` is set, then 401 without it.
 pub async fn admin(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let authorization = ctx.req.header("Authorization");
-    let site = site(ctx, None);
+    let docs = WorkerDocuments::new(ctx.env);
+    let site = site(ctx, None, &docs);
     if let Err(reply) = admin::gate(&site, &ctx.req.path, authorization.as_deref()) {
         return Ok(reply);
     }

@@ -11,10 +11,8 @@ use crate::config::Config;
 use crate::http::{HttpError, Reply};
 use crate::mcp::{self, McpRequest, Session, SessionChange, ToolEnv, ToolRegistry};
 use crate::oauth::crypto::{self, OsEntropy};
-use crate::oauth::grant::{self, TokenKind};
 use crate::oauth::metadata;
-use crate::oauth::resource::{self, Bearer, Refusal};
-use crate::oauth::store::{keys, Store};
+use crate::oauth::resource::{self, Refusal};
 use crate::user::UserContext;
 
 use super::oauth::{preflight, with_cors};
@@ -49,7 +47,10 @@ pub async fn handle(
     if let Err(reply) = mcp::check_origin(origin.as_deref(), &req.origin, &config.allowed_origins) {
         return Ok(with_cors(reply));
     }
-    let metadata_url = metadata::resource_metadata_url(issuer);
+    // `/sse` is the same endpoint; its challenges point at its own metadata, whose `resource`
+    // is `<origin>/sse`, so a client that started there is asked for a token it can use there.
+    let endpoint = mcp::Endpoint::from_path(&req.path);
+    let metadata_url = endpoint.resource_metadata_url(issuer);
     let user = match authenticate(env, config, req, issuer).await? {
         Ok(user) => user,
         Err(refusal) => return Ok(with_cors(resource::refuse(&metadata_url, &refusal))),
@@ -85,6 +86,7 @@ pub async fn handle(
         resource_metadata_url: &metadata_url,
         mcp_method: mcp_method.as_deref(),
         mcp_name: mcp_name.as_deref(),
+        endpoint,
     };
     let outcome = mcp::handle(request, existing, &new_session_id, &user, tools, &tool_env).await;
     match outcome.session {
@@ -102,7 +104,20 @@ pub async fn handle(
     Ok(with_cors(outcome.reply))
 }
 
-/// Who is calling, or why not (see `resource::Refusal`).
+/// RFC 9728 metadata for the `/sse` URL of the MCP endpoint: the same document as for `/mcp`,
+/// with `resource` = `<origin>/sse` (clients check that it is a prefix of the URL they use).
+pub fn sse_resource_metadata(issuer: &str) -> Reply {
+    let resource = mcp::Endpoint::Sse.resource(issuer);
+    with_cors(
+        Reply::json(
+            200,
+            &metadata::protected_resource_metadata(&resource, issuer),
+        )
+        .header("Cache-Control", "max-age=300"),
+    )
+}
+
+/// Who is calling, or why not: the core decides (`resource::authenticate`).
 async fn authenticate(
     env: &Env,
     config: &Config,
@@ -110,30 +125,10 @@ async fn authenticate(
     issuer: &str,
 ) -> Result<Result<UserContext, Refusal>, HttpError> {
     let header = req.header("Authorization");
-    let token = match resource::bearer(header.as_deref()) {
-        Bearer::Missing => return Ok(Err(Refusal::NoToken)),
-        Bearer::Malformed => return Ok(Err(Refusal::Malformed)),
-        Bearer::Token(t) => t,
-    };
-    if resource::is_static_token(token, config.auth_token.as_ref()) {
-        return Ok(Ok(resource::static_token_user()));
-    }
-    if !matches!(grant::parse_token(token), Some((TokenKind::Access, _))) {
-        return Ok(Err(Refusal::Token(grant::AccessError::Invalid)));
-    }
-    let record = KvStore::from_env(env)?
-        .get(&keys::access(&crypto::hash_token(token)))
+    let store = KvStore::from_env(env)?;
+    resource::authenticate(&store, config, issuer, header.as_deref(), now())
         .await
-        .map_err(|_| HttpError::Internal)?;
-    let resource_url = metadata::mcp_resource(issuer);
-    Ok(grant::authenticate(
-        record.as_deref(),
-        token,
-        &[resource_url.as_str()],
-        now(),
-        &config.keyring,
-    )
-    .map_err(Refusal::Token))
+        .map_err(|_| HttpError::Internal)
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -1,11 +1,25 @@
 //! The thin Cloudflare shell: the only code that names `worker` types.
 //!
-//! It turns a `worker::Request` into plain inputs for the core, runs the core,
-//! and turns the core's [`Reply`] back into a `worker::Response`. Compiled only
-//! for wasm32; everything it calls is tested natively.
+//! It turns the platform's request into plain inputs for the core, runs the
+//! core, and turns the core's [`Reply`] back into a platform response. Compiled
+//! only for wasm32; everything it calls is tested natively.
+//!
+//! The per-request path is kept short on purpose (measured in README "Size and
+//! cost"):
+//! - the entry is our own `fetch` export, not `#[event(fetch)]`, whose glue
+//!   converts the whole request (method, URL, every header, `cf`) up front;
+//! - the method and URL cross into wasm in one call, headers only when a
+//!   handler reads one, the body only on routes that take one;
+//! - configuration is parsed once per isolate, metadata documents are rendered
+//!   once per isolate and issuer, and `/health`'s settings check runs once;
+//! - static answers (metadata, health, preflight, 404/405) are built without a
+//!   Promise; every response is made in one call (`platform::respond`).
+//!
+//! `worker` is still used for KV, Durable Objects and bindings.
 
 // Durable Object classes are exported to JS by their `#[durable_object]` macro.
 mod account;
+mod cimd;
 mod grant_object;
 mod index_object;
 mod mcp;
@@ -13,65 +27,198 @@ mod oauth;
 mod platform;
 mod upstream;
 
-use worker::{event, Context, Env, Request, Response};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::{wasm_bindgen_futures, Env};
 
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
-use crate::routes::{self, Route};
+use crate::oauth::metadata::PerIssuer;
+use crate::routes::{self, Matched, Route};
+use crate::uri::RequestUrl;
 
-use platform::Incoming;
+use platform::{Incoming, Prepared, RequestHead};
 
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    let reply = match handle(req, &env).await {
-        Ok(reply) => reply,
-        Err(err) => {
-            if let HttpError::Config(message) = &err {
-                worker::console_error!("configuration error: {message}");
-            }
-            err.to_reply()
-        }
-    };
-    platform::respond(reply)
+/// The Worker's fetch handler, called by our JS entry (`entry.js`) as
+/// `fetch(request, env, ctx)`, the same call `#[event(fetch)]`'s glue
+/// receives; we take the raw `Request` and read from it only what the route
+/// needs. The result is a `Response` for answers that need no I/O, and a
+/// `Promise` of one otherwise (the runtime accepts either).
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
+    let head = RequestHead::read(&req);
+    match start(req, head, env) {
+        Ok(Step::Ready(response)) => response,
+        Ok(Step::Later(routed)) => wasm_bindgen_futures::future_to_promise(async move {
+            let reply = serve(*routed).await.unwrap_or_else(error_reply);
+            Ok(platform::respond(&reply))
+        })
+        .into(),
+        Err(err) => platform::respond(&error_reply(err)),
+    }
 }
 
-async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
-    let method = req.method().to_string();
-    // The raw URL string, not `Request::url()`, which would link a WHATWG URL parser.
-    let Some(url) = crate::uri::split_request_url(&req.inner().url()) else {
+fn error_reply(err: HttpError) -> Reply {
+    if let HttpError::Config(message) = &err {
+        worker::console_error!("configuration error: {message}");
+    }
+    err.to_reply()
+}
+
+enum Step {
+    /// A response made from one that never changes within the isolate.
+    Ready(JsValue),
+    /// Needs the body, storage or the network.
+    Later(Box<Routed>),
+}
+
+/// A request matched to a route, with what the async handlers need.
+struct Routed {
+    raw: web_sys::Request,
+    method: String,
+    url: RequestUrl,
+    matched: Matched,
+    env: Env,
+    config: Rc<Config>,
+}
+
+thread_local! {
+    // Responses that depend only on the isolate's configuration (and, for the
+    // metadata, on the issuer), kept after the first request builds them.
+    static AS_METADATA: PerIssuer<Prepared> = const { PerIssuer::new() };
+    static PR_METADATA: PerIssuer<Prepared> = const { PerIssuer::new() };
+    static HEALTH: RefCell<Option<Prepared>> = const { RefCell::new(None) };
+    static PREFLIGHT: RefCell<Option<Prepared>> = const { RefCell::new(None) };
+}
+
+/// A response from the one kept in `cell`, built by `build` the first time.
+fn kept(
+    cell: &'static std::thread::LocalKey<RefCell<Option<Prepared>>>,
+    build: impl FnOnce() -> Result<Reply, HttpError>,
+) -> Result<JsValue, HttpError> {
+    if let Some(response) = cell.with(|c| c.borrow().as_ref().map(Prepared::send)) {
+        return Ok(response);
+    }
+    // Errors are not kept: they are logged and answered on every request.
+    let prepared = Prepared::new(&build()?);
+    let response = prepared.send();
+    cell.with(|c| *c.borrow_mut() = Some(prepared));
+    Ok(response)
+}
+
+/// Routes the request and answers right away what needs no I/O.
+fn start(raw: web_sys::Request, head: RequestHead, env: Env) -> Result<Step, HttpError> {
+    // The raw URL string, not a WHATWG URL parser in wasm.
+    let Some(url) = crate::uri::split_request_url(&head.url) else {
         return Err(HttpError::NotFound { path: "/".into() });
     };
-    let matched = routes::resolve(&method, &url.path)?;
-    if let Some(declared) = declared_length(&req) {
-        routes::check_body_len(&matched, declared)?;
-    }
-    let config = load_config(env)?;
-    let req = Incoming::read(req, url, matched.body_limit).await?;
-    // The issuer is byte-identical everywhere: metadata, `iss`, resource URLs.
-    let issuer = config
+    let matched = routes::resolve(&head.method, &url.path)?;
+    let config = load_config(&env)?;
+    let kept = match matched.route {
+        // The provider settings come from env, which an isolate never sees change.
+        Route::Health => kept(&HEALTH, || {
+            upstream::check_settings(&env, &config)?;
+            Ok(Reply::json(
+                200,
+                &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
+            )
+            .no_store())
+        })?,
+        Route::Mcp => return later(raw, head.method, url, matched, env, config),
+        _ if head.method == "OPTIONS" => kept(&PREFLIGHT, || Ok(oauth::preflight()))?,
+        Route::AuthorizationServerMetadata | Route::ProtectedResourceMetadata => {
+            let issuer = issuer(&config, &url);
+            let cache = if matched.route == Route::AuthorizationServerMetadata {
+                &AS_METADATA
+            } else {
+                &PR_METADATA
+            };
+            cache.with(|cache| {
+                cache.use_or_render(
+                    &issuer,
+                    || {
+                        let req = Incoming::without_body(raw, head.method, url);
+                        let ctx = oauth::Ctx {
+                            env: &env,
+                            config: &config,
+                            req: &req,
+                            issuer: issuer.clone(),
+                        };
+                        Prepared::new(&if matched.route == Route::AuthorizationServerMetadata {
+                            oauth::authorization_server_metadata(&ctx)
+                        } else {
+                            oauth::protected_resource_metadata(&ctx)
+                        })
+                    },
+                    Prepared::send,
+                )
+            })
+        }
+        _ => return later(raw, head.method, url, matched, env, config),
+    };
+    Ok(Step::Ready(kept))
+}
+
+fn later(
+    raw: web_sys::Request,
+    method: String,
+    url: RequestUrl,
+    matched: Matched,
+    env: Env,
+    config: Rc<Config>,
+) -> Result<Step, HttpError> {
+    Ok(Step::Later(Box::new(Routed {
+        raw,
+        method,
+        url,
+        matched,
+        env,
+        config,
+    })))
+}
+
+/// The issuer is byte-identical everywhere: metadata, `iss`, resource URLs.
+fn issuer(config: &Config, url: &RequestUrl) -> String {
+    config
         .public_url
         .clone()
-        .unwrap_or_else(|| req.origin.clone());
+        .unwrap_or_else(|| url.origin.clone())
+}
+
+async fn serve(routed: Routed) -> Result<Reply, HttpError> {
+    let Routed {
+        raw,
+        method,
+        url,
+        matched,
+        env,
+        config,
+    } = routed;
+    let takes_body =
+        matched.body_limit > 0 && !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+    if takes_body {
+        if let Some(declared) =
+            platform::header(&raw, "Content-Length").and_then(|v| v.trim().parse::<usize>().ok())
+        {
+            routes::check_body_len(&matched, declared)?;
+        }
+    }
+    let issuer = issuer(&config, &url);
+    let req = Incoming::read(raw, method, url, matched.body_limit).await?;
+    let env = &env;
     let ctx = oauth::Ctx {
         env,
         config: &config,
         req: &req,
         issuer,
     };
-    let preflight = method == "OPTIONS";
     match matched.route {
-        Route::Health => upstream::check_settings(env, &config).map(|()| {
-            Reply::json(
-                200,
-                &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-            )
-            .no_store()
-        }),
-        _ if preflight && matched.route != Route::Mcp => Ok(oauth::preflight()),
-        Route::AuthorizationServerMetadata => Ok(oauth::authorization_server_metadata(&ctx)),
-        Route::ProtectedResourceMetadata => Ok(oauth::protected_resource_metadata(&ctx)),
+        Route::SseResourceMetadata => Ok(mcp::sse_resource_metadata(&ctx.issuer)),
         Route::Register => oauth::register(&ctx).await,
-        Route::Authorize if method == "POST" => oauth::authorize_post(&ctx).await,
+        Route::Authorize if req.method == "POST" => oauth::authorize_post(&ctx).await,
         Route::Authorize => oauth::authorize_get(&ctx).await,
         Route::Callback => oauth::callback(&ctx).await,
         Route::Token => oauth::token_endpoint(&ctx).await,
@@ -81,19 +228,35 @@ async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
         Route::Introspect => account::introspect(&ctx).await,
         Route::Account => account::account(&ctx).await,
         Route::Admin => account::admin(&ctx).await,
+        // Answered in `start`.
+        Route::Health | Route::AuthorizationServerMetadata | Route::ProtectedResourceMetadata => {
+            Err(HttpError::Internal)
+        }
     }
 }
 
-/// Reads the settings from vars and secrets (both reach the Worker as strings).
-pub(crate) fn load_config(env: &Env) -> Result<Config, HttpError> {
-    Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()))
-        .map_err(|e| HttpError::Config(e.to_string()))
+thread_local! {
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
 }
 
-fn declared_length(req: &Request) -> Option<usize> {
-    req.headers()
-        .get("Content-Length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse().ok())
+/// The settings from vars and secrets (both reach the Worker as strings),
+/// parsed and validated once per isolate.
+///
+/// Cached per isolate rather than keyed by a fingerprint of `env`: a Worker's
+/// vars and secrets are fixed when its isolate is created (changing one
+/// deploys a new version, which runs in new isolates), so within an isolate
+/// there is nothing to notice. A fingerprint would itself cost an `env` read
+/// per variable per request, the cost this removes (40 of the 68 JS/wasm
+/// calls of a `/health` request before). Errors are not cached, so a
+/// misconfigured deployment keeps saying what is wrong on every request.
+pub(crate) fn load_config(env: &Env) -> Result<Rc<Config>, HttpError> {
+    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
+    let config = Rc::new(
+        Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()))
+            .map_err(|e| HttpError::Config(e.to_string()))?,
+    );
+    CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
+    Ok(config)
 }

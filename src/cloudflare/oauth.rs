@@ -13,6 +13,7 @@ use crate::oauth::register::{self, Client, RegistrationRequest};
 use crate::oauth::store::{keys, Store};
 use crate::upstream::IdentityProvider;
 
+use super::cimd::WorkerDocuments;
 use super::platform::{internal, now, FetchClient, Incoming, KvStore};
 
 pub use crate::oauth::flow::with_cors;
@@ -99,7 +100,8 @@ pub async fn authorize_get(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
     let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
-    let site = site(ctx, cookie.as_deref());
+    let docs = WorkerDocuments::new(ctx.env);
+    let site = site(ctx, cookie.as_deref(), &docs);
     flow::authorize(&site, &store, provider.as_ref(), &ctx.req.query).await
 }
 
@@ -108,7 +110,8 @@ pub async fn authorize_post(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
     let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
-    let site = site(ctx, cookie.as_deref());
+    let docs = WorkerDocuments::new(ctx.env);
+    let site = site(ctx, cookie.as_deref(), &docs);
     flow::consent(&site, &store, provider.as_ref(), &ctx.req.body).await
 }
 
@@ -117,7 +120,8 @@ pub async fn callback(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
     let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
-    let site = site(ctx, cookie.as_deref());
+    let docs = WorkerDocuments::new(ctx.env);
+    let site = site(ctx, cookie.as_deref(), &docs);
     flow::callback(
         &site,
         &store,
@@ -130,44 +134,41 @@ pub async fn callback(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
 
 /// `POST /token`.
 pub async fn token_endpoint(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
-    let store = KvStore::from_env(ctx.env)?;
-    let (authorization, content_type) = (
-        ctx.req.header("Authorization"),
-        ctx.req.header("Content-Type"),
-    );
-    let site = site(ctx, None);
-    flow::token(
-        &site,
-        &store,
-        authorization.as_deref(),
-        content_type.as_deref(),
-        &ctx.req.body,
-    )
-    .await
+    client_endpoint(ctx, Endpoint::Token).await
 }
 
 /// `POST /revoke`.
 pub async fn revoke(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
+    client_endpoint(ctx, Endpoint::Revoke).await
+}
+
+enum Endpoint {
+    Token,
+    Revoke,
+}
+
+/// The endpoints a client calls with a form and its credentials.
+async fn client_endpoint(ctx: &Ctx<'_>, endpoint: Endpoint) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
-    let (authorization, content_type) = (
-        ctx.req.header("Authorization"),
-        ctx.req.header("Content-Type"),
-    );
-    let site = site(ctx, None);
-    flow::revoke(
-        &site,
-        &store,
+    let authorization = ctx.req.header("Authorization");
+    let content_type = ctx.req.header("Content-Type");
+    let docs = WorkerDocuments::new(ctx.env);
+    let (site, auth, ctype) = (
+        site(ctx, None, &docs),
         authorization.as_deref(),
         content_type.as_deref(),
-        &ctx.req.body,
-    )
-    .await
+    );
+    match endpoint {
+        Endpoint::Token => flow::token(&site, &store, auth, ctype, &ctx.req.body).await,
+        Endpoint::Revoke => flow::revoke(&site, &store, auth, ctype, &ctx.req.body).await,
+    }
 }
 
 /// The development sign-in page.
 pub async fn dev_login(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
+    let docs = WorkerDocuments::new(ctx.env);
     flow::dev_login(
-        &site(ctx, None),
+        &site(ctx, None, &docs),
         &ctx.req.path,
         &ctx.req.method,
         &ctx.req.query,
@@ -175,7 +176,11 @@ pub async fn dev_login(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     )
 }
 
-pub(super) fn site<'a>(ctx: &'a Ctx<'a>, cookie_header: Option<&'a str>) -> Site<'a> {
+pub(super) fn site<'a>(
+    ctx: &'a Ctx<'a>,
+    cookie_header: Option<&'a str>,
+    documents: &'a WorkerDocuments<'a>,
+) -> Site<'a> {
     Site {
         config: ctx.config,
         issuer: &ctx.issuer,
@@ -184,5 +189,6 @@ pub(super) fn site<'a>(ctx: &'a Ctx<'a>, cookie_header: Option<&'a str>) -> Site
         cookie_header,
         now: now(),
         rng: &OsEntropy,
+        documents,
     }
 }

@@ -1,8 +1,10 @@
 //! Adapters from the core's plain interfaces to the platform: KV, outbound
 //! fetch, the clock, Durable Object calls, and request/response mapping.
 
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use worker::{Env, Fetch, Headers, Method, Request, Response};
+use worker::wasm_bindgen_futures;
+use worker::{Env, Fetch, Headers, Request};
 
 use crate::http::{HttpError, Reply};
 use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
@@ -237,21 +239,156 @@ pub async fn object_call(
         .map_err(|e| internal("durable object answer", e))
 }
 
-/// The one place a core [`Reply`] becomes a platform response.
-pub fn respond(reply: Reply) -> worker::Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in &reply.headers {
-        headers.append(name, value)?;
-    }
-    let response = if reply.body.is_empty() {
-        Response::empty()?
-    } else {
-        Response::from_bytes(reply.body)?
-    };
-    Ok(response.with_status(reply.status).with_headers(headers))
+// The request/response edge, in a few lines of JavaScript. Every call between
+// wasm and JS costs about a microsecond plus the copying of its strings, and
+// web-sys would spend one call per property and per header; these helpers
+// take or return everything a step needs in one call each. (Measured: see
+// README "Size and cost".)
+#[wasm_bindgen(inline_js = r#"
+// "METHOD URL" in one string: the two request parts every route needs.
+export function requestLine(req) { return req.method + " " + req.url; }
+// One header, or null; only the headers a route reads ever cross.
+export function requestHeader(req, name) { return req.headers.get(name); }
+// A whole response in one call. `head` is "name\nvalue\n..." (the shell
+// refuses CR and LF inside names and values, so the split is exact). The body
+// bytes are a view of wasm memory, hence the copy.
+export function newResponse(status, head, body) {
+  const headers = new Headers();
+  if (head.length) {
+    const parts = head.split("\n");
+    for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  }
+  return new Response(body.length ? body.slice() : null, { status, headers });
+}
+// For answers that never change (metadata, health, preflight): the Headers and
+// the body text are made once, and each request only copies them into a new
+// Response (which copies its init, so the kept ones are never touched).
+export function prepareResponse(status, head, body) {
+  const headers = new Headers();
+  if (head.length) {
+    const parts = head.split("\n");
+    for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  }
+  return { status, headers, body: body.length ? new TextDecoder().decode(body) : null };
+}
+export function sendPrepared(p) { return new Response(p.body, { status: p.status, headers: p.headers }); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = requestLine)]
+    fn request_line(req: &web_sys::Request) -> String;
+    #[wasm_bindgen(js_name = requestHeader)]
+    fn request_header(req: &web_sys::Request, name: &str) -> Option<String>;
+    #[wasm_bindgen(catch, js_name = newResponse)]
+    fn new_response(status: u16, head: &str, body: &[u8]) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = prepareResponse)]
+    fn prepare_response(status: u16, head: &str, body: &[u8]) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = sendPrepared)]
+    fn send_prepared(prepared: &JsValue) -> JsValue;
 }
 
-/// A request, read once into plain values.
+/// The one place a core [`Reply`] becomes a platform response: one call
+/// into JS. A header the platform would refuse (CR, LF or NUL in it, or a bad
+/// name) turns the reply into a plain 500, as `Headers.append` would have.
+pub fn respond(reply: &Reply) -> JsValue {
+    let Some(head) = header_lines(reply) else {
+        return server_error("response header with a line break");
+    };
+    match new_response(reply.status, &head, &reply.body) {
+        Ok(res) => res,
+        Err(e) => server_error(&format!("{e:?}")),
+    }
+}
+
+/// A response kept for reuse: see [`Prepared::send`]. Only for replies whose
+/// body is UTF-8 text (the JSON documents it is used for).
+#[derive(Clone)]
+pub struct Prepared(JsValue);
+
+impl Prepared {
+    pub fn new(reply: &Reply) -> Prepared {
+        let prepared = header_lines(reply)
+            .ok_or_else(|| "response header with a line break".to_owned())
+            .and_then(|head| {
+                prepare_response(reply.status, &head, &reply.body).map_err(|e| format!("{e:?}"))
+            });
+        match prepared {
+            Ok(p) => Prepared(p),
+            Err(detail) => {
+                worker::console_error!("preparing a response: {detail}");
+                let body = br#"{"error":"server_error","error_description":"internal error"}"#;
+                Prepared(
+                    prepare_response(500, "Content-Type\napplication/json", body)
+                        .unwrap_or(JsValue::NULL),
+                )
+            }
+        }
+    }
+
+    /// A fresh `Response` from the kept parts: one call, no copying through wasm.
+    pub fn send(&self) -> JsValue {
+        send_prepared(&self.0)
+    }
+}
+
+/// The headers as "name\nvalue\n...", or `None` when a name or value holds a
+/// character that would break the split (the platform refuses them anyway).
+fn header_lines(reply: &Reply) -> Option<String> {
+    let mut head = String::with_capacity(
+        reply
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum(),
+    );
+    for (name, value) in &reply.headers {
+        if [name, value].iter().any(|s| s.contains(['\n', '\r', '\0'])) {
+            return None;
+        }
+        if !head.is_empty() {
+            head.push('\n');
+        }
+        head.push_str(name);
+        head.push('\n');
+        head.push_str(value);
+    }
+    Some(head)
+}
+
+fn server_error(detail: &str) -> JsValue {
+    worker::console_error!("building a response: {detail}");
+    let body = br#"{"error":"server_error","error_description":"internal error"}"#;
+    new_response(500, "Content-Type\napplication/json", body).unwrap_or(JsValue::NULL)
+}
+
+/// The method and URL of a request, read in one call.
+pub struct RequestHead {
+    pub method: String,
+    pub url: String,
+}
+
+impl RequestHead {
+    pub fn read(req: &web_sys::Request) -> RequestHead {
+        let line = request_line(req);
+        match line.split_once(' ') {
+            Some((method, url)) => RequestHead {
+                method: method.to_owned(),
+                url: url.to_owned(),
+            },
+            None => RequestHead {
+                method: line,
+                url: String::new(),
+            },
+        }
+    }
+}
+
+/// One request header, read on demand (see `requestHeader` above).
+pub fn header(req: &web_sys::Request, name: &str) -> Option<String> {
+    request_header(req, name)
+}
+
+/// A request, read into plain values once. Headers stay on the platform's
+/// request and are read one by one when a handler asks.
 pub struct Incoming {
     pub method: String,
     pub path: String,
@@ -261,41 +398,63 @@ pub struct Incoming {
     /// Host without port.
     pub host: String,
     pub secure: bool,
-    headers: Headers,
+    raw: web_sys::Request,
     pub body: Vec<u8>,
 }
 
 impl Incoming {
-    /// Reads the request whose URL the router already split.
+    /// Reads the request whose URL the router already split. Only methods that
+    /// carry a body, on routes that take one, have it read (at most
+    /// `body_limit` bytes); the rest leave it unread.
     pub async fn read(
-        mut req: Request,
+        raw: web_sys::Request,
+        method: String,
         url: crate::uri::RequestUrl,
         body_limit: usize,
     ) -> Result<Incoming, HttpError> {
-        let body = if body_limit == 0
-            || matches!(req.method(), Method::Get | Method::Head | Method::Options)
-        {
+        let body = if body_limit == 0 || matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
             Vec::new()
         } else {
-            let bytes = req.bytes().await.map_err(|_| HttpError::UnreadableBody)?;
-            if bytes.len() > body_limit {
-                return Err(HttpError::PayloadTooLarge { limit: body_limit });
-            }
-            bytes
+            read_body(&raw, body_limit).await?
         };
         Ok(Incoming {
-            method: req.method().to_string(),
+            body,
+            ..Incoming::without_body(raw, method, url)
+        })
+    }
+
+    /// A request whose body is not needed (static answers).
+    pub fn without_body(
+        raw: web_sys::Request,
+        method: String,
+        url: crate::uri::RequestUrl,
+    ) -> Incoming {
+        Incoming {
+            method,
             path: url.path,
             query: url.query,
             origin: url.origin,
             host: url.host,
             secure: url.secure,
-            headers: req.headers().clone(),
-            body,
-        })
+            raw,
+            body: Vec::new(),
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).ok().flatten()
+        request_header(&self.raw, name)
     }
+}
+
+/// The whole body, refused when over `limit` bytes.
+async fn read_body(raw: &web_sys::Request, limit: usize) -> Result<Vec<u8>, HttpError> {
+    let promise = raw.array_buffer().map_err(|_| HttpError::UnreadableBody)?;
+    let buffer = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(|_| HttpError::UnreadableBody)?;
+    let bytes = js_sys::Uint8Array::new(&buffer);
+    if bytes.length() as usize > limit {
+        return Err(HttpError::PayloadTooLarge { limit });
+    }
+    Ok(bytes.to_vec())
 }

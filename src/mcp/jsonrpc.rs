@@ -175,14 +175,28 @@ pub enum Body {
     Batch(Vec<Message>),
 }
 
-/// Parses a POST body. `Err` is a whole-body failure: not JSON (parse error) or an empty batch
-/// (invalid request); either is answered with one error response whose id is `null`.
+/// Most messages one batch (protocol 2025-03-26) may hold. Each entry may call a tool that
+/// makes an outbound request, and a Worker invocation has a subrequest budget (50 on the free
+/// plan); 32 keeps a full batch of such calls, plus the token lookup, inside it.
+pub const MAX_BATCH_LEN: usize = 32;
+
+/// Parses a POST body. `Err` is a whole-body failure: not JSON (parse error), an empty batch or
+/// one over [`MAX_BATCH_LEN`] (invalid request); each is answered with one error response whose
+/// id is `null`, and nothing in the body is executed.
 pub fn parse_body(bytes: &[u8]) -> Result<Body, ErrorObject> {
     let value: Value = serde_json::from_slice(bytes).map_err(ErrorObject::parse_error)?;
     match value {
         Value::Array(items) if items.is_empty() => Err(ErrorObject::invalid_request(
             "the batch is empty; send at least one message",
         )),
+        Value::Array(items) if items.len() > MAX_BATCH_LEN => {
+            Err(ErrorObject::invalid_request(format!(
+                "the batch holds {} messages; at most {MAX_BATCH_LEN} are accepted in one POST: \
+                 split it",
+                items.len()
+            ))
+            .with_data(serde_json::json!({"maxBatchLength": MAX_BATCH_LEN})))
+        }
         Value::Array(items) => Ok(Body::Batch(items.iter().map(classify).collect())),
         other => Ok(Body::Single(classify(&other))),
     }

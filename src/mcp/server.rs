@@ -8,8 +8,10 @@
 //! How a POST is routed, in order:
 //! 1. `Accept` must allow JSON or SSE (406), `Content-Type` must be JSON (415), the body must
 //!    be JSON (400, parse error).
-//! 2. A single `initialize` request opens a new legacy session, whatever else the request
-//!    carries (a stale `Mcp-Session-Id` included): that is how a client starts over.
+//! 2. A single `initialize` request with `params.protocolVersion` opens a new legacy session,
+//!    whatever else the request carries (a stale `Mcp-Session-Id` included): that is how a
+//!    client starts over. Without `params.protocolVersion` and speaking 2026-07-28 (header or
+//!    `_meta`), it is a modern request for a removed method: 404 with -32601.
 //! 3. A request speaking 2026-07-28 (its `MCP-Protocol-Version` header, or, without header and
 //!    session, its `params._meta`) is served statelessly; any `Mcp-Session-Id` is ignored.
 //! 4. An `MCP-Protocol-Version` this server does not speak: 400 `UnsupportedProtocolVersion`.
@@ -23,8 +25,10 @@
 //!   itself; only an unknown tool or a malformed `tools/call` is a protocol error (-32602).
 //! - When a call needs a scope the token lacks, nothing in the POST is executed: the whole
 //!   reply is the 403 challenge, and the client retries after stepping up.
-//! - A 2026-07-28 request without `io.modelcontextprotocol/clientCapabilities` is served
-//!   anyway: no method here depends on a client capability.
+//! - A 2026-07-28 request is checked in this order: `params._meta` (missing, not an object, or
+//!   without `protocolVersion` (a string) or `clientCapabilities` (an object): 400 with -32602
+//!   Invalid params, as the schema's `RequestParams` requires), then the mirrored headers
+//!   (400 with -32020). `clientInfo` is optional (a SHOULD).
 //! - `logging` is advertised to legacy sessions because `logging/setLevel` is implemented (the
 //!   level is stored); no tool currently emits log messages.
 
@@ -85,7 +89,7 @@ pub async fn handle(
     match req.http_method {
         "POST" => post(req, existing, new_session_id, user, tools, env).await,
         "DELETE" => delete(&req, existing),
-        other => McpOutcome::unchanged(method_not_allowed(other)),
+        other => McpOutcome::unchanged(method_not_allowed(other, req.endpoint)),
     }
 }
 
@@ -141,12 +145,6 @@ async fn post(
         Err(error) => return McpOutcome::unchanged(error_reply(400, None, error)),
     };
 
-    if let Body::Single(Message::Request(r)) = &body {
-        if r.method == "initialize" {
-            return initialize(r, new_session_id, accepts);
-        }
-    }
-
     let header_version = req
         .protocol_version
         .map(str::trim)
@@ -155,6 +153,14 @@ async fn post(
         Some(v) => protocol::is_modern(v),
         None => req.session_id.is_none() && meta_version(&body).is_some(),
     };
+
+    if let Body::Single(Message::Request(r)) = &body {
+        // The legacy handshake carries `params.protocolVersion`; an `initialize` without it
+        // that speaks 2026-07-28 is a request for a method that version removed (404 below).
+        if r.method == "initialize" && (!modern || r.params.contains_key("protocolVersion")) {
+            return initialize(r, new_session_id, accepts);
+        }
+    }
     let ctx = |era| Ctx {
         user,
         tools,
@@ -350,6 +356,9 @@ async fn modern_post(
             return McpOutcome::unchanged(Reply::json(400, &response).no_store())
         }
     };
+    if let Err(error) = check_request_meta(&r) {
+        return McpOutcome::unchanged(error_reply(400, Some(r.id), error));
+    }
     if let Err(error) = check_mirrored_headers(req, header_version, &r) {
         return McpOutcome::unchanged(error_reply(400, Some(r.id), error));
     }
@@ -369,6 +378,42 @@ async fn modern_post(
         200
     };
     McpOutcome::unchanged(messages_reply(status, &[response], false, accepts))
+}
+
+/// 2026-07-28 `RequestParams`: every request carries `_meta` with the protocol version (a
+/// string) and the client's capabilities (an object). Anything else is Invalid params.
+fn check_request_meta(r: &Request) -> Result<(), ErrorObject> {
+    let Some(meta) = r.params.get("_meta") else {
+        return Err(ErrorObject::invalid_params(format!(
+            "protocol version 2026-07-28 requires params._meta with \"{}\" and \"{}\"",
+            protocol::META_PROTOCOL_VERSION,
+            protocol::META_CLIENT_CAPABILITIES
+        )));
+    };
+    let Some(meta) = meta.as_object() else {
+        return Err(ErrorObject::invalid_params(
+            "params._meta must be an object",
+        ));
+    };
+    if !meta
+        .get(protocol::META_PROTOCOL_VERSION)
+        .is_some_and(Value::is_string)
+    {
+        return Err(ErrorObject::invalid_params(format!(
+            "params._meta[\"{}\"] is required (a string)",
+            protocol::META_PROTOCOL_VERSION
+        )));
+    }
+    if !meta
+        .get(protocol::META_CLIENT_CAPABILITIES)
+        .is_some_and(Value::is_object)
+    {
+        return Err(ErrorObject::invalid_params(format!(
+            "params._meta[\"{}\"] is required (an object; {{}} when the client declares none)",
+            protocol::META_CLIENT_CAPABILITIES
+        )));
+    }
+    Ok(())
 }
 
 /// 2026-07-28 "Server Validation": the version, method and name headers must be present and
@@ -619,10 +664,9 @@ fn scope_challenge<'r>(
         ));
     }
     let scope = needed?;
-    let challenge = format!(
-        "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\"",
-        req.resource_metadata_url
-    );
+    // The one builder of this header (RFC 6750 §3.1, quoted-string safe).
+    let challenge =
+        crate::oauth::metadata::insufficient_scope_challenge(req.resource_metadata_url, scope);
     let reply = match responses.as_slice() {
         [only] if !batch => Reply::json(403, only),
         all => Reply::json(403, all),

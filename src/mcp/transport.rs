@@ -14,6 +14,52 @@ use crate::http::Reply;
 /// is offered (the spec's 405 for that case).
 pub const ALLOW: &str = "POST, DELETE";
 
+/// Which URL of the MCP endpoint a request came to. Both serve Streamable HTTP identically;
+/// `/sse` exists for configurations written for the old HTTP+SSE transport (2024-11-05), which
+/// reached servers at `.../sse`. The old transport itself (a GET event stream plus POSTs to a
+/// separate `/messages` URL) is not served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Endpoint {
+    #[default]
+    Mcp,
+    Sse,
+}
+
+impl Endpoint {
+    /// The endpoint for a request path (`/sse` or anything else: `/mcp`).
+    pub fn from_path(path: &str) -> Endpoint {
+        if path == crate::oauth::metadata::SSE_PATH {
+            Endpoint::Sse
+        } else {
+            Endpoint::Mcp
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Mcp => crate::oauth::metadata::MCP_PATH,
+            Endpoint::Sse => crate::oauth::metadata::SSE_PATH,
+        }
+    }
+
+    /// The RFC 8707 resource identifier clients use for this URL (`<origin>/mcp` or
+    /// `<origin>/sse`; both name the same protected resource, see
+    /// [`crate::oauth::metadata::same_resource`]).
+    pub fn resource(self, origin: &str) -> String {
+        format!("{origin}{}", self.path())
+    }
+
+    /// The path-suffixed RFC 9728 §3.1 metadata URL of this URL's resource, named in the 401
+    /// and 403 challenges, so a client that started at `/sse` gets a token for `<origin>/sse`.
+    pub fn resource_metadata_url(self, origin: &str) -> String {
+        format!(
+            "{origin}{}{}",
+            crate::oauth::metadata::PROTECTED_RESOURCE_METADATA_PATH,
+            self.path()
+        )
+    }
+}
+
 /// One HTTP request to the MCP endpoint, as the Worker read it. Header values are raw; this
 /// module parses them.
 ///
@@ -36,6 +82,8 @@ pub struct McpRequest<'a> {
     pub mcp_method: Option<&'a str>,
     /// `Mcp-Name` (2026-07-28 `tools/call`; checked against the body).
     pub mcp_name: Option<&'a str>,
+    /// `/mcp` or `/sse`; only the wording of a GET's 405 differs.
+    pub endpoint: Endpoint,
 }
 
 /// What the Worker must do with the session after replying.
@@ -71,6 +119,12 @@ impl McpOutcome {
 /// Loopback origins (`http://localhost:*`, `http://127.0.0.1:*`, `http://[::1]:*`) pass only
 /// when this server itself runs on loopback, which is what local tools like the MCP Inspector
 /// need; on a public host a loopback origin is exactly the rebinding attack.
+///
+/// `own_origin` comes from the `Host` the request names, which a rebinding page controls: it
+/// resolves its own name (`http://evil.example`) to a local server, so its requests carry
+/// `Host: evil.example` and `Origin: http://evil.example`, which agree. So a plain-`http`
+/// own origin on a non-loopback host is never trusted as "our own": on Cloudflare the Worker
+/// is reached over https, and a local server is reached at a loopback name.
 pub fn check_origin(
     origin: Option<&str>,
     own_origin: &str,
@@ -79,7 +133,8 @@ pub fn check_origin(
     let Some(origin) = origin else {
         return Ok(());
     };
-    if origin == own_origin
+    let own_trusted = !own_origin.starts_with("http://") || is_loopback_origin(own_origin);
+    if (origin == own_origin && own_trusted)
         || allowed.iter().any(|a| a == origin)
         || (is_loopback_origin(own_origin) && is_loopback_origin(origin))
     {
@@ -98,27 +153,19 @@ pub fn check_origin(
 
 /// `http(s)://` + a loopback host + an optional numeric port, and nothing else.
 fn is_loopback_origin(origin: &str) -> bool {
-    let Some(rest) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-    else {
+    // An origin is `scheme://host[:port]`: nothing after the authority.
+    let Some(uri) = crate::uri::parse(origin) else {
         return false;
     };
-    let (host, port) = if let Some(v6) = rest.strip_prefix("[::1]") {
-        ("[::1]", v6)
-    } else {
-        match rest.find(':') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        }
-    };
-    let port_ok = match port.strip_prefix(':') {
-        Some(digits) => {
-            (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
-        }
-        None => port.is_empty(),
-    };
-    port_ok && matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+    let scheme = uri.scheme_lower();
+    (scheme == "http" || scheme == "https")
+        && uri.path.is_empty()
+        && uri.query.is_none()
+        && uri.fragment.is_none()
+        && uri
+            .authority
+            .as_ref()
+            .is_some_and(|a| a.userinfo.is_none() && crate::uri::is_loopback_host(a.host))
 }
 
 /// An HTTP error whose body is one JSON-RPC error response (all 4xx replies carry JSON).
@@ -127,8 +174,13 @@ pub(crate) fn error_reply(status: u16, id: Option<RequestId>, error: ErrorObject
 }
 
 /// `405` with `Allow`, for `GET` and any other method.
-pub(crate) fn method_not_allowed(method: &str) -> Reply {
-    let why = if method == "GET" {
+pub(crate) fn method_not_allowed(method: &str, endpoint: Endpoint) -> Reply {
+    let why = if method == "GET" && endpoint == Endpoint::Sse {
+        "the old HTTP+SSE transport (GET /sse plus POST /messages) is not served here; this \
+         server speaks Streamable HTTP at /mcp (also accepted at /sse): send JSON-RPC messages \
+         with POST"
+            .to_owned()
+    } else if method == "GET" {
         "this server offers no server-initiated SSE stream; send JSON-RPC messages with POST"
             .to_owned()
     } else {
@@ -224,6 +276,30 @@ mod tests {
     }
 
     #[test]
+    fn a_rebinding_page_whose_host_and_origin_agree_over_plain_http_is_refused() {
+        // DNS rebinding: evil.example resolved to a local server; Host and Origin agree.
+        let r = check_origin(Some("http://evil.example"), "http://evil.example", &[]);
+        assert_eq!(r.unwrap_err().status, 403);
+        let r = check_origin(
+            Some("http://evil.example:8787"),
+            "http://evil.example:8787",
+            &[],
+        );
+        assert_eq!(r.unwrap_err().status, 403);
+        // Configured explicitly, it is the operator's choice.
+        let allowed = vec!["http://intranet.example".to_owned()];
+        assert!(check_origin(
+            Some("http://intranet.example"),
+            "http://intranet.example",
+            &allowed
+        )
+        .is_ok());
+        // https own origins and loopback ones are still the server's own.
+        assert!(check_origin(Some("http://127.0.0.1:8787"), "http://127.0.0.1:8787", &[]).is_ok());
+        assert!(check_origin(Some("https://mcp.example"), "https://mcp.example", &[]).is_ok());
+    }
+
+    #[test]
     fn loopback_origins_pass_only_when_this_server_is_on_loopback() {
         let local = "http://localhost:8787";
         for origin in [
@@ -231,6 +307,8 @@ mod tests {
             "http://127.0.0.1:3000",
             "http://[::1]:5173",
             "http://localhost",
+            // All of 127.0.0.0/8 is this machine (one loopback rule: uri::is_loopback_host).
+            "http://127.0.0.2:80",
         ] {
             assert!(check_origin(Some(origin), local, &[]).is_ok(), "{origin}");
             assert!(
@@ -242,7 +320,7 @@ mod tests {
             "http://localhost.evil.com",
             "http://localhost:abc",
             "http://127.0.0.1:80/x",
-            "http://127.0.0.2:80",
+            "http://user@localhost:80",
         ] {
             assert!(check_origin(Some(bad), local, &[]).is_err(), "{bad}");
         }
@@ -250,10 +328,36 @@ mod tests {
 
     #[test]
     fn get_is_405_with_allow() {
-        let r = method_not_allowed("GET");
+        let r = method_not_allowed("GET", Endpoint::Mcp);
         assert_eq!(r.status, 405);
         assert_eq!(r.header_value("allow"), Some("POST, DELETE"));
         assert_eq!(r.header_value("content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn get_at_sse_is_405_naming_mcp() {
+        let r = method_not_allowed("GET", Endpoint::Sse);
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header_value("allow"), Some("POST, DELETE"));
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("/mcp"), "{message}");
+        assert!(message.contains("Streamable HTTP"), "{message}");
+    }
+
+    #[test]
+    fn each_endpoint_names_its_own_resource_and_metadata() {
+        assert_eq!(Endpoint::from_path("/sse"), Endpoint::Sse);
+        assert_eq!(Endpoint::from_path("/mcp"), Endpoint::Mcp);
+        assert_eq!(Endpoint::Sse.resource("https://h"), "https://h/sse");
+        assert_eq!(
+            Endpoint::Sse.resource_metadata_url("https://h"),
+            "https://h/.well-known/oauth-protected-resource/sse"
+        );
+        assert_eq!(
+            Endpoint::Mcp.resource_metadata_url("https://h"),
+            "https://h/.well-known/oauth-protected-resource/mcp"
+        );
     }
 
     #[test]

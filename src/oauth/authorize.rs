@@ -118,11 +118,11 @@ pub fn validate(
     };
     let resource = match query.resource.as_deref() {
         None => resource.to_owned(),
-        Some(r) if r == resource => r.to_owned(),
+        Some(r) if crate::oauth::metadata::same_resource(r, resource) => r.to_owned(),
         Some(_) => {
             return fail(
                 OAuthError::invalid_target(format!(
-                    "this server only issues tokens for {resource}"
+                    "this server only issues tokens for {resource} (or its /sse alias)"
                 )),
                 state,
             )

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, ProviderKind};
 use crate::http::{HttpError, Reply};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeQuery, CONSENT_TTL_SECS};
+use crate::oauth::cimd::{self, ClientDocuments};
 use crate::oauth::crypto::{self, Entropy, Keyring};
 use crate::oauth::error::{append_query, ErrorCode, OAuthError};
 use crate::oauth::grant::command::{typed, GrantCommand};
@@ -33,7 +34,7 @@ use crate::oauth::pkce::{self, CodeVerifier};
 use crate::oauth::redirect::redirect_host;
 use crate::oauth::register::Client;
 use crate::oauth::store::{keys, Store, StoreError};
-use crate::oauth::token::{self, ClientAuth};
+use crate::oauth::token;
 use crate::oauth::types::{AnyToken, AuthCode, CsrfToken, StateToken, UpstreamVerifier};
 use crate::outbound::HttpClient;
 use crate::upstream::dev::{self, DevLoginForm};
@@ -61,6 +62,8 @@ pub struct Site<'a> {
     pub cookie_header: Option<&'a str>,
     pub now: u64,
     pub rng: &'a dyn Entropy,
+    /// Fetching, caching and checking Client ID Metadata Documents.
+    pub documents: &'a dyn ClientDocuments,
 }
 
 impl Site<'_> {
@@ -238,7 +241,28 @@ pub async fn authorize(
         Err(AuthorizeError::Local(m)) => return Ok(local_error(400, &m)),
         Err(AuthorizeError::Redirect { .. }) => return Err(HttpError::Internal),
     };
+    // A client_id that is a URL names a Client ID Metadata Document (CIMD).
+    let mut document = None;
     let client = match query.client_id.as_deref() {
+        Some(id) if cimd::is_document_client_id(id) => {
+            match cimd::resolve(site.documents, id, site.now).await {
+                Ok(d) => {
+                    let client = d.client.clone();
+                    document = Some(d);
+                    Some(client)
+                }
+                // Never redirected: the redirect URIs are what we could not check.
+                Err(e) => {
+                    return Ok(local_error(
+                        400,
+                        &format!(
+                            "This server could not verify the application that sent you here: {}. Nothing was sent back to it. Try again later, or tell the application's developer.",
+                            e.message()
+                        ),
+                    ))
+                }
+            }
+        }
         Some(id) => load_client(store, id).await?,
         None => None,
     };
@@ -284,9 +308,18 @@ pub async fn authorize(
         .client_name
         .clone()
         .unwrap_or_else(|| "An unnamed application".to_owned());
+    let verified_host = document
+        .as_ref()
+        .and_then(|_| cimd::client_id_host(&client.client_id));
     let page = web::consent_page(&Consent {
         client_name: &name,
         client_id: &client.client_id,
+        verified_host: verified_host.as_deref(),
+        loopback_only: document.is_some()
+            && client
+                .redirect_uris
+                .iter()
+                .all(|u| crate::oauth::redirect::is_loopback_redirect(u)),
         redirect_host: &redirect_host(&ticket.request.redirect_uri),
         scopes: &ticket.request.scope,
         ticket: &signed,
@@ -471,16 +504,10 @@ pub async fn callback(
         return Ok(local_error(400, "This sign-in was started in another browser, or its cookie expired. Start again from your MCP client."));
     }
     let clear_state = site.clear_cookie(&cookie_name);
-    let answer = store
-        .grant(&grant_id, &GrantCommand::TakeState { state })
-        .await
-        .map_err(store_fault)?;
-    let taken: TakenState = match typed(answer) {
+    let command = GrantCommand::TakeState { state };
+    let taken: TakenState = match sign_in_step(store, &grant_id, &command, &clear_state).await? {
         Ok(t) => t,
-        Err(GrantError::State(p)) => {
-            return Ok(local_error(400, p.message()).header("Set-Cookie", &clear_state))
-        }
-        Err(e) => return Err(grant_fault(e)),
+        Err(page) => return Ok(page),
     };
     let request = &taken.request;
     let back = |error: OAuthError| {
@@ -551,16 +578,10 @@ pub async fn callback(
         user: sign_in.user,
         upstream: Some(sign_in.tokens),
     };
-    let answer = store
-        .grant(&grant_id, &GrantCommand::IssueCode { props })
-        .await
-        .map_err(store_fault)?;
-    let code: AuthCode = match typed(answer) {
+    let command = GrantCommand::IssueCode { props };
+    let code: AuthCode = match sign_in_step(store, &grant_id, &command, &clear_state).await? {
         Ok(c) => c,
-        Err(GrantError::State(p)) => {
-            return Ok(local_error(400, p.message()).header("Set-Cookie", &clear_state))
-        }
-        Err(e) => return Err(grant_fault(e)),
+        Err(page) => return Ok(page),
     };
     let mut params: Vec<(&str, &str)> = vec![("code", code.secret())];
     if let Some(s) = request.state.as_deref() {
@@ -571,6 +592,24 @@ pub async fn callback(
         Reply::redirect(&append_query(&request.redirect_uri, &params))
             .header("Set-Cookie", &clear_state),
     )
+}
+
+/// Runs one step of the sign-in in the grant's object. A state that is unknown,
+/// used or expired is the person's to read (`Err(page)`), not a fault.
+async fn sign_in_step<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    grant_id: &str,
+    command: &GrantCommand,
+    clear_state: &str,
+) -> Result<Result<T, Reply>, HttpError> {
+    let answer = store.grant(grant_id, command).await.map_err(store_fault)?;
+    match typed(answer) {
+        Ok(v) => Ok(Ok(v)),
+        Err(GrantError::State(p)) => Ok(Err(
+            local_error(400, p.message()).header("Set-Cookie", clear_state)
+        )),
+        Err(e) => Err(grant_fault(e)),
+    }
 }
 
 async fn abandon(store: &dyn Store, grant_id: &str) {
@@ -596,28 +635,92 @@ pub(crate) fn oauth_reply(error: &OAuthError, basic: bool) -> Reply {
 }
 
 /// Reads the form of /token or /revoke and authenticates its client
-/// (RFC 6749 §2.3, §3.2.1). `Err` is the reply to send.
+/// (RFC 6749 §2.3, §3.2.1; RFC 7523 §3 for document clients). `endpoint` is
+/// the URL that was called. `Ok(Err)` is the reply to send; `Ok(Ok)` carries
+/// the authenticated client id.
 pub(crate) async fn client_form(
     site: &Site<'_>,
     store: &dyn Store,
+    endpoint: &str,
     authorization: Option<&str>,
     content_type: Option<&str>,
     body: &[u8],
-) -> Result<Result<(token::TokenForm, ClientAuth), Reply>, HttpError> {
+) -> Result<Result<(token::TokenForm, String), Reply>, HttpError> {
     let form = match token::parse_form(content_type, body) {
         Ok(f) => f,
         Err(e) => return Ok(Err(oauth_reply(&e, false))),
     };
     let basic = authorization.is_some_and(|h| !h.trim().is_empty());
-    let auth = match token::client_credentials(authorization, &form) {
-        Ok(a) => a,
-        Err(e) => return Ok(Err(oauth_reply(&e, basic))),
+    let assertion = form.client_assertion.as_deref().filter(|a| !a.is_empty());
+    let client_id = match assertion {
+        // RFC 7523 §3: client_id is optional next to an assertion; its iss names the client.
+        Some(jwt) => {
+            if basic || form.client_secret.is_some() {
+                let e = OAuthError::invalid_request(
+                    "use one client authentication method, not several",
+                );
+                return Ok(Err(oauth_reply(&e, basic)));
+            }
+            let from_jwt = || {
+                cimd::parse_assertion(jwt).ok().and_then(|a| {
+                    a.claims
+                        .get("iss")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                })
+            };
+            let Some(id) = form
+                .client_id
+                .clone()
+                .filter(|c| !c.is_empty())
+                .or_else(from_jwt)
+            else {
+                let e = OAuthError::invalid_client(
+                    "client authentication is required (client_id is missing)",
+                );
+                return Ok(Err(oauth_reply(&e, false)));
+            };
+            if !cimd::is_document_client_id(&id) {
+                let e = OAuthError::invalid_client(
+                    "private_key_jwt is accepted only from clients with a metadata document",
+                );
+                return Ok(Err(oauth_reply(&e, false)));
+            }
+            id
+        }
+        None => {
+            let auth = match token::client_credentials(authorization, &form) {
+                Ok(a) => a,
+                Err(e) => return Ok(Err(oauth_reply(&e, basic))),
+            };
+            if !cimd::is_document_client_id(auth.client_id()) {
+                let client = load_client(store, auth.client_id()).await?;
+                if let Err(e) = token::authenticate_client(&auth, client.as_ref(), site.now) {
+                    return Ok(Err(oauth_reply(&e, basic)));
+                }
+                return Ok(Ok((form, auth.client_id().to_owned())));
+            }
+            auth.client_id().to_owned()
+        }
     };
-    let client = load_client(store, auth.client_id()).await?;
-    if let Err(e) = token::authenticate_client(&auth, client.as_ref(), site.now) {
+    // A Client ID Metadata Document client.
+    let document = match cimd::resolve(site.documents, &client_id, site.now).await {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(oauth_reply(&cimd::document_error(e), basic))),
+    };
+    let presented = cimd::Presented {
+        secret: basic || form.client_secret.is_some(),
+        assertion_type: form.client_assertion_type.as_deref(),
+        assertion,
+    };
+    let token_url = format!("{}/token", site.issuer);
+    let audiences = [token_url.as_str(), site.issuer, endpoint];
+    if let Err(e) =
+        cimd::authenticate(site.documents, &document, &presented, &audiences, site.now).await
+    {
         return Ok(Err(oauth_reply(&e, basic)));
     }
-    Ok(Ok((form, auth)))
+    Ok(Ok((form, client_id)))
 }
 
 /// `POST /token` (RFC 6749 §3.2): authorization code and refresh token grants.
@@ -628,11 +731,13 @@ pub async fn token(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, HttpError> {
-    let (form, auth) = match client_form(site, store, authorization, content_type, body).await? {
-        Ok(v) => v,
-        Err(reply) => return Ok(reply),
-    };
-    let (grant_id, command) = match token::plan(&form, auth.client_id()) {
+    let endpoint = format!("{}/token", site.issuer);
+    let (form, client_id) =
+        match client_form(site, store, &endpoint, authorization, content_type, body).await? {
+            Ok(v) => v,
+            Err(reply) => return Ok(reply),
+        };
+    let (grant_id, command) = match token::plan(&form, &client_id) {
         Ok(plan) => plan,
         Err(e) => return Ok(oauth_reply(&e, false)),
     };
@@ -655,10 +760,12 @@ pub async fn revoke(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, HttpError> {
-    let (form, auth) = match client_form(site, store, authorization, content_type, body).await? {
-        Ok(v) => v,
-        Err(reply) => return Ok(reply),
-    };
+    let endpoint = format!("{}/revoke", site.issuer);
+    let (form, client_id) =
+        match client_form(site, store, &endpoint, authorization, content_type, body).await? {
+            Ok(v) => v,
+            Err(reply) => return Ok(reply),
+        };
     let Some(token) = form.token.filter(|t| !t.is_empty()).map(AnyToken::new) else {
         return Ok(oauth_reply(
             &OAuthError::invalid_request("token is required"),
@@ -670,7 +777,7 @@ pub async fn revoke(
             let grant_id = grant_id.to_owned();
             let command = GrantCommand::Revoke {
                 token,
-                client_id: auth.client_id().to_owned(),
+                client_id: client_id.clone(),
             };
             let answer = store
                 .grant(&grant_id, &command)

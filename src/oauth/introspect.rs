@@ -68,13 +68,25 @@ pub async fn introspect(
             Err(e) => return Ok(flow::oauth_reply(&e, false)),
         }
     } else {
-        let (form, auth) =
-            match flow::client_form(site, store, authorization, content_type, body).await? {
+        let endpoint = format!("{}/introspect", site.issuer);
+        let (form, client_id) =
+            match flow::client_form(site, store, &endpoint, authorization, content_type, body)
+                .await?
+            {
                 Ok(v) => v,
                 Err(reply) => return Ok(reply),
             };
-        if auth.method() == crate::oauth::register::TokenEndpointAuthMethod::None {
-            let basic = authorization.is_some_and(|h| !h.trim().is_empty());
+        // Only a client that proved who it is (a secret or a signed assertion,
+        // which `client_form` has just checked) may ask. A public client sends
+        // its id alone.
+        let basic = authorization.is_some_and(|h| !h.trim().is_empty());
+        let proved = basic
+            || form.client_secret.as_deref().is_some_and(|s| !s.is_empty())
+            || form
+                .client_assertion
+                .as_deref()
+                .is_some_and(|a| !a.is_empty());
+        if !proved {
             return Ok(flow::oauth_reply(
                 &OAuthError::invalid_client(
                     "token introspection is for confidential clients; public clients cannot authenticate",
@@ -82,7 +94,7 @@ pub async fn introspect(
                 basic,
             ));
         }
-        (form, Caller::Client(auth.client_id().to_owned()))
+        (form, Caller::Client(client_id))
     };
     let Some(token) = form.token.filter(|t| !t.is_empty()).map(AnyToken::new) else {
         return Ok(flow::oauth_reply(

@@ -18,6 +18,7 @@
 
 use crate::user::ALL_SCOPES;
 use serde_json::{json, Value};
+use std::cell::RefCell;
 
 /// Where RFC 8414 §3 metadata is served.
 pub const AUTHORIZATION_SERVER_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
@@ -29,7 +30,15 @@ pub const MCP_PATH: &str = "/mcp";
 pub const RESOURCE_NAME: &str = "MCP server";
 
 /// Client authentication methods at the token and revocation endpoints.
-const AUTH_METHODS: [&str; 3] = ["none", "client_secret_basic", "client_secret_post"];
+/// `private_key_jwt` (RFC 7523) is for Client ID Metadata Document clients.
+const AUTH_METHODS: [&str; 4] = [
+    "none",
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
+/// JWS algorithms of `private_key_jwt` assertions (verified with WebCrypto).
+const AUTH_SIGNING_ALGS: [&str; 2] = ["RS256", "ES256"];
 
 /// The RFC 8414 §2 document for `issuer` (an origin such as `https://host`,
 /// without a trailing slash).
@@ -46,14 +55,17 @@ pub fn authorization_server_metadata(issuer: &str) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
-        // RFC 7662 §2.1: confidential clients (and the operator's ADMIN_TOKEN).
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
+        // RFC 7662 §2.1: clients that authenticate (and the operator's ADMIN_TOKEN).
+        "introspection_endpoint_auth_methods_supported": &AUTH_METHODS[1..],
+        "introspection_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
         "scopes_supported": ALL_SCOPES,
         "authorization_response_iss_parameter_supported": true,
-        // Client ID Metadata Documents are not accepted yet; saying so keeps
-        // clients that support both on Dynamic Client Registration.
-        "client_id_metadata_document_supported": false,
+        // A client_id may be an https URL of a Client ID Metadata Document
+        // (src/oauth/cimd.rs); Dynamic Client Registration stays available.
+        "client_id_metadata_document_supported": true,
     })
 }
 
@@ -80,6 +92,25 @@ pub fn resource_metadata_url(origin: &str) -> String {
 pub fn mcp_resource(origin: &str) -> String {
     format!("{origin}{MCP_PATH}")
 }
+
+// ---- /sse alias (issue 11). A self-contained block: the MCP endpoint is also served at
+// `/sse`, for configurations written for the old HTTP+SSE transport. Both URLs name ONE
+// protected resource: a token bound (RFC 8707) to either is accepted at both, and /authorize
+// and /token accept either as `resource`. Callers compare resources with `same_resource`.
+
+/// The old URL of the MCP endpoint, served exactly like [`MCP_PATH`] (docs/mcp.md).
+pub const SSE_PATH: &str = "/sse";
+
+/// Whether two resource identifiers name this server's one protected resource the same way:
+/// byte-equal, or the `/mcp` and `/sse` URLs of the same origin.
+pub fn same_resource(a: &str, b: &str) -> bool {
+    fn base(r: &str) -> Option<&str> {
+        r.strip_suffix(MCP_PATH)
+            .or_else(|| r.strip_suffix(SSE_PATH))
+    }
+    a == b || matches!((base(a), base(b)), (Some(x), Some(y)) if x == y)
+}
+// ---- end of the /sse alias block
 
 /// The `WWW-Authenticate` value of a 401 from `/mcp`: where to discover the
 /// authorization server and which scopes to ask for, plus, for a token that was
@@ -160,9 +191,106 @@ pub fn cors_headers() -> Vec<(String, String)> {
     .collect()
 }
 
+/// A document rendered once and reused while the issuer stays the same.
+///
+/// The metadata documents depend on nothing but the issuer, so the shell keeps
+/// the finished response per isolate instead of rebuilding a JSON value, four
+/// URLs and its headers on every request. One entry only: without `PUBLIC_URL`
+/// the issuer is the request's own origin (taken from its `Host`), and a
+/// client sending odd hosts must not be able to grow a cache; a different
+/// issuer simply renders again and replaces the entry.
+pub struct PerIssuer<T> {
+    entry: RefCell<Option<(String, T)>>,
+}
+
+impl<T: Clone> PerIssuer<T> {
+    pub const fn new() -> Self {
+        PerIssuer {
+            entry: RefCell::new(None),
+        }
+    }
+
+    /// The document for `issuer`, rendered by `render` only when the cached
+    /// one is for another issuer (or there is none yet).
+    pub fn get_or_render(&self, issuer: &str, render: impl FnOnce() -> T) -> T {
+        self.use_or_render(issuer, render, T::clone)
+    }
+
+    /// Like [`PerIssuer::get_or_render`], but lends the document to `f`
+    /// instead of cloning it.
+    pub fn use_or_render<R>(
+        &self,
+        issuer: &str,
+        render: impl FnOnce() -> T,
+        f: impl FnOnce(&T) -> R,
+    ) -> R {
+        if let Some((cached_issuer, doc)) = self.entry.borrow().as_ref() {
+            if cached_issuer == issuer {
+                return f(doc);
+            }
+        }
+        let doc = render();
+        let out = f(&doc);
+        *self.entry.borrow_mut() = Some((issuer.to_owned(), doc));
+        out
+    }
+}
+
+impl<T: Clone> Default for PerIssuer<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mcp_and_sse_urls_of_one_origin_are_the_same_resource() {
+        assert!(same_resource("https://h/mcp", "https://h/mcp"));
+        assert!(same_resource("https://h/mcp", "https://h/sse"));
+        assert!(same_resource("https://h/sse", "https://h/mcp"));
+        assert!(!same_resource("https://h/mcp", "https://other/mcp"));
+        assert!(!same_resource("https://h/mcp", "https://other/sse"));
+        assert!(!same_resource("https://h/mcp", "https://h/mcp/"));
+        assert!(!same_resource("https://h/mcp", "https://h"));
+        assert!(!same_resource("https://h/mcp", "https://h/other"));
+        assert!(!same_resource("https://h/mcp", "https://h.evil/sse"));
+    }
+
+    #[test]
+    fn documents_render_once_per_issuer() {
+        let cache = PerIssuer::new();
+        let renders = std::cell::Cell::new(0);
+        let render = |issuer: &str| {
+            renders.set(renders.get() + 1);
+            authorization_server_metadata(issuer)
+        };
+        let a = cache.get_or_render("https://a.example", || render("https://a.example"));
+        let again = cache.get_or_render("https://a.example", || render("https://a.example"));
+        assert_eq!(a, again);
+        assert_eq!(renders.get(), 1, "the second request reuses the document");
+        assert_eq!(a["issuer"], "https://a.example");
+    }
+
+    #[test]
+    fn another_issuer_renders_its_own_document() {
+        let cache = PerIssuer::new();
+        let a = cache.get_or_render("https://a.example", || {
+            authorization_server_metadata("https://a.example")
+        });
+        let b = cache.get_or_render("https://b.example", || {
+            authorization_server_metadata("https://b.example")
+        });
+        assert_eq!(a["token_endpoint"], "https://a.example/token");
+        assert_eq!(b["token_endpoint"], "https://b.example/token");
+        // And back: never a document for the wrong issuer.
+        let a2 = cache.get_or_render("https://a.example", || {
+            authorization_server_metadata("https://a.example")
+        });
+        assert_eq!(a2["issuer"], "https://a.example");
+    }
 
     #[test]
     fn quoted_values_cannot_break_out_of_the_header() {

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod authorize;
+pub mod cimd;
 pub mod connections;
 pub mod crypto;
 pub mod error;

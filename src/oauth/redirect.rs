@@ -159,6 +159,12 @@ pub fn redirect_uri_matches(registered: &[String], presented: &str) -> bool {
     })
 }
 
+/// Whether `uri` is an `http` loopback redirect (RFC 8252 §7.3): the
+/// application listens on this computer.
+pub fn is_loopback_redirect(uri: &str) -> bool {
+    split_loopback(uri).is_some()
+}
+
 /// What to show a user on the consent page as the place the client will send
 /// them back to: the host for `http`/`https`, as the browser will visit it
 /// (see [`crate::idn::display_host`]: percent-decoded, an IDN in Unicode with

@@ -2,12 +2,14 @@
 //! authorization): reading the bearer token of a /mcp request and the 401
 //! challenge that tells a client where to authorize.
 
+use crate::config::Config;
 use crate::config::Secret;
 use crate::http::Reply;
 use crate::oauth::crypto;
 use crate::oauth::error::OAuthError;
-use crate::oauth::grant::AccessError;
+use crate::oauth::grant::{self, AccessError, TokenKind};
 use crate::oauth::metadata;
+use crate::oauth::store::{keys, Store, StoreError};
 use crate::user::{UserContext, UserProfile, ALL_SCOPES, SCOPE_MCP};
 
 /// What the `Authorization` header of a request holds.
@@ -76,6 +78,42 @@ pub fn unauthorized(resource_metadata_url: &str, problem: Option<&str>) -> Reply
             &metadata::www_authenticate(resource_metadata_url, error),
         )
         .no_store()
+}
+
+/// Who is calling `/mcp` (RFC 6750 §2.1): the static `AUTH_TOKEN`, or an access
+/// token checked against its record, one KV read and no write (integrity,
+/// expiry, audience per RFC 8707, the base scope; see `grant::access`).
+/// `Err` is a storage fault; `Ok(Err(refusal))` is the client's to hear.
+pub async fn authenticate(
+    store: &dyn Store,
+    config: &Config,
+    issuer: &str,
+    authorization: Option<&str>,
+    now: u64,
+) -> Result<Result<UserContext, Refusal>, StoreError> {
+    let token = match bearer(authorization) {
+        Bearer::Missing => return Ok(Err(Refusal::NoToken)),
+        Bearer::Malformed => return Ok(Err(Refusal::Malformed)),
+        Bearer::Token(t) => t,
+    };
+    if is_static_token(token, config.auth_token.as_ref()) {
+        return Ok(Ok(static_token_user()));
+    }
+    // Not shaped like our access tokens: not worth a read.
+    if !matches!(grant::parse_token(token), Some((TokenKind::Access, _))) {
+        return Ok(Err(Refusal::Token(AccessError::Invalid)));
+    }
+    let record = store.get(&keys::access(&crypto::hash_token(token))).await?;
+    // One protected resource with two URLs (`/mcp` and `/sse`): see `same_resource`.
+    let resource = metadata::mcp_resource(issuer);
+    Ok(grant::authenticate(
+        record.as_deref(),
+        token,
+        &[resource.as_str()],
+        now,
+        &config.keyring,
+    )
+    .map_err(Refusal::Token))
 }
 
 /// Why a request to `/mcp` is not let in.

@@ -30,6 +30,9 @@ pub struct TokenForm {
     pub client_secret: Option<String>,
     pub token: Option<String>,
     pub token_type_hint: Option<String>,
+    /// RFC 7523 §2.2 (`private_key_jwt`, document clients only).
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
 }
 
 impl std::fmt::Debug for TokenForm {

@@ -15,6 +15,8 @@ use crate::http::Reply;
 struct ConsentPage<'a> {
     client_name: &'a str,
     client_id: &'a str,
+    verified_host: Option<&'a str>,
+    loopback_only: bool,
     redirect_host: &'a str,
     scopes: Vec<(&'a str, &'static str)>,
     ticket: &'a str,
@@ -38,6 +40,11 @@ struct DevLoginPage<'a> {
 pub struct Consent<'a> {
     pub client_name: &'a str,
     pub client_id: &'a str,
+    /// For a Client ID Metadata Document client: the host its document came
+    /// from over https, the application's verified identity.
+    pub verified_host: Option<&'a str>,
+    /// Every redirect URI of a document client goes to this computer.
+    pub loopback_only: bool,
     pub redirect_host: &'a str,
     pub scopes: &'a [String],
     /// The signed consent ticket.
@@ -69,6 +76,8 @@ pub fn consent_page(c: &Consent<'_>) -> Reply {
         ConsentPage {
             client_name: c.client_name,
             client_id: c.client_id,
+            verified_host: c.verified_host,
+            loopback_only: c.loopback_only,
             redirect_host: c.redirect_host,
             scopes,
             ticket: c.ticket,
@@ -101,6 +110,8 @@ mod tests {
         let r = consent_page(&Consent {
             client_name: "<script>alert(1)</script>",
             client_id: "c\"1",
+            verified_host: None,
+            loopback_only: false,
             redirect_host: "evil.example\"><b>",
             scopes: &scopes,
             ticket: "t",
@@ -122,6 +133,8 @@ mod tests {
         let html = text(&consent_page(&Consent {
             client_name: "Inspector",
             client_id: "cid",
+            verified_host: None,
+            loopback_only: false,
             redirect_host: "localhost",
             scopes: &scopes,
             ticket: "T",
@@ -137,6 +150,40 @@ mod tests {
         ] {
             assert!(html.contains(needle), "{needle}");
         }
+    }
+
+    #[test]
+    fn a_document_client_is_named_by_its_verified_host() {
+        let scopes = vec!["mcp".to_owned()];
+        let html = text(&consent_page(&Consent {
+            client_name: "Claude <Code>",
+            client_id: "https://claude.ai/oauth/claude-code-client-metadata",
+            verified_host: Some("claude.ai"),
+            loopback_only: true,
+            redirect_host: "localhost",
+            scopes: &scopes,
+            ticket: "T",
+            csrf: "C",
+        }));
+        for needle in [
+            "id=\"verified-host\">claude.ai<",
+            "calls itself",
+            "Claude &#60;Code&#62;",
+            "id=\"loopback-warning\"",
+        ] {
+            assert!(html.contains(needle), "{needle}");
+        }
+        let dcr = text(&consent_page(&Consent {
+            client_name: "X",
+            client_id: "cid",
+            verified_host: None,
+            loopback_only: false,
+            redirect_host: "x.example",
+            scopes: &scopes,
+            ticket: "T",
+            csrf: "C",
+        }));
+        assert!(!dcr.contains("verified-host") && !dcr.contains("loopback-warning"));
     }
 
     #[test]

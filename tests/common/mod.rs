@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 
 use mcp_oauth_worker::config::Config;
 use mcp_oauth_worker::http::Reply;
+use mcp_oauth_worker::oauth::cimd::{ClientDocuments, DocumentCache, FetchError, Fetched, SigAlg};
 use mcp_oauth_worker::oauth::crypto::{CryptoError, Entropy};
 use mcp_oauth_worker::oauth::flow::Site;
 use mcp_oauth_worker::oauth::grant::command::{GrantAnswer, GrantCommand};
@@ -351,6 +352,8 @@ pub struct Platform {
     indexes: RefCell<HashMap<String, Rc<IndexSlot>>>,
     /// The next this-many index calls fail.
     pub failing_index_calls: Cell<u32>,
+    /// The web as Client ID Metadata Documents see it.
+    pub docs: FakeDocuments,
 }
 
 /// One grant index object's storage, in memory.
@@ -407,6 +410,7 @@ impl Platform {
             failing_deletes: Cell::new(0),
             indexes: RefCell::new(HashMap::new()),
             failing_index_calls: Cell::new(0),
+            docs: FakeDocuments::default(),
         }
     }
 
@@ -581,6 +585,7 @@ impl Platform {
             cookie_header,
             now: self.now.get(),
             rng: &self.rng,
+            documents: &self.docs,
         }
     }
 }
@@ -792,4 +797,88 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned());
     found
+}
+
+// ---------------------------------------------------------------------------
+// Client ID Metadata Documents
+
+/// Scripted answers to document fetches, an isolate cache, a stand-in
+/// signature check, and a jti register.
+///
+/// The stand-in signature of `signed` under a key is `fake_sign(kid, signed)`:
+/// real RS256/ES256 verification is WebCrypto's, tested in e2e; here only the
+/// core's plumbing around it is.
+#[derive(Default)]
+pub struct FakeDocuments {
+    pub answers: RefCell<HashMap<String, Result<Fetched, FetchError>>>,
+    pub fetches: RefCell<Vec<String>>,
+    pub cache: RefCell<DocumentCache>,
+    pub used: RefCell<HashMap<String, u64>>,
+}
+
+pub fn fake_sign(key: &serde_json::Value, signed: &[u8]) -> Vec<u8> {
+    let mut out = key.to_string().into_bytes();
+    out.extend_from_slice(signed);
+    mcp_oauth_worker::oauth::crypto::hash_token(&String::from_utf8_lossy(&out)).into_bytes()
+}
+
+impl FakeDocuments {
+    /// Serves `doc` at `url` with 200 and `cache_control`.
+    pub fn serve(&self, url: &str, doc: &serde_json::Value, cache_control: Option<&str>) {
+        self.answer(
+            url,
+            Ok(Fetched {
+                status: 200,
+                cache_control: cache_control.map(str::to_owned),
+                body: doc.to_string().into_bytes(),
+            }),
+        );
+    }
+    pub fn answer(&self, url: &str, answer: Result<Fetched, FetchError>) {
+        self.answers.borrow_mut().insert(url.to_owned(), answer);
+    }
+    pub fn fetch_count(&self, url: &str) -> usize {
+        self.fetches.borrow().iter().filter(|u| *u == url).count()
+    }
+}
+
+impl ClientDocuments for FakeDocuments {
+    fn fetch<'a>(&'a self, url: &'a str) -> LocalBoxFuture<'a, Result<Fetched, FetchError>> {
+        Box::pin(async move {
+            self.fetches.borrow_mut().push(url.to_owned());
+            yield_now().await;
+            self.answers
+                .borrow()
+                .get(url)
+                .cloned()
+                .unwrap_or(Err(FetchError::Unreachable("no such host".into())))
+        })
+    }
+    fn cache(&self) -> &RefCell<DocumentCache> {
+        &self.cache
+    }
+    fn verify_signature<'a>(
+        &'a self,
+        _alg: SigAlg,
+        jwk: &'a serde_json::Value,
+        signed: &'a [u8],
+        signature: &'a [u8],
+    ) -> LocalBoxFuture<'a, Result<bool, String>> {
+        Box::pin(async move { Ok(fake_sign(jwk, signed) == signature) })
+    }
+    fn first_use<'a>(
+        &'a self,
+        key: &'a str,
+        until: u64,
+    ) -> LocalBoxFuture<'a, Result<bool, String>> {
+        Box::pin(async move {
+            yield_now().await;
+            let mut used = self.used.borrow_mut();
+            if used.contains_key(key) {
+                return Ok(false);
+            }
+            used.insert(key.to_owned(), until);
+            Ok(true)
+        })
+    }
 }

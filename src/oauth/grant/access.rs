@@ -100,8 +100,12 @@ pub fn authenticate(
     ring: &Keyring,
 ) -> Result<UserContext, AccessError> {
     let (record, key) = open_record(record, token, now, ring).ok_or(AccessError::Invalid)?;
-    // RFC 8707: only tokens minted for this resource are accepted here.
-    if !resources.contains(&record.resource.as_str()) {
+    // RFC 8707: only tokens minted for this resource are accepted here (its
+    // `/mcp` and `/sse` URLs name one resource: `metadata::same_resource`).
+    if !resources
+        .iter()
+        .any(|r| crate::oauth::metadata::same_resource(r, &record.resource))
+    {
         return Err(AccessError::WrongResource);
     }
     if !record.scope.iter().any(|s| s == SCOPE_MCP) {

@@ -247,7 +247,7 @@ pub fn redeem_code(
         );
     }
     if let Some(resource) = input.resource {
-        if resource != request.resource {
+        if !crate::oauth::metadata::same_resource(resource, &request.resource) {
             return Step::fail(
                 Some(state),
                 GrantError::oauth(OAuthError::invalid_target(

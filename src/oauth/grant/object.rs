@@ -159,11 +159,12 @@ impl GrantObject {
             let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
             return;
         };
-        let Ok(Some(mut state)) = decode(raw.as_deref()) else {
-            // Nothing to keep, or nothing we can read: an unreadable state is
-            // never taken for an empty one, but it is also never served again.
-            let _ = storage.erase().await;
-            return;
+        let mut state = match decode(raw.as_deref()) {
+            Ok(Some(state)) => state,
+            Ok(None) => return,
+            // Kept as it is (fail closed): every command about it answers an
+            // error, and nothing takes it for an empty grant.
+            Err(_) => return,
         };
         let expired = now > state.expires_at;
         if expired {
@@ -241,7 +242,13 @@ async fn refresh(
         );
         return Ok((step.into(), None));
     }
-    let fresh = match ready.props.upstream.as_ref() {
+    // Tokens without an expiry (GitHub OAuth apps, the development provider) or
+    // far from it need no provider at all: the common refresh builds nothing.
+    let due = ready.props.upstream.as_ref().filter(|t| {
+        t.expires_at
+            .is_some_and(|at| at <= svc.now + crate::upstream::REFRESH_MARGIN_SECS)
+    });
+    let fresh = match due {
         None => None,
         Some(tokens) => {
             let provider = svc.upstream.provider().await?;

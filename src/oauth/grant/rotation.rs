@@ -113,7 +113,7 @@ pub fn start(
         });
     }
     if let Some(resource) = input.resource {
-        if resource != state.request.resource {
+        if !crate::oauth::metadata::same_resource(resource, &state.request.resource) {
             return fail(
                 Some(state),
                 GrantError::oauth(OAuthError::invalid_target(
