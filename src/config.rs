@@ -106,6 +106,26 @@ impl ConfigError {
 /// over 128 bits even from a small alphabet).
 pub const MIN_SECRET_LEN: usize = 32;
 
+/// An optional bearer-token secret (`AUTH_TOKEN`, `ADMIN_TOKEN`): unset, or at
+/// least [`MIN_SECRET_LEN`] characters.
+fn optional_token(
+    name: &'static str,
+    value: Option<String>,
+) -> Result<Option<Secret>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.chars().count() < MIN_SECRET_LEN => Err(ConfigError::Invalid {
+            name,
+            reason: format!("it is shorter than {MIN_SECRET_LEN} characters"),
+            hint: format!(
+                "Leave it unset or use `openssl rand -hex 32`. {}",
+                secret_hint(name)
+            ),
+        }),
+        Some(v) => Ok(Some(Secret::new(v))),
+    }
+}
+
 fn secret_hint(name: &str) -> String {
     format!(
         "Set it with `npx wrangler secret put {name}` (locally: add it to .dev.vars, see .dev.vars.example)."
@@ -227,35 +247,9 @@ impl Config {
             .into_iter()
             .map(|u| u.to_ascii_lowercase())
             .collect();
-        let auth_token = match get("AUTH_TOKEN") {
-            None => None,
-            Some(v) if v.chars().count() < MIN_SECRET_LEN => {
-                return Err(ConfigError::Invalid {
-                    name: "AUTH_TOKEN",
-                    reason: format!("it is shorter than {MIN_SECRET_LEN} characters"),
-                    hint: format!(
-                        "Leave it unset or use `openssl rand -hex 32`. {}",
-                        secret_hint("AUTH_TOKEN")
-                    ),
-                })
-            }
-            Some(v) => Some(Secret::new(v)),
-        };
-
-        let admin_token = match get("ADMIN_TOKEN") {
-            None => None,
-            Some(v) if v.chars().count() < MIN_SECRET_LEN => {
-                return Err(ConfigError::Invalid {
-                    name: "ADMIN_TOKEN",
-                    reason: format!("it is shorter than {MIN_SECRET_LEN} characters"),
-                    hint: format!(
-                    "Leave it unset to disable the admin API, or use `openssl rand -hex 32`. {}",
-                    secret_hint("ADMIN_TOKEN")
-                ),
-                })
-            }
-            Some(v) => Some(Secret::new(v)),
-        };
+        let auth_token = optional_token("AUTH_TOKEN", get("AUTH_TOKEN"))?;
+        // Enables the admin API; unset, its routes answer 404.
+        let admin_token = optional_token("ADMIN_TOKEN", get("ADMIN_TOKEN"))?;
 
         Ok(Config {
             public_url,

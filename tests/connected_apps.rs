@@ -858,31 +858,19 @@ mod upgrade {
 
 mod index_object {
     use super::*;
-    use mcp_oauth_worker::oauth::index::IndexEntry;
-
-    fn entry(grant_id: &str, connected_at: u64, ends_at: u64) -> IndexEntry {
-        IndexEntry {
-            grant_id: grant_id.into(),
-            client_id: "c".into(),
-            user_id: "u".into(),
-            redirect_host: "app.example".into(),
-            scope: vec!["mcp".into()],
-            resource: RESOURCE.into(),
-            connected_at,
-            ends_at,
-        }
-    }
 
     #[test]
-    fn lists_newest_first_drops_entries_past_their_end_and_is_idempotent() {
+    fn lists_its_grants_drops_entries_past_their_end_and_is_idempotent() {
         let p = Platform::new();
         let now = p.now.get();
-        for e in [
-            entry("old-grant-aaaaaaaaaa", now - 100, now + 1000),
-            entry("new-grant-aaaaaaaaaa", now - 10, now + 1000),
-            entry("gone-grant-aaaaaaaaa", now - 500, now - 1),
+        for (grant_id, ends_at) in [
+            ("live-grant-aaaaaaaaaa", now + 1000),
+            ("gone-grant-aaaaaaaaaa", now - 1),
         ] {
-            let add = IndexCommand::Add { entry: e };
+            let add = IndexCommand::Add {
+                grant_id: grant_id.into(),
+                ends_at,
+            };
             block_on(p.index("user:u", &add)).unwrap().unwrap();
             // Adding twice (a retried effect) changes nothing.
             block_on(p.index("user:u", &add)).unwrap().unwrap();
@@ -890,11 +878,10 @@ mod index_object {
         let listed = block_on(p.index("user:u", &IndexCommand::List))
             .unwrap()
             .unwrap();
-        let ids: Vec<&str> = listed.iter().map(|e| e.grant_id.as_str()).collect();
-        assert_eq!(ids, ["new-grant-aaaaaaaaaa", "old-grant-aaaaaaaaaa"]);
+        assert_eq!(listed, ["live-grant-aaaaaaaaaa"]);
         assert_eq!(
             p.index_grants("user:u").len(),
-            2,
+            1,
             "the ended entry is deleted"
         );
         let remove = IndexCommand::Remove {

@@ -18,7 +18,7 @@
 //! - **The list** comes from the user's grant index, checked grant by grant
 //!   (`oauth::connections`).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::http::{HttpError, Reply};
 use crate::oauth::connections;
@@ -46,12 +46,44 @@ const STATE_COOKIE: &str = "account-state";
 const SESSION_PURPOSE: &str = "account-session";
 
 /// The signed contents of the session cookie.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Session {
     pub user_id: String,
     pub login: String,
     pub csrf: CsrfToken,
     pub expires_at: u64,
+}
+
+impl Session {
+    /// `<expires>\n<csrf>\n<user id>\n<login>` (then signed): plain lines
+    /// rather than JSON, one decoder fewer in the bundle. Only the login may
+    /// hold a line break, and it comes last.
+    fn encode(&self) -> Option<String> {
+        (!self.user_id.contains('\n')).then(|| {
+            format!(
+                "{}\n{}\n{}\n{}",
+                self.expires_at,
+                self.csrf.secret(),
+                self.user_id,
+                self.login
+            )
+        })
+    }
+
+    fn decode(raw: &[u8]) -> Option<Session> {
+        let text = std::str::from_utf8(raw).ok()?;
+        let mut parts = text.splitn(4, '\n');
+        let expires_at = parts.next()?.parse().ok()?;
+        let csrf = CsrfToken::new(parts.next()?);
+        let user_id = parts.next()?.to_owned();
+        let login = parts.next()?.to_owned();
+        Some(Session {
+            user_id,
+            login,
+            csrf,
+            expires_at,
+        })
+    }
 }
 
 /// Whether a `/callback` state belongs to an account sign-in.
@@ -71,7 +103,7 @@ fn nonce_for(site: &Site<'_>, state: &str) -> String {
 pub fn session(site: &Site<'_>) -> Option<Session> {
     site.cookie(SESSION_COOKIE)
         .and_then(|c| site.ring().verify(SESSION_PURPOSE, c))
-        .and_then(|raw| serde_json::from_slice::<Session>(&raw).ok())
+        .and_then(|raw| Session::decode(&raw))
         .filter(|s| site.now < s.expires_at)
 }
 
@@ -179,10 +211,12 @@ pub async fn callback(
         csrf: CsrfToken::new(site.random()?),
         expires_at: site.now + SESSION_TTL_SECS,
     };
-    let payload = serde_json::to_vec(&session).map_err(|_| HttpError::Internal)?;
+    let Some(payload) = session.encode() else {
+        return Ok(fail("This account's id cannot be kept in a session."));
+    };
     let cookie = site.set_cookie(
         SESSION_COOKIE,
-        &site.ring().sign(SESSION_PURPOSE, &payload),
+        &site.ring().sign(SESSION_PURPOSE, payload.as_bytes()),
         SESSION_TTL_SECS,
     );
     Ok(Reply::redirect("/account")

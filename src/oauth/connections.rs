@@ -12,7 +12,7 @@ use crate::http::HttpError;
 use crate::oauth::flow::{self, load_client};
 use crate::oauth::grant::command::{typed, GrantCommand};
 use crate::oauth::grant::inspect::GrantView;
-use crate::oauth::index::{IndexCommand, IndexEntry};
+use crate::oauth::index::{client_index, user_index, IndexCommand};
 use crate::oauth::store::Store;
 
 /// One live grant, as people and operators see it.
@@ -28,19 +28,13 @@ pub struct Connection {
     pub user_id: String,
     pub scope: Vec<String>,
     pub resource: String,
+    /// When the person approved it.
     pub connected_at: u64,
     pub last_refreshed_at: Option<u64>,
     pub expires_at: u64,
 }
 
-fn client_host(entry: &IndexEntry) -> String {
-    if entry.client_id.starts_with("https://") {
-        return crate::oauth::redirect::redirect_host(&entry.client_id);
-    }
-    entry.redirect_host.clone()
-}
-
-async fn entries(store: &dyn Store, index: &str) -> Result<Vec<IndexEntry>, HttpError> {
+async fn grant_ids(store: &dyn Store, index: &str) -> Result<Vec<String>, HttpError> {
     store
         .index(index, &IndexCommand::List)
         .await
@@ -63,40 +57,54 @@ async fn forget(store: &dyn Store, index: &str, grant_id: &str) {
 /// The live grants listed in `index` (`user:<id>` or `client:<id>`), newest
 /// first. Entries of grants that ended are removed from the index.
 pub async fn live(store: &dyn Store, index: &str) -> Result<Vec<Connection>, HttpError> {
-    let mut out = Vec::new();
+    let mut out: Vec<Connection> = Vec::new();
     let mut names: Vec<(String, Option<String>)> = Vec::new();
-    for entry in entries(store, index).await? {
+    for grant_id in grant_ids(store, index).await? {
         let answer = store
-            .grant(&entry.grant_id, &GrantCommand::Status)
+            .grant(&grant_id, &GrantCommand::Status)
             .await
             .map_err(flow::store_fault)?;
         let status: Option<GrantView> = typed(answer).map_err(|_| HttpError::Internal)?;
-        let Some(status) = status.filter(|s| s.user_id == entry.user_id) else {
-            forget(store, index, &entry.grant_id).await;
+        // Live, and really this index's (never trust an entry for more).
+        let Some(status) = status
+            .filter(|s| index == user_index(&s.user_id) || index == client_index(&s.client_id))
+        else {
+            forget(store, index, &grant_id).await;
             continue;
         };
-        let name = match names.iter().find(|(id, _)| *id == entry.client_id) {
+        let name = match names.iter().find(|(id, _)| *id == status.client_id) {
             Some((_, name)) => name.clone(),
             None => {
-                let name = load_client(store, &entry.client_id)
+                let name = load_client(store, &status.client_id)
                     .await?
                     .and_then(|c| c.client_name);
-                names.push((entry.client_id.clone(), name.clone()));
+                names.push((status.client_id.clone(), name.clone()));
                 name
             }
         };
-        out.push(Connection {
-            client_host: client_host(&entry),
-            grant_id: entry.grant_id,
-            client_id: entry.client_id,
+        let client_host = if status.client_id.starts_with("https://") {
+            crate::oauth::redirect::redirect_host(&status.client_id)
+        } else {
+            status.redirect_host
+        };
+        let connection = Connection {
+            grant_id,
+            client_id: status.client_id,
             client_name: name,
+            client_host,
             user_id: status.user_id,
             scope: status.scope,
             resource: status.resource,
-            connected_at: entry.connected_at,
+            connected_at: status.issued_at,
             last_refreshed_at: status.last_refreshed_at,
             expires_at: status.expires_at,
-        });
+        };
+        // Newest first (a plain insertion: lists are short).
+        let at = out
+            .iter()
+            .position(|c| c.connected_at < connection.connected_at)
+            .unwrap_or(out.len());
+        out.insert(at, connection);
     }
     Ok(out)
 }
@@ -132,13 +140,13 @@ pub async fn end_all(
     user_id: Option<&str>,
 ) -> Result<usize, HttpError> {
     let mut ended = 0;
-    for entry in entries(store, index).await? {
-        if end(store, &entry.grant_id, user_id).await? {
+    for grant_id in grant_ids(store, index).await? {
+        if end(store, &grant_id, user_id).await? {
             // The grant removes itself from its indexes as it ends.
             ended += 1;
         } else {
             // An entry of a grant long gone (or not this user's).
-            forget(store, index, &entry.grant_id).await;
+            forget(store, index, &grant_id).await;
         }
     }
     Ok(ended)

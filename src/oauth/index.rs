@@ -20,37 +20,29 @@ use serde::{Deserialize, Serialize};
 use crate::outbound::LocalBoxFuture;
 
 /// How many grants one index lists at most (a user or client with more is
-/// listed in part; the rest are still ended by "revoke all", see `admin`).
+/// listed in part).
 pub const MAX_LISTED: usize = 1000;
 
-/// One grant as the index knows it: what does not change over its life.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexEntry {
-    pub grant_id: String,
-    pub client_id: String,
-    pub user_id: String,
-    /// The host of the redirect URI the grant was issued for.
-    pub redirect_host: String,
-    pub scope: Vec<String>,
-    pub resource: String,
-    /// When the code was redeemed (the grant became live).
-    pub connected_at: u64,
-    /// The grant's absolute end (`created_at + GRANT_MAX_LIFETIME`): the entry
-    /// is dropped after it even if no one removed it.
-    pub ends_at: u64,
-}
-
-/// A change to one index.
+/// A change to one index, or the question what it holds. An entry is just the
+/// grant id and the grant's absolute end: everything shown about a grant is
+/// asked of the grant itself, which is the only place that knows it is live.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IndexCommand {
-    Add { entry: IndexEntry },
-    Remove { grant_id: String },
+    /// `ends_at`: the grant's absolute end (`created_at + GRANT_MAX_LIFETIME`);
+    /// the entry is dropped after it even if no one removed it.
+    Add {
+        grant_id: String,
+        ends_at: u64,
+    },
+    Remove {
+        grant_id: String,
+    },
     List,
 }
 
-/// The answer of an index: the entries for `List`, empty otherwise.
-pub type IndexAnswer = Result<Vec<IndexEntry>, String>;
+/// The answer of an index: the grant ids for `List`, empty otherwise.
+pub type IndexAnswer = Result<Vec<String>, String>;
 
 /// The index object's storage: one value per grant.
 pub trait IndexStorage {
@@ -80,10 +72,9 @@ pub fn client_index(client_id: &str) -> String {
 /// idempotent, so a retried effect does no harm.
 pub async fn run(storage: &dyn IndexStorage, command: IndexCommand, now: u64) -> IndexAnswer {
     match command {
-        IndexCommand::Add { entry } => {
-            let json = serde_json::to_string(&entry).map_err(|e| e.to_string())?;
+        IndexCommand::Add { grant_id, ends_at } => {
             storage
-                .put(&format!("{ENTRY_PREFIX}{}", entry.grant_id), &json)
+                .put(&format!("{ENTRY_PREFIX}{grant_id}"), &ends_at.to_string())
                 .await?;
             Ok(Vec::new())
         }
@@ -94,17 +85,12 @@ pub async fn run(storage: &dyn IndexStorage, command: IndexCommand, now: u64) ->
         IndexCommand::List => {
             let mut out = Vec::new();
             for (key, value) in storage.list(ENTRY_PREFIX, MAX_LISTED).await? {
-                match serde_json::from_str::<IndexEntry>(&value) {
-                    Ok(entry) if entry.ends_at > now => out.push(entry),
+                match (key.strip_prefix(ENTRY_PREFIX), value.parse::<u64>()) {
+                    (Some(grant_id), Ok(ends_at)) if ends_at > now => out.push(grant_id.to_owned()),
                     // Past the grant's absolute end, or unreadable: nothing to list.
                     _ => storage.delete(&key).await?,
                 }
             }
-            out.sort_by(|a, b| {
-                b.connected_at
-                    .cmp(&a.connected_at)
-                    .then(a.grant_id.cmp(&b.grant_id))
-            });
             Ok(out)
         }
     }

@@ -273,7 +273,7 @@ pub fn redeem_code(
     match mint(&mut state, &grant_key, scope, None, now, keys, rng) {
         Ok((pair, mut effects)) => {
             // The grant is live: list it for its user and its client.
-            effects.extend(super::revoke::index_adds(&mut state, now, keys));
+            effects.extend(super::revoke::index_adds(&mut state, keys));
             Step::ok(Some(state), pair, effects)
         }
         Err(e) => Step::fail(Some(state), e),

@@ -17,6 +17,8 @@ pub struct GrantView {
     pub scope: Vec<String>,
     /// The RFC 8707 resource (the token audience).
     pub resource: String,
+    /// The host of the redirect URI the grant was issued for.
+    pub redirect_host: String,
     /// For a grant: when it was created. For a token: when it was issued (RFC
     /// 7662 `iat`; 0 when not known, for tokens issued before it was kept).
     pub issued_at: u64,
@@ -48,6 +50,7 @@ fn view(
         user_id: state.user_id.clone()?,
         scope: state.request.scope.clone(),
         resource: state.request.resource.clone(),
+        redirect_host: crate::oauth::redirect::redirect_host(&state.request.redirect_uri),
         issued_at,
         last_refreshed_at: (refresh.generation > 0 && refresh.issued_at > 0)
             .then_some(refresh.issued_at),

@@ -3,8 +3,7 @@
 
 use super::{Effect, GrantState, Keys, Step};
 use crate::oauth::crypto;
-use crate::oauth::index::{self, IndexCommand, IndexEntry};
-use crate::oauth::redirect::redirect_host;
+use crate::oauth::index::{self, IndexCommand};
 use crate::oauth::store::keys as store_keys;
 use crate::oauth::types::AnyToken;
 
@@ -57,33 +56,26 @@ pub fn revoke(
 }
 
 /// The index entries of a grant that just became live (its code was redeemed).
-pub(crate) fn index_adds(state: &mut GrantState, now: u64, keys: &Keys<'_>) -> Vec<Effect> {
+pub(crate) fn index_adds(state: &mut GrantState, keys: &Keys<'_>) -> Vec<Effect> {
     let Some(user_id) = state.user_id.clone() else {
         return Vec::new();
     };
-    let entry = IndexEntry {
+    let add = || IndexCommand::Add {
         grant_id: state.id.clone(),
-        client_id: state.request.client_id.clone(),
-        user_id: user_id.clone(),
-        redirect_host: redirect_host(&state.request.redirect_uri),
-        scope: state.request.scope.clone(),
-        resource: state.request.resource.clone(),
-        connected_at: now,
         ends_at: state.hard_expiry(keys),
     };
-    state.indexed = true;
-    vec![
+    let out = vec![
         Effect::Index {
             index: index::user_index(&user_id),
-            command: IndexCommand::Add {
-                entry: entry.clone(),
-            },
+            command: add(),
         },
         Effect::Index {
             index: index::client_index(&state.request.client_id),
-            command: IndexCommand::Add { entry },
+            command: add(),
         },
-    ]
+    ];
+    state.indexed = true;
+    out
 }
 
 /// The removals of a grant from its indexes, once (when it ends or expires).

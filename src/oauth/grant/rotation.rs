@@ -197,7 +197,7 @@ pub fn finish(
             // A grant from before the index existed is listed at its first
             // refresh (once; later refreshes never touch the index).
             if !state.indexed {
-                effects.extend(super::revoke::index_adds(&mut state, now, keys));
+                effects.extend(super::revoke::index_adds(&mut state, keys));
             }
             Step::ok(Some(state), pair, effects)
         }
