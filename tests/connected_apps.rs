@@ -838,9 +838,7 @@ mod upgrade {
         state.as_object_mut().unwrap().remove("indexed");
         w.p.set_object_state(&grant, &state.to_string());
         for index in [user_index("test:ada-id"), client_index(&client.client_id)] {
-            let remove = IndexCommand::Remove {
-                grant_id: grant.clone(),
-            };
+            let remove = IndexCommand::Remove(grant.clone());
             block_on(w.p.index(&index, &remove)).unwrap().unwrap();
         }
         assert!(w.p.index_grants(&user_index("test:ada-id")).is_empty());
@@ -867,10 +865,7 @@ mod index_object {
             ("live-grant-aaaaaaaaaa", now + 1000),
             ("gone-grant-aaaaaaaaaa", now - 1),
         ] {
-            let add = IndexCommand::Add {
-                grant_id: grant_id.into(),
-                ends_at,
-            };
+            let add = IndexCommand::Add(grant_id.into(), ends_at);
             block_on(p.index("user:u", &add)).unwrap().unwrap();
             // Adding twice (a retried effect) changes nothing.
             block_on(p.index("user:u", &add)).unwrap().unwrap();
@@ -884,9 +879,7 @@ mod index_object {
             1,
             "the ended entry is deleted"
         );
-        let remove = IndexCommand::Remove {
-            grant_id: "nobody".into(),
-        };
+        let remove = IndexCommand::Remove("nobody".into());
         assert!(block_on(p.index("user:u", &remove)).unwrap().is_ok());
     }
 }

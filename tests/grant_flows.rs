@@ -603,7 +603,7 @@ mod durable_effects {
         let pending = state["pending_effects"].as_array().unwrap();
         assert_eq!(pending.len(), 3);
         assert!(pending[0]["delete"].is_object());
-        assert!(pending[1]["index"].is_object() && pending[2]["index"].is_object());
+        assert!(pending[1]["index"].is_array() && pending[2]["index"].is_array());
         assert!(w
             .p
             .kv_get(&keys::access(&crypto::hash_token(&access)))

@@ -12,10 +12,10 @@
 //!
 //! JSON in and out; errors are `{"error": ..., "error_description": ...}`.
 
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::{HttpError, Reply};
+use crate::oauth::account::field;
 use crate::oauth::connections;
 use crate::oauth::flow::{self, load_client, Site};
 use crate::oauth::index::{client_index, user_index};
@@ -60,17 +60,9 @@ fn plausible_user(id: &str) -> bool {
     (1..=300).contains(&id.len()) && !id.chars().any(char::is_control)
 }
 
-#[derive(Deserialize)]
-struct UserQuery {
-    user_id: Option<String>,
-}
-
 /// `GET /admin/grants?user_id=<id>`.
 pub async fn user_grants(store: &dyn Store, query: &str) -> Result<Reply, HttpError> {
-    let user = serde_urlencoded::from_str::<UserQuery>(query)
-        .ok()
-        .and_then(|q| q.user_id)
-        .filter(|u| plausible_user(u));
+    let user = field(query.as_bytes(), "user_id").filter(|u| plausible_user(u));
     let Some(user) = user else {
         return Ok(error(400, "invalid_request", "user_id is required"));
     };
@@ -141,22 +133,13 @@ pub async fn delete_client(store: &dyn Store, body: &[u8]) -> Result<Reply, Http
     })))
 }
 
-#[derive(Deserialize)]
-struct PageQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
 /// `GET /admin/clients?limit=&cursor=`.
 pub async fn list_clients(
     site: &Site<'_>,
     store: &dyn Store,
     query: &str,
 ) -> Result<Reply, HttpError> {
-    let Ok(q) = serde_urlencoded::from_str::<PageQuery>(query) else {
-        return Ok(error(400, "invalid_request", "malformed query"));
-    };
-    let limit = match q.limit.as_deref() {
+    let limit = match field(query.as_bytes(), "limit").as_deref() {
         None => DEFAULT_PAGE,
         Some(raw) => match raw.parse::<usize>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
@@ -169,7 +152,7 @@ pub async fn list_clients(
             }
         },
     };
-    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let cursor = field(query.as_bytes(), "cursor").filter(|c| !c.is_empty());
     let (page, next) = store
         .list_page(&keys::client(""), cursor.as_deref(), limit)
         .await

@@ -45,12 +45,7 @@ async fn grant_ids(store: &dyn Store, index: &str) -> Result<Vec<String>, HttpEr
 async fn forget(store: &dyn Store, index: &str, grant_id: &str) {
     // Best effort: a stale entry left now is removed by the next reader.
     let _ = store
-        .index(
-            index,
-            &IndexCommand::Remove {
-                grant_id: grant_id.to_owned(),
-            },
-        )
+        .index(index, &IndexCommand::Remove(grant_id.to_owned()))
         .await;
 }
 
@@ -121,12 +116,7 @@ pub async fn end(
         return Ok(false);
     }
     let answer = store
-        .grant(
-            grant_id,
-            &GrantCommand::End {
-                user_id: user_id.map(str::to_owned),
-            },
-        )
+        .grant(grant_id, &GrantCommand::End(user_id.map(str::to_owned)))
         .await
         .map_err(flow::store_fault)?;
     typed(answer).map_err(|_| HttpError::Internal)

@@ -157,9 +157,7 @@ async fn look_up(
     let answer = store
         .grant(
             grant_id,
-            &GrantCommand::Introspect {
-                token: AnyToken::new(token.secret()),
-            },
+            &GrantCommand::Introspect(AnyToken::new(token.secret())),
         )
         .await
         .map_err(flow::store_fault)?;

@@ -53,14 +53,10 @@ pub enum GrantCommand {
     /// Read-only: the grant's status if it is live (`inspect::GrantView`).
     Status,
     /// Read-only: whether a token of this grant is live (`inspect::GrantView`).
-    Introspect {
-        token: AnyToken,
-    },
+    Introspect(AnyToken),
     /// Ends the grant without a token: its user on the account page
     /// (`user_id` must match) or an operator (`None`). Answers a bool.
-    End {
-        user_id: Option<String>,
-    },
+    End(Option<String>),
 }
 
 /// The answer of a grant command: the command's value as JSON, or its error.
@@ -154,13 +150,11 @@ pub fn execute(
             let answer = inspect::status(state.as_ref(), now);
             Step::ok(state, answer, Vec::new()).into()
         }
-        GrantCommand::Introspect { token } => {
+        GrantCommand::Introspect(token) => {
             let answer = inspect::introspect(state.as_ref(), &token, now);
             Step::ok(state, answer, Vec::new()).into()
         }
-        GrantCommand::End { user_id } => {
-            revoke::end_by_owner(state, user_id.as_deref(), now).into()
-        }
+        GrantCommand::End(user_id) => revoke::end_by_owner(state, user_id.as_deref(), now).into(),
         GrantCommand::Refresh { .. } => Step::<()>::fail(state, GrantError::Internal).into(),
     }
 }

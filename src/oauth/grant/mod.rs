@@ -226,15 +226,13 @@ pub enum Effect {
     },
     /// A change to a grant index object (`user:<id>` or `client:<id>`); not a
     /// KV write. Applied after the state is stored, retried like deletes.
-    Index {
-        index: String,
-        command: crate::oauth::index::IndexCommand,
-    },
+    /// (The index's name, the change.) A tuple: a smaller decoder.
+    Index(String, crate::oauth::index::IndexCommand),
 }
 
 impl Effect {
     pub fn is_index(&self) -> bool {
-        matches!(self, Effect::Index { .. })
+        matches!(self, Effect::Index(..))
     }
 }
 

@@ -211,7 +211,7 @@ async fn apply(store: &dyn Store, effects: &[Effect]) -> Result<(), ()> {
         let done = match effect {
             Effect::Put { key, value, ttl } => store.put(key, value, *ttl).await,
             Effect::Delete { key } => store.delete(key).await,
-            Effect::Index { index, command } => match store.index(index, command).await {
+            Effect::Index(index, command) => match store.index(index, command).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(crate::oauth::store::StoreError(e)),
                 Err(e) => Err(e),

@@ -60,19 +60,10 @@ pub(crate) fn index_adds(state: &mut GrantState, keys: &Keys<'_>) -> Vec<Effect>
     let Some(user_id) = state.user_id.clone() else {
         return Vec::new();
     };
-    let add = || IndexCommand::Add {
-        grant_id: state.id.clone(),
-        ends_at: state.hard_expiry(keys),
-    };
+    let add = || IndexCommand::Add(state.id.clone(), state.hard_expiry(keys));
     let out = vec![
-        Effect::Index {
-            index: index::user_index(&user_id),
-            command: add(),
-        },
-        Effect::Index {
-            index: index::client_index(&state.request.client_id),
-            command: add(),
-        },
+        Effect::Index(index::user_index(&user_id), add()),
+        Effect::Index(index::client_index(&state.request.client_id), add()),
     ];
     state.indexed = true;
     out
@@ -83,21 +74,13 @@ pub(crate) fn unindex(state: &mut GrantState) -> Vec<Effect> {
     if !std::mem::take(&mut state.indexed) {
         return Vec::new();
     }
-    let remove = || IndexCommand::Remove {
-        grant_id: state.id.clone(),
-    };
-    let mut out = vec![Effect::Index {
-        index: index::client_index(&state.request.client_id),
-        command: remove(),
-    }];
+    let remove = || IndexCommand::Remove(state.id.clone());
+    let mut out = vec![Effect::Index(
+        index::client_index(&state.request.client_id),
+        remove(),
+    )];
     if let Some(user_id) = &state.user_id {
-        out.insert(
-            0,
-            Effect::Index {
-                index: index::user_index(user_id),
-                command: remove(),
-            },
-        );
+        out.insert(0, Effect::Index(index::user_index(user_id), remove()));
     }
     out
 }
