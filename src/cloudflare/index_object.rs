@@ -2,7 +2,7 @@
 //! (`user:<id>`) or a client's (`client:<id>`) grants, one storage value per
 //! grant. Every decision is in the core's `oauth::index::run`.
 
-use worker::{durable_object, DurableObject, Env, ListOptions, Request, Response, State};
+use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use crate::oauth::index::{self, IndexAnswer, IndexCommand, IndexStorage};
 use crate::outbound::LocalBoxFuture;
@@ -47,16 +47,20 @@ impl IndexStorage for Storage<'_> {
         limit: usize,
     ) -> LocalBoxFuture<'a, Result<Vec<(String, String)>, String>> {
         Box::pin(async move {
+            // The object holds nothing but its entries: list them all (no
+            // options object to build) and keep the first `limit`.
             let map = self
                 .0
                 .storage()
-                .list_with_options(ListOptions::new().prefix(prefix).limit(limit))
+                .list()
                 .await
                 .map_err(|e| logged("storage list", e))?;
             let mut out = Vec::new();
             map.for_each(&mut |value, key| {
                 if let (Some(k), Some(v)) = (key.as_string(), value.as_string()) {
-                    out.push((k, v));
+                    if k.starts_with(prefix) && out.len() < limit {
+                        out.push((k, v));
+                    }
                 }
             });
             Ok(out)
@@ -78,6 +82,13 @@ impl DurableObject for GrantIndex {
                 Err("malformed command".into())
             }
         };
-        Response::from_json(&answer)
+        // On the wire: the array of grant ids, or a string saying what failed
+        // (read back through `Value`, with no decoder of its own).
+        let text = match &answer {
+            Ok(ids) => serde_json::to_string(ids),
+            Err(e) => serde_json::to_string(e),
+        }
+        .unwrap_or_else(|_| "\"encode\"".into());
+        Response::ok(text)
     }
 }

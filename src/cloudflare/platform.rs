@@ -90,25 +90,6 @@ impl Store for KvStore<'_> {
         })
     }
 
-    fn list<'a>(&'a self, prefix: &'a str) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>> {
-        Box::pin(async move {
-            let mut keys = Vec::new();
-            let mut cursor: Option<String> = None;
-            loop {
-                let mut req = self.kv.list().prefix(prefix.to_owned());
-                if let Some(c) = cursor.take() {
-                    req = req.cursor(c);
-                }
-                let page = req.execute().await.map_err(|e| store_error("KV list", e))?;
-                keys.extend(page.keys.into_iter().map(|k| k.name));
-                match page.cursor {
-                    Some(c) if !page.list_complete => cursor = Some(c),
-                    _ => return Ok(keys),
-                }
-            }
-        })
-    }
-
     fn grant<'a>(
         &'a self,
         grant_id: &'a str,
@@ -152,7 +133,15 @@ impl Store for KvStore<'_> {
             let text = object_call(self.env, INDEX_BINDING, index, body)
                 .await
                 .map_err(|_| StoreError("grant index".into()))?;
-            serde_json::from_str(&text).map_err(|e| store_error("index answer", e))
+            // See `index_object`: an array of grant ids, or a string (the fault).
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Array(items)) => Ok(Ok(items
+                    .into_iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect())),
+                Ok(serde_json::Value::String(fault)) => Ok(Err(fault)),
+                _ => Err(store_error("index answer", "not an array or a string")),
+            }
         })
     }
 }

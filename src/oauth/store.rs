@@ -34,9 +34,6 @@ pub trait Store {
 
     fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), StoreError>>;
 
-    /// The keys that start with `prefix`, in key order.
-    fn list<'a>(&'a self, prefix: &'a str) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>>;
-
     /// Runs `command` in the serializer of grant `grant_id` and returns its answer.
     fn grant<'a>(
         &'a self,
@@ -44,29 +41,15 @@ pub trait Store {
         command: &'a GrantCommand,
     ) -> LocalBoxFuture<'a, Result<GrantAnswer, StoreError>>;
 
-    /// One page of the keys that start with `prefix`, at most `limit`, after
-    /// `cursor` (an opaque value from the previous page). Returns the keys and
-    /// the cursor of the next page, `None` on the last one. The default reads
-    /// the whole list and uses the last key as the cursor.
+    /// One page of the keys that start with `prefix`, in key order, at most
+    /// `limit`, after `cursor` (an opaque value from the previous page).
+    /// Returns the keys and the cursor of the next page, `None` on the last.
     fn list_page<'a>(
         &'a self,
         prefix: &'a str,
         cursor: Option<&'a str>,
         limit: usize,
-    ) -> LocalBoxFuture<'a, Result<KeyPage, StoreError>> {
-        Box::pin(async move {
-            let all = self.list(prefix).await?;
-            let start = match cursor {
-                Some(c) => all.iter().position(|k| k.as_str() > c).unwrap_or(all.len()),
-                None => 0,
-            };
-            let page: Vec<String> = all.iter().skip(start).take(limit).cloned().collect();
-            let next = (start + page.len() < all.len())
-                .then(|| page.last().cloned())
-                .flatten();
-            Ok((page, next))
-        })
-    }
+    ) -> LocalBoxFuture<'a, Result<KeyPage, StoreError>>;
 
     /// Runs `command` in the grant index object named `index` (`user:<id>` or
     /// `client:<id>`, see `oauth::index`). A store without indexes refuses.

@@ -24,7 +24,7 @@ use mcp_oauth_worker::oauth::grant::object::{
 use mcp_oauth_worker::oauth::grant::{GrantError, Keys};
 use mcp_oauth_worker::oauth::index::{self, IndexAnswer, IndexCommand, IndexStorage};
 use mcp_oauth_worker::oauth::register::{self, Client, RegistrationRequest};
-use mcp_oauth_worker::oauth::store::{keys, Store, StoreError};
+use mcp_oauth_worker::oauth::store::{keys, KeyPage, Store, StoreError};
 use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use mcp_oauth_worker::upstream::{
     AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
@@ -674,10 +674,24 @@ impl Store for Platform {
         })
     }
 
-    fn list<'a>(&'a self, prefix: &'a str) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>> {
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> LocalBoxFuture<'a, Result<KeyPage, StoreError>> {
         Box::pin(async move {
             self.count(|c| c.kv_lists += 1);
-            Ok(self.kv_keys(prefix))
+            // The cursor is the last key of the previous page.
+            let all = self.kv_keys(prefix);
+            let start = cursor.map_or(0, |c| {
+                all.iter().position(|k| k.as_str() > c).unwrap_or(all.len())
+            });
+            let page: Vec<String> = all.iter().skip(start).take(limit).cloned().collect();
+            let next = (start + page.len() < all.len())
+                .then(|| page.last().cloned())
+                .flatten();
+            Ok((page, next))
         })
     }
 
