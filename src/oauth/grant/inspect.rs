@@ -9,8 +9,10 @@ use super::{parse_token, GrantState, TokenKind};
 use crate::oauth::crypto;
 use crate::oauth::types::AnyToken;
 
-/// A live grant, or a live token of it.
+/// A live grant, or a live token of it. On the wire it is a JSON array
+/// ([`Wire`]): a tuple decoder is much smaller than a named-field one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Wire", into = "Wire")]
 pub struct GrantView {
     pub client_id: String,
     pub user_id: String,
@@ -29,6 +31,52 @@ pub struct GrantView {
     /// For a token: `refresh_token` or `access_token` (RFC 7662 §2.2 leaves
     /// the values open; these are the RFC 8693 names). `None` for a grant.
     pub token_type: Option<String>,
+}
+
+/// [`GrantView`]'s fields, in order.
+#[derive(Serialize, Deserialize)]
+struct Wire(
+    String,
+    String,
+    Vec<String>,
+    String,
+    String,
+    u64,
+    Option<u64>,
+    u64,
+    Option<String>,
+);
+
+impl From<Wire> for GrantView {
+    fn from(w: Wire) -> GrantView {
+        GrantView {
+            client_id: w.0,
+            user_id: w.1,
+            scope: w.2,
+            resource: w.3,
+            redirect_host: w.4,
+            issued_at: w.5,
+            last_refreshed_at: w.6,
+            expires_at: w.7,
+            token_type: w.8,
+        }
+    }
+}
+
+impl From<GrantView> for Wire {
+    fn from(v: GrantView) -> Wire {
+        Wire(
+            v.client_id,
+            v.user_id,
+            v.scope,
+            v.resource,
+            v.redirect_host,
+            v.issued_at,
+            v.last_refreshed_at,
+            v.expires_at,
+            v.token_type,
+        )
+    }
 }
 
 fn live(state: &GrantState, now: u64) -> bool {
