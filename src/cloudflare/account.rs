@@ -40,7 +40,7 @@ pub async fn account(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
             page::login(&site, provider.as_ref())
         }
         "/account/revoke" => page::revoke(&site, &store, &ctx.req.body).await,
-        "/account/logout" => Ok(page::logout(&site, &ctx.req.body)),
+        "/account/logout" => Ok(page::logout(&site)),
         _ => page::show(&site, &store, &ctx.req.query).await,
     }
 }
@@ -58,7 +58,7 @@ pub async fn admin(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     match (path, method) {
         ("/admin/grants", "GET") => admin::user_grants(&store, &ctx.req.query).await,
         ("/admin/users/revoke", "POST") => admin::revoke_user(&store, &ctx.req.body).await,
-        ("/admin/clients", "GET") => admin::list_clients(&site, &store, &ctx.req.query).await,
+        ("/admin/clients", "GET") => admin::list_clients(&store, &ctx.req.query).await,
         ("/admin/clients/delete", "POST") => admin::delete_client(&store, &ctx.req.body).await,
         ("/admin/users/revoke" | "/admin/clients/delete", _) => Err(HttpError::MethodNotAllowed {
             method: method.to_owned(),
