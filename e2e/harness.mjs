@@ -36,7 +36,7 @@ export async function startWorker({ vars, extraVars = {}, port, persistTo, outbo
     // with it (Cloudflare's network does), so loopback mocks keep working.
     compatibilityFlags: ["global_fetch_strictly_public"],
     kvNamespaces: ["OAUTH_KV"],
-    durableObjects: { MCP_SESSION: "McpSession", GRANTS: "GrantObject", ASSERTIONS: "AssertionReplay", GRANT_INDEX: "GrantIndex" },
+    durableObjects: { MCP_SESSION: "McpSession", GRANTS: "GrantObject", ASSERTIONS: "AssertionReplay" },
     ...(outboundService ? { outboundService } : {}),
     bindings: { ...(vars ?? DEV_VARS), ...extraVars },
     host: "127.0.0.1",

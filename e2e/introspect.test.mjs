@@ -40,7 +40,7 @@ const INACTIVE = { active: false };
 test("metadata advertises the introspection endpoint, with CORS like /token", async () => {
   const m = await (await w.fetch("/.well-known/oauth-authorization-server")).json();
   assert.equal(m.introspection_endpoint, `${w.url}/introspect`);
-  assert.deepEqual(m.introspection_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post"]);
+  assert.deepEqual(m.introspection_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt"]);
   const pre = await w.fetch("/introspect", { method: "OPTIONS", headers: { origin: "http://localhost:6274", "access-control-request-method": "POST" } });
   assert.equal(pre.status, 204);
   assert.equal(pre.headers.get("access-control-allow-origin"), "*");

@@ -1,18 +1,16 @@
-//! The Durable Object that holds one grant index (`oauth::index`): a user's
-//! (`user:<id>`) or a client's (`client:<id>`) grants, one storage value per
-//! grant. Every decision is in the core's `oauth::index::run`.
+//! A grant index (`oauth::index`): a user's (`user:<id>`) or a client's
+//! (`client:<id>`) grants, one storage value per grant. The indexes are
+//! objects of the `GrantObject` class (binding `GRANTS`) under those names,
+//! which no grant id can take (grant ids have no `:`): a class of their own
+//! would cost the bundle about 1 KiB. Every decision is in the core's
+//! `oauth::index::run`.
 
-use worker::{durable_object, DurableObject, Env, Request, Response, State};
+use worker::{Response, State};
 
 use crate::oauth::index::{self, IndexAnswer, IndexCommand, IndexStorage};
 use crate::outbound::LocalBoxFuture;
 
 use super::platform::now;
-
-#[durable_object(fetch)]
-pub struct GrantIndex {
-    state: State,
-}
 
 struct Storage<'a>(&'a State);
 
@@ -68,27 +66,15 @@ impl IndexStorage for Storage<'_> {
     }
 }
 
-impl DurableObject for GrantIndex {
-    fn new(state: State, _env: Env) -> Self {
-        GrantIndex { state }
+/// Runs an index command in the object `state` and answers it.
+pub async fn answer(state: &State, command: IndexCommand) -> worker::Result<Response> {
+    let answer: IndexAnswer = index::run(&Storage(state), command, now()).await;
+    // On the wire: the array of grant ids, or a string saying what failed
+    // (read back through `Value`, with no decoder of its own).
+    let text = match &answer {
+        Ok(ids) => serde_json::to_string(ids),
+        Err(e) => serde_json::to_string(e),
     }
-
-    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let text = req.text().await?;
-        let answer: IndexAnswer = match serde_json::from_str::<IndexCommand>(&text) {
-            Ok(command) => index::run(&Storage(&self.state), command, now()).await,
-            Err(e) => {
-                worker::console_error!("grant index: malformed command: {e}");
-                Err("malformed command".into())
-            }
-        };
-        // On the wire: the array of grant ids, or a string saying what failed
-        // (read back through `Value`, with no decoder of its own).
-        let text = match &answer {
-            Ok(ids) => serde_json::to_string(ids),
-            Err(e) => serde_json::to_string(e),
-        }
-        .unwrap_or_else(|_| "\"encode\"".into());
-        Response::ok(text)
-    }
+    .unwrap_or_else(|_| "\"encode\"".into());
+    Response::ok(text)
 }

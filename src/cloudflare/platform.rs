@@ -17,8 +17,6 @@ pub const KV_BINDING: &str = "OAUTH_KV";
 /// Durable Object bindings.
 pub const GRANT_BINDING: &str = "GRANTS";
 pub const SESSION_BINDING: &str = "MCP_SESSION";
-/// The grant indexes (`oauth::index`), one object per user and per client.
-pub const INDEX_BINDING: &str = "GRANT_INDEX";
 /// KV refuses expirations shorter than this.
 const KV_MIN_TTL: u64 = 60;
 
@@ -130,7 +128,7 @@ impl Store for KvStore<'_> {
         Box::pin(async move {
             let body = serde_json::to_string(command)
                 .map_err(|e| store_error("encode index command", e))?;
-            let text = object_call(self.env, INDEX_BINDING, index, body)
+            let text = object_call(self.env, GRANT_BINDING, index, body)
                 .await
                 .map_err(|_| StoreError("grant index".into()))?;
             // See `index_object`: an array of grant ids, or a string (the fault).

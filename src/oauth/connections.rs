@@ -53,7 +53,6 @@ async fn forget(store: &dyn Store, index: &str, grant_id: &str) {
 /// first. Entries of grants that ended are removed from the index.
 pub async fn live(store: &dyn Store, index: &str) -> Result<Vec<Connection>, HttpError> {
     let mut out: Vec<Connection> = Vec::new();
-    let mut names: Vec<(String, Option<String>)> = Vec::new();
     for grant_id in grant_ids(store, index).await? {
         let answer = store
             .grant(&grant_id, &GrantCommand::Status)
@@ -67,16 +66,9 @@ pub async fn live(store: &dyn Store, index: &str) -> Result<Vec<Connection>, Htt
             forget(store, index, &grant_id).await;
             continue;
         };
-        let name = match names.iter().find(|(id, _)| *id == status.client_id) {
-            Some((_, name)) => name.clone(),
-            None => {
-                let name = load_client(store, &status.client_id)
-                    .await?
-                    .and_then(|c| c.client_name);
-                names.push((status.client_id.clone(), name.clone()));
-                name
-            }
-        };
+        let name = load_client(store, &status.client_id)
+            .await?
+            .and_then(|c| c.client_name);
         let client_host = if status.client_id.starts_with("https://") {
             crate::oauth::redirect::redirect_host(&status.client_id)
         } else {

@@ -17,9 +17,8 @@ struct Row {
     client_id: String,
     scopes: String,
     resource: String,
-    connected: String,
-    refreshed: String,
-    expires: String,
+    /// When it was connected, last refreshed, and expires, in words.
+    times: String,
 }
 
 #[derive(Template)]
@@ -72,12 +71,14 @@ pub fn connections(
             client_id: g.client_id.clone(),
             scopes: g.scope.join(" "),
             resource: g.resource.clone(),
-            connected: utc(g.connected_at),
-            refreshed: g
-                .last_refreshed_at
-                .map(utc)
-                .unwrap_or_else(|| "never".to_owned()),
-            expires: utc(g.expires_at),
+            times: format!(
+                "Connected {} · last refreshed {} · expires {}",
+                utc(g.connected_at),
+                g.last_refreshed_at
+                    .map(utc)
+                    .unwrap_or_else(|| "never".to_owned()),
+                utc(g.expires_at)
+            ),
         })
         .collect();
     let notice = revoked.map(|n| match n {
