@@ -2,8 +2,9 @@
 //! the account page can list a user's connections and an operator can end every
 //! grant of a user or of a client.
 //!
-//! It lives in small Durable Objects (one class, `GrantIndex`, named
-//! `user:<user id>` or `client:<client id>`), not in KV: the storage budget
+//! It lives in small Durable Objects (objects of the `GrantObject` class named
+//! `user:<user id>` or `client:<client id>`, see `cloudflare::index_object`),
+//! not in KV: the storage budget
 //! allows a token issuance exactly one KV write (its access record), and an
 //! index entry written at code redemption would be a second. The grant's own
 //! object keeps the index up to date as a durable effect
