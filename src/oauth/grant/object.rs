@@ -321,7 +321,7 @@ async fn commit(
             return Err(GrantError::Unavailable);
         }
         save(storage, &state).await?;
-        schedule(storage, &state, svc.now).await;
+        schedule_if_new(storage, raw, &state, svc.now).await;
         return answer;
     }
 
@@ -341,15 +341,25 @@ async fn commit(
             return answer;
         }
     }
-    schedule(storage, &state, svc.now).await;
+    schedule_if_new(storage, raw, &state, svc.now).await;
     answer
 }
 
-/// Cleans up after the grant's last possible use.
-async fn schedule(storage: &dyn ObjectStorage, state: &GrantState, now: u64) {
-    let _ = storage
-        .set_alarm(state.expires_at.saturating_sub(now) + 60)
-        .await;
+/// Cleans up after the grant's last possible use. Set once, when the object
+/// is created: when it fires before a later expiry (a refresh moved it), the
+/// alarm sets itself again for the new one, so refreshes spend no storage
+/// operation on it.
+async fn schedule_if_new(
+    storage: &dyn ObjectStorage,
+    raw: Option<&str>,
+    state: &GrantState,
+    now: u64,
+) {
+    if raw.is_none() {
+        let _ = storage
+            .set_alarm(state.expires_at.saturating_sub(now) + 60)
+            .await;
+    }
 }
 
 #[cfg(test)]
