@@ -9,6 +9,7 @@ pub mod http;
 pub mod mcp;
 pub mod oauth;
 pub mod outbound;
+pub mod ratelimit;
 pub mod routes;
 pub mod upstream;
 pub mod uri;

@@ -18,6 +18,7 @@ use crate::user::UserContext;
 
 use super::oauth::{preflight, with_cors};
 use super::platform::{internal, now, FetchClient, Incoming, Kv, SESSION_BINDING};
+use super::ratelimit::challenge;
 
 thread_local! {
     /// The tool registry, built once per isolate rather than on every request
@@ -49,7 +50,7 @@ pub async fn handle(
     let metadata_url = metadata::resource_metadata_url(issuer);
     let user = match authenticate(env, config, req, issuer).await? {
         Ok(user) => user,
-        Err(problem) => return Ok(with_cors(resource::unauthorized(&metadata_url, problem))),
+        Err(problem) => return Ok(with_cors(challenge(env, req, &metadata_url, problem).await)),
     };
 
     let session_id = req.header("Mcp-Session-Id");

@@ -5,10 +5,12 @@
 //! for wasm32; everything it calls is tested natively.
 
 // Durable Object classes are exported to JS by their `#[durable_object]` macro.
+mod body;
 mod grant_object;
 mod mcp;
 mod oauth;
 mod platform;
+mod ratelimit;
 mod upstream;
 
 use worker::{event, Context, Env, Request, Response};
@@ -46,6 +48,9 @@ async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
     }
     let config = load_config(env)?;
     let req = Incoming::read(req, url, matched.body_limit).await?;
+    if let Some(refused) = ratelimit::check(env, matched.route, &req).await {
+        return Ok(refused);
+    }
     // The issuer is byte-identical everywhere: metadata, `iss`, resource URLs.
     let issuer = config
         .public_url
@@ -73,11 +78,10 @@ async fn handle(req: Request, env: &Env) -> Result<Reply, HttpError> {
     }
     match matched.route {
         Route::Health => upstream::check_settings(env, &config).map(|()| {
-            Reply::json(
-                200,
-                &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-            )
-            .no_store()
+            let mut body =
+                serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") });
+            ratelimit::add_health_warnings(env, &mut body);
+            Reply::json(200, &body).no_store()
         }),
         _ if preflight && matched.route != Route::Mcp => Ok(oauth::preflight()),
         Route::AuthorizationServerMetadata => Ok(oauth::authorization_server_metadata(&ctx)),

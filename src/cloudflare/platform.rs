@@ -184,7 +184,7 @@ pub struct Incoming {
 impl Incoming {
     /// Reads the request whose URL the router already split.
     pub async fn read(
-        mut req: Request,
+        req: Request,
         url: crate::uri::RequestUrl,
         body_limit: usize,
     ) -> Result<Incoming, HttpError> {
@@ -193,11 +193,7 @@ impl Incoming {
         {
             Vec::new()
         } else {
-            let bytes = req.bytes().await.map_err(|_| HttpError::UnreadableBody)?;
-            if bytes.len() > body_limit {
-                return Err(HttpError::PayloadTooLarge { limit: body_limit });
-            }
-            bytes
+            super::body::read_limited(&req, body_limit).await?
         };
         Ok(Incoming {
             method: req.method().to_string(),
