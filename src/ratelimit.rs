@@ -208,8 +208,11 @@ pub fn refused(route: Route) -> Reply {
                 }),
             )
             .no_store();
-            for (name, value) in cors_headers() {
-                reply = reply.header(&name, &value);
+            // `/mcp` adds the CORS headers to every answer itself.
+            if route != Route::Mcp {
+                for (name, value) in cors_headers() {
+                    reply = reply.header(&name, &value);
+                }
             }
             reply
         }
@@ -362,7 +365,8 @@ mod tests {
             let r = refused(route);
             assert_eq!(r.status, 429);
             assert_eq!(r.header_value("Retry-After"), Some("60"));
-            assert_eq!(r.header_value("Access-Control-Allow-Origin"), Some("*"));
+            let cors = r.header_value("Access-Control-Allow-Origin");
+            assert_eq!(cors, (route != Route::Mcp).then_some("*"), "{route:?}");
             assert_eq!(r.header_value("Cache-Control"), Some("no-store"));
             let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
             assert_eq!(body["error"], "temporarily_unavailable");
@@ -388,6 +392,26 @@ mod tests {
         assert_eq!(missing_bindings_warning(&[]), None);
         let w = missing_bindings_warning(&["RL_REGISTER", "RL_BROWSER"]).unwrap();
         assert!(w.contains("RL_REGISTER, RL_BROWSER") && w.contains("wrangler.toml"));
+    }
+
+    /// The shipped `wrangler.toml` is what enforces the limits; the defaults
+    /// documented here and in the README must be the ones it ships.
+    #[test]
+    fn wrangler_toml_ships_the_documented_defaults() {
+        let toml = include_str!("../wrangler.toml");
+        for limiter in ALL_LIMITERS {
+            let name = format!("name = \"{}\"", limiter.binding());
+            let at = toml.find(&name).unwrap_or_else(|| panic!("{name} missing"));
+            let simple = toml[at..]
+                .lines()
+                .find(|l| l.starts_with("simple"))
+                .unwrap();
+            let expected = format!(
+                "simple = {{ limit = {}, period = {PERIOD_SECS} }}",
+                limiter.default_limit()
+            );
+            assert_eq!(simple, expected, "{}", limiter.binding());
+        }
     }
 
     #[test]
