@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test tools build lint unit e2e bench clean
+.PHONY: dev test tools build lint unit e2e bench soak clean
 
 ## dev: install what is missing, build, serve on http://127.0.0.1:8787
 dev: tools
@@ -38,3 +38,8 @@ clean:
 ## bench: latency figures of the built Worker in workerd, as ratios to /health
 bench: build
 	node scripts/bench.mjs
+
+## soak: the built Worker in workerd under bounded concurrent load for a fixed
+## number of requests; prints statuses, storage operations, latencies; fails on any 5xx
+soak: build
+	node scripts/soak.mjs

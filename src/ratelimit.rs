@@ -74,8 +74,9 @@ impl Limiter {
             // Code redemptions, refreshes and revocations of every client behind
             // one address (an office NAT, a hosted MCP client's egress).
             Limiter::TokenIp => 120,
-            // One client refreshes once an hour; 30 a minute is a retry storm.
-            Limiter::TokenClient => 30,
+            // Every user of one public app shares its client_id (the same
+            // registration is the same client), so this is per app, not per user.
+            Limiter::TokenClient => 60,
             // A sign-in is three or four requests (authorize, consent, callback).
             Limiter::Browser => 60,
             // Guessing tokens; a client with an expired token fails once, then refreshes.
