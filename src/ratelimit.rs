@@ -97,7 +97,7 @@ pub struct Check {
 /// and /revoke). CORS preflights are never counted: browsers send them on their
 /// own, and they cost nothing.
 pub fn checks(route: Route, method: &str, ip: Option<&str>, client_id: Option<&str>) -> Vec<Check> {
-    if method == "OPTIONS" {
+    if !is_counted(route, method) {
         return Vec::new();
     }
     let by_ip = |limiter| Check {
@@ -119,6 +119,16 @@ pub fn checks(route: Route, method: &str, ip: Option<&str>, client_id: Option<&s
         Route::Authorize | Route::Callback => vec![by_ip(Limiter::Browser)],
         _ => Vec::new(),
     }
+}
+
+/// Whether a request to `route` is counted before its handler runs at all, so
+/// the shell reads nothing (no header, no binding) for the other routes.
+pub fn is_counted(route: Route, method: &str) -> bool {
+    method != "OPTIONS"
+        && matches!(
+            route,
+            Route::Register | Route::Token | Route::Revoke | Route::Authorize | Route::Callback
+        )
 }
 
 /// The counter of a refused bearer token at `/mcp`. A request without any
@@ -283,6 +293,28 @@ mod tests {
             limiters(&checks(Route::Token, "POST", Some("198.51.100.1"), None)),
             [Limiter::TokenIp]
         );
+    }
+
+    #[test]
+    fn only_the_limited_routes_are_counted_before_their_handler() {
+        for route in [
+            Route::Register,
+            Route::Token,
+            Route::Revoke,
+            Route::Authorize,
+            Route::Callback,
+        ] {
+            assert!(is_counted(route, "POST"), "{route:?}");
+            assert!(!is_counted(route, "OPTIONS"), "{route:?}");
+        }
+        for route in [
+            Route::Health,
+            Route::Mcp,
+            Route::DevLogin,
+            Route::ProtectedResourceMetadata,
+        ] {
+            assert!(!is_counted(route, "GET"), "{route:?}");
+        }
     }
 
     #[test]

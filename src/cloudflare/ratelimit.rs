@@ -6,7 +6,7 @@
 //! Failure is open: a missing binding, or one that throws, means no limit
 //! (logged, and reported by `/health`), never a failed request.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -23,10 +23,16 @@ use super::platform::Incoming;
 thread_local! {
     /// Whether this isolate already logged that bindings are missing.
     static WARNED: Cell<bool> = const { Cell::new(false) };
+    /// The `/health` warning, worked out once per isolate (bindings do not
+    /// change while it lives); `/health` is the cheapest request and stays so.
+    static HEALTH_WARNING: OnceCell<Option<String>> = const { OnceCell::new() };
 }
 
 /// Counts the request against its route's limiters; `Some(reply)` when it is over one.
 pub async fn check(env: &Env, route: Route, req: &Incoming) -> Option<Reply> {
+    if !ratelimit::is_counted(route, &req.method) {
+        return None;
+    }
     let client_id = match route {
         Route::Token | Route::Revoke => ratelimit::client_id_of(
             req.header("Authorization").as_deref(),
@@ -62,12 +68,18 @@ pub async fn challenge(
 
 /// Adds a `warnings` list to the `/health` body when limiters have no binding.
 pub fn add_health_warnings(env: &Env, body: &mut serde_json::Value) {
-    let missing: Vec<&str> = ALL_LIMITERS
-        .iter()
-        .map(|l| l.binding())
-        .filter(|name| binding(env, name).is_none())
-        .collect();
-    if let Some(warning) = ratelimit::missing_bindings_warning(&missing) {
+    let warning = HEALTH_WARNING.with(|cell| {
+        cell.get_or_init(|| {
+            let missing: Vec<&str> = ALL_LIMITERS
+                .iter()
+                .map(|l| l.binding())
+                .filter(|name| binding(env, name).is_none())
+                .collect();
+            ratelimit::missing_bindings_warning(&missing)
+        })
+        .clone()
+    });
+    if let Some(warning) = warning {
         body["warnings"] = serde_json::json!([warning]);
     }
 }
