@@ -21,8 +21,6 @@
 //! A missing binding means no limit for that limiter (a deployment without the
 //! bindings keeps working), and `/health` says so.
 
-use std::net::{IpAddr, Ipv6Addr};
-
 use crate::http::Reply;
 use crate::oauth::metadata::cors_headers;
 use crate::oauth::token;
@@ -143,23 +141,72 @@ pub fn bearer_failure_check(ip: Option<&str>, token_presented: bool) -> Option<C
 
 /// The key of a client address: the address itself for IPv4, the /64 for IPv6,
 /// `unknown` when there is none (every such request shares one counter).
+/// Read by hand rather than with `std::net`, whose parser and formatter cost
+/// more wasm than this whole module.
 pub fn ip_key(ip: Option<&str>) -> String {
     let Some(raw) = ip.map(str::trim).filter(|s| !s.is_empty()) else {
         return "unknown".to_owned();
     };
-    match raw.parse::<IpAddr>() {
-        Ok(IpAddr::V4(v4)) => v4.to_string(),
-        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                let prefix = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-                format!("{prefix}/64")
-            }
-        },
-        // Not an address (only possible outside Cloudflare): bounded, never trusted.
-        Err(_) => format!("other:{}", short_hash(raw)),
+    if is_dotted_quad(raw) {
+        return raw.to_owned();
     }
+    if let Some(key) = ipv6_key(raw) {
+        return key;
+    }
+    // Not an address (only possible outside Cloudflare): bounded, never trusted.
+    format!("other:{}", short_hash(raw))
+}
+
+fn is_dotted_quad(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `a:b:c:d::/64` for an IPv6 address (`::` compression allowed), or the IPv4
+/// address of an IPv4-mapped one; `None` for anything else.
+fn ipv6_key(raw: &str) -> Option<String> {
+    if raw.len() > 45 || !raw.contains(':') {
+        return None;
+    }
+    let lower = raw.to_ascii_lowercase();
+    if let Some(v4) = lower
+        .strip_prefix("::ffff:")
+        .filter(|v4| is_dotted_quad(v4))
+    {
+        return Some(v4.to_owned());
+    }
+    let groups = |part: &str| -> Option<Vec<u16>> {
+        if part.is_empty() {
+            return Some(Vec::new());
+        }
+        part.split(':')
+            .map(|g| {
+                (1..=4)
+                    .contains(&g.len())
+                    .then(|| u16::from_str_radix(g, 16).ok())
+                    .flatten()
+            })
+            .collect()
+    };
+    let all = match lower.split_once("::") {
+        None => groups(&lower).filter(|g| g.len() == 8)?,
+        Some((head, tail)) => {
+            let (mut head, tail) = (groups(head)?, groups(tail)?);
+            if head.len() + tail.len() > 7 {
+                return None;
+            }
+            head.resize(8 - tail.len(), 0);
+            head.extend(tail);
+            head
+        }
+    };
+    Some(format!(
+        "{:x}:{:x}:{:x}:{:x}::/64",
+        all[0], all[1], all[2], all[3]
+    ))
 }
 
 /// The key of a `client_id`. Ids this server issues are short base64url; any
@@ -345,6 +392,20 @@ mod tests {
             ip_key(Some("2001:db8:1:3::1"))
         );
         assert_eq!(ip_key(Some("::ffff:192.0.2.1")), "192.0.2.1");
+        assert_eq!(ip_key(Some("2001:DB8:1:2::")), "2001:db8:1:2::/64");
+        assert_eq!(ip_key(Some("::1")), "0:0:0:0::/64");
+        assert_eq!(ip_key(Some("fe80:0:0:0:1:2:3:4")), "fe80:0:0:0::/64");
+        assert_eq!(ip_key(Some("198.51.100.7")), "198.51.100.7");
+        for bogus in [
+            "1:2:3",
+            "1::2::3",
+            "12345::1",
+            "g::1",
+            "1:2:3:4:5:6:7:8:9",
+            "1.2.3",
+        ] {
+            assert!(ip_key(Some(bogus)).starts_with("other:"), "{bogus}");
+        }
     }
 
     #[test]
