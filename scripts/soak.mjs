@@ -238,11 +238,17 @@ try {
   console.log(`  KV writes+deletes per successful code redemption or refresh (registrations included): ${steps ? (kvWrites / steps).toFixed(2) : "n/a"}`);
   console.log(`\nlatency to headers: p50 ${percentile(all, 50).toFixed(1)} ms, p99 ${percentile(all, 99).toFixed(1)} ms`);
   const kinds = {};
-  for (const s of samples) (kinds[s.kind] ??= []).push(s.ms);
-  console.log("per request kind (n, p50, p99):");
+  const kindStatus = {};
+  for (const s of samples) {
+    (kinds[s.kind] ??= []).push(s.ms);
+    const st = (kindStatus[s.kind] ??= {});
+    st[s.status] = (st[s.status] ?? 0) + 1;
+  }
+  console.log("per request kind (n, p50, p99, statuses):");
   for (const [kind, list] of Object.entries(kinds).sort()) {
     list.sort((a, b) => a - b);
-    console.log(`  ${kind.padEnd(44)} ${String(list.length).padStart(5)}  ${percentile(list, 50).toFixed(1).padStart(7)} ms ${percentile(list, 99).toFixed(1).padStart(7)} ms`);
+    const statuses = Object.entries(kindStatus[kind]).map(([k, n]) => `${k}:${n}`).join(" ");
+    console.log(`  ${kind.padEnd(36)} ${String(list.length).padStart(5)}  ${percentile(list, 50).toFixed(1).padStart(7)} ms ${percentile(list, 99).toFixed(1).padStart(7)} ms  ${statuses}`);
   }
   if (errors5xx.length) {
     console.error(`\nFAIL: ${errors5xx.length} responses were 5xx or network errors:`);
