@@ -63,10 +63,11 @@ pub async fn provider(
             match cached {
                 Some(doc) => Some(doc),
                 None => {
-                    let failed_at = DISCOVERY_FAILED_AT.with(Cell::get);
-                    if failed_at != 0 && now() < failed_at + DISCOVERY_RETRY_SECS {
+                    let retry_at = DISCOVERY_FAILED_AT.with(Cell::get) + DISCOVERY_RETRY_SECS;
+                    let now_secs = now();
+                    if now_secs < retry_at {
                         return Err(HttpError::Unavailable {
-                            retry_after: failed_at + DISCOVERY_RETRY_SECS - now(),
+                            retry_after: retry_at - now_secs,
                         });
                     }
                     match crate::upstream::oidc::discover(&FetchClient, wanted).await {
