@@ -3,7 +3,6 @@
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures;
 use worker::{Env, Fetch, Headers, Request};
 
 use crate::http::{HttpError, Reply};
@@ -436,7 +435,8 @@ impl Incoming {
         let body = if body_limit == 0 || matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
             Vec::new()
         } else {
-            read_body(&raw, body_limit).await?
+            // Counted while it streams, refused once past the limit (body.rs).
+            super::body::read_limited(&raw, body_limit).await?
         };
         Ok(Incoming {
             body,
@@ -465,17 +465,4 @@ impl Incoming {
     pub fn header(&self, name: &str) -> Option<String> {
         request_header(&self.raw, name)
     }
-}
-
-/// The whole body, refused when over `limit` bytes.
-async fn read_body(raw: &web_sys::Request, limit: usize) -> Result<Vec<u8>, HttpError> {
-    let promise = raw.array_buffer().map_err(|_| HttpError::UnreadableBody)?;
-    let buffer = wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .map_err(|_| HttpError::UnreadableBody)?;
-    let bytes = js_sys::Uint8Array::new(&buffer);
-    if bytes.length() as usize > limit {
-        return Err(HttpError::PayloadTooLarge { limit });
-    }
-    Ok(bytes.to_vec())
 }
