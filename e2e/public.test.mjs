@@ -170,7 +170,8 @@ describe("registration and storage", () => {
     for (let i = 0; i < 5; i++) again.push(await registerClient(w.url, metadata));
     const againOps = await w.storageCounts({ reset: true });
     assert.equal(againOps["kv.put"] ?? 0, 0, `re-registrations wrote: ${JSON.stringify(againOps)}`);
-    assert.equal(againOps["kv.get"], 5);
+    // At most one read each: the isolate keeps the clients it read (or wrote) for 60 s.
+    assert.ok((againOps["kv.get"] ?? 0) <= 5, JSON.stringify(againOps));
     for (const c of again) {
       assert.equal(c.client_id, first.client_id);
       assert.equal(c.client_id_issued_at, first.client_id_issued_at);

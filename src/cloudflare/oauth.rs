@@ -11,7 +11,9 @@ use crate::oauth::flow::{self, Site};
 use crate::oauth::metadata;
 use crate::oauth::register::{self, RegistrationRequest};
 use crate::oauth::store::{keys, Store};
+use crate::outbound::LocalBoxFuture;
 use crate::upstream::IdentityProvider;
+use std::rc::Rc;
 
 use super::cimd::WorkerDocuments;
 use super::platform::{internal, now, FetchClient, Incoming, KvStore};
@@ -88,46 +90,45 @@ pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     ))
 }
 
-/// The identity provider for this deployment.
-async fn provider(ctx: &Ctx<'_>) -> Result<Box<dyn IdentityProvider>, HttpError> {
-    super::upstream::provider(ctx.env, ctx.config, &ctx.issuer).await
+/// The identity provider for this deployment, built when a flow asks for it.
+struct Upstream<'a>(&'a Ctx<'a>);
+
+impl flow::Upstream for Upstream<'_> {
+    fn provider(&self) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, HttpError>> {
+        Box::pin(async move {
+            let ctx = self.0;
+            super::upstream::provider(ctx.env, ctx.config, &ctx.issuer)
+                .await
+                .map(Rc::from)
+        })
+    }
 }
 
 /// `GET /authorize`.
 pub async fn authorize_get(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
-    let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
     let docs = WorkerDocuments::new(ctx.env);
     let site = site(ctx, cookie.as_deref(), &docs);
-    flow::authorize(&site, &store, provider.as_ref(), &ctx.req.query).await
+    flow::authorize(&site, &store, &Upstream(ctx), &ctx.req.query).await
 }
 
 /// `POST /authorize`: the consent form's answer.
 pub async fn authorize_post(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
-    let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
     let docs = WorkerDocuments::new(ctx.env);
     let site = site(ctx, cookie.as_deref(), &docs);
-    flow::consent(&site, &store, provider.as_ref(), &ctx.req.body).await
+    flow::consent(&site, &store, &Upstream(ctx), &ctx.req.body).await
 }
 
 /// `GET /callback`.
 pub async fn callback(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
-    let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
     let docs = WorkerDocuments::new(ctx.env);
     let site = site(ctx, cookie.as_deref(), &docs);
-    flow::callback(
-        &site,
-        &store,
-        provider.as_ref(),
-        &FetchClient,
-        &ctx.req.query,
-    )
-    .await
+    flow::callback(&site, &store, &Upstream(ctx), &FetchClient, &ctx.req.query).await
 }
 
 /// `POST /token`.
