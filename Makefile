@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test tools tools-dev build lint unit e2e bench bench-smoke clean
+.PHONY: dev test tools tools-dev build lint unit e2e bench bench-smoke soak clean
 
 ## dev: install what running needs and is missing, build, serve on http://127.0.0.1:8787
 dev: tools-dev
@@ -47,3 +47,8 @@ bench: tools-dev build
 
 bench-smoke:
 	node bench/run.mjs --quick
+
+## soak: the built Worker in workerd under bounded concurrent load for a fixed
+## number of requests; prints statuses, storage operations, latencies; fails on any 5xx
+soak: build
+	node scripts/soak.mjs

@@ -13,24 +13,39 @@ export const DEV_VARS = {
   SECRET_KEY: "e2e-secret-key-0123456789abcdef0123456789",
 };
 
+// The Workers Rate Limiting bindings of wrangler.toml, run by Miniflare's real
+// binding. Suites that are not about rate limits get limits no test reaches, so
+// their many requests from 127.0.0.1 are never refused; e2e/public.test.mjs
+// passes small ones, and `rateLimits: {}` leaves the bindings out.
+export const RATE_LIMIT_BINDINGS = ["RL_REGISTER", "RL_TOKEN_IP", "RL_TOKEN_CLIENT", "RL_BROWSER", "RL_BEARER_FAILURE"];
+export function rateLimits(limit, overrides = {}) {
+  const out = {};
+  for (const name of RATE_LIMIT_BINDINGS) out[name] = { simple: { limit: overrides[name] ?? limit, period: 60 } };
+  return out;
+}
+
 /**
  * Starts a Worker. `vars` replaces the default settings entirely when given
- * (so a test can leave a variable out); `extraVars` adds to them; `persistTo`
- * keeps KV and Durable Object state in a directory across Workers.
+ * (so a test can leave a variable out); `extraVars` adds to them; `rateLimits`
+ * replaces the rate limit bindings (see `rateLimits()`); `persistTo` keeps KV
+ * and Durable Object state in a directory across Workers.
  * `outboundService(request) => Response`, when given, answers every fetch the
  * Worker makes (e2e/cimd.test.mjs serves metadata documents and JWKS with it).
  * Returns { mf, url, fetch, kv, dispose }.
  */
-export async function startWorker({ vars, extraVars = {}, port, persistTo, outboundService } = {}) {
-  const script = path.join(root, "build", "index.js");
-  if (!existsSync(script)) {
+export async function startWorker({ vars, extraVars = {}, port, persistTo, outboundService, rateLimits: limits = rateLimits(1_000_000), countStorage = false, clients = [] } = {}) {
+  if (!existsSync(path.join(root, "build", "index.js"))) {
     throw new Error("build/index.js is missing: run `make build` first");
   }
-  const mf = new Miniflare({
+  // With `countStorage`, the Worker runs behind e2e/count-storage.mjs, which
+  // counts its KV and Durable Object storage calls (see `storageCounts`).
+  const script = countStorage ? path.join(root, "e2e", "count-storage.mjs") : path.join(root, "build", "index.js");
+  const worker = {
+    name: "mcp-oauth-worker",
     rootPath: root,
     scriptPath: script,
     modules: true,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    modulesRules: [{ type: "ESModule", include: ["build/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-20",
     // As in wrangler.toml. Local workerd does not refuse private addresses
     // with it (Cloudflare's network does), so loopback mocks keep working.
@@ -38,12 +53,21 @@ export async function startWorker({ vars, extraVars = {}, port, persistTo, outbo
     kvNamespaces: ["OAUTH_KV"],
     durableObjects: { MCP_SESSION: "McpSession", GRANTS: "GrantObject", ASSERTIONS: "AssertionReplay" },
     ...(outboundService ? { outboundService } : {}),
+    ratelimits: limits,
     bindings: { ...(vars ?? DEV_VARS), ...extraVars },
+  };
+  // `clients`: more Workers beside ours (each with a service binding TARGET to
+  // it), for requests that must not cross a socket (endless request bodies).
+  const mf = new Miniflare({
     host: "127.0.0.1",
     port: port ?? 0,
     // A directory shared by two Workers started one after the other: the same KV
     // and Durable Objects survive a restart (as across a deploy).
     ...(persistTo ? { kvPersist: `${persistTo}/kv`, durableObjectsPersist: `${persistTo}/do` } : {}),
+    workers: [
+      worker,
+      ...clients.map((c) => ({ compatibilityDate: "2026-04-20", modules: true, serviceBindings: { TARGET: worker.name }, ...c })),
+    ],
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const kv = await mf.getKVNamespace("OAUTH_KV");
@@ -52,6 +76,8 @@ export async function startWorker({ vars, extraVars = {}, port, persistTo, outbo
     url,
     kv,
     fetch: (p, init) => fetch(new URL(p, url), init),
+    /** Storage operations by kind (`kv.put`, `do.storage.get`, ...) since the last reset. */
+    storageCounts: async ({ reset = false } = {}) => (await fetch(new URL("/__storage_counts", url), { method: reset ? "DELETE" : "GET" })).json(),
     dispose: () => mf.dispose(),
   };
 }

@@ -368,8 +368,9 @@ describe("sessions", () => {
 
   test("the same user with another client's token shares nothing but keeps the session (keyed by user)", async () => {
     // ada through two OAuth clients (two grants) with different scopes.
-    const a = await obtainTokens(w.url, { login: "ada", params: { scope: "mcp github:repos" } });
-    const b = await obtainTokens(w.url, { login: "ada", params: { scope: "mcp" } });
+    // (Distinct names: identical public registrations are one client.)
+    const a = await obtainTokens(w.url, { login: "ada", metadata: { client_name: "client A" }, params: { scope: "mcp github:repos" } });
+    const b = await obtainTokens(w.url, { login: "ada", metadata: { client_name: "client B" }, params: { scope: "mcp" } });
     assert.notEqual(a.client.client_id, b.client.client_id);
     const whoami = (token, session, version = VERSION) =>
       post({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "whoami", arguments: {} } }, { token, session, version });

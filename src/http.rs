@@ -105,6 +105,11 @@ pub enum HttpError {
     /// and never contains a secret value.
     #[error("{0}")]
     Config(String),
+    /// A service we depend on (the identity provider's discovery document) did
+    /// not answer usefully. Temporary: the client is told when to try again, and
+    /// the detail goes to the log only.
+    #[error("the identity provider is unavailable; try again in {retry_after} seconds")]
+    Unavailable { retry_after: u64 },
     /// A fault of storage or the platform. The detail goes to the log only.
     #[error("internal error")]
     Internal,
@@ -123,6 +128,7 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => 405,
             HttpError::PayloadTooLarge { .. } => 413,
             HttpError::UnreadableBody => 400,
+            HttpError::Unavailable { .. } => 503,
             HttpError::Config(_) | HttpError::Internal => 500,
         }
     }
@@ -134,6 +140,7 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } => "payload_too_large",
             HttpError::UnreadableBody => "invalid_request",
             HttpError::Config(_) => "server_misconfigured",
+            HttpError::Unavailable { .. } => "temporarily_unavailable",
             HttpError::Internal => "server_error",
         }
     }
@@ -144,8 +151,14 @@ impl HttpError {
             error_description: self.to_string(),
         };
         let mut reply = Reply::json(self.status(), &body).no_store();
-        if let HttpError::MethodNotAllowed { allow, .. } = self {
-            reply = reply.header("Allow", &allow.join(", "));
+        match self {
+            HttpError::MethodNotAllowed { allow, .. } => {
+                reply = reply.header("Allow", &allow.join(", "));
+            }
+            HttpError::Unavailable { retry_after } => {
+                reply = reply.header("Retry-After", &retry_after.to_string());
+            }
+            _ => {}
         }
         reply
     }
@@ -192,6 +205,15 @@ mod tests {
             body(&r),
             serde_json::json!({"error": "server_error", "error_description": "internal error"})
         );
+    }
+
+    #[test]
+    fn unavailable_is_503_temporarily_unavailable_with_retry_after() {
+        let r = HttpError::Unavailable { retry_after: 30 }.to_reply();
+        assert_eq!(r.status, 503);
+        assert_eq!(r.header_value("Retry-After"), Some("30"));
+        assert_eq!(r.header_value("Cache-Control"), Some("no-store"));
+        assert_eq!(body(&r)["error"], "temporarily_unavailable");
     }
 
     #[test]

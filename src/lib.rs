@@ -10,6 +10,7 @@ pub mod idn;
 pub mod mcp;
 pub mod oauth;
 pub mod outbound;
+pub mod ratelimit;
 pub mod routes;
 pub mod upstream;
 pub mod uri;

@@ -65,7 +65,7 @@ fn authorize(p: &Platform, client_id: &str, redirect: &str) -> Reply {
         ("state", "s"),
     ])
     .unwrap();
-    block_on(flow::authorize(&p.site(None), p, &*p.provider, &q)).unwrap()
+    block_on(flow::authorize(&p.site(None), p, p, &q)).unwrap()
 }
 
 /// Consent, sign-in, callback: the code.
@@ -81,13 +81,7 @@ fn code_for(p: &Platform, client_id: &str, redirect: &str) -> String {
         ("action", "approve"),
     ]);
     let cookies = jar.header();
-    let to_idp = block_on(flow::consent(
-        &p.site(cookies.as_deref()),
-        p,
-        &*p.provider,
-        &body,
-    ))
-    .unwrap();
+    let to_idp = block_on(flow::consent(&p.site(cookies.as_deref()), p, p, &body)).unwrap();
     assert_eq!(to_idp.status, 302);
     jar.take(&to_idp);
     let state = query_param(&location(&to_idp), "state").unwrap();
@@ -96,7 +90,7 @@ fn code_for(p: &Platform, client_id: &str, redirect: &str) -> String {
     let back = block_on(flow::callback(
         &p.site(cookies.as_deref()),
         p,
-        &*p.provider,
+        p,
         &NoHttp,
         &q,
     ))

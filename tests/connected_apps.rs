@@ -83,14 +83,7 @@ impl World {
             serde_urlencoded::to_string([("state", state.as_str()), ("code", "idp-code")]).unwrap();
         let cookies = self.cookies();
         let site = self.p.site(cookies.as_deref());
-        let reply = block_on(flow::callback(
-            &site,
-            &self.p,
-            &*self.p.provider,
-            &NoHttp,
-            &query,
-        ))
-        .unwrap();
+        let reply = block_on(flow::callback(&site, &self.p, &self.p, &NoHttp, &query)).unwrap();
         self.keep(reply)
     }
 
@@ -108,8 +101,7 @@ impl World {
         .unwrap();
         let cookies = self.cookies();
         let site = self.p.site(cookies.as_deref());
-        let page = self
-            .keep(block_on(flow::authorize(&site, &self.p, &*self.p.provider, &query)).unwrap());
+        let page = self.keep(block_on(flow::authorize(&site, &self.p, &self.p, &query)).unwrap());
         let to_provider = if page.status == 302 {
             page
         } else {
@@ -121,7 +113,7 @@ impl World {
             ]);
             let cookies = self.cookies();
             let site = self.p.site(cookies.as_deref());
-            self.keep(block_on(flow::consent(&site, &self.p, &*self.p.provider, &body)).unwrap())
+            self.keep(block_on(flow::consent(&site, &self.p, &self.p, &body)).unwrap())
         };
         let back = self.callback(&to_provider);
         let code = query_param(&location(&back), "code").expect("a code");
@@ -205,7 +197,7 @@ impl World {
 
     fn account_sign_in(&self) {
         let site = self.p.site(None);
-        let to_provider = self.keep(account::login(&site, &*self.p.provider).unwrap());
+        let to_provider = self.keep(block_on(account::login(&site, &self.p)).unwrap());
         assert_eq!(to_provider.status, 302);
         let back = self.callback(&to_provider);
         assert_eq!(back.status, 302, "{}", body_text(&back));
@@ -651,7 +643,7 @@ mod account_page {
     fn the_sign_in_is_told_apart_at_the_callback_and_stores_nothing() {
         let w = World::new();
         let site = w.p.site(None);
-        let to_provider = w.keep(account::login(&site, &*w.p.provider).unwrap());
+        let to_provider = w.keep(block_on(account::login(&site, &w.p)).unwrap());
         let state = query_param(&location(&to_provider), "state").unwrap();
         assert!(state.starts_with("account."));
         let cookie = to_provider.header_value("Set-Cookie").unwrap();
@@ -682,7 +674,7 @@ mod account_page {
     fn a_sign_in_from_another_browser_is_refused() {
         let w = World::new();
         let site = w.p.site(None);
-        let to_provider = account::login(&site, &*w.p.provider).unwrap(); // cookie not kept
+        let to_provider = block_on(account::login(&site, &w.p)).unwrap(); // cookie not kept
         let back = w.callback(&to_provider);
         assert_eq!(back.status, 400);
         assert_eq!(location(&w.account_page()), "/account/login");
@@ -802,7 +794,7 @@ mod account_page {
             jar: Default::default(),
         };
         let site = w.p.site(None);
-        let to_provider = w.keep(account::login(&site, &*w.p.provider).unwrap());
+        let to_provider = w.keep(block_on(account::login(&site, &w.p)).unwrap());
         let back = w.callback(&to_provider);
         assert_eq!(back.status, 403);
         assert!(account::session(&w.p.site(w.cookies().as_deref())).is_none());
@@ -823,7 +815,7 @@ mod account_page {
         ])
         .unwrap();
         let site = w.p.site(None);
-        let page = block_on(flow::authorize(&site, &w.p, &*w.p.provider, &query)).unwrap();
+        let page = block_on(flow::authorize(&site, &w.p, &w.p, &query)).unwrap();
         assert!(body_text(&page).contains("href=\"/account\""));
     }
 }

@@ -65,7 +65,7 @@ impl World {
     fn authorize(&self, query: &str) -> Reply {
         let cookies = self.cookies();
         let site = self.p.site(cookies.as_deref());
-        let reply = block_on(flow::authorize(&site, &self.p, &*self.p.provider, query)).unwrap();
+        let reply = block_on(flow::authorize(&site, &self.p, &self.p, query)).unwrap();
         self.keep(reply)
     }
 
@@ -78,7 +78,7 @@ impl World {
         ]);
         let cookies = self.cookies();
         let site = self.p.site(cookies.as_deref());
-        let reply = block_on(flow::consent(&site, &self.p, &*self.p.provider, &body)).unwrap();
+        let reply = block_on(flow::consent(&site, &self.p, &self.p, &body)).unwrap();
         self.keep(reply)
     }
 
@@ -89,14 +89,7 @@ impl World {
             serde_urlencoded::to_string([("state", state.as_str()), ("code", idp_code)]).unwrap();
         let cookies = self.cookies();
         let site = self.p.site(cookies.as_deref());
-        let reply = block_on(flow::callback(
-            &site,
-            &self.p,
-            &*self.p.provider,
-            &NoHttp,
-            &query,
-        ))
-        .unwrap();
+        let reply = block_on(flow::callback(&site, &self.p, &self.p, &NoHttp, &query)).unwrap();
         self.keep(reply)
     }
 

@@ -453,13 +453,7 @@ fn authorize_and_sign_in(p: &Platform, query: &str) -> String {
         reply
     };
     let cookies = jar.header();
-    let page = block_on(flow::authorize(
-        &p.site(cookies.as_deref()),
-        p,
-        &*p.provider,
-        query,
-    ))
-    .unwrap();
+    let page = block_on(flow::authorize(&p.site(cookies.as_deref()), p, p, query)).unwrap();
     let page = keep(&mut jar, page);
     assert_eq!(page.status, 200, "{}", body_text(&page));
     let html = body_text(&page);
@@ -473,7 +467,7 @@ fn authorize_and_sign_in(p: &Platform, query: &str) -> String {
     let to_provider = block_on(flow::consent(
         &p.site(cookies.as_deref()),
         p,
-        &*p.provider,
+        p,
         body.as_bytes(),
     ))
     .unwrap();
@@ -486,7 +480,7 @@ fn authorize_and_sign_in(p: &Platform, query: &str) -> String {
     let back = block_on(flow::callback(
         &p.site(cookies.as_deref()),
         p,
-        &*p.provider,
+        p,
         &NoHttp,
         &back_query,
     ))

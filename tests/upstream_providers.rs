@@ -13,7 +13,9 @@ use mcp_oauth_worker::config::{ConfigError, ProviderKind};
 use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use mcp_oauth_worker::upstream::github::GitHubProvider;
 use mcp_oauth_worker::upstream::google::GoogleProvider;
-use mcp_oauth_worker::upstream::oidc::{discover, DiscoveryDocument, OidcProvider};
+use mcp_oauth_worker::upstream::oidc::{
+    discover, discovery_failed, DiscoveryDocument, OidcProvider, DISCOVERY_RETRY_SECS,
+};
 use mcp_oauth_worker::upstream::settings::{
     settings_for, GitHubSettings, GoogleSettings, OidcSettings, UpstreamSettings,
 };
@@ -1254,6 +1256,32 @@ fn discovery_refuses_another_issuer_insecure_endpoints_and_bad_answers() {
         run(Err("connection refused".into())),
         Err(UpstreamError::Network(_))
     ));
+}
+
+#[test]
+fn a_failed_discovery_is_a_temporary_503_that_hides_the_providers_words() {
+    let leaky = response(500, "text/plain", "db password is hunter2 at 10.0.0.7");
+    let http = FakeHttp::new(vec![leaky]);
+    let why = pollster::block_on(discover(&http, ISSUER)).unwrap_err();
+    for why in [
+        why,
+        UpstreamError::Network("tls: internal.example:8443".into()),
+    ] {
+        let (error, log) = discovery_failed(&why);
+        let reply = error.to_reply();
+        assert_eq!(reply.status, 503);
+        assert_eq!(
+            reply.header_value("Retry-After"),
+            Some(DISCOVERY_RETRY_SECS.to_string().as_str())
+        );
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
+        let text = String::from_utf8(reply.body.clone()).unwrap();
+        for secret in ["hunter2", "10.0.0.7", "internal.example", "500"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(log.contains("discovery failed"), "{log}");
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::http::{HttpError, Reply};
 use crate::oauth::{account as page, admin, introspect as rfc7662};
 
 use super::cimd::WorkerDocuments;
-use super::oauth::{provider, site, Ctx};
+use super::oauth::{site, Ctx, Upstream};
 use super::platform::KvStore;
 
 /// `POST /introspect`.
@@ -35,10 +35,7 @@ pub async fn account(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let docs = WorkerDocuments::new(ctx.env);
     let site = site(ctx, cookie.as_deref(), &docs);
     match ctx.req.path.as_str() {
-        "/account/login" => {
-            let provider = provider(ctx).await?;
-            page::login(&site, provider.as_ref())
-        }
+        "/account/login" => page::login(&site, &Upstream(ctx)).await,
         "/account/revoke" => page::revoke(&site, &store, &ctx.req.body).await,
         "/account/logout" => Ok(page::logout(&site)),
         _ => page::show(&site, &store, &ctx.req.query).await,

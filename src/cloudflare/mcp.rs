@@ -19,6 +19,7 @@ use super::oauth::{preflight, with_cors};
 use super::platform::{
     internal, now, object_call, FetchClient, Incoming, KvStore, SESSION_BINDING,
 };
+use super::ratelimit::challenge;
 
 thread_local! {
     /// The tool registry, built once per isolate rather than on every request
@@ -53,7 +54,11 @@ pub async fn handle(
     let metadata_url = endpoint.resource_metadata_url(issuer);
     let user = match authenticate(env, config, req, issuer).await? {
         Ok(user) => user,
-        Err(refusal) => return Ok(with_cors(resource::refuse(&metadata_url, &refusal))),
+        Err(refusal) => {
+            return Ok(with_cors(
+                challenge(env, req, &metadata_url, &refusal).await,
+            ))
+        }
     };
 
     let session_id = req.header("Mcp-Session-Id");

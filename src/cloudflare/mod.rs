@@ -19,12 +19,14 @@
 
 // Durable Object classes are exported to JS by their `#[durable_object]` macro.
 mod account;
+mod body;
 mod cimd;
 mod grant_object;
 mod index_object;
 mod mcp;
 mod oauth;
 mod platform;
+mod ratelimit;
 mod upstream;
 
 use std::cell::RefCell;
@@ -121,11 +123,10 @@ fn start(raw: web_sys::Request, head: RequestHead, env: Env) -> Result<Step, Htt
         // The provider settings come from env, which an isolate never sees change.
         Route::Health => kept(&HEALTH, || {
             upstream::check_settings(&env, &config)?;
-            Ok(Reply::json(
-                200,
-                &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-            )
-            .no_store())
+            let mut body =
+                serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") });
+            ratelimit::add_health_warnings(&env, &mut body);
+            Ok(Reply::json(200, &body).no_store())
         })?,
         Route::Mcp => return later(raw, head.method, url, matched, env, config),
         _ if head.method == "OPTIONS" => kept(&PREFLIGHT, || Ok(oauth::preflight()))?,
@@ -209,6 +210,9 @@ async fn serve(routed: Routed) -> Result<Reply, HttpError> {
     let issuer = issuer(&config, &url);
     let req = Incoming::read(raw, method, url, matched.body_limit).await?;
     let env = &env;
+    if let Some(refused) = ratelimit::check(env, matched.route, &req).await {
+        return Ok(refused);
+    }
     let ctx = oauth::Ctx {
         env,
         config: &config,

@@ -9,9 +9,11 @@ use crate::http::{HttpError, Reply};
 use crate::oauth::crypto::{self, OsEntropy};
 use crate::oauth::flow::{self, Site};
 use crate::oauth::metadata;
-use crate::oauth::register::{self, Client, RegistrationRequest};
+use crate::oauth::register::{self, RegistrationRequest};
 use crate::oauth::store::{keys, Store};
+use crate::outbound::LocalBoxFuture;
 use crate::upstream::IdentityProvider;
+use std::rc::Rc;
 
 use super::cimd::WorkerDocuments;
 use super::platform::{internal, now, FetchClient, Incoming, KvStore};
@@ -54,82 +56,79 @@ pub fn protected_resource_metadata(ctx: &Ctx<'_>) -> Reply {
     )
 }
 
-/// RFC 7591 §3: dynamic client registration.
+/// RFC 7591 §3: dynamic client registration. At most one KV read and one KV
+/// write; a public client registered again costs the read only (see
+/// `oauth::register` for the storage rules).
 pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let validated = match RegistrationRequest::from_json(&ctx.req.body).and_then(register::validate)
     {
         Ok(v) => v,
         Err(e) => return Ok(with_cors(e.to_json_reply())),
     };
-    let rng = OsEntropy;
-    let client_id = crypto::random_id(&rng).map_err(|e| internal("client id", e))?;
-    let secret = if validated.is_public() {
-        None
-    } else {
-        Some(crypto::random_secret(&rng).map_err(|e| internal("client secret", e))?)
-    };
-    let client = Client::from_registration(
-        validated,
-        client_id.clone(),
-        secret.as_deref().map(register::client_secret_hash),
-        now(),
-        ctx.config.client_ttl,
-    );
-    let json = serde_json::to_string(&client).map_err(|e| internal("encode client", e))?;
     let store = KvStore::from_env(ctx.env)?;
-    store
-        .put(&keys::client(&client_id), &json, ctx.config.client_ttl)
-        .await
-        .map_err(|_| HttpError::Internal)?;
+    let (now, ttl) = (now(), ctx.config.client_ttl);
+    let registered = if validated.is_public() {
+        let client_id = register::public_client_id(&validated, ctx.config.secret_key.expose());
+        let stored = flow::load_client(&store, &client_id).await?;
+        register::register_public(validated, client_id, stored, now, ttl)
+    } else {
+        let rng = OsEntropy;
+        let client_id = crypto::random_id(&rng).map_err(|e| internal("client id", e))?;
+        let secret = crypto::random_secret(&rng).map_err(|e| internal("client secret", e))?;
+        register::register_confidential(validated, client_id, secret, now, ttl)
+    };
+    if registered.write {
+        let client = &registered.client;
+        let json = serde_json::to_string(client).map_err(|e| internal("encode client", e))?;
+        store
+            .put(&keys::client(&client.client_id), &json, ttl)
+            .await
+            .map_err(|_| HttpError::Internal)?;
+    }
     Ok(with_cors(
-        Reply::json(
-            201,
-            &register::registration_response(&client, secret.as_deref()),
-        )
-        .no_store(),
+        Reply::json(201, &registered.response()).no_store(),
     ))
 }
 
-/// The identity provider for this deployment.
-pub(super) async fn provider(ctx: &Ctx<'_>) -> Result<Box<dyn IdentityProvider>, HttpError> {
-    super::upstream::provider(ctx.env, ctx.config, &ctx.issuer).await
+/// The identity provider for this deployment, built when a flow asks for it.
+pub(super) struct Upstream<'a>(pub(super) &'a Ctx<'a>);
+
+impl flow::Upstream for Upstream<'_> {
+    fn provider(&self) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, HttpError>> {
+        Box::pin(async move {
+            let ctx = self.0;
+            super::upstream::provider(ctx.env, ctx.config, &ctx.issuer)
+                .await
+                .map(Rc::from)
+        })
+    }
 }
 
 /// `GET /authorize`.
 pub async fn authorize_get(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
-    let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
     let docs = WorkerDocuments::new(ctx.env);
     let site = site(ctx, cookie.as_deref(), &docs);
-    flow::authorize(&site, &store, provider.as_ref(), &ctx.req.query).await
+    flow::authorize(&site, &store, &Upstream(ctx), &ctx.req.query).await
 }
 
 /// `POST /authorize`: the consent form's answer.
 pub async fn authorize_post(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
-    let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
     let docs = WorkerDocuments::new(ctx.env);
     let site = site(ctx, cookie.as_deref(), &docs);
-    flow::consent(&site, &store, provider.as_ref(), &ctx.req.body).await
+    flow::consent(&site, &store, &Upstream(ctx), &ctx.req.body).await
 }
 
 /// `GET /callback`.
 pub async fn callback(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let store = KvStore::from_env(ctx.env)?;
-    let provider = provider(ctx).await?;
     let cookie = ctx.req.header("Cookie");
     let docs = WorkerDocuments::new(ctx.env);
     let site = site(ctx, cookie.as_deref(), &docs);
-    flow::callback(
-        &site,
-        &store,
-        provider.as_ref(),
-        &FetchClient,
-        &ctx.req.query,
-    )
-    .await
+    flow::callback(&site, &store, &Upstream(ctx), &FetchClient, &ctx.req.query).await
 }
 
 /// `POST /token`.

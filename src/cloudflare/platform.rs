@@ -3,7 +3,6 @@
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures;
 use worker::{Env, Fetch, Headers, Request};
 
 use crate::http::{HttpError, Reply};
@@ -51,14 +50,67 @@ fn store_error(context: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError(context.to_owned())
 }
 
+/// Registered clients are read on every /authorize and /token request and
+/// change rarely (registration, renewal), so each isolate keeps the ones it read
+/// for [`CLIENT_CACHE_SECS`]. That adds no staleness KV does not already have:
+/// KV itself serves a read from its edge cache for about 60 s after a change.
+const CLIENT_CACHE_SECS: u64 = 60;
+const CLIENT_CACHE_MAX: usize = 64;
+
+thread_local! {
+    // (key, value, read at): a short list, searched in order (a map costs more
+    // wasm than it saves at this size).
+    static CLIENTS: std::cell::RefCell<Vec<(String, String, u64)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn cached_client(key: &str) -> Option<String> {
+    if !key.starts_with("client:") {
+        return None;
+    }
+    let now = now();
+    CLIENTS.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _, at)| k == key && now < at + CLIENT_CACHE_SECS)
+            .map(|(_, v, _)| v.clone())
+    })
+}
+
+fn remember_client(key: &str, value: Option<&str>) {
+    if !key.starts_with("client:") {
+        return;
+    }
+    CLIENTS.with(|c| {
+        let mut c = c.borrow_mut();
+        c.retain(|(k, _, _)| k != key);
+        if let Some(v) = value {
+            if c.len() >= CLIENT_CACHE_MAX {
+                c.remove(0);
+            }
+            c.push((key.to_owned(), v.to_owned(), now()));
+        }
+    });
+}
+
 impl Store for KvStore<'_> {
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
-            self.kv
+            if let Some(hit) = cached_client(key) {
+                return Ok(Some(hit));
+            }
+            let value = self
+                .kv
                 .get(key)
                 .text()
                 .await
-                .map_err(|e| store_error("KV get", e))
+                .map_err(|e| store_error("KV get", e))?;
+            // Only what exists is kept: a client registered a moment later is
+            // found at once.
+            if let Some(v) = value.as_deref() {
+                remember_client(key, Some(v));
+            }
+            Ok(value)
         })
     }
 
@@ -75,12 +127,15 @@ impl Store for KvStore<'_> {
                 .expiration_ttl(ttl.max(KV_MIN_TTL))
                 .execute()
                 .await
-                .map_err(|e| store_error("KV put", e))
+                .map_err(|e| store_error("KV put", e))?;
+            remember_client(key, Some(value));
+            Ok(())
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            remember_client(key, None);
             self.kv
                 .delete(key)
                 .await
@@ -402,7 +457,8 @@ impl Incoming {
         let body = if body_limit == 0 || matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
             Vec::new()
         } else {
-            read_body(&raw, body_limit).await?
+            // Counted while it streams, refused once past the limit (body.rs).
+            super::body::read_limited(&raw, body_limit).await?
         };
         Ok(Incoming {
             body,
@@ -431,17 +487,4 @@ impl Incoming {
     pub fn header(&self, name: &str) -> Option<String> {
         request_header(&self.raw, name)
     }
-}
-
-/// The whole body, refused when over `limit` bytes.
-async fn read_body(raw: &web_sys::Request, limit: usize) -> Result<Vec<u8>, HttpError> {
-    let promise = raw.array_buffer().map_err(|_| HttpError::UnreadableBody)?;
-    let buffer = wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .map_err(|_| HttpError::UnreadableBody)?;
-    let bytes = js_sys::Uint8Array::new(&buffer);
-    if bytes.length() as usize > limit {
-        return Err(HttpError::PayloadTooLarge { limit });
-    }
-    Ok(bytes.to_vec())
 }

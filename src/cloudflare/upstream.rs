@@ -1,14 +1,14 @@
 //! The configured upstream identity provider. (Its refresh runs inside the
 //! grant's object: `oauth::grant::object`.)
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use worker::Env;
 
 use crate::config::{Config, ProviderKind};
 use crate::http::HttpError;
 use crate::upstream::dev::DevProvider;
-use crate::upstream::oidc::DiscoveryDocument;
+use crate::upstream::oidc::{discovery_failed, DiscoveryDocument, DISCOVERY_RETRY_SECS};
 use crate::upstream::settings::{settings_for, UpstreamSettings};
 use crate::upstream::IdentityProvider;
 
@@ -20,6 +20,9 @@ const DISCOVERY_CACHE_SECS: u64 = 3600;
 
 thread_local! {
     static DISCOVERY: RefCell<Option<(u64, DiscoveryDocument)>> = const { RefCell::new(None) };
+    /// When discovery last failed: requests in the next `DISCOVERY_RETRY_SECS`
+    /// get the 503 at once instead of each waiting on a failing provider.
+    static DISCOVERY_FAILED_AT: Cell<u64> = const { Cell::new(0) };
 }
 
 fn settings(env: &Env, kind: ProviderKind) -> Result<Option<UpstreamSettings>, HttpError> {
@@ -57,13 +60,25 @@ pub async fn provider(
             match cached {
                 Some(doc) => Some(doc),
                 None => {
-                    let doc = crate::upstream::oidc::discover(&FetchClient, wanted)
-                        .await
-                        .map_err(|e| {
-                            HttpError::Config(format!("OIDC_ISSUER discovery failed: {e}"))
-                        })?;
-                    DISCOVERY.with(|c| *c.borrow_mut() = Some((now(), doc.clone())));
-                    Some(doc)
+                    let retry_at = DISCOVERY_FAILED_AT.with(Cell::get) + DISCOVERY_RETRY_SECS;
+                    let now_secs = now();
+                    if now_secs < retry_at {
+                        return Err(HttpError::Unavailable {
+                            retry_after: retry_at - now_secs,
+                        });
+                    }
+                    match crate::upstream::oidc::discover(&FetchClient, wanted).await {
+                        Ok(doc) => {
+                            DISCOVERY.with(|c| *c.borrow_mut() = Some((now(), doc.clone())));
+                            Some(doc)
+                        }
+                        Err(e) => {
+                            DISCOVERY_FAILED_AT.with(|f| f.set(now()));
+                            let (error, log) = discovery_failed(&e);
+                            worker::console_error!("{log}");
+                            return Err(error);
+                        }
+                    }
                 }
             }
         }

@@ -21,13 +21,13 @@
 use crate::http::{HttpError, Reply};
 use crate::oauth::connections;
 use crate::oauth::crypto::{self, derive};
-use crate::oauth::flow::Site;
+use crate::oauth::flow::{Site, Upstream};
 use crate::oauth::index::user_index;
 use crate::oauth::pkce::{self, CodeVerifier};
 use crate::oauth::store::Store;
 use crate::oauth::types::CsrfToken;
 use crate::outbound::HttpClient;
-use crate::upstream::{AuthorizeParams, ExchangeParams, IdentityProvider};
+use crate::upstream::{AuthorizeParams, ExchangeParams};
 use crate::user::user_allowed;
 use crate::web::{self, account as page};
 
@@ -130,10 +130,11 @@ pub async fn show(site: &Site<'_>, store: &dyn Store, query: &str) -> Result<Rep
 }
 
 /// `GET /account/login`: off to the identity provider.
-pub fn login(site: &Site<'_>, provider: &dyn IdentityProvider) -> Result<Reply, HttpError> {
+pub async fn login(site: &Site<'_>, upstream: &dyn Upstream) -> Result<Reply, HttpError> {
     if let Some(refused) = site.refuse_plain_http() {
         return Ok(refused);
     }
+    let provider = upstream.provider().await?;
     let state = format!("{STATE_PREFIX}{}", site.random()?);
     let location = provider.authorize_url(&AuthorizeParams {
         callback_url: &site.callback_url(),
@@ -150,7 +151,7 @@ pub fn login(site: &Site<'_>, provider: &dyn IdentityProvider) -> Result<Reply, 
 /// `GET /callback` for an account sign-in (the state says so).
 pub async fn callback(
     site: &Site<'_>,
-    provider: &dyn IdentityProvider,
+    upstream: &dyn Upstream,
     http: &dyn HttpClient,
     state: &str,
     code: Option<&str>,
@@ -174,6 +175,7 @@ pub async fn callback(
     let Some(code) = code else {
         return Ok(fail("The identity provider sent no code."));
     };
+    let provider = upstream.provider().await?;
     let verifier = verifier_for(site, state);
     let nonce = nonce_for(site, state);
     let callback = site.callback_url();

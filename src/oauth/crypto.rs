@@ -297,6 +297,14 @@ impl Keyring {
     }
 }
 
+/// A stable identifier derived from `data`: base64url of the first 128 bits of
+/// `HMAC(SECRET_KEY, purpose, data)`. Without the server's key nobody can
+/// compute it, and the same data always gives the same identifier.
+pub fn keyed_id(server_secret: &str, purpose: &str, data: &[u8]) -> String {
+    let mac = hmac(server_secret.as_bytes(), &[purpose.as_bytes(), data]);
+    b64(&mac[..16])
+}
+
 /// Signs `payload` for `purpose` (so a value signed for one cookie is never valid
 /// as another): `base64url(payload).base64url(HMAC)`.
 pub fn sign(server_secret: &str, purpose: &str, payload: &[u8]) -> String {

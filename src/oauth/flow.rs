@@ -36,11 +36,12 @@ use crate::oauth::register::Client;
 use crate::oauth::store::{keys, Store, StoreError};
 use crate::oauth::token;
 use crate::oauth::types::{AnyToken, AuthCode, CsrfToken, StateToken, UpstreamVerifier};
-use crate::outbound::HttpClient;
+use crate::outbound::{HttpClient, LocalBoxFuture};
 use crate::upstream::dev::{self, DevLoginForm};
 use crate::upstream::{AuthorizeParams, ExchangeParams, IdentityProvider, UpstreamError};
 use crate::user::user_allowed;
 use crate::web::{self, cookies, Consent};
+use std::rc::Rc;
 
 /// How long a browser remembers what it approved.
 pub const APPROVAL_TTL_SECS: u64 = 30 * 86_400;
@@ -48,6 +49,12 @@ pub const APPROVAL_TTL_SECS: u64 = 30 * 86_400;
 pub const MAX_APPROVALS: usize = 20;
 /// How long a client is asked to wait after `temporarily_unavailable`.
 pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// The deployment's identity provider, made only when a flow needs it, so a
+/// consent page is shown even while an OpenID provider's discovery is down.
+pub trait Upstream {
+    fn provider(&self) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, HttpError>>;
+}
 
 /// What a flow knows about this deployment and this request.
 pub struct Site<'a> {
@@ -230,7 +237,7 @@ fn csrf_cookie(flow: &str) -> String {
 pub async fn authorize(
     site: &Site<'_>,
     store: &dyn Store,
-    provider: &dyn IdentityProvider,
+    upstream: &dyn Upstream,
     query: &str,
 ) -> Result<Reply, HttpError> {
     if let Some(refused) = site.refuse_plain_http() {
@@ -292,7 +299,7 @@ pub async fn authorize(
         return Err(HttpError::Internal);
     };
     if already_approved(site, &request) {
-        return start_upstream(site, store, provider, request, Vec::new()).await;
+        return start_upstream(site, store, upstream, request, Vec::new()).await;
     }
     let csrf = CsrfToken::new(site.random()?);
     let flow = site.random_id()?;
@@ -342,7 +349,7 @@ struct ConsentForm {
 pub async fn consent(
     site: &Site<'_>,
     store: &dyn Store,
-    provider: &dyn IdentityProvider,
+    upstream: &dyn Upstream,
     body: &[u8],
 ) -> Result<Reply, HttpError> {
     if let Some(refused) = site.refuse_plain_http() {
@@ -379,7 +386,7 @@ pub async fn consent(
     match form.action.as_str() {
         "approve" => {
             let remember = remember_approval(site, &request)?;
-            start_upstream(site, store, provider, request, vec![remember, clear_csrf]).await
+            start_upstream(site, store, upstream, request, vec![remember, clear_csrf]).await
         }
         "deny" => {
             // The person answered: now the error may go back to the client.
@@ -403,10 +410,12 @@ fn state_cookie(grant_id: &str) -> String {
 async fn start_upstream(
     site: &Site<'_>,
     store: &dyn Store,
-    provider: &dyn IdentityProvider,
+    upstream: &dyn Upstream,
     request: AuthorizationRequest,
     cookies: Vec<String>,
 ) -> Result<Reply, HttpError> {
+    // Before anything is stored: an unreachable provider leaves nothing behind.
+    let provider = upstream.provider().await?;
     let grant_id = site.random_id()?;
     let verifier = CodeVerifier::from_random_bytes(
         &crypto::random_bytes::<32>(site.rng).map_err(|_| HttpError::Internal)?,
@@ -458,7 +467,7 @@ struct CallbackQuery {
 pub async fn callback(
     site: &Site<'_>,
     store: &dyn Store,
-    provider: &dyn IdentityProvider,
+    upstream: &dyn Upstream,
     http: &dyn HttpClient,
     query: &str,
 ) -> Result<Reply, HttpError> {
@@ -481,7 +490,7 @@ pub async fn callback(
     if crate::oauth::account::is_account_state(state.secret()) {
         return crate::oauth::account::callback(
             site,
-            provider,
+            upstream,
             http,
             state.secret(),
             query.code.as_deref(),
@@ -504,6 +513,9 @@ pub async fn callback(
         return Ok(local_error(400, "This sign-in was started in another browser, or its cookie expired. Start again from your MCP client."));
     }
     let clear_state = site.clear_cookie(&cookie_name);
+    // Before the state is taken: when the provider is unreachable the person
+    // can retry the same callback.
+    let provider = upstream.provider().await?;
     let command = GrantCommand::TakeState { state };
     let taken: TakenState = match sign_in_step(store, &grant_id, &command, &clear_state).await? {
         Ok(t) => t,

@@ -20,6 +20,28 @@
 //! - JSON `null` and, for optional strings, `""` count as absent: some clients
 //!   send them for metadata they do not have.
 //! - Duplicate redirect URIs and scopes are dropped, keeping the first occurrence.
+//!
+//! Storage (so open registration cannot grow storage or spend the KV write
+//! budget without bound):
+//! - A **public** registration (`none`) gets a `client_id` derived from the
+//!   registration itself, `HMAC(SECRET_KEY, canonical metadata)` ([`public_client_id`]).
+//!   The same body registered again finds the stored record with one KV read
+//!   and returns it unchanged (same `client_id`, same `client_id_issued_at`)
+//!   without a write. MCP clients such as Claude register again on every
+//!   connection, so this is the common case. A `client_id` of a public client
+//!   is not a credential, and two registrations with the same redirect URIs and
+//!   metadata are indistinguishable to us anyway.
+//! - **Renewal happens at registration.** A re-registration that finds its
+//!   client in the second half of its lifetime (`CLIENT_TTL`) writes the record
+//!   back with a fresh lifetime: that is the registration's one write. Renewing
+//!   on use at `/token` would be a second KV write per code redemption or
+//!   refresh, and `/authorize`, `/callback` and `/mcp` write nothing, so those
+//!   are not the place. A client whose registration expired gets `401
+//!   invalid_client` at `/token` and registers again; a public client then gets
+//!   the same `client_id` back, so its grants keep working.
+//! - A **confidential** registration always creates a new client with a new
+//!   secret (one write): a secret is shown once and cannot be handed out again.
+//!   It expires at `client_secret_expires_at` and is not renewed.
 
 use super::error::OAuthError;
 use super::redirect::{validate_redirect_uri, RedirectUri};
@@ -498,6 +520,129 @@ impl Client {
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+}
+
+/// The `client_id` of a public registration: derived from every metadata
+/// value as validated (so two bodies that differ only in spelling the server
+/// normalizes, such as a duplicated redirect URI, share a client), under the
+/// server's key. 22 base64url characters, like a random id.
+pub fn public_client_id(validated: &ValidatedRegistration, server_secret: &str) -> String {
+    super::crypto::keyed_id(
+        server_secret,
+        "public-client-v1",
+        canonical_metadata(validated).as_bytes(),
+    )
+}
+
+/// Every registered value in a fixed order, as one JSON array.
+fn canonical_metadata(v: &ValidatedRegistration) -> String {
+    let uris: Vec<&str> = v.redirect_uris.iter().map(RedirectUri::as_str).collect();
+    let grants: Vec<&str> = v.grant_types.iter().map(|g| g.as_str()).collect();
+    let responses: Vec<&str> = v.response_types.iter().map(|r| r.as_str()).collect();
+    serde_json::json!([
+        uris,
+        v.token_endpoint_auth_method.as_str(),
+        grants,
+        responses,
+        v.client_name,
+        v.client_uri,
+        v.logo_uri,
+        v.tos_uri,
+        v.policy_uri,
+        v.scope,
+        v.software_id,
+        v.software_version,
+    ])
+    .to_string()
+}
+
+/// The outcome of a registration: the client to answer with, the secret to show
+/// (confidential clients, once), and whether its record must be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub client: Client,
+    pub secret: Option<String>,
+    /// `true`: store `client` (a new client, or a renewal). `false`: it is stored
+    /// already and nothing is written.
+    pub write: bool,
+}
+
+impl Registered {
+    /// The RFC 7591 §3.2.1 response body.
+    pub fn response(&self) -> Value {
+        registration_response(&self.client, self.secret.as_deref())
+    }
+}
+
+/// A public registration, given what storage holds under its derived id
+/// ([`public_client_id`]). Returns the stored client unchanged when it is the
+/// same registration in the first half of its lifetime; renews it in the
+/// second half; creates it otherwise (nothing stored, expired, or a record
+/// that is not this registration).
+pub fn register_public(
+    validated: ValidatedRegistration,
+    client_id: String,
+    stored: Option<Client>,
+    now: u64,
+    ttl_secs: u64,
+) -> Registered {
+    let fresh = Client::from_registration(validated, client_id, None, now, ttl_secs);
+    let (client, write) = match stored {
+        Some(existing) if existing.same_registration(&fresh) && !existing.is_expired(now) => {
+            if existing.in_second_half(now, ttl_secs) {
+                let mut renewed = existing;
+                renewed.expires_at = fresh.expires_at;
+                (renewed, true)
+            } else {
+                (existing, false)
+            }
+        }
+        _ => (fresh, true),
+    };
+    Registered {
+        client,
+        secret: None,
+        write,
+    }
+}
+
+/// A confidential registration: always a new client (random id) and secret.
+pub fn register_confidential(
+    validated: ValidatedRegistration,
+    client_id: String,
+    secret: String,
+    now: u64,
+    ttl_secs: u64,
+) -> Registered {
+    let hash = client_secret_hash(&secret);
+    Registered {
+        client: Client::from_registration(validated, client_id, Some(hash), now, ttl_secs),
+        secret: Some(secret),
+        write: true,
+    }
+}
+
+impl Client {
+    /// Whether `other` registered exactly the same metadata (ids, secrets and
+    /// times aside).
+    pub fn same_registration(&self, other: &Client) -> bool {
+        let strip = |c: &Client| Client {
+            client_id: String::new(),
+            client_secret_hash: None,
+            created_at: 0,
+            expires_at: 0,
+            ..c.clone()
+        };
+        self.client_secret_hash.is_none()
+            && other.client_secret_hash.is_none()
+            && strip(self) == strip(other)
+    }
+
+    /// Whether less than half of a `ttl_secs` lifetime is left (never, for a
+    /// client that does not expire).
+    pub fn in_second_half(&self, now: u64, ttl_secs: u64) -> bool {
+        self.expires_at != 0 && self.expires_at.saturating_sub(now) < ttl_secs / 2
     }
 }
 

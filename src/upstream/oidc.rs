@@ -102,6 +102,23 @@ pub async fn discover(
     Ok(doc)
 }
 
+/// How long a client is asked to wait after discovery failed, and how long the
+/// shell waits before fetching the document again.
+pub const DISCOVERY_RETRY_SECS: u64 = 30;
+
+/// What a failed discovery means for the request that needed it: the provider
+/// is temporarily unavailable (503 `temporarily_unavailable` with `Retry-After`),
+/// and a line for the operator's log. Whatever the provider said goes to the log
+/// line only, never to a client or a browser.
+pub fn discovery_failed(why: &UpstreamError) -> (crate::http::HttpError, String) {
+    (
+        crate::http::HttpError::Unavailable {
+            retry_after: DISCOVERY_RETRY_SECS,
+        },
+        format!("OIDC_ISSUER discovery failed: {why}"),
+    )
+}
+
 /// An OpenID Connect provider (also the engine of [`super::google::GoogleProvider`]).
 #[derive(Debug, Clone)]
 pub struct OidcProvider {

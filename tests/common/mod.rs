@@ -590,6 +590,15 @@ impl Platform {
     }
 }
 
+impl mcp_oauth_worker::oauth::flow::Upstream for Platform {
+    fn provider(
+        &self,
+    ) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, mcp_oauth_worker::http::HttpError>>
+    {
+        Box::pin(async move { Ok(self.provider.clone() as Rc<dyn IdentityProvider>) })
+    }
+}
+
 impl UpstreamSource for Platform {
     fn provider(&self) -> LocalBoxFuture<'_, Result<Box<dyn IdentityProvider>, GrantError>> {
         Box::pin(

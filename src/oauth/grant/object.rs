@@ -355,8 +355,9 @@ async fn commit(
         state.pending_effects = failed;
         save(storage, &state).await?;
         if state.pending_effects.is_empty() {
-            schedule(storage, &state, svc.now).await;
+            schedule_if_new(storage, raw, &state, svc.now).await;
         } else {
+            // The retry comes first; the alarm then sets itself for the expiry.
             let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
         }
         return answer;
@@ -378,15 +379,25 @@ async fn commit(
             return answer;
         }
     }
-    schedule(storage, &state, svc.now).await;
+    schedule_if_new(storage, raw, &state, svc.now).await;
     answer
 }
 
-/// Cleans up after the grant's last possible use.
-async fn schedule(storage: &dyn ObjectStorage, state: &GrantState, now: u64) {
-    let _ = storage
-        .set_alarm(state.expires_at.saturating_sub(now) + 60)
-        .await;
+/// Cleans up after the grant's last possible use. Set once, when the object
+/// is created: when it fires before a later expiry (a refresh moved it), the
+/// alarm sets itself again for the new one, so refreshes spend no storage
+/// operation on it.
+async fn schedule_if_new(
+    storage: &dyn ObjectStorage,
+    raw: Option<&str>,
+    state: &GrantState,
+    now: u64,
+) {
+    if raw.is_none() {
+        let _ = storage
+            .set_alarm(state.expires_at.saturating_sub(now) + 60)
+            .await;
+    }
 }
 
 #[cfg(test)]
