@@ -257,12 +257,19 @@ impl DurableObject for AssertionReplay {
             return Response::ok("error");
         };
         let storage = self.state.storage();
-        let seen = storage.get::<u64>(UNTIL_KEY).await?;
+        let seen = super::platform::storage_number(&storage, UNTIL_KEY)
+            .await?
+            .map(|n| n as u64);
         let now = now();
         if !cimd::first_use_allowed(seen, now) {
             return Response::ok("replay");
         }
-        storage.put(UNTIL_KEY, command.until).await?;
+        storage
+            .put_raw(
+                UNTIL_KEY,
+                wasm_bindgen::JsValue::from_f64(command.until as f64),
+            )
+            .await?;
         let in_secs = command.until.saturating_sub(now).saturating_add(1);
         storage.set_alarm((in_secs as i64) * 1000).await?;
         Response::ok("first")

@@ -34,9 +34,7 @@ fn logged(context: &str, err: worker::Error) -> String {
 impl ObjectStorage for Storage<'_> {
     fn load(&self) -> LocalBoxFuture<'_, Result<Option<String>, String>> {
         Box::pin(async move {
-            self.0
-                .storage()
-                .get::<String>(STATE_KEY)
+            super::platform::storage_text(&self.0.storage(), STATE_KEY)
                 .await
                 .map_err(|e| logged("storage read", e))
         })
@@ -45,7 +43,7 @@ impl ObjectStorage for Storage<'_> {
         Box::pin(async move {
             self.0
                 .storage()
-                .put(STATE_KEY, state)
+                .put_raw(STATE_KEY, state)
                 .await
                 .map_err(|e| logged("storage write", e))
         })

@@ -24,7 +24,7 @@ impl IndexStorage for Storage<'_> {
         Box::pin(async move {
             self.0
                 .storage()
-                .put(key, value)
+                .put_raw(key, value)
                 .await
                 .map_err(|e| logged("storage write", e))
         })

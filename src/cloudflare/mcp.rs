@@ -178,14 +178,13 @@ impl DurableObject for McpSession {
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let storage = self.state.storage();
         let answer: Option<Session> = match op {
-            SessionOp::Load => storage
-                .get::<String>(SESSION_KEY)
+            SessionOp::Load => super::platform::storage_text(&storage, SESSION_KEY)
                 .await?
                 .and_then(|raw| serde_json::from_slice::<Session>(raw.as_bytes()).ok()),
             SessionOp::Store(session) => {
                 let json = serde_json::to_string(&session)
                     .map_err(|e| worker::Error::RustError(e.to_string()))?;
-                storage.put(SESSION_KEY, json).await?;
+                storage.put_raw(SESSION_KEY, json).await?;
                 storage.set_alarm(SESSION_IDLE_SECS * 1000).await?;
                 None
             }

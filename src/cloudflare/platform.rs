@@ -93,6 +93,41 @@ fn remember_client(key: &str, value: Option<&str>) {
     });
 }
 
+/// One page of `OAUTH_KV.list()`, read straight from the binding: worker's
+/// typed list decodes its answer with serde-wasm-bindgen, which links core's
+/// float formatting (about 6 KiB gzip) for keys' expiration numbers we never read.
+async fn list_keys(
+    env: &Env,
+    prefix: &str,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<String>, Option<String>), JsValue> {
+    use js_sys::{Array, Function, Object, Promise, Reflect};
+    use wasm_bindgen::JsCast;
+    let binding = Reflect::get(env.as_ref(), &JsValue::from_str(KV_BINDING))?;
+    let list: Function = Reflect::get(&binding, &JsValue::from_str("list"))?.dyn_into()?;
+    let options = Object::new();
+    Reflect::set(&options, &"prefix".into(), &prefix.into())?;
+    Reflect::set(&options, &"limit".into(), &(limit as f64).into())?;
+    if let Some(c) = cursor {
+        Reflect::set(&options, &"cursor".into(), &c.into())?;
+    }
+    let promise: Promise = list.call1(&binding, &options)?.dyn_into()?;
+    let page = wasm_bindgen_futures::JsFuture::from(promise).await?;
+    let keys: Array = Reflect::get(&page, &"keys".into())?.dyn_into()?;
+    let names = keys
+        .iter()
+        .filter_map(|k| Reflect::get(&k, &"name".into()).ok()?.as_string())
+        .collect();
+    let complete = Reflect::get(&page, &"list_complete".into())?
+        .as_bool()
+        .unwrap_or(true);
+    let next = Reflect::get(&page, &"cursor".into())?
+        .as_string()
+        .filter(|c| !complete && !c.is_empty());
+    Ok((names, next))
+}
+
 impl Store for KvStore<'_> {
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
@@ -121,8 +156,10 @@ impl Store for KvStore<'_> {
         ttl: u64,
     ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            // As bytes: `put` with a `&str` goes through serde-wasm-bindgen and
+            // links core's float formatting (about 20 KB of wasm) for nothing.
             self.kv
-                .put(key, value)
+                .put_bytes(key, value.as_bytes())
                 .map_err(|e| store_error("KV put", e))?
                 .expiration_ttl(ttl.max(KV_MIN_TTL))
                 .execute()
@@ -165,13 +202,9 @@ impl Store for KvStore<'_> {
         limit: usize,
     ) -> LocalBoxFuture<'a, Result<KeyPage, StoreError>> {
         Box::pin(async move {
-            let mut req = self.kv.list().prefix(prefix.to_owned()).limit(limit as u64);
-            if let Some(c) = cursor {
-                req = req.cursor(c.to_owned());
-            }
-            let page = req.execute().await.map_err(|e| store_error("KV list", e))?;
-            let next = page.cursor.filter(|_| !page.list_complete);
-            Ok((page.keys.into_iter().map(|k| k.name).collect(), next))
+            list_keys(self.env, prefix, cursor, limit)
+                .await
+                .map_err(|e| store_error("KV list", format!("{e:?}")))
         })
     }
 
@@ -197,6 +230,19 @@ impl Store for KvStore<'_> {
             }
         })
     }
+}
+
+/// A Durable Object storage value that is a string, read without worker's
+/// typed `get` (serde-wasm-bindgen, which links core's float formatting).
+pub async fn storage_text(storage: &worker::Storage, key: &str) -> worker::Result<Option<String>> {
+    let map = storage.get_multiple(vec![key]).await?;
+    Ok(map.get(&JsValue::from_str(key)).as_string())
+}
+
+/// A Durable Object storage value that is a number (see [`storage_text`]).
+pub async fn storage_number(storage: &worker::Storage, key: &str) -> worker::Result<Option<f64>> {
+    let map = storage.get_multiple(vec![key]).await?;
+    Ok(map.get(&JsValue::from_str(key)).as_f64())
 }
 
 /// Outbound HTTP through the platform's fetch.

@@ -340,7 +340,7 @@ impl Parser {
         if let Kind::Op('^') = self.peek().kind {
             let pos = self.bump().pos;
             let exponent = self.unary()?;
-            return finite(base.powf(exponent), "^", pos);
+            return finite(math::pow(base, exponent), "^", pos);
         }
         Ok(base)
     }
@@ -432,18 +432,57 @@ fn apply(function: &str, x: f64, pos: usize) -> Result<f64, CalcError> {
         }
         "sqrt" => x.sqrt(),
         "abs" => x.abs(),
-        "ln" => x.ln(),
-        "log10" => x.log10(),
-        "log2" => x.log2(),
-        "exp" => x.exp(),
-        "sin" => x.sin(),
-        "cos" => x.cos(),
-        "tan" => x.tan(),
+        "ln" => math::ln(x),
+        "log10" => math::log10(x),
+        "log2" => math::log2(x),
+        "exp" => math::exp(x),
+        "sin" => math::sin(x),
+        "cos" => math::cos(x),
+        "tan" => math::tan(x),
         "floor" => x.floor(),
         "ceil" => x.ceil(),
         _ => x.round(),
     };
     finite(value, function, pos)
+}
+
+/// The transcendental functions. In the Worker they are the runtime's own
+/// (`Math.sin` and friends, IEEE 754 doubles like Rust's): Rust's software
+/// versions would add about 15 KB of wasm (argument reduction tables included)
+/// for what the platform already has. Natively (tests) they are Rust's.
+mod math {
+    #[cfg(target_arch = "wasm32")]
+    pub use js_sys::Math::{cos, exp, log as ln, log10, log2, pow, sin, tan};
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod native {
+        pub fn ln(x: f64) -> f64 {
+            x.ln()
+        }
+        pub fn log10(x: f64) -> f64 {
+            x.log10()
+        }
+        pub fn log2(x: f64) -> f64 {
+            x.log2()
+        }
+        pub fn exp(x: f64) -> f64 {
+            x.exp()
+        }
+        pub fn sin(x: f64) -> f64 {
+            x.sin()
+        }
+        pub fn cos(x: f64) -> f64 {
+            x.cos()
+        }
+        pub fn tan(x: f64) -> f64 {
+            x.tan()
+        }
+        pub fn pow(x: f64, y: f64) -> f64 {
+            x.powf(y)
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub use native::*;
 }
 
 fn finite(value: f64, op: &str, pos: usize) -> Result<f64, CalcError> {
