@@ -4,46 +4,25 @@
 // Cross-site requests and framing are refused.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import http from "node:http";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { startWorker } from "./harness.mjs";
-import { authorizeUrl, obtainTokens, pkcePair, registerClient, tokenRequest } from "./browser.mjs";
+import { authorizeUrl, mcpStatus as mcpStatusAt, obtainTokens, pkcePair, refreshConnection, registerClient } from "./browser.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
 let w;
 let browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Debian's chromium is not installed at ${CHROMIUM}: run scripts/tools.sh (make test runs it) to install it`);
-  }
   w = await startWorker();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
   await w?.dispose();
 });
 
-async function mcpStatus(token) {
-  const res = await w.fetch("/mcp", {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } }),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-async function refresh(conn) {
-  const r = await tokenRequest(w.url, { grant_type: "refresh_token", refresh_token: conn.tokens.refresh_token, client_id: conn.client.client_id });
-  if (r.status === 200) conn.tokens = r.body;
-  return { status: r.status, error: r.body.error };
-}
+const mcpStatus = (token) => mcpStatusAt(w.url, token);
+const refresh = (conn) => refreshConnection(w.url, conn);
 
 /** A browser context signed in to /account as `login` through the dev provider. */
 async function signedIn(login) {

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWorker } from "./harness.mjs";
-import { obtainTokens, registerClient, tokenRequest } from "./browser.mjs";
+import { mcpStatus as mcpStatusAt, obtainTokens, refreshConnection, registerClient } from "./browser.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef0123456789";
@@ -36,21 +36,8 @@ async function script(...args) {
   return JSON.parse(stdout);
 }
 
-async function mcpStatus(token) {
-  const res = await w.fetch("/mcp", {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } }),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-async function refreshStatus(conn) {
-  const r = await tokenRequest(w.url, { grant_type: "refresh_token", refresh_token: conn.tokens.refresh_token, client_id: conn.client.client_id });
-  if (r.status === 200) conn.tokens = r.body;
-  return { status: r.status, error: r.body.error };
-}
+const mcpStatus = (token) => mcpStatusAt(w.url, token);
+const refreshStatus = (conn) => refreshConnection(w.url, conn);
 
 test("without ADMIN_TOKEN the admin routes do not exist", async () => {
   const plain = await startWorker();

@@ -159,3 +159,21 @@ export async function obtainTokens(baseUrl, { login = "ada", email = `${login}@e
   if (tok.status !== 200) throw new Error(`token: ${tok.status} ${JSON.stringify(tok.body)}`);
   return { client, tokens: tok.body, verifier };
 }
+
+/** The HTTP status of an `initialize` at `/mcp` with `token`. */
+export async function mcpStatus(baseUrl, token) {
+  const res = await fetch(`${baseUrl}/mcp`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Refreshes `conn` ({ client, tokens } from obtainTokens), keeping the new tokens. */
+export async function refreshConnection(baseUrl, conn) {
+  const r = await tokenRequest(baseUrl, { grant_type: "refresh_token", refresh_token: conn.tokens.refresh_token, client_id: conn.client.client_id });
+  if (r.status === 200) conn.tokens = r.body;
+  return { status: r.status, error: r.body.error };
+}

@@ -3,26 +3,18 @@
 // development provider, and lands on the client's redirect URI with a code.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import http from "node:http";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { startWorker } from "./harness.mjs";
 import { authorizeUrl, pkcePair, registerClient } from "./browser.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
 let w;
 let browser;
 
 before(async () => {
-  // No skipping: without the browser this suite fails, naming the install step.
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Debian's chromium is not installed at ${CHROMIUM}: run scripts/tools.sh (make test runs it) to install it`);
-  }
+  // No skipping: without the browser this suite fails (launchChromium names the install step).
   w = await startWorker();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

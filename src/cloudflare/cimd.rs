@@ -257,8 +257,9 @@ impl DurableObject for AssertionReplay {
             return Response::ok("error");
         };
         let storage = self.state.storage();
-        let seen = super::platform::storage_number(&storage, UNTIL_KEY)
+        let seen = super::platform::storage_value(&storage, UNTIL_KEY)
             .await?
+            .as_f64()
             .map(|n| n as u64);
         let now = now();
         if !cimd::first_use_allowed(seen, now) {

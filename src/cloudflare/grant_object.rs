@@ -34,8 +34,9 @@ fn logged(context: &str, err: worker::Error) -> String {
 impl ObjectStorage for Storage<'_> {
     fn load(&self) -> LocalBoxFuture<'_, Result<Option<String>, String>> {
         Box::pin(async move {
-            super::platform::storage_text(&self.0.storage(), STATE_KEY)
+            super::platform::storage_value(&self.0.storage(), STATE_KEY)
                 .await
+                .map(|v| v.as_string())
                 .map_err(|e| logged("storage read", e))
         })
     }

@@ -178,8 +178,9 @@ impl DurableObject for McpSession {
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let storage = self.state.storage();
         let answer: Option<Session> = match op {
-            SessionOp::Load => super::platform::storage_text(&storage, SESSION_KEY)
+            SessionOp::Load => super::platform::storage_value(&storage, SESSION_KEY)
                 .await?
+                .as_string()
                 .and_then(|raw| serde_json::from_slice::<Session>(raw.as_bytes()).ok()),
             SessionOp::Store(session) => {
                 let json = serde_json::to_string(&session)

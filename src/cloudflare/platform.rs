@@ -128,6 +128,19 @@ async fn list_keys(
     Ok((names, next))
 }
 
+/// Sends a JSON command to the `GrantObject`-class object named `name` (a
+/// grant, or a `user:`/`client:` index) and returns its answer's text.
+async fn command_call(
+    env: &Env,
+    name: &str,
+    command: &impl serde::Serialize,
+) -> Result<String, StoreError> {
+    let body = serde_json::to_string(command).map_err(|e| store_error("encode command", e))?;
+    object_call(env, GRANT_BINDING, name, body)
+        .await
+        .map_err(|_| StoreError(format!("object {name}")))
+}
+
 impl Store for KvStore<'_> {
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
@@ -186,11 +199,7 @@ impl Store for KvStore<'_> {
         command: &'a GrantCommand,
     ) -> LocalBoxFuture<'a, Result<GrantAnswer, StoreError>> {
         Box::pin(async move {
-            let body = serde_json::to_string(command)
-                .map_err(|e| store_error("encode grant command", e))?;
-            let text = object_call(self.env, GRANT_BINDING, grant_id, body)
-                .await
-                .map_err(|_| StoreError("grant object".into()))?;
+            let text = command_call(self.env, grant_id, command).await?;
             serde_json::from_str(&text).map_err(|e| store_error("grant answer", e))
         })
     }
@@ -214,11 +223,7 @@ impl Store for KvStore<'_> {
         command: &'a IndexCommand,
     ) -> LocalBoxFuture<'a, Result<IndexAnswer, StoreError>> {
         Box::pin(async move {
-            let body = serde_json::to_string(command)
-                .map_err(|e| store_error("encode index command", e))?;
-            let text = object_call(self.env, GRANT_BINDING, index, body)
-                .await
-                .map_err(|_| StoreError("grant index".into()))?;
+            let text = command_call(self.env, index, command).await?;
             // See `index_object`: an array of grant ids, or a string (the fault).
             match serde_json::from_str::<serde_json::Value>(&text) {
                 Ok(serde_json::Value::Array(items)) => Ok(Ok(items
@@ -232,17 +237,13 @@ impl Store for KvStore<'_> {
     }
 }
 
-/// A Durable Object storage value that is a string, read without worker's
-/// typed `get` (serde-wasm-bindgen, which links core's float formatting).
-pub async fn storage_text(storage: &worker::Storage, key: &str) -> worker::Result<Option<String>> {
+/// A Durable Object storage value as the platform holds it (`undefined` when
+/// absent), read without worker's typed `get`, which decodes through
+/// serde-wasm-bindgen and links core's float formatting. Callers take the
+/// string or number they stored with `put_raw`.
+pub async fn storage_value(storage: &worker::Storage, key: &str) -> worker::Result<JsValue> {
     let map = storage.get_multiple(vec![key]).await?;
-    Ok(map.get(&JsValue::from_str(key)).as_string())
-}
-
-/// A Durable Object storage value that is a number (see [`storage_text`]).
-pub async fn storage_number(storage: &worker::Storage, key: &str) -> worker::Result<Option<f64>> {
-    let map = storage.get_multiple(vec![key]).await?;
-    Ok(map.get(&JsValue::from_str(key)).as_f64())
+    Ok(map.get(&JsValue::from_str(key)))
 }
 
 /// Outbound HTTP through the platform's fetch.
