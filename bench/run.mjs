@@ -11,7 +11,8 @@
 //                           older build/ directory), as "before"
 //
 // Figures (autocannon at 16 connections unless noted; the median of the rounds):
-//   metadata GET rps, authenticated tools/call rps with p50/p99, /register rps,
+//   metadata GET rps, authenticated tools/call rps with p50/p99, /register rps
+//   (the same body again, and a new client each time),
 //   sequential refresh p50 (one client, one request at a time), cold start
 //   (process spawn to first 200, fresh state) and bundle size.
 // It prints figures and ratios and writes bench/results/latest.{json,svg}.
@@ -314,6 +315,8 @@ async function load(server, request, settings = cfg) {
     method: request.method ?? "GET",
     headers: request.headers,
     body: request.body,
+    // A request whose body changes each time (autocannon calls setupRequest per request).
+    ...(request.setupRequest ? { requests: [{ method: request.method, path: request.path, headers: request.headers, setupRequest: request.setupRequest }] } : {}),
     connections: settings.connections,
     duration: settings.duration,
   });
@@ -351,6 +354,15 @@ const registerRequest = {
   path: "/register",
   headers: { "content-type": "application/json" },
   body: JSON.stringify(registration),
+};
+// The same registration body each time: this Worker answers it with the client it
+// already made (the same public registration is one client), the TypeScript stack
+// makes a new client each time.
+// A new body each time (another client_name): a new client, one KV write, for both.
+let registered = 0;
+const registerNewRequest = {
+  ...registerRequest,
+  setupRequest: (req) => ({ ...req, body: JSON.stringify({ ...registration, client_name: `bench client ${++registered} ${process.pid}` }) }),
 };
 const metadataRequest = { path: "/.well-known/oauth-authorization-server" };
 
@@ -445,7 +457,7 @@ async function main() {
       state[t] = await setup(t, servers[t].url);
     }
     const oauthTargets = ["reference", "before", "worker"].filter((t) => TARGETS[t]);
-    const runs = { metadata: {}, tools: {}, register: {}, refresh: {} };
+    const runs = { metadata: {}, tools: {}, register: {}, registerNew: {}, refresh: {} };
     for (const t of Object.keys(TARGETS)) for (const k of Object.keys(runs)) runs[k][t] = [];
     // Warm-up, not recorded: the first seconds of any target include JIT
     // compilation and first-use set-up, which would fall on whichever runs first.
@@ -464,6 +476,7 @@ async function main() {
       if (want("metadata")) for (const t of order(Object.keys(TARGETS))) runs.metadata[t].push(await load(servers[t], metadataRequest));
       if (want("tools")) for (const t of order(oauthTargets)) runs.tools[t].push(await load(servers[t], state[t].mcp));
       if (want("register")) for (const t of order(oauthTargets)) runs.register[t].push(await load(servers[t], registerRequest));
+      if (want("register")) for (const t of order(oauthTargets)) runs.registerNew[t].push(await load(servers[t], registerNewRequest));
       if (want("refresh")) for (const t of order(oauthTargets)) runs.refresh[t].push(await refreshP50(servers[t].url, state[t]));
     }
     const pick = (list, key) => (list.length ? median(list.map((r) => r[key])) : undefined);
@@ -475,7 +488,8 @@ async function main() {
       { key: "toolsP99", label: "tools/call p99", unit: "ms", higher: false, values: {} },
       { key: "toolsCpu", label: "tools/call CPU", unit: "us/req", higher: false, values: {}, noChart: true },
       { key: "refresh", label: "refresh p50", unit: "ms", higher: false, values: {} },
-      { key: "register", label: "/register", unit: "rps", higher: true, values: {} },
+      { key: "register", label: "/register, same body", unit: "rps", higher: true, values: {} },
+      { key: "registerNew", label: "/register, new client", unit: "rps", higher: true, values: {} },
     ];
     for (const t of Object.keys(TARGETS)) {
       const v = (key) => figures.find((f) => f.key === key).values;
@@ -490,6 +504,7 @@ async function main() {
         v("toolsCpu")[t] = pick(runs.tools[t], "cpuUs");
       }
       if (runs.register[t].length) v("register")[t] = pick(runs.register[t], "rps");
+      if (runs.registerNew[t].length) v("registerNew")[t] = pick(runs.registerNew[t], "rps");
       if (runs.refresh[t].length) v("refresh")[t] = median(runs.refresh[t]);
     }
     const coldMs = Object.fromEntries(Object.entries(cold).map(([t, xs]) => [t, median(xs)]));

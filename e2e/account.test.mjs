@@ -71,6 +71,9 @@ test("a person sees both connections, revokes one, and only that one stops worki
   await page.reload();
   assert.doesNotMatch(await page.locator("li.grant", { hasText: "Beta" }).textContent(), /last refreshed never/);
 
+  // Used just before: this isolate now trusts the token for a few seconds, and the
+  // revocation below must end that at once.
+  assert.equal(await mcpStatus(alpha.tokens.access_token), 200);
   await alphaRow.locator("button.revoke").click();
   await page.waitForURL(/\/account\?revoked=1$/);
   assert.match(await page.textContent("#notice"), /1 connection was revoked/);
@@ -88,6 +91,7 @@ test("revoke all ends every connection of the person", async () => {
   const two = await obtainTokens(w.url, { login: "dave" });
   const { context, page } = await signedIn("dave");
   assert.equal(await page.locator("li.grant").count(), 2);
+  for (const conn of [one, two]) assert.equal(await mcpStatus(conn.tokens.access_token), 200);
   await page.click("#revoke-all");
   await page.waitForURL(/\/account\?revoked=2$/);
   assert.equal(await page.locator("#empty").count(), 1);

@@ -71,6 +71,9 @@ test("revoking a user ends all of that user's grants and no one else's", async (
     assert.equal(g.resource, `${w.url}/mcp`);
     assert.ok(g.connected_at > 0 && g.expires_at > g.connected_at);
   }
+  // Used just before, so this isolate trusts the tokens for a few seconds: the
+  // revocation must end that at once.
+  for (const conn of [a1, a2]) assert.equal(await mcpStatus(conn.tokens.access_token), 200);
   const out = await script("revoke-user", "dev:ulla");
   assert.equal(out.revoked_grants, 2);
   for (const conn of [a1, a2]) {
@@ -85,6 +88,7 @@ test("revoking a user ends all of that user's grants and no one else's", async (
 test("deleting a client ends its grants and its registration", async () => {
   const doomed = await obtainTokens(w.url, { login: "dora", metadata: { client_name: "Doomed" } });
   const kept = await obtainTokens(w.url, { login: "dora", metadata: { client_name: "Kept" } });
+  assert.equal(await mcpStatus(doomed.tokens.access_token), 200);
   const out = await script("delete-client", doomed.client.client_id);
   assert.deepEqual(out, { client_id: doomed.client.client_id, client_deleted: true, revoked_grants: 1 });
   assert.equal(await w.kv.get(`client:${doomed.client.client_id}`), null);

@@ -693,3 +693,48 @@ describe("the static AUTH_TOKEN", () => {
     }
   });
 });
+
+// ---------------------------------------------------------------- the hot path's storage
+
+describe("storage of authenticated requests (a Worker that counts its storage calls)", () => {
+  let c; // its own Worker: the counts must be this test's alone
+  before(async () => { c = await startWorker({ countStorage: true }); });
+  after(async () => { await c?.dispose(); });
+
+  const call = async (token, session, method = "POST", body) => {
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": VERSION };
+    if (session) headers["mcp-session-id"] = session;
+    const res = await c.fetch("/mcp", { method, headers, body: body && JSON.stringify(body) });
+    return { status: res.status, headers: res.headers, text: await res.text() };
+  };
+  const whoami = (token, session) => call(token, session, "POST", { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "whoami", arguments: {} } });
+
+  test("tools/call in a burst reads the token and the session once per isolate; revoke and DELETE still act at once", async () => {
+    const { client, tokens } = await obtainTokens(c.url, { login: "ada" });
+    const token = tokens.access_token;
+    const init = await call(token, undefined, "POST", initializeMessage());
+    assert.equal(init.status, 200, init.text);
+    const session = init.headers.get("mcp-session-id");
+    assert.equal((await call(token, session, "POST", { jsonrpc: "2.0", method: "notifications/initialized" })).status, 202);
+
+    await c.storageCounts({ reset: true });
+    for (let i = 0; i < 10; i++) assert.equal((await whoami(token, session)).status, 200);
+    const ops = await c.storageCounts({ reset: true });
+    // The token was accepted and the session written by this isolate a moment ago.
+    // (A test run slower than 5 s between the two may read each once more.)
+    assert.ok((ops["kv.get"] ?? 0) <= 1, `ten calls read KV: ${JSON.stringify(ops)}`);
+    assert.ok((ops["do.storage.get"] ?? 0) <= 1, `ten calls read the session: ${JSON.stringify(ops)}`);
+    assert.equal((ops["kv.put"] ?? 0) + (ops["do.storage.put"] ?? 0), 0, `no writes: ${JSON.stringify(ops)}`);
+
+    // DELETE ends the session at once here, though it was just served from the copy.
+    assert.equal((await call(token, session, "DELETE")).status, 204);
+    assert.equal((await whoami(token, session)).status, 404);
+
+    // A revocation handled here stops the token at once, though it was just accepted.
+    const fresh = await call(token, undefined, "POST", initializeMessage());
+    assert.equal(fresh.status, 200);
+    const revoke = await fetch(`${c.url}/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token, client_id: client.client_id }) });
+    assert.equal(revoke.status, 200);
+    assert.equal((await whoami(token, fresh.headers.get("mcp-session-id"))).status, 401);
+  });
+});

@@ -110,6 +110,29 @@ describe("metadata", () => {
     }
   });
 
+  test("repeated metadata requests get the same answer, each origin its own (the entry module's copies)", async () => {
+    // From the second GET of a URL on, entry.js answers from the parts wasm made the
+    // first time; each answer must be the one wasm would give for that URL.
+    const get = async (base, path) => {
+      const res = await w.mf.dispatchFetch(`${base}${path}`);
+      return { status: res.status, type: res.headers.get("content-type"), cors: res.headers.get("access-control-allow-origin"), cache: res.headers.get("cache-control"), body: await res.text() };
+    };
+    for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/oauth-protected-resource/mcp", "/health"]) {
+      const first = await get(w.url, path);
+      assert.equal(first.status, 200, path);
+      for (let i = 0; i < 3; i++) assert.deepEqual(await get(w.url, `${path}?n=${i}`), first, path);
+      const other = "https://mcp.example.com";
+      for (let i = 0; i < 2; i++) {
+        const there = await get(other, path);
+        assert.equal(there.status, 200);
+        if (path === "/health") continue;
+        assert.ok(!there.body.includes(w.url), `${path} at ${other} names only ${other}: ${there.body}`);
+        assert.ok(there.body.includes(other), there.body);
+      }
+      assert.deepEqual(await get(w.url, path), first, `${path} at ${w.url} again`);
+    }
+  });
+
   test("preflight requests are answered for browser clients", async () => {
     const res = await w.fetch("/token", { method: "OPTIONS", headers: { origin: "http://localhost:6274", "access-control-request-method": "POST" } });
     assert.equal(res.status, 204);
@@ -466,16 +489,23 @@ describe("resource server", () => {
   // consistent (e2e/forge.mjs re-wraps the grant key with SECRET_KEY and the token).
   const status = async (res) => ({ status: res.status, challenge: res.headers.get("www-authenticate"), body: await res.text() });
 
+  // Each test edits the record before the token's first use: an isolate trusts a token
+  // it has accepted for 5 s without reading its record again, while refusals are never
+  // kept, so a refused token can be followed by an accepted one, not the other way round.
   test("a consistently re-wrapped record with no change is still accepted (the forging is right)", async () => {
     const { tokens } = await obtainTokens(w.url);
+    // The forge is precise: a field changed without re-wrapping is refused...
+    const key = accessKey(tokens.access_token);
+    const original = await w.kv.get(key);
+    await w.kv.put(key, JSON.stringify({ ...JSON.parse(original), user_id: "dev:mallory" }));
+    assert.equal((await initialize(tokens.access_token)).status, 401);
+    await w.kv.put(key, original);
+    // ...while a consistent re-wrap of the same fields is accepted.
     const { before, after } = await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, {});
     assert.ok(!JSON.stringify(before).includes(tokens.access_token), "the token is stored only as the hash in the key");
     assert.notEqual(after.wrapped_key, before.wrapped_key, "the key was wrapped again (fresh nonce)");
     const res = await status(await initialize(tokens.access_token));
     assert.equal(res.status, 200, res.body);
-    // The forge is also precise: a field changed without re-wrapping is refused.
-    await w.kv.put(accessKey(tokens.access_token), JSON.stringify({ ...after, user_id: `${after.user_id}x` }));
-    assert.equal((await initialize(tokens.access_token)).status, 401);
   });
 
   test("a token for another resource is refused by audience", async () => {
@@ -498,7 +528,6 @@ describe("resource server", () => {
 
   test("an expired access token is refused with invalid_token", async () => {
     const { tokens } = await obtainTokens(w.url);
-    assert.equal((await initialize(tokens.access_token)).status, 200);
     // Age the record instead of waiting an hour, and re-wrap its key so the record
     // stays consistent: only the expiry check can refuse it now.
     const { after } = await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { expires_at: Math.floor(Date.now() / 1000) - 1 });
@@ -506,6 +535,9 @@ describe("resource server", () => {
     const res = await status(await initialize(tokens.access_token));
     assert.equal(res.status, 401, res.body);
     assert.match(res.challenge, /error="invalid_token"/);
+    // Control: the same forge with a live expiry is accepted.
+    await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { expires_at: Math.floor(Date.now() / 1000) + 600 });
+    assert.equal((await initialize(tokens.access_token)).status, 200);
   });
 
   test("a token record moved to another resource is refused (audience, RFC 8707)", async () => {

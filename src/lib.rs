@@ -4,6 +4,7 @@
 //! `http`, `routes`, `oauth`, `mcp`, `upstream`, `web`), so native `cargo test`
 //! covers it. `cloudflare` is the thin shell around it, built only for wasm32.
 
+pub mod cache;
 pub mod config;
 pub mod http;
 pub mod idn;

@@ -762,3 +762,199 @@ mod open_redirect {
         assert_eq!(query_param(&to, "iss").as_deref(), Some(ISSUER));
     }
 }
+
+/// `/mcp`'s check through the per-isolate cache of accepted tokens
+/// (`resource::authenticate` with an `AccessCache`): what it saves, and what it
+/// may never do (outlive a token, serve another resource, keep a refusal, or
+/// keep an answer read before a revocation was seen).
+mod access_cache {
+    use super::*;
+    use mcp_oauth_worker::oauth::resource::{self, AccessCache, Refusal, ACCESS_CACHE_SECS};
+    use mcp_oauth_worker::oauth::store::{KeyPage, Store, StoreError};
+    use mcp_oauth_worker::outbound::LocalBoxFuture;
+    use std::cell::RefCell;
+
+    fn check(
+        store: &dyn Store,
+        p: &Platform,
+        cache: &RefCell<AccessCache>,
+        issuer: &str,
+        token: &str,
+    ) -> Result<UserContext, Refusal> {
+        let header = format!("Bearer {token}");
+        block_on(resource::authenticate(
+            store,
+            cache,
+            &p.config,
+            issuer,
+            Some(&header),
+            p.now.get(),
+        ))
+        .expect("no storage fault")
+    }
+
+    fn signed_in() -> (World, Client, Value) {
+        let w = World::new();
+        let client = w.p.public_client();
+        let tokens = w.tokens(&client);
+        (w, client, tokens)
+    }
+
+    #[test]
+    fn a_token_checked_a_moment_ago_costs_no_read_until_the_cache_time_is_up() {
+        let (w, _, tokens) = signed_in();
+        let access = s(&tokens, "access_token");
+        let cache = RefCell::new(AccessCache::new());
+        w.p.reset_counts();
+        let first = check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
+        assert_eq!(w.p.counts.get().kv_reads, 1);
+        w.p.advance(ACCESS_CACHE_SECS - 1);
+        let again = check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
+        assert_eq!(w.p.counts.get().kv_reads, 1, "answered from the cache");
+        assert_eq!(again.user, first.user);
+        assert_eq!(again.scopes, first.scopes);
+        w.p.advance(1);
+        check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
+        assert_eq!(
+            w.p.counts.get().kv_reads,
+            2,
+            "read again once the cache time is up"
+        );
+    }
+
+    #[test]
+    fn a_revocation_seen_here_takes_effect_at_once_and_elsewhere_within_the_cache_time() {
+        let (w, client, tokens) = signed_in();
+        let access = s(&tokens, "access_token");
+        let here = RefCell::new(AccessCache::new());
+        let elsewhere = RefCell::new(AccessCache::new());
+        check(&w.p, &w.p, &here, ISSUER, &access).unwrap();
+        check(&w.p, &w.p, &elsewhere, ISSUER, &access).unwrap();
+        assert_eq!(w.revoke(&client, &access), 200);
+        // What the shell does after every request that can change a grant.
+        here.borrow_mut().clear();
+        assert_eq!(
+            check(&w.p, &w.p, &here, ISSUER, &access).unwrap_err(),
+            Refusal::Token(AccessError::Invalid)
+        );
+        // An isolate that did not see the revocation trusts its copy, for a bounded time.
+        assert!(check(&w.p, &w.p, &elsewhere, ISSUER, &access).is_ok());
+        w.p.advance(ACCESS_CACHE_SECS);
+        assert_eq!(
+            check(&w.p, &w.p, &elsewhere, ISSUER, &access).unwrap_err(),
+            Refusal::Token(AccessError::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_cached_token_never_outlives_its_expiry() {
+        let (w, _, tokens) = signed_in();
+        let access = s(&tokens, "access_token");
+        let lifetime = tokens["expires_in"].as_u64().unwrap();
+        let cache = RefCell::new(AccessCache::new());
+        w.p.advance(lifetime - 2);
+        check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
+        w.p.advance(1);
+        check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
+        w.p.advance(1);
+        assert_eq!(
+            check(&w.p, &w.p, &cache, ISSUER, &access).unwrap_err(),
+            Refusal::Token(AccessError::Invalid),
+            "expired, though checked {}s ago",
+            1
+        );
+    }
+
+    #[test]
+    fn a_token_cached_for_one_resource_is_still_refused_at_another() {
+        let (w, _, tokens) = signed_in();
+        let access = s(&tokens, "access_token");
+        let cache = RefCell::new(AccessCache::new());
+        let other = "https://other.example";
+        assert_eq!(
+            check(&w.p, &w.p, &cache, other, &access).unwrap_err(),
+            Refusal::Token(AccessError::WrongResource)
+        );
+        check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
+        assert_eq!(
+            check(&w.p, &w.p, &cache, other, &access).unwrap_err(),
+            Refusal::Token(AccessError::WrongResource),
+            "the cached acceptance is for {ISSUER} only"
+        );
+    }
+
+    #[test]
+    fn refusals_are_never_kept() {
+        let (w, _, tokens) = signed_in();
+        let access = s(&tokens, "access_token");
+        let cache = RefCell::new(AccessCache::new());
+        let wrong = format!("{}x", &access[..access.len() - 1]);
+        for token in [wrong.as_str(), "junk"] {
+            assert!(check(&w.p, &w.p, &cache, ISSUER, token).is_err());
+        }
+        assert!(cache.borrow().is_empty());
+    }
+
+    /// A store whose read is overtaken by a revocation seen in this isolate.
+    struct RevokedDuringTheRead<'a> {
+        p: &'a Platform,
+        cache: &'a RefCell<AccessCache>,
+    }
+
+    impl Store for RevokedDuringTheRead<'_> {
+        fn get<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
+            Box::pin(async move {
+                let value = self.p.get(key).await;
+                self.cache.borrow_mut().clear();
+                value
+            })
+        }
+        fn put<'a>(
+            &'a self,
+            key: &'a str,
+            value: &'a str,
+            ttl: u64,
+        ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            self.p.put(key, value, ttl)
+        }
+        fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            self.p.delete(key)
+        }
+        fn list_page<'a>(
+            &'a self,
+            prefix: &'a str,
+            cursor: Option<&'a str>,
+            limit: usize,
+        ) -> LocalBoxFuture<'a, Result<KeyPage, StoreError>> {
+            self.p.list_page(prefix, cursor, limit)
+        }
+        fn grant<'a>(
+            &'a self,
+            grant_id: &'a str,
+            command: &'a mcp_oauth_worker::oauth::grant::command::GrantCommand,
+        ) -> LocalBoxFuture<
+            'a,
+            Result<mcp_oauth_worker::oauth::grant::command::GrantAnswer, StoreError>,
+        > {
+            self.p.grant(grant_id, command)
+        }
+    }
+
+    #[test]
+    fn an_answer_read_before_a_revocation_was_seen_is_not_kept() {
+        let (w, _, tokens) = signed_in();
+        let access = s(&tokens, "access_token");
+        let cache = RefCell::new(AccessCache::new());
+        let store = RevokedDuringTheRead {
+            p: &w.p,
+            cache: &cache,
+        };
+        // The request that started first may still be answered with what it read...
+        check(&store, &w.p, &cache, ISSUER, &access).unwrap();
+        // ...but it leaves nothing for later requests to trust.
+        assert!(cache.borrow().is_empty());
+    }
+}

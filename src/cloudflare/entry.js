@@ -25,10 +25,37 @@ function checkReinitialize() {
   }
 }
 
+// Answers that never change within an isolate (the metadata documents and
+// /health: `Prepared` in src/cloudflare/platform.rs) come back from wasm with
+// their parts attached under this symbol. The next GET of the same URL (its
+// query aside: those routes never read it) is answered here, without entering
+// wasm: the same status, headers and body, in a new Response. At most
+// KEPT_MAX URLs; the oldest goes first, so a flood of odd URLs only sends
+// requests back through wasm, never answers one URL with another's response.
+const KEPT = Symbol.for("mcp-oauth-worker.kept");
+const KEPT_MAX = 16;
+const kept = new Map();
+
+function keptKey(request) {
+  if (request.method !== "GET") return undefined;
+  const url = request.url;
+  const query = url.indexOf("?");
+  return query < 0 ? url : url.slice(0, query);
+}
+
 export default {
   fetch(request, env, ctx) {
+    const key = keptKey(request);
+    const known = key === undefined ? undefined : kept.get(key);
+    if (known) return new Response(known.body, { status: known.status, headers: known.headers });
     checkReinitialize();
-    return wasm.fetch(request, env, ctx);
+    const response = wasm.fetch(request, env, ctx);
+    const parts = key === undefined ? undefined : response[KEPT];
+    if (parts) {
+      if (kept.size >= KEPT_MAX) kept.delete(kept.keys().next().value);
+      kept.set(key, parts);
+    }
+    return response;
   },
 };
 

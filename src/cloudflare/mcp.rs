@@ -1,11 +1,16 @@
 //! `/mcp`: authenticate every request, then run the MCP core with the session
 //! loaded from (and saved to) the session's Durable Object.
 //!
-//! Hot path of an authenticated request: one KV read (the access-token record,
-//! skipped for the static `AUTH_TOKEN`), no KV write; one Durable Object read
-//! when the request names a session.
+//! Hot path of an authenticated request: one KV read (the access-token record;
+//! none for the static `AUTH_TOKEN`, or for a token this isolate accepted in
+//! the last few seconds), no KV write; one Durable Object read when the request
+//! names a session this isolate has not seen in the last few seconds.
+
+use std::cell::RefCell;
 
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
+
+use crate::cache::TtlCache;
 
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
@@ -64,7 +69,7 @@ pub async fn handle(
     let session_id = req.header("Mcp-Session-Id");
     let existing = match session_id.as_deref() {
         Some(id) if mcp::protocol::is_well_formed_session_id(id) => {
-            session_call(env, &user, id, SessionOp::Load).await?
+            load_session(env, &user, id).await?
         }
         _ => None,
     };
@@ -97,12 +102,12 @@ pub async fn handle(
     match outcome.session {
         SessionChange::Unchanged => {}
         SessionChange::Store(session) => {
-            let id = session.id.clone();
-            session_call(env, &user, &id, SessionOp::Store(session)).await?;
+            let name = session_name(&user, &session.id);
+            session_call(env, &name, SessionOp::Store(session)).await?;
         }
         SessionChange::Delete => {
             if let Some(id) = session_id.as_deref() {
-                session_call(env, &user, id, SessionOp::Delete).await?;
+                session_call(env, &session_name(&user, id), SessionOp::Delete).await?;
             }
         }
     }
@@ -131,7 +136,8 @@ async fn authenticate(
 ) -> Result<Result<UserContext, Refusal>, HttpError> {
     let header = req.header("Authorization");
     let store = KvStore::from_env(env)?;
-    resource::authenticate(&store, config, issuer, header.as_deref(), now())
+    let cache = super::platform::access_cache();
+    resource::authenticate(&store, cache, config, issuer, header.as_deref(), now())
         .await
         .map_err(|_| HttpError::Internal)
 }
@@ -144,17 +150,79 @@ enum SessionOp {
     Delete,
 }
 
-/// One call to the session's Durable Object, named by user and session id, so
-/// a session id presented by another user names another (empty) object.
-async fn session_call(
+/// How long an isolate uses a session it has read or written without asking
+/// its object again. This is how late a `DELETE` handled by another isolate
+/// (or a `logging/setLevel` there) can reach this one; the isolate that
+/// handles the `DELETE` forgets the session at once. Only sessions past
+/// `notifications/initialized` are kept, so a stale copy never refuses a
+/// request as "not initialized".
+const SESSION_CACHE_SECS: u64 = 5;
+const SESSION_CACHE_ENTRIES: usize = 256;
+
+thread_local! {
+    // The session's JSON, as its object stores it (one `TtlCache<String>` type
+    // for the whole bundle: the client copies use it too).
+    static SESSIONS: RefCell<TtlCache<String>> =
+        const { RefCell::new(TtlCache::new(SESSION_CACHE_ENTRIES)) };
+}
+
+/// A session's object is named by user and session id, so a session id
+/// presented by another user names another (empty) object.
+fn session_name(user: &UserContext, session_id: &str) -> String {
+    format!("{}\n{session_id}", user.user.id)
+}
+
+/// Keeps (or, for a session that is gone or not yet initialized, drops) this
+/// isolate's copy of the session named `name`, unless a copy was dropped since
+/// `generation` (then what was read may predate a `DELETE`).
+fn remember_session(name: &str, session: Option<&Session>, read_at: u64, generation: u64) {
+    SESSIONS.with(|c| {
+        let mut cache = c.borrow_mut();
+        let json = session
+            .filter(|s| s.initialized && cache.generation() == generation)
+            .and_then(|s| serde_json::to_string(s).ok());
+        match json {
+            Some(json) => cache.put(name, json, SESSION_CACHE_SECS, read_at),
+            None => cache.remove(name),
+        }
+    });
+}
+
+/// The session, from this isolate's copy or its object.
+async fn load_session(
     env: &Env,
     user: &UserContext,
     session_id: &str,
-    op: SessionOp,
 ) -> Result<Option<Session>, HttpError> {
-    let name = format!("{}\n{session_id}", user.user.id);
+    let name = session_name(user, session_id);
+    let at = now();
+    let (kept, generation) = SESSIONS.with(|c| {
+        let cache = c.borrow();
+        (cache.get(&name, at), cache.generation())
+    });
+    if let Some(session) = kept.and_then(|json| serde_json::from_str(&json).ok()) {
+        return Ok(Some(session));
+    }
+    let loaded = session_call(env, &name, SessionOp::Load).await?;
+    remember_session(&name, loaded.as_ref(), at, generation);
+    Ok(loaded)
+}
+
+/// One call to the session's object; a store or delete also updates this
+/// isolate's copy.
+async fn session_call(env: &Env, name: &str, op: SessionOp) -> Result<Option<Session>, HttpError> {
     let body = serde_json::to_string(&op).map_err(|e| internal("encode session op", e))?;
-    let text = object_call(env, SESSION_BINDING, &name, body).await?;
+    if matches!(op, SessionOp::Delete) {
+        // Before the call as well: whatever its outcome, this copy is not to be trusted.
+        SESSIONS.with(|c| c.borrow_mut().remove(name));
+    }
+    let generation = SESSIONS.with(|c| c.borrow().generation());
+    let text = object_call(env, SESSION_BINDING, name, body).await?;
+    match &op {
+        SessionOp::Store(session) => remember_session(name, Some(session), now(), generation),
+        SessionOp::Delete => SESSIONS.with(|c| c.borrow_mut().remove(name)),
+        SessionOp::Load => {}
+    }
     serde_json::from_str::<Option<Session>>(&text).map_err(|e| internal("session answer", e))
 }
 

@@ -219,19 +219,35 @@ async fn serve(routed: Routed) -> Result<Reply, HttpError> {
         req: &req,
         issuer,
     };
-    match matched.route {
+    let reply = answer(&ctx, matched.route).await;
+    // A request that may have revoked or rotated a grant: this isolate stops
+    // trusting the access tokens it checked (`resource::AccessCache`), whatever
+    // isolate ran the grant's object.
+    if matches!(
+        matched.route,
+        Route::Token | Route::Revoke | Route::Account | Route::Admin
+    ) && req.method != "GET"
+    {
+        platform::access_cache().borrow_mut().clear();
+    }
+    reply
+}
+
+async fn answer(ctx: &oauth::Ctx<'_>, route: Route) -> Result<Reply, HttpError> {
+    let (env, config, req) = (ctx.env, ctx.config, ctx.req);
+    match route {
         Route::SseResourceMetadata => Ok(mcp::sse_resource_metadata(&ctx.issuer)),
-        Route::Register => oauth::register(&ctx).await,
-        Route::Authorize if req.method == "POST" => oauth::authorize_post(&ctx).await,
-        Route::Authorize => oauth::authorize_get(&ctx).await,
-        Route::Callback => oauth::callback(&ctx).await,
-        Route::Token => oauth::token_endpoint(&ctx).await,
-        Route::Revoke => oauth::revoke(&ctx).await,
-        Route::DevLogin => oauth::dev_login(&ctx).await,
-        Route::Mcp => mcp::handle(env, &config, &req, &ctx.issuer).await,
-        Route::Introspect => account::introspect(&ctx).await,
-        Route::Account => account::account(&ctx).await,
-        Route::Admin => account::admin(&ctx).await,
+        Route::Register => oauth::register(ctx).await,
+        Route::Authorize if req.method == "POST" => oauth::authorize_post(ctx).await,
+        Route::Authorize => oauth::authorize_get(ctx).await,
+        Route::Callback => oauth::callback(ctx).await,
+        Route::Token => oauth::token_endpoint(ctx).await,
+        Route::Revoke => oauth::revoke(ctx).await,
+        Route::DevLogin => oauth::dev_login(ctx).await,
+        Route::Mcp => mcp::handle(env, config, req, &ctx.issuer).await,
+        Route::Introspect => account::introspect(ctx).await,
+        Route::Account => account::account(ctx).await,
+        Route::Admin => account::admin(ctx).await,
         // Answered in `start`.
         Route::Health | Route::AuthorizationServerMetadata | Route::ProtectedResourceMetadata => {
             Err(HttpError::Internal)

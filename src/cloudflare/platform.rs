@@ -8,6 +8,10 @@ use worker::{Env, Fetch, Headers, Request};
 use crate::http::{HttpError, Reply};
 use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
 use crate::oauth::index::{IndexAnswer, IndexCommand};
+use std::cell::RefCell;
+
+use crate::cache::TtlCache;
+use crate::oauth::resource::AccessCache;
 use crate::oauth::store::{KeyPage, Store, StoreError};
 use crate::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 
@@ -58,23 +62,15 @@ const CLIENT_CACHE_SECS: u64 = 60;
 const CLIENT_CACHE_MAX: usize = 64;
 
 thread_local! {
-    // (key, value, read at): a short list, searched in order (a map costs more
-    // wasm than it saves at this size).
-    static CLIENTS: std::cell::RefCell<Vec<(String, String, u64)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static CLIENTS: RefCell<TtlCache<String>> =
+        const { RefCell::new(TtlCache::new(CLIENT_CACHE_MAX)) };
 }
 
 fn cached_client(key: &str) -> Option<String> {
     if !key.starts_with("client:") {
         return None;
     }
-    let now = now();
-    CLIENTS.with(|c| {
-        c.borrow()
-            .iter()
-            .find(|(k, _, at)| k == key && now < at + CLIENT_CACHE_SECS)
-            .map(|(_, v, _)| v.clone())
-    })
+    CLIENTS.with(|c| c.borrow().get(key, now()))
 }
 
 fn remember_client(key: &str, value: Option<&str>) {
@@ -83,14 +79,23 @@ fn remember_client(key: &str, value: Option<&str>) {
     }
     CLIENTS.with(|c| {
         let mut c = c.borrow_mut();
-        c.retain(|(k, _, _)| k != key);
-        if let Some(v) = value {
-            if c.len() >= CLIENT_CACHE_MAX {
-                c.remove(0);
-            }
-            c.push((key.to_owned(), v.to_owned(), now()));
+        match value {
+            Some(v) => c.put(key, v.to_owned(), CLIENT_CACHE_SECS, now()),
+            None => c.remove(key),
         }
     });
+}
+
+thread_local! {
+    /// Access tokens this isolate checked (see `resource::AccessCache`). Leaked on
+    /// purpose: it lives as long as the isolate, and `/mcp` holds a `'static`
+    /// borrow of the cell (never of its contents) across its KV read.
+    static ACCESS_CACHE: &'static RefCell<AccessCache> =
+        Box::leak(Box::new(RefCell::new(AccessCache::new())));
+}
+
+pub fn access_cache() -> &'static RefCell<AccessCache> {
+    ACCESS_CACHE.with(|cache| *cache)
 }
 
 /// One page of `OAUTH_KV.list()`, read straight from the binding: worker's
@@ -360,7 +365,13 @@ export function prepareResponse(status, head, body) {
   }
   return { status, headers, body: body.length ? new TextDecoder().decode(body) : null };
 }
-export function sendPrepared(p) { return new Response(p.body, { status: p.status, headers: p.headers }); }
+// The kept parts ride along on the Response, under a registered symbol, so the
+// entry module (entry.js) can answer the next GET of the same URL itself.
+export function sendPrepared(p) {
+  const res = new Response(p.body, { status: p.status, headers: p.headers });
+  res[Symbol.for("mcp-oauth-worker.kept")] = p;
+  return res;
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = requestLine)]

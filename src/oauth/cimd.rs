@@ -27,6 +27,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
+pub use crate::cache::TtlCache;
 use crate::oauth::error::OAuthError;
 use crate::oauth::redirect::{validate_redirect_uri, RedirectUri};
 use crate::oauth::register::{
@@ -331,54 +332,6 @@ pub fn cache_ttl(cache_control: Option<&str>) -> u64 {
         }
     }
     ttl.clamp(MIN_CACHE_SECS, MAX_CACHE_SECS)
-}
-
-/// A small map whose entries expire; full, it drops the entry that expires
-/// first. A plain vector: it holds at most [`CACHE_ENTRIES`] entries.
-#[derive(Debug)]
-pub struct TtlCache<T> {
-    entries: Vec<(String, u64, T)>,
-    capacity: usize,
-}
-
-impl<T: Clone> TtlCache<T> {
-    pub fn new(capacity: usize) -> Self {
-        TtlCache {
-            entries: Vec::new(),
-            capacity,
-        }
-    }
-
-    pub fn get(&self, key: &str, now: u64) -> Option<T> {
-        self.entries
-            .iter()
-            .find(|(k, until, _)| k == key && now < *until)
-            .map(|(_, _, v)| v.clone())
-    }
-
-    pub fn put(&mut self, key: &str, value: T, ttl: u64, now: u64) {
-        self.entries
-            .retain(|(k, until, _)| now < *until && k != key);
-        if self.entries.len() >= self.capacity {
-            if let Some(first) = (0..self.entries.len()).min_by_key(|i| self.entries[*i].1) {
-                self.entries.swap_remove(first);
-            }
-        }
-        self.entries
-            .push((key.to_owned(), now.saturating_add(ttl), value));
-    }
-
-    pub fn remove(&mut self, key: &str) {
-        self.entries.retain(|(k, _, _)| k != key);
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 /// Validated documents and key sets, per isolate.
@@ -875,18 +828,6 @@ mod tests {
         assert_eq!(cache_ttl(Some("max-age=99999999")), MAX_CACHE_SECS);
         assert_eq!(cache_ttl(Some("no-store")), MIN_CACHE_SECS);
         assert_eq!(cache_ttl(Some("max-age=junk")), MIN_CACHE_SECS);
-    }
-
-    #[test]
-    fn ttl_cache_expires_and_stays_bounded() {
-        let mut c = TtlCache::new(2);
-        c.put("a", 1, 10, 0);
-        c.put("b", 2, 20, 0);
-        c.put("c", 3, 30, 0);
-        assert_eq!(c.len(), 2);
-        assert_eq!(c.get("a", 0), None, "the soonest to expire was dropped");
-        assert_eq!(c.get("b", 19), Some(2));
-        assert_eq!(c.get("b", 20), None);
     }
 
     #[test]

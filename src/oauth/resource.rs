@@ -2,6 +2,9 @@
 //! authorization): reading the bearer token of a /mcp request and the 401
 //! challenge that tells a client where to authorize.
 
+use std::cell::RefCell;
+
+use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::config::Secret;
 use crate::http::Reply;
@@ -80,12 +83,64 @@ pub fn unauthorized(resource_metadata_url: &str, problem: Option<&str>) -> Reply
         .no_store()
 }
 
+/// How long an isolate trusts an access token it has checked without reading
+/// its record again. This is how late a revocation made elsewhere can reach an
+/// isolate that checked the token just before (on top of KV's own propagation,
+/// up to about 60 s between locations); the isolate that handles the request
+/// that revokes it forgets at once (the shell clears its cache after every
+/// request that can change a grant).
+pub const ACCESS_CACHE_SECS: u64 = 5;
+/// Tokens kept per isolate; full, the one expiring first goes.
+pub const ACCESS_CACHE_ENTRIES: usize = 256;
+
+/// Access tokens this isolate has checked and accepted, by their record's KV
+/// key (`access:<hash>`), each with the resource it was checked for. Only
+/// accepted tokens are kept; an entry never outlives its token, nor
+/// [`ACCESS_CACHE_SECS`].
+///
+/// A check whose record was read before a `forget` or `clear` here does not
+/// put its (maybe revoked) answer into the cache afterwards.
+#[derive(Debug)]
+pub struct AccessCache {
+    entries: TtlCache<(String, UserContext)>,
+}
+
+impl AccessCache {
+    pub const fn new() -> Self {
+        AccessCache {
+            entries: TtlCache::new(ACCESS_CACHE_ENTRIES),
+        }
+    }
+
+    /// Drops every token (a grant changed here, and which tokens it had is not known).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Default for AccessCache {
+    fn default() -> Self {
+        AccessCache::new()
+    }
+}
+
 /// Who is calling `/mcp` (RFC 6750 §2.1): the static `AUTH_TOKEN`, or an access
 /// token checked against its record, one KV read and no write (integrity,
-/// expiry, audience per RFC 8707, the base scope; see `grant::access`).
+/// expiry, audience per RFC 8707, the base scope; see `grant::access`), or no
+/// read when this isolate accepted the same token for the same resource in the
+/// last [`ACCESS_CACHE_SECS`].
 /// `Err` is a storage fault; `Ok(Err(refusal))` is the client's to hear.
 pub async fn authenticate(
     store: &dyn Store,
+    cache: &RefCell<AccessCache>,
     config: &Config,
     issuer: &str,
     authorization: Option<&str>,
@@ -103,17 +158,37 @@ pub async fn authenticate(
     if !matches!(grant::parse_token(token), Some((TokenKind::Access, _))) {
         return Ok(Err(Refusal::Token(AccessError::Invalid)));
     }
-    let record = store.get(&keys::access(&crypto::hash_token(token))).await?;
+    let key = keys::access(&crypto::hash_token(token));
     // One protected resource with two URLs (`/mcp` and `/sse`): see `same_resource`.
     let resource = metadata::mcp_resource(issuer);
-    Ok(grant::authenticate(
+    let generation = {
+        let cache = cache.borrow();
+        if let Some((checked_for, user)) = cache.entries.get(&key, now) {
+            if checked_for == resource {
+                return Ok(Ok(user));
+            }
+        }
+        cache.entries.generation()
+    };
+    let record = store.get(&key).await?;
+    let checked = grant::access::check(
         record.as_deref(),
         token,
         &[resource.as_str()],
         now,
         &config.keyring,
-    )
-    .map_err(Refusal::Token))
+    );
+    Ok(match checked {
+        Ok((user, expires_at)) => {
+            let mut cache = cache.borrow_mut();
+            if cache.entries.generation() == generation {
+                let ttl = expires_at.saturating_sub(now).min(ACCESS_CACHE_SECS);
+                cache.entries.put(&key, (resource, user.clone()), ttl, now);
+            }
+            Ok(user)
+        }
+        Err(refused) => Err(Refusal::Token(refused)),
+    })
 }
 
 /// Why a request to `/mcp` is not let in.

@@ -99,6 +99,18 @@ pub fn authenticate(
     now: u64,
     ring: &Keyring,
 ) -> Result<UserContext, AccessError> {
+    check(record, token, resources, now, ring).map(|(user, _)| user)
+}
+
+/// [`authenticate`], with when the token expires (what a cache of checked
+/// tokens may not outlive).
+pub fn check(
+    record: Option<&str>,
+    token: &str,
+    resources: &[&str],
+    now: u64,
+    ring: &Keyring,
+) -> Result<(UserContext, u64), AccessError> {
     let (record, key) = open_record(record, token, now, ring).ok_or(AccessError::Invalid)?;
     // RFC 8707: only tokens minted for this resource are accepted here (its
     // `/mcp` and `/sse` URLs name one resource: `metadata::same_resource`).
@@ -113,10 +125,11 @@ pub fn authenticate(
     }
     let props: Props =
         open_props(&key, &record.props, &record.grant_id).map_err(|_| AccessError::Invalid)?;
-    Ok(UserContext {
+    let user = UserContext {
         upstream_token: props.upstream.as_ref().map(|u| u.access_secret()),
         user: props.user,
         scopes: record.scope,
         client_id: Some(record.client_id),
-    })
+    };
+    Ok((user, record.expires_at))
 }
