@@ -701,6 +701,32 @@ describe("storage of authenticated requests (a Worker that counts its storage ca
   before(async () => { c = await startWorker({ countStorage: true }); });
   after(async () => { await c?.dispose(); });
 
+  const openSessionAt = async (worker) => {
+    const { tokens } = await obtainTokens(worker.url, { login: "ada" });
+    const headers = { authorization: `Bearer ${tokens.access_token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": VERSION };
+    const init = await worker.fetch("/mcp", { method: "POST", headers, body: JSON.stringify(initializeMessage()) });
+    assert.equal(init.status, 200, await init.text());
+    headers["mcp-session-id"] = init.headers.get("mcp-session-id");
+    const done = await worker.fetch("/mcp", { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) });
+    assert.equal(done.status, 202);
+    return headers;
+  };
+
+  test("MCP_CACHE_TTL=0: every request reads the token's record and the session", async () => {
+    const strict = await startWorker({ countStorage: true, extraVars: { MCP_CACHE_TTL: "0" } });
+    try {
+      const headers = await openSessionAt(strict);
+      await strict.storageCounts({ reset: true });
+      const body = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "whoami", arguments: {} } });
+      for (let i = 0; i < 4; i++) assert.equal((await strict.fetch("/mcp", { method: "POST", headers, body })).status, 200);
+      const ops = await strict.storageCounts({ reset: true });
+      assert.equal(ops["kv.get"], 4, JSON.stringify(ops));
+      assert.equal(ops["do.storage.get"], 4, JSON.stringify(ops));
+    } finally {
+      await strict.dispose();
+    }
+  });
+
   const call = async (token, session, method = "POST", body) => {
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": VERSION };
     if (session) headers["mcp-session-id"] = session;

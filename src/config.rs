@@ -64,6 +64,10 @@ pub struct Config {
     pub refresh_token_ttl: u64,
     /// How long a dynamically registered client stays valid.
     pub client_ttl: u64,
+    /// `MCP_CACHE_TTL`: how long an isolate trusts an access token it accepted
+    /// and a session it used at `/mcp` without reading storage again (0: never),
+    /// so how late a revocation or a session's end can reach other isolates.
+    pub mcp_cache_ttl: u64,
     /// Origins allowed to call /mcp from a browser, besides our own.
     pub allowed_origins: Vec<String>,
     /// When non-empty, only these users (login or email, ASCII case-insensitive) may sign in.
@@ -229,6 +233,7 @@ impl Config {
         let refresh_token_ttl =
             seconds(&get, "REFRESH_TOKEN_TTL", 30 * 86_400, 3600, 365 * 86_400)?;
         let client_ttl = seconds(&get, "CLIENT_TTL", 90 * 86_400, 3600, 3650 * 86_400)?;
+        let mcp_cache_ttl = seconds(&get, "MCP_CACHE_TTL", 5, 0, 60)?;
         let grant_max_lifetime =
             seconds(&get, "GRANT_MAX_LIFETIME", 90 * 86_400, 3600, 3650 * 86_400)?;
 
@@ -258,6 +263,7 @@ impl Config {
             access_token_ttl,
             refresh_token_ttl,
             client_ttl,
+            mcp_cache_ttl,
             allowed_origins,
             allowed_users,
             auth_token,
@@ -450,6 +456,20 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.access_token_ttl, 900);
+    }
+
+    #[test]
+    fn mcp_cache_ttl_is_0_to_60_seconds_default_5() {
+        let with = |v: Option<&str>| {
+            let mut vars = vec![("UPSTREAM_PROVIDER", "dev"), ("SECRET_KEY", KEY)];
+            vars.extend(v.map(|v| ("MCP_CACHE_TTL", v)));
+            Config::from_lookup(env(&vars))
+        };
+        assert_eq!(with(None).unwrap().mcp_cache_ttl, 5);
+        assert_eq!(with(Some("0")).unwrap().mcp_cache_ttl, 0);
+        assert_eq!(with(Some("60")).unwrap().mcp_cache_ttl, 60);
+        let e = with(Some("61")).unwrap_err();
+        assert_eq!(e.variable(), "MCP_CACHE_TTL");
     }
 
     #[test]

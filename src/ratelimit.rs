@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `RL_REGISTER` | client IP | `POST /register` |
 //! | `RL_TOKEN_IP` | client IP | `POST /token`, `POST /revoke` |
-//! | `RL_TOKEN_CLIENT` | `client_id` | `POST /token`, `POST /revoke` |
+//! | `RL_TOKEN_CLIENT` | `client_id` at one client IP | `POST /token`, `POST /revoke` |
 //! | `RL_BROWSER` | client IP | `/authorize` (GET and POST), `GET /callback` |
 //! | `RL_BEARER_FAILURE` | client IP | refused bearer tokens at `/mcp` (counted after the refusal) |
 //!
@@ -72,8 +72,11 @@ impl Limiter {
             // Code redemptions, refreshes and revocations of every client behind
             // one address (an office NAT, a hosted MCP client's egress).
             Limiter::TokenIp => 120,
-            // Every user of one public app shares its client_id (the same
-            // registration is the same client), so this is per app, not per user.
+            // One app at one address: a runaway client cannot use up its
+            // address's `TokenIp` budget for the other apps behind it. Never per
+            // `client_id` alone: every user of a public app shares its id (the same
+            // registration, or one metadata document URL), and anyone can name
+            // it, so a count per id would let one network lock them all out.
             Limiter::TokenClient => 60,
             // A sign-in is three or four requests (authorize, consent, callback).
             Limiter::Browser => 60,
@@ -109,7 +112,7 @@ pub fn checks(route: Route, method: &str, ip: Option<&str>, client_id: Option<&s
             if let Some(id) = client_id {
                 checks.push(Check {
                     limiter: Limiter::TokenClient,
-                    key: client_key(id),
+                    key: format!("{} {}", client_key(id), ip_key(ip)),
                 });
             }
             checks
@@ -371,10 +374,13 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_the_address_or_the_client() {
+    fn keys_are_the_address_and_the_client_at_the_address() {
         let c = checks(Route::Token, "POST", Some("198.51.100.1"), Some("client-1"));
         assert_eq!(c[0].key, "198.51.100.1");
-        assert_eq!(c[1].key, "client-1");
+        assert_eq!(c[1].key, "client-1 198.51.100.1");
+        // A shared app named from another network is another counter.
+        let elsewhere = checks(Route::Token, "POST", Some("203.0.113.9"), Some("client-1"));
+        assert_ne!(elsewhere[1].key, c[1].key);
     }
 
     #[test]

@@ -769,7 +769,7 @@ mod open_redirect {
 /// keep an answer read before a revocation was seen).
 mod access_cache {
     use super::*;
-    use mcp_oauth_worker::oauth::resource::{self, AccessCache, Refusal, ACCESS_CACHE_SECS};
+    use mcp_oauth_worker::oauth::resource::{self, AccessCache, Refusal};
     use mcp_oauth_worker::oauth::store::{KeyPage, Store, StoreError};
     use mcp_oauth_worker::outbound::LocalBoxFuture;
     use std::cell::RefCell;
@@ -808,7 +808,9 @@ mod access_cache {
         w.p.reset_counts();
         let first = check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
         assert_eq!(w.p.counts.get().kv_reads, 1);
-        w.p.advance(ACCESS_CACHE_SECS - 1);
+        let ttl = w.p.config.mcp_cache_ttl;
+        assert_eq!(ttl, 5, "the default MCP_CACHE_TTL");
+        w.p.advance(ttl - 1);
         let again = check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
         assert_eq!(w.p.counts.get().kv_reads, 1, "answered from the cache");
         assert_eq!(again.user, first.user);
@@ -820,6 +822,23 @@ mod access_cache {
             2,
             "read again once the cache time is up"
         );
+    }
+
+    #[test]
+    fn with_mcp_cache_ttl_0_every_request_reads_the_record() {
+        let w = World::with(Platform::with_config(config_with(&[(
+            "MCP_CACHE_TTL",
+            "0",
+        )])));
+        let client = w.p.public_client();
+        let access = s(&w.tokens(&client), "access_token");
+        let cache = RefCell::new(AccessCache::new());
+        w.p.reset_counts();
+        for _ in 0..3 {
+            check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
+        }
+        assert_eq!(w.p.counts.get().kv_reads, 3);
+        assert!(cache.borrow().is_empty());
     }
 
     #[test]
@@ -839,7 +858,7 @@ mod access_cache {
         );
         // An isolate that did not see the revocation trusts its copy, for a bounded time.
         assert!(check(&w.p, &w.p, &elsewhere, ISSUER, &access).is_ok());
-        w.p.advance(ACCESS_CACHE_SECS);
+        w.p.advance(w.p.config.mcp_cache_ttl);
         assert_eq!(
             check(&w.p, &w.p, &elsewhere, ISSUER, &access).unwrap_err(),
             Refusal::Token(AccessError::Invalid)

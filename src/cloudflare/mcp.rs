@@ -69,7 +69,7 @@ pub async fn handle(
     let session_id = req.header("Mcp-Session-Id");
     let existing = match session_id.as_deref() {
         Some(id) if mcp::protocol::is_well_formed_session_id(id) => {
-            load_session(env, &user, id).await?
+            load_session(env, &user, id, config.mcp_cache_ttl).await?
         }
         _ => None,
     };
@@ -103,11 +103,12 @@ pub async fn handle(
         SessionChange::Unchanged => {}
         SessionChange::Store(session) => {
             let name = session_name(&user, &session.id);
-            session_call(env, &name, SessionOp::Store(session)).await?;
+            session_call(env, &name, SessionOp::Store(session), config.mcp_cache_ttl).await?;
         }
         SessionChange::Delete => {
             if let Some(id) = session_id.as_deref() {
-                session_call(env, &session_name(&user, id), SessionOp::Delete).await?;
+                let name = session_name(&user, id);
+                session_call(env, &name, SessionOp::Delete, config.mcp_cache_ttl).await?;
             }
         }
     }
@@ -150,13 +151,13 @@ enum SessionOp {
     Delete,
 }
 
-/// How long an isolate uses a session it has read or written without asking
-/// its object again. This is how late a `DELETE` handled by another isolate
-/// (or a `logging/setLevel` there) can reach this one; the isolate that
-/// handles the `DELETE` forgets the session at once. Only sessions past
+/// Sessions kept per isolate. Each is used without asking its object again for
+/// `MCP_CACHE_TTL` (`Config::mcp_cache_ttl`) after this isolate read or wrote
+/// it: that is how late a `DELETE` handled by another isolate (or a
+/// `logging/setLevel` there) can reach this one; the isolate that handles the
+/// `DELETE` forgets the session at once. Only sessions past
 /// `notifications/initialized` are kept, so a stale copy never refuses a
 /// request as "not initialized".
-const SESSION_CACHE_SECS: u64 = 5;
 const SESSION_CACHE_ENTRIES: usize = 256;
 
 thread_local! {
@@ -175,14 +176,20 @@ fn session_name(user: &UserContext, session_id: &str) -> String {
 /// Keeps (or, for a session that is gone or not yet initialized, drops) this
 /// isolate's copy of the session named `name`, unless a copy was dropped since
 /// `generation` (then what was read may predate a `DELETE`).
-fn remember_session(name: &str, session: Option<&Session>, read_at: u64, generation: u64) {
+fn remember_session(
+    name: &str,
+    session: Option<&Session>,
+    ttl: u64,
+    read_at: u64,
+    generation: u64,
+) {
     SESSIONS.with(|c| {
         let mut cache = c.borrow_mut();
         let json = session
             .filter(|s| s.initialized && cache.generation() == generation)
             .and_then(|s| serde_json::to_string(s).ok());
         match json {
-            Some(json) => cache.put(name, json, SESSION_CACHE_SECS, read_at),
+            Some(json) => cache.put(name, json, ttl, read_at),
             None => cache.remove(name),
         }
     });
@@ -193,6 +200,7 @@ async fn load_session(
     env: &Env,
     user: &UserContext,
     session_id: &str,
+    ttl: u64,
 ) -> Result<Option<Session>, HttpError> {
     let name = session_name(user, session_id);
     let at = now();
@@ -203,14 +211,19 @@ async fn load_session(
     if let Some(session) = kept.and_then(|json| serde_json::from_str(&json).ok()) {
         return Ok(Some(session));
     }
-    let loaded = session_call(env, &name, SessionOp::Load).await?;
-    remember_session(&name, loaded.as_ref(), at, generation);
+    let loaded = session_call(env, &name, SessionOp::Load, ttl).await?;
+    remember_session(&name, loaded.as_ref(), ttl, at, generation);
     Ok(loaded)
 }
 
 /// One call to the session's object; a store or delete also updates this
 /// isolate's copy.
-async fn session_call(env: &Env, name: &str, op: SessionOp) -> Result<Option<Session>, HttpError> {
+async fn session_call(
+    env: &Env,
+    name: &str,
+    op: SessionOp,
+    ttl: u64,
+) -> Result<Option<Session>, HttpError> {
     let body = serde_json::to_string(&op).map_err(|e| internal("encode session op", e))?;
     if matches!(op, SessionOp::Delete) {
         // Before the call as well: whatever its outcome, this copy is not to be trusted.
@@ -219,7 +232,7 @@ async fn session_call(env: &Env, name: &str, op: SessionOp) -> Result<Option<Ses
     let generation = SESSIONS.with(|c| c.borrow().generation());
     let text = object_call(env, SESSION_BINDING, name, body).await?;
     match &op {
-        SessionOp::Store(session) => remember_session(name, Some(session), now(), generation),
+        SessionOp::Store(session) => remember_session(name, Some(session), ttl, now(), generation),
         SessionOp::Delete => SESSIONS.with(|c| c.borrow_mut().remove(name)),
         SessionOp::Load => {}
     }

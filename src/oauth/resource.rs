@@ -83,20 +83,19 @@ pub fn unauthorized(resource_metadata_url: &str, problem: Option<&str>) -> Reply
         .no_store()
 }
 
-/// How long an isolate trusts an access token it has checked without reading
-/// its record again. This is how late a revocation made elsewhere can reach an
-/// isolate that checked the token just before (on top of KV's own propagation,
-/// up to about 60 s between locations); the isolate that handles the request
-/// that revokes it forgets at once (the shell clears its cache after every
-/// request that can change a grant).
-pub const ACCESS_CACHE_SECS: u64 = 5;
 /// Tokens kept per isolate; full, the one expiring first goes.
 pub const ACCESS_CACHE_ENTRIES: usize = 256;
 
 /// Access tokens this isolate has checked and accepted, by their record's KV
 /// key (`access:<hash>`), each with the resource it was checked for. Only
 /// accepted tokens are kept; an entry never outlives its token, nor
-/// [`ACCESS_CACHE_SECS`].
+/// `MCP_CACHE_TTL` (`Config::mcp_cache_ttl`, 5 s by default).
+///
+/// That time is how late a revocation made elsewhere can reach an isolate that
+/// accepted the token just before (on top of KV's own propagation, up to about
+/// 60 s between locations). The isolate that handles the request that revokes
+/// it forgets at once: the shell clears this cache after every request that
+/// can change a grant.
 ///
 /// A check whose record was read before a `forget` or `clear` here does not
 /// put its (maybe revoked) answer into the cache afterwards.
@@ -135,8 +134,8 @@ impl Default for AccessCache {
 /// Who is calling `/mcp` (RFC 6750 §2.1): the static `AUTH_TOKEN`, or an access
 /// token checked against its record, one KV read and no write (integrity,
 /// expiry, audience per RFC 8707, the base scope; see `grant::access`), or no
-/// read when this isolate accepted the same token for the same resource in the
-/// last [`ACCESS_CACHE_SECS`].
+/// read when this isolate accepted the same token for the same resource within
+/// `config.mcp_cache_ttl` seconds.
 /// `Err` is a storage fault; `Ok(Err(refusal))` is the client's to hear.
 pub async fn authenticate(
     store: &dyn Store,
@@ -182,7 +181,7 @@ pub async fn authenticate(
         Ok((user, expires_at)) => {
             let mut cache = cache.borrow_mut();
             if cache.entries.generation() == generation {
-                let ttl = expires_at.saturating_sub(now).min(ACCESS_CACHE_SECS);
+                let ttl = expires_at.saturating_sub(now).min(config.mcp_cache_ttl);
                 cache.entries.put(&key, (resource, user.clone()), ttl, now);
             }
             Ok(user)
