@@ -57,6 +57,12 @@ impl<T: Clone> TtlCache<T> {
         self.generation += 1;
     }
 
+    /// Drops every entry whose value `matches`.
+    pub fn remove_where(&mut self, matches: impl Fn(&T) -> bool) {
+        self.entries.retain(|(_, _, v)| !matches(v));
+        self.generation += 1;
+    }
+
     pub fn clear(&mut self) {
         self.entries.clear();
         self.generation += 1;
@@ -100,6 +106,12 @@ mod tests {
         assert_eq!(c.generation(), before, "a put is not a removal");
         c.remove("b");
         assert!(c.is_empty());
+        assert_ne!(c.generation(), before);
+        c.put("d", 4, 10, 0);
+        c.put("e", 5, 10, 0);
+        let before = c.generation();
+        c.remove_where(|v| *v == 4);
+        assert_eq!((c.get("d", 1), c.get("e", 1)), (None, Some(5)));
         assert_ne!(c.generation(), before);
         let before = c.generation();
         c.put("c", 1, 10, 0);

@@ -845,17 +845,28 @@ mod access_cache {
     fn a_revocation_seen_here_takes_effect_at_once_and_elsewhere_within_the_cache_time() {
         let (w, client, tokens) = signed_in();
         let access = s(&tokens, "access_token");
+        let other = s(&w.tokens(&client), "access_token");
         let here = RefCell::new(AccessCache::new());
         let elsewhere = RefCell::new(AccessCache::new());
-        check(&w.p, &w.p, &here, ISSUER, &access).unwrap();
+        for token in [&access, &other] {
+            check(&w.p, &w.p, &here, ISSUER, token).unwrap();
+        }
         check(&w.p, &w.p, &elsewhere, ISSUER, &access).unwrap();
         assert_eq!(w.revoke(&client, &access), 200);
-        // What the shell does after every request that can change a grant.
-        here.borrow_mut().clear();
+        // What the shell does after a /revoke (or /token) request: forget the grant
+        // its body names.
+        let body = form(&[("token", &access), ("client_id", &client.client_id)]);
+        let grant = mcp_oauth_worker::oauth::token::grant_named(&body).expect("names a grant");
+        assert_eq!(grant, grant_of(&access));
+        here.borrow_mut().forget_grant(&grant);
         assert_eq!(
             check(&w.p, &w.p, &here, ISSUER, &access).unwrap_err(),
             Refusal::Token(AccessError::Invalid)
         );
+        // Another grant's token stays trusted without a read.
+        w.p.reset_counts();
+        check(&w.p, &w.p, &here, ISSUER, &other).unwrap();
+        assert_eq!(w.p.counts.get().kv_reads, 0);
         // An isolate that did not see the revocation trusts its copy, for a bounded time.
         assert!(check(&w.p, &w.p, &elsewhere, ISSUER, &access).is_ok());
         w.p.advance(w.p.config.mcp_cache_ttl);
@@ -863,6 +874,23 @@ mod access_cache {
             check(&w.p, &w.p, &elsewhere, ISSUER, &access).unwrap_err(),
             Refusal::Token(AccessError::Invalid)
         );
+    }
+
+    #[test]
+    fn a_refresh_seen_here_forgets_the_rotated_grant() {
+        let (w, client, tokens) = signed_in();
+        let access = s(&tokens, "access_token");
+        let cache = RefCell::new(AccessCache::new());
+        check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
+        let refresh = s(&tokens, "refresh_token");
+        let body = form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client.client_id),
+        ]);
+        let grant = mcp_oauth_worker::oauth::token::grant_named(&body).unwrap();
+        cache.borrow_mut().forget_grant(&grant);
+        assert!(cache.borrow().is_empty());
     }
 
     #[test]

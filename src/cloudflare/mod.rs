@@ -220,15 +220,22 @@ async fn serve(routed: Routed) -> Result<Reply, HttpError> {
         issuer,
     };
     let reply = answer(&ctx, matched.route).await;
-    // A request that may have revoked or rotated a grant: this isolate stops
-    // trusting the access tokens it checked (`resource::AccessCache`), whatever
-    // isolate ran the grant's object.
-    if matches!(
-        matched.route,
-        Route::Token | Route::Revoke | Route::Account | Route::Admin
-    ) && req.method != "GET"
-    {
-        platform::access_cache().borrow_mut().clear();
+    // A request that may have rotated or revoked a grant: this isolate stops
+    // trusting the access tokens it accepted for it (`resource::AccessCache`),
+    // whatever isolate ran the grant's object. `/token` and `/revoke` name their
+    // grant in the token they carry; the account page and the admin API (rare)
+    // drop every copy.
+    if req.method != "GET" {
+        let cache = platform::access_cache();
+        match matched.route {
+            Route::Token | Route::Revoke => {
+                if let Some(grant) = crate::oauth::token::grant_named(&req.body) {
+                    cache.borrow_mut().forget_grant(&grant);
+                }
+            }
+            Route::Account | Route::Admin => cache.borrow_mut().clear(),
+            _ => {}
+        }
     }
     reply
 }

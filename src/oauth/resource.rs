@@ -94,14 +94,16 @@ pub const ACCESS_CACHE_ENTRIES: usize = 256;
 /// That time is how late a revocation made elsewhere can reach an isolate that
 /// accepted the token just before (on top of KV's own propagation, up to about
 /// 60 s between locations). The isolate that handles the request that revokes
-/// it forgets at once: the shell clears this cache after every request that
-/// can change a grant.
+/// it forgets at once: after a `/token` or `/revoke` request the shell forgets
+/// the grant the request names ([`crate::oauth::token::grant_named`]), and
+/// after an account page or admin API change, everything.
 ///
 /// A check whose record was read before a `forget` or `clear` here does not
 /// put its (maybe revoked) answer into the cache afterwards.
 #[derive(Debug)]
 pub struct AccessCache {
-    entries: TtlCache<(String, UserContext)>,
+    /// (resource, grant id, the caller)
+    entries: TtlCache<(String, String, UserContext)>,
 }
 
 impl AccessCache {
@@ -111,7 +113,12 @@ impl AccessCache {
         }
     }
 
-    /// Drops every token (a grant changed here, and which tokens it had is not known).
+    /// Drops the tokens of one grant (it was rotated or revoked here).
+    pub fn forget_grant(&mut self, grant_id: &str) {
+        self.entries.remove_where(|(_, grant, _)| grant == grant_id);
+    }
+
+    /// Drops every token (grants changed here, and which is not known).
     pub fn clear(&mut self) {
         self.entries.clear();
     }
@@ -154,15 +161,16 @@ pub async fn authenticate(
         return Ok(Ok(static_token_user()));
     }
     // Not shaped like our access tokens: not worth a read.
-    if !matches!(grant::parse_token(token), Some((TokenKind::Access, _))) {
-        return Ok(Err(Refusal::Token(AccessError::Invalid)));
-    }
+    let grant_id = match grant::parse_token(token) {
+        Some((TokenKind::Access, grant_id)) => grant_id,
+        _ => return Ok(Err(Refusal::Token(AccessError::Invalid))),
+    };
     let key = keys::access(&crypto::hash_token(token));
     // One protected resource with two URLs (`/mcp` and `/sse`): see `same_resource`.
     let resource = metadata::mcp_resource(issuer);
     let generation = {
         let cache = cache.borrow();
-        if let Some((checked_for, user)) = cache.entries.get(&key, now) {
+        if let Some((checked_for, _, user)) = cache.entries.get(&key, now) {
             if checked_for == resource {
                 return Ok(Ok(user));
             }
@@ -182,7 +190,8 @@ pub async fn authenticate(
             let mut cache = cache.borrow_mut();
             if cache.entries.generation() == generation {
                 let ttl = expires_at.saturating_sub(now).min(config.mcp_cache_ttl);
-                cache.entries.put(&key, (resource, user.clone()), ttl, now);
+                let entry = (resource, grant_id.to_owned(), user.clone());
+                cache.entries.put(&key, entry, ttl, now);
             }
             Ok(user)
         }
