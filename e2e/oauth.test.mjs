@@ -249,8 +249,20 @@ describe("authorization endpoint", () => {
     assert.equal(res3.status, 400);
   });
 
+  test("a public client with a loopback redirect gets the consent page every time (RFC 8252 §8.6)", async () => {
+    const c = await registerClient(w.url); // http://127.0.0.1:9/callback
+    const browser = new Browser();
+    const first = pkcePair();
+    const done = await consentAndSignIn(w.url, authorizeUrl(w.url, c, { code_challenge: first.challenge, code_challenge_method: "S256" }), { browser });
+    assert.ok(done.location?.startsWith("http://127.0.0.1:9/callback?code="), "the first authorization completes");
+    assert.ok(!browser.cookies.has("approved"), "nothing remembered");
+    const again = await browser.request(authorizeUrl(w.url, c, { code_challenge: pkcePair().challenge, code_challenge_method: "S256" }));
+    assert.equal(again.status, 200);
+    assert.match(await again.text(), /name="ticket"/);
+  });
+
   test("an approved client skips the consent page next time; a tampered approval cookie does not", async () => {
-    const c = await registerClient(w.url);
+    const c = await registerClient(w.url, { redirect_uris: ["https://app.example/callback"] });
     const browser = new Browser();
     const first = pkcePair();
     await consentAndSignIn(w.url, authorizeUrl(w.url, c, { code_challenge: first.challenge, code_challenge_method: "S256" }), { browser });

@@ -484,6 +484,57 @@ mod remembered_consent {
         assert!(body_text(&wider).contains("github:repos"));
     }
 
+    /// Approves once with `redirect`, then asks again: whether the second request
+    /// went straight to the provider (the approval stood in for the consent page).
+    fn skips_consent_the_second_time(metadata: &Value, redirect: &str) -> bool {
+        let w = World::new();
+        let client = w.p.register(metadata.clone());
+        let query = w.authorize_query(&client, "mcp").replace(
+            &serde_urlencoded::to_string([("redirect_uri", REDIRECT)]).unwrap(),
+            &serde_urlencoded::to_string([("redirect_uri", redirect)]).unwrap(),
+        );
+        let page = w.authorize(&query);
+        assert_eq!(page.status, 200, "{}", body_text(&page));
+        assert_eq!(w.consent(&page, "approve").status, 302);
+        let again = w.authorize(&query);
+        assert!([200, 302].contains(&again.status), "{}", body_text(&again));
+        again.status == 302
+    }
+
+    #[test]
+    fn a_public_client_gets_the_consent_page_every_time_unless_its_redirect_is_https() {
+        // RFC 8252 §8.6: anyone can name a public client; a loopback listener or a
+        // private-use scheme may be an impersonator, an https redirect may not.
+        let loopback = "http://127.0.0.1:7777/callback";
+        let scheme = "cursor://anysphere.cursor-mcp/oauth/callback";
+        let client = serde_json::json!({
+            "redirect_uris": [REDIRECT, loopback, scheme],
+            "client_name": "Test App",
+            "token_endpoint_auth_method": "none",
+        });
+        assert!(skips_consent_the_second_time(&client, REDIRECT), "https");
+        assert!(
+            !skips_consent_the_second_time(&client, loopback),
+            "loopback"
+        );
+        assert!(
+            !skips_consent_the_second_time(&client, scheme),
+            "private-use scheme"
+        );
+    }
+
+    #[test]
+    fn a_confidential_client_is_remembered_even_with_a_loopback_redirect() {
+        // Its code is worth nothing without its secret.
+        let loopback = "http://127.0.0.1:7777/callback";
+        let client = serde_json::json!({
+            "redirect_uris": [loopback],
+            "client_name": "Server App",
+            "token_endpoint_auth_method": "client_secret_post",
+        });
+        assert!(skips_consent_the_second_time(&client, loopback));
+    }
+
     #[test]
     fn an_approval_for_one_client_does_not_cover_another() {
         let w = World::new();

@@ -255,14 +255,15 @@ impl DurableObject for McpSession {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let op: SessionOp = serde_json::from_slice(&req.bytes().await?)
+        // From a str, as the shell reads sessions: one decoder of `Session` in the wasm.
+        let op: SessionOp = serde_json::from_str(&req.text().await?)
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let storage = self.state.storage();
         let answer: Option<Session> = match op {
             SessionOp::Load => super::platform::storage_value(&storage, SESSION_KEY)
                 .await?
                 .as_string()
-                .and_then(|raw| serde_json::from_slice::<Session>(raw.as_bytes()).ok()),
+                .and_then(|raw| serde_json::from_str::<Session>(&raw).ok()),
             SessionOp::Store(session) => {
                 let json = serde_json::to_string(&session)
                     .map_err(|e| worker::Error::RustError(e.to_string()))?;

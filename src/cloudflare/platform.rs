@@ -230,7 +230,7 @@ impl Store for KvStore<'_> {
         Box::pin(async move {
             let text = command_call(self.env, index, command).await?;
             // See `index_object`: an array of grant ids, or a string (the fault).
-            match serde_json::from_str::<serde_json::Value>(&text) {
+            match serde_json::from_slice::<serde_json::Value>(text.as_bytes()) {
                 Ok(serde_json::Value::Array(items)) => Ok(Ok(items
                     .into_iter()
                     .filter_map(|i| i.as_str().map(str::to_owned))

@@ -178,8 +178,21 @@ fn approval_id(request: &AuthorizationRequest) -> String {
 fn approvals(site: &Site<'_>) -> Vec<Approval> {
     site.cookie("approved")
         .and_then(|c| site.ring().verify("approvals", c))
-        .and_then(|raw| serde_json::from_slice(&raw).ok())
+        .and_then(|raw| crate::http::json_from_bytes(&raw))
         .unwrap_or_default()
+}
+
+/// Whether this browser's approval may later stand in for the consent page
+/// (RFC 8252 §8.6; OAuth 2.1 "Client Impersonation"): only when a code cannot
+/// reach an impersonator of the client. That holds for a client that
+/// authenticates at `/token` (a secret), and for a redirect to an `https` URI,
+/// which only the client's own site receives. Anyone can name a public client's
+/// id; with a loopback redirect any program on the computer may be the one
+/// listening, and an app's private-use scheme may be claimed by another app, so
+/// those get the consent page every time.
+fn consent_may_be_remembered(client: &Client, redirect_uri: &str) -> bool {
+    !client.is_public()
+        || crate::uri::parse(redirect_uri).is_some_and(|u| u.scheme_lower() == "https")
 }
 
 /// Consent is remembered only for what was approved: the same client, redirect
@@ -226,6 +239,9 @@ struct ConsentTicket {
     expires_at: u64,
     flow: String,
     csrf: CsrfToken,
+    /// Whether an approval may be remembered ([`consent_may_be_remembered`]).
+    #[serde(default)]
+    remember: bool,
 }
 
 fn csrf_cookie(flow: &str) -> String {
@@ -298,7 +314,8 @@ pub async fn authorize(
     let Some(client) = client else {
         return Err(HttpError::Internal);
     };
-    if already_approved(site, &request) {
+    let remember = consent_may_be_remembered(&client, &request.redirect_uri);
+    if remember && already_approved(site, &request) {
         return start_upstream(site, store, upstream, request, Vec::new()).await;
     }
     let csrf = CsrfToken::new(site.random()?);
@@ -308,6 +325,7 @@ pub async fn authorize(
         expires_at: site.now + CONSENT_TTL_SECS,
         flow: flow.clone(),
         csrf: csrf.clone(),
+        remember,
     };
     let payload = serde_json::to_vec(&ticket).map_err(|_| HttpError::Internal)?;
     let signed = site.ring().sign("consent", &payload);
@@ -364,7 +382,7 @@ pub async fn consent(
     let ticket: Option<ConsentTicket> = site
         .ring()
         .verify("consent", &form.ticket)
-        .and_then(|raw| serde_json::from_slice(&raw).ok());
+        .and_then(|raw| crate::http::json_from_bytes(&raw));
     let Some(ticket) = ticket else {
         return Ok(local_error(400, "The consent form was altered or is not from this server. Start again from your MCP client."));
     };
@@ -385,8 +403,11 @@ pub async fn consent(
     let request = ticket.request;
     match form.action.as_str() {
         "approve" => {
-            let remember = remember_approval(site, &request)?;
-            start_upstream(site, store, upstream, request, vec![remember, clear_csrf]).await
+            let mut cookies = vec![clear_csrf];
+            if ticket.remember {
+                cookies.push(remember_approval(site, &request)?);
+            }
+            start_upstream(site, store, upstream, request, cookies).await
         }
         "deny" => {
             // The person answered: now the error may go back to the client.

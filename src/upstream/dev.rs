@@ -122,7 +122,7 @@ impl IdentityProvider for DevProvider {
             let payload = self.ring.verify(PURPOSE, params.code).ok_or_else(|| {
                 UpstreamError::Provider("the development sign-in code is not valid".into())
             })?;
-            let code: DevCode = serde_json::from_slice(&payload).map_err(|_| {
+            let code: DevCode = crate::http::json_from_bytes(&payload).ok_or_else(|| {
                 UpstreamError::Malformed("the development sign-in code is malformed".into())
             })?;
             if params.now > code.expires_at {

@@ -407,5 +407,5 @@ pub(crate) fn open_props(
     grant_id: &str,
 ) -> Result<Props, GrantError> {
     let plain = crypto::open(grant_key, sealed, crypto::purpose::PROPS, grant_id)?;
-    serde_json::from_slice(&plain).map_err(|_| GrantError::Internal)
+    crate::http::json_from_bytes(&plain).ok_or(GrantError::Internal)
 }

@@ -83,7 +83,7 @@ pub fn start(
                 .ring
                 .open_for_token(token, &prev.replay, purpose::REPLAY, &state.id)
                 .ok()
-                .and_then(|raw| serde_json::from_slice::<TokenPair>(&raw).ok());
+                .and_then(|raw| crate::http::json_from_bytes::<TokenPair>(&raw));
             return match replay {
                 Some(pair) => Start::Done(Step::ok(Some(state), pair, Vec::new())),
                 // Sealed under a key no longer held: not valid, not a fault.
