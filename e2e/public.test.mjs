@@ -314,13 +314,15 @@ describe("OpenID Connect discovery failure", () => {
     return browser.request(`${w.url}/authorize`, { method: "POST", form: { ...fields, action: "approve" } });
   }
 
-  test("answers 503 temporarily_unavailable with Retry-After, without the provider's text", async () => {
+  test("answers 503 with Retry-After, as a page for the person in the browser, without the provider's text", async () => {
     assert.equal((await w.fetch("/health")).status, 200, "health does not contact the provider");
     const res = await approve();
     assert.equal(res.status, 503);
     assert.equal(res.headers.get("retry-after"), "30");
+    assert.match(res.headers.get("content-type"), /^text\/html/);
     const text = await res.text();
-    assert.equal(JSON.parse(text).error, "temporarily_unavailable");
+    assert.match(text, /The sign-in service is not answering/);
+    assert.match(text, /try again in 30 seconds/);
     for (const leak of ["hunter2", "10.1.2.3", "stack trace", "500", "127.0.0.1"]) assert.ok(!text.includes(leak), `${leak} in ${text}`);
   });
 

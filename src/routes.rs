@@ -32,6 +32,16 @@ pub enum Route {
     Admin,
 }
 
+impl Route {
+    /// Routes a person opens in a browser: their failures are answered as pages.
+    pub fn is_page(self) -> bool {
+        matches!(
+            self,
+            Route::Authorize | Route::Callback | Route::DevLogin | Route::Account
+        )
+    }
+}
+
 /// Bodies larger than this are refused before they are read, on every route.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 

@@ -55,7 +55,16 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
     match start(req, head, env) {
         Ok(Step::Ready(response)) => response,
         Ok(Step::Later(routed)) => wasm_bindgen_futures::future_to_promise(async move {
-            let reply = serve(*routed).await.unwrap_or_else(error_reply);
+            // Pages a person sees in a browser fail as pages, not as JSON.
+            let page = routed.matched.route.is_page();
+            let reply = serve(*routed).await.unwrap_or_else(|err| {
+                if page {
+                    log_config_error(&err);
+                    crate::web::error_page(&err)
+                } else {
+                    error_reply(err)
+                }
+            });
             Ok(platform::respond(&reply))
         })
         .into(),
@@ -64,10 +73,14 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
 }
 
 fn error_reply(err: HttpError) -> Reply {
-    if let HttpError::Config(message) = &err {
+    log_config_error(&err);
+    err.to_reply()
+}
+
+fn log_config_error(err: &HttpError) {
+    if let HttpError::Config(message) = err {
         worker::console_error!("configuration error: {message}");
     }
-    err.to_reply()
 }
 
 enum Step {

@@ -8,7 +8,7 @@ pub mod cookies;
 
 use askama::Template;
 
-use crate::http::Reply;
+use crate::http::{HttpError, Reply};
 
 #[derive(Template)]
 #[template(path = "consent.html")]
@@ -92,6 +92,32 @@ pub fn message_page(status: u16, title: &str, message: &str) -> Reply {
     render(status, MessagePage { title, message }.render())
 }
 
+/// What a person in a browser sees when a page route fails for a reason of its
+/// own (a flow's answers to bad requests are pages already): the same status
+/// and `Retry-After` as the JSON answer an API client gets, in words.
+pub fn error_page(err: &HttpError) -> Reply {
+    let (title, message) = match err {
+        HttpError::Unavailable { retry_after } => (
+            "The sign-in service is not answering",
+            format!("This server could not reach the identity provider it signs you in with. Nothing was lost: try again in {retry_after} seconds, from your MCP client."),
+        ),
+        HttpError::Config(detail) => (
+            "This server is not set up correctly",
+            format!("Its operator needs to fix a setting: {detail}"),
+        ),
+        HttpError::Internal => (
+            "Something went wrong on this server",
+            "Try again in a moment, from your MCP client. If it keeps happening, tell the server's operator.".to_owned(),
+        ),
+        other => ("This request cannot be answered", other.to_string()),
+    };
+    let mut reply = message_page(err.status(), title, &message).no_store();
+    if let HttpError::Unavailable { retry_after } = err {
+        reply = reply.header("Retry-After", &retry_after.to_string());
+    }
+    reply
+}
+
 pub fn dev_login_page(state: &str) -> Reply {
     render(200, DevLoginPage { state }.render())
 }
@@ -102,6 +128,32 @@ mod tests {
 
     fn text(r: &Reply) -> String {
         String::from_utf8(r.body.clone()).unwrap()
+    }
+
+    #[test]
+    fn a_failed_page_route_answers_a_page_with_the_same_status() {
+        let r = error_page(&HttpError::Unavailable { retry_after: 30 });
+        assert_eq!(r.status, 503);
+        assert_eq!(r.header_value("Retry-After"), Some("30"));
+        assert!(r
+            .header_value("Content-Type")
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(r
+            .header_value("Cache-Control")
+            .unwrap()
+            .contains("no-store"));
+        assert!(text(&r).contains("try again in 30 seconds"), "{}", text(&r));
+        let r = error_page(&HttpError::Internal);
+        assert_eq!(r.status, 500);
+        assert!(r.header_value("Retry-After").is_none());
+        let r = error_page(&HttpError::Config("PUBLIC_URL <b>".into()));
+        assert!(
+            text(&r).contains("PUBLIC_URL &#60;b&#62;"),
+            "escaped: {}",
+            text(&r)
+        );
+        assert_eq!(error_page(&HttpError::UnreadableBody).status, 400);
     }
 
     #[test]
