@@ -11,7 +11,6 @@ use std::cell::RefCell;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use crate::cache::TtlCache;
-
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
 use crate::mcp::{self, McpRequest, Session, SessionChange, ToolEnv, ToolRegistry};
