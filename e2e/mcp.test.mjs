@@ -717,24 +717,31 @@ describe("storage of authenticated requests (a Worker that counts its storage ca
   before(async () => { c = await startWorker({ countStorage: true }); });
   after(async () => { await c?.dispose(); });
 
+  // Requests to one Worker's /mcp, and a session opened there by a newly signed-in user.
+  const callAt = (worker) => async (token, session, method = "POST", body) => {
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": VERSION };
+    if (session) headers["mcp-session-id"] = session;
+    const res = await worker.fetch("/mcp", { method, headers, body: body && JSON.stringify(body) });
+    return { status: res.status, headers: res.headers, text: await res.text() };
+  };
+  const WHOAMI = { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "whoami", arguments: {} } };
   const openSessionAt = async (worker) => {
-    const { tokens } = await obtainTokens(worker.url, { login: "ada" });
-    const headers = { authorization: `Bearer ${tokens.access_token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": VERSION };
-    const init = await worker.fetch("/mcp", { method: "POST", headers, body: JSON.stringify(initializeMessage()) });
-    assert.equal(init.status, 200, await init.text());
-    headers["mcp-session-id"] = init.headers.get("mcp-session-id");
-    const done = await worker.fetch("/mcp", { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) });
-    assert.equal(done.status, 202);
-    return headers;
+    const call = callAt(worker);
+    const { client, tokens } = await obtainTokens(worker.url, { login: "ada" });
+    const token = tokens.access_token;
+    const init = await call(token, undefined, "POST", initializeMessage());
+    assert.equal(init.status, 200, init.text);
+    const session = init.headers.get("mcp-session-id");
+    assert.equal((await call(token, session, "POST", { jsonrpc: "2.0", method: "notifications/initialized" })).status, 202);
+    return { call, client, token, session };
   };
 
   test("MCP_CACHE_TTL=0: every request reads the token's record and the session", async () => {
     const strict = await startWorker({ countStorage: true, extraVars: { MCP_CACHE_TTL: "0" } });
     try {
-      const headers = await openSessionAt(strict);
+      const { call, token, session } = await openSessionAt(strict);
       await strict.storageCounts({ reset: true });
-      const body = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "whoami", arguments: {} } });
-      for (let i = 0; i < 4; i++) assert.equal((await strict.fetch("/mcp", { method: "POST", headers, body })).status, 200);
+      for (let i = 0; i < 4; i++) assert.equal((await call(token, session, "POST", WHOAMI)).status, 200);
       const ops = await strict.storageCounts({ reset: true });
       assert.equal(ops["kv.get"], 4, JSON.stringify(ops));
       assert.equal(ops["do.storage.get"], 4, JSON.stringify(ops));
@@ -743,21 +750,9 @@ describe("storage of authenticated requests (a Worker that counts its storage ca
     }
   });
 
-  const call = async (token, session, method = "POST", body) => {
-    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": VERSION };
-    if (session) headers["mcp-session-id"] = session;
-    const res = await c.fetch("/mcp", { method, headers, body: body && JSON.stringify(body) });
-    return { status: res.status, headers: res.headers, text: await res.text() };
-  };
-  const whoami = (token, session) => call(token, session, "POST", { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "whoami", arguments: {} } });
-
   test("tools/call in a burst reads the token and the session once per isolate; revoke and DELETE still act at once", async () => {
-    const { client, tokens } = await obtainTokens(c.url, { login: "ada" });
-    const token = tokens.access_token;
-    const init = await call(token, undefined, "POST", initializeMessage());
-    assert.equal(init.status, 200, init.text);
-    const session = init.headers.get("mcp-session-id");
-    assert.equal((await call(token, session, "POST", { jsonrpc: "2.0", method: "notifications/initialized" })).status, 202);
+    const { call, client, token, session } = await openSessionAt(c);
+    const whoami = (t, s) => call(t, s, "POST", WHOAMI);
 
     await c.storageCounts({ reset: true });
     for (let i = 0; i < 10; i++) assert.equal((await whoami(token, session)).status, 200);
