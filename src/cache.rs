@@ -2,14 +2,20 @@
 //! keeps between requests (validated client documents, validated access
 //! tokens, MCP sessions). Plain data: the shell holds one in a `thread_local`.
 
-/// Full, it drops the entry that expires first. A plain vector, searched in
-/// order: it holds a few dozen to a few hundred entries, where a hash map would
-/// cost more wasm than it saves.
+use std::cell::Cell;
+
+/// Full, it drops the least recently used entry (expired ones first), so a
+/// flood of one-off keys cannot keep out the entries that are read again and
+/// again. A plain vector, searched in order: it holds a few dozen to a few
+/// hundred entries, where a hash map would cost more wasm than it saves.
 #[derive(Debug)]
 pub struct TtlCache<T> {
-    entries: Vec<(String, u64, T)>,
+    /// Key, expiry, value, and the tick of the last read or write.
+    entries: Vec<(String, u64, T, Cell<u64>)>,
     capacity: usize,
     generation: u64,
+    /// Moves on every read and write: the order of use.
+    tick: Cell<u64>,
 }
 
 impl<T: Clone> TtlCache<T> {
@@ -18,7 +24,14 @@ impl<T: Clone> TtlCache<T> {
             entries: Vec::new(),
             capacity,
             generation: 0,
+            tick: Cell::new(0),
         }
+    }
+
+    fn next_tick(&self) -> u64 {
+        let t = self.tick.get() + 1;
+        self.tick.set(t);
+        t
     }
 
     /// Moves on every `remove` and `clear`. A caller that reads the source of a
@@ -28,38 +41,46 @@ impl<T: Clone> TtlCache<T> {
         self.generation
     }
 
-    /// The value under `key`, if it has not expired at `now`.
+    /// The value under `key`, if it has not expired at `now` (a read counts as a use).
     pub fn get(&self, key: &str, now: u64) -> Option<T> {
-        self.entries
+        self.get_with_expiry(key, now).map(|(v, _)| v)
+    }
+
+    /// The value under `key` and the time it expires, if it has not at `now`.
+    pub fn get_with_expiry(&self, key: &str, now: u64) -> Option<(T, u64)> {
+        let entry = self
+            .entries
             .iter()
-            .find(|(k, until, _)| k == key && now < *until)
-            .map(|(_, _, v)| v.clone())
+            .find(|(k, until, _, _)| k == key && now < *until)?;
+        entry.3.set(self.next_tick());
+        Some((entry.2.clone(), entry.1))
     }
 
     /// Keeps `value` under `key` until `now + ttl` (a `ttl` of 0 keeps nothing).
     pub fn put(&mut self, key: &str, value: T, ttl: u64, now: u64) {
         self.entries
-            .retain(|(k, until, _)| now < *until && k != key);
+            .retain(|(k, until, _, _)| now < *until && k != key);
         if ttl == 0 || self.capacity == 0 {
             return;
         }
         if self.entries.len() >= self.capacity {
-            if let Some(first) = (0..self.entries.len()).min_by_key(|i| self.entries[*i].1) {
-                self.entries.swap_remove(first);
+            if let Some(oldest) = (0..self.entries.len()).min_by_key(|i| self.entries[*i].3.get()) {
+                self.entries.swap_remove(oldest);
             }
         }
+        let used = Cell::new(self.next_tick());
         self.entries
-            .push((key.to_owned(), now.saturating_add(ttl), value));
+            .push((key.to_owned(), now.saturating_add(ttl), value, used));
     }
 
     pub fn remove(&mut self, key: &str) {
-        self.entries.retain(|(k, _, _)| k != key);
+        self.entries.retain(|(k, _, _, _)| k != key);
         self.generation += 1;
     }
 
     /// Drops every entry whose value `matches`.
     pub fn remove_where(&mut self, matches: impl Fn(&T) -> bool) {
-        self.entries.retain(|(_, _, v)| !matches(v));
+        self.entries.retain(|(_, _, v, _)| !matches(v));
         self.generation += 1;
     }
 
@@ -88,9 +109,24 @@ mod tests {
         c.put("b", 2, 20, 0);
         c.put("c", 3, 30, 0);
         assert_eq!(c.len(), 2);
-        assert_eq!(c.get("a", 0), None, "the soonest to expire was dropped");
+        assert_eq!(c.get("a", 0), None, "the least recently used was dropped");
         assert_eq!(c.get("b", 19), Some(2));
         assert_eq!(c.get("b", 20), None);
+    }
+
+    #[test]
+    fn full_it_evicts_the_least_recently_used_not_the_soonest_to_expire() {
+        let mut c = TtlCache::new(2);
+        // A legitimate entry, short-lived but read again and again.
+        c.put("legit", 1, 60, 0);
+        // An attacker's long-lived entry, never read again.
+        c.put("attacker-1", 2, 86_400, 0);
+        assert_eq!(c.get("legit", 1), Some(1));
+        // The next one-off key pushes out the attacker's entry, not the one in use.
+        c.put("attacker-2", 3, 86_400, 2);
+        assert_eq!(c.get("legit", 3), Some(1));
+        assert_eq!(c.get("attacker-1", 3), None);
+        assert_eq!(c.get_with_expiry("attacker-2", 3), Some((3, 86_402)));
     }
 
     #[test]

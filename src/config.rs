@@ -325,23 +325,25 @@ fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
 }
 
 fn parse_origin(raw: &str) -> Result<String, String> {
-    let uri = crate::uri::parse(raw).ok_or_else(|| format!("'{raw}' is not a URL"))?;
-    let scheme = uri.scheme_lower();
+    let uri = crate::urls::parse_strict(raw, &format!("'{raw}'"))
+        .map_err(|_| format!("'{raw}' is not a URL"))?;
+    let scheme = uri.scheme();
     if scheme != "https" && scheme != "http" {
         return Err(format!("'{raw}' must start with https:// or http://"));
     }
-    let Some(authority) = uri.authority.as_ref().filter(|a| !a.host.is_empty()) else {
+    if uri.host_str().is_none_or(str::is_empty) {
         return Err(format!("'{raw}' has no host"));
-    };
-    if authority.userinfo.is_some() {
+    }
+    if !uri.username().is_empty() || uri.password().is_some() {
         return Err(format!("'{raw}' must not contain credentials"));
     }
-    if !matches!(uri.path, "" | "/") || uri.query.is_some() || uri.fragment.is_some() {
+    if uri.path() != "/" || uri.query().is_some() || uri.fragment().is_some() {
         return Err(format!(
             "'{raw}' must be an origin without path, query or fragment"
         ));
     }
-    uri.origin().ok_or_else(|| format!("'{raw}' has no host"))
+    // RFC 6454 serialisation: lowercase, default port left out, IDN as punycode.
+    Ok(uri.origin().ascii_serialization())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod upstream;
 pub mod uri;
+pub mod urls;
 pub mod user;
 pub mod web;
 

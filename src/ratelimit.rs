@@ -10,8 +10,8 @@
 //! | limiter | counted per | what |
 //! |---|---|---|
 //! | `RL_REGISTER` | client IP | `POST /register` |
-//! | `RL_TOKEN_IP` | client IP | `POST /token`, `POST /revoke` |
-//! | `RL_TOKEN_CLIENT` | `client_id` at one client IP | `POST /token`, `POST /revoke` |
+//! | `RL_TOKEN_IP` | client IP | `POST /token`, `POST /revoke`, `POST /introspect` |
+//! | `RL_TOKEN_CLIENT` | `client_id` at one client IP | `POST /token`, `POST /revoke`, `POST /introspect` |
 //! | `RL_BROWSER` | client IP | `/authorize` (GET and POST), `GET /callback` |
 //! | `RL_BEARER_FAILURE` | client IP | refused bearer tokens at `/mcp` (counted after the refusal) |
 //!
@@ -107,7 +107,8 @@ pub fn checks(route: Route, method: &str, ip: Option<&str>, client_id: Option<&s
     };
     match route {
         Route::Register => vec![by_ip(Limiter::Register)],
-        Route::Token | Route::Revoke => {
+        // /introspect too: it may fetch a client's metadata document.
+        Route::Token | Route::Revoke | Route::Introspect => {
             let mut checks = vec![by_ip(Limiter::TokenIp)];
             if let Some(id) = client_id {
                 checks.push(Check {
@@ -128,7 +129,12 @@ pub fn is_counted(route: Route, method: &str) -> bool {
     method != "OPTIONS"
         && matches!(
             route,
-            Route::Register | Route::Token | Route::Revoke | Route::Authorize | Route::Callback
+            Route::Register
+                | Route::Token
+                | Route::Revoke
+                | Route::Introspect
+                | Route::Authorize
+                | Route::Callback
         )
 }
 

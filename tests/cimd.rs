@@ -134,10 +134,10 @@ fn client_id_urls_follow_the_draft() {
     for ok in [
         CLAUDE,
         GPT,
-        "https://codex.example/cb/123/client.json?redirect_uri=http%3A%2F%2F127.0.0.1%3A1%2Fcallback%2F123",
-        "https://a.example:8443/x",
+        "https://codex.example.com/cb/123/client.json?redirect_uri=http%3A%2F%2F127.0.0.1%3A1%2Fcallback%2F123",
+        "https://a.example.com:443/x",
     ] {
-        assert_eq!(cimd::check_client_id_url(ok), Ok(()), "{ok}");
+        assert!(cimd::check_client_id_url(ok).is_ok(), "{ok}");
     }
     for (bad, why) in [
         ("http://claude.ai/oauth/x", "https"),
@@ -148,8 +148,15 @@ fn client_id_urls_follow_the_draft() {
         ("https://claude.ai/", "path"),
         ("https://claude.ai/a/../b", "'.'"),
         ("https://claude.ai/a/%2E/b", "'.'"),
-        ("https://claude.ai/a b", "characters"),
+        ("https://claude.ai/a b", "RFC 3986"),
         ("ftp://claude.ai/x", "https"),
+        // The outbound policy, on the WHATWG parse.
+        ("https://a.example.com:8443/x", "port"),
+        ("https://0x7f.1/x", "IP address"),
+        ("https://[::1]/x", "IP address"),
+        ("https://localhost/x", "single-label"),
+        ("https://metadata.internal/x", "'.internal'"),
+        ("https://codex.example/x", "'.example'"),
     ] {
         let e = cimd::check_client_id_url(bad).unwrap_err();
         assert!(e.contains(why), "{bad}: {e}");
@@ -255,16 +262,75 @@ fn every_broken_document_is_refused_with_its_reason() {
             with(&|d| {
                 d.insert(
                     "token_endpoint_auth_method".into(),
-                    json!("client_secret_basic"),
+                    json!("tls_client_auth"),
                 );
             }),
             "is supported here",
+        ),
+        // The draft's MUST NOTs: a symmetric method, even next to `none`.
+        (
+            with(&|d| {
+                d.insert(
+                    "token_endpoint_auth_method".into(),
+                    json!("client_secret_basic"),
+                );
+            }),
+            "shared secret",
         ),
         (
             with(&|d| {
                 d.insert(
                     "token_endpoint_auth_methods_supported".into(),
-                    json!(["client_secret_post"]),
+                    json!(["none", "client_secret_post"]),
+                );
+            }),
+            "client_secret_post",
+        ),
+        (
+            with(&|d| {
+                d.insert(
+                    "token_endpoint_auth_methods_supported".into(),
+                    json!(["private_key_jwt", "client_secret_jwt"]),
+                );
+                d.insert("jwks".into(), json!({"keys": []}));
+            }),
+            "client_secret_jwt",
+        ),
+        // Private key members in an inline key set are refused, not stripped.
+        (
+            with(&|d| {
+                d.insert(
+                    "jwks".into(),
+                    json!({"keys": [{"kty": "RSA", "n": "n", "e": "AQAB", "d": "PRIVATE"}]}),
+                );
+            }),
+            "private member 'd'",
+        ),
+        (
+            with(&|d| {
+                d.insert(
+                    "jwks".into(),
+                    json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}),
+                );
+            }),
+            "private member 'k'",
+        ),
+        // A jwks_uri this server would not fetch.
+        (
+            with(&|d| {
+                d.insert("jwks_uri".into(), json!("https://127.0.0.1/jwks.json"));
+                d.insert(
+                    "token_endpoint_auth_method".into(),
+                    json!("private_key_jwt"),
+                );
+            }),
+            "jwks_uri",
+        ),
+        (
+            with(&|d| {
+                d.insert(
+                    "token_endpoint_auth_methods_supported".into(),
+                    json!(["self_signed_tls_client_auth"]),
                 );
             }),
             "is supported here",
@@ -431,6 +497,7 @@ fn refusals_at_authorize_stay_on_our_page() {
         Ok(Fetched {
             status: 404,
             cache_control: None,
+            content_type: Some("application/json".into()),
             body: b"nope".to_vec(),
         }),
     );
@@ -439,14 +506,18 @@ fn refusals_at_authorize_stay_on_our_page() {
         Ok(Fetched {
             status: 302,
             cache_control: None,
+            content_type: Some("application/json".into()),
             body: Vec::new(),
         }),
     );
+    // Every fetch failure reads the same (the detail goes to the log only).
+    let uniform = cimd::FETCH_FAILED;
     let cases = [
         (CLAUDE, "differs"),
-        (CODE, "HTTP 404"),
-        (GPT, "redirect"),
-        ("https://slow.example/doc", "could not be reached"),
+        (CODE, uniform),
+        (GPT, uniform),
+        ("https://slow.example.com/doc", uniform),
+        ("https://127.0.0.1/doc", "does not fetch"),
         ("http://claude.ai/oauth/x", "https"),
         ("https://claude.ai/oauth/x#f", "fragment"),
     ];
@@ -499,6 +570,7 @@ fn at_token_an_unfetchable_document_is_503_and_an_invalid_one_401() {
         Ok(Fetched {
             status: 502,
             cache_control: None,
+            content_type: Some("application/json".into()),
             body: Vec::new(),
         }),
     );
@@ -515,6 +587,7 @@ fn at_token_an_unfetchable_document_is_503_and_an_invalid_one_401() {
         .0,
         503
     );
+    // Too large reads like any other fetch failure.
     p.docs.answer(CLAUDE, Err(FetchError::TooLarge));
     let (s, v, _) = token(
         &p,
@@ -525,7 +598,38 @@ fn at_token_an_unfetchable_document_is_503_and_an_invalid_one_401() {
             ("client_id", CLAUDE),
         ],
     );
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (503, Some("temporarily_unavailable"))
+    );
+    assert_eq!(v["error_description"], cimd::FETCH_FAILED);
+    // A document served as something else than JSON: refused, and said so.
+    p.docs.answer(
+        CLAUDE,
+        Ok(Fetched {
+            status: 200,
+            cache_control: None,
+            content_type: Some("text/plain".into()),
+            body: claude_doc().to_string().into_bytes(),
+        }),
+    );
+    let (s, v, _) = token(
+        &p,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", CLAUDE),
+        ],
+    );
     assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
+    assert!(
+        v["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("application/json"),
+        "{v}"
+    );
     let mut secret = claude_doc();
     secret["client_secret"] = json!("x");
     p.docs.serve(CLAUDE, &secret, None);
@@ -844,6 +948,33 @@ fn a_rotated_key_is_found_by_fetching_the_jwks_once_more() {
     assert_eq!(s, 200, "{v}");
     let rotated = json!({"kty": "RSA", "kid": "k2", "n": "new", "e": "AQAB"});
     p.docs.serve(GPT_JWKS, &json!({"keys": [rotated]}), None);
+    // Within the minute after the last fetch, an unknown kid is refused
+    // without fetching again.
+    let unknown = {
+        let header = URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "kid": "k2"}).to_string());
+        let payload = URL_SAFE_NO_PAD.encode(claims(&p, "k2-0").to_string());
+        format!("{header}.{payload}.c2ln")
+    };
+    let rt0 = v["refresh_token"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let (s, _, _) = token(
+            &p,
+            None,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt0),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", &unknown),
+            ],
+        );
+        assert_eq!(s, 401);
+    }
+    assert_eq!(
+        p.docs.fetch_count(GPT_JWKS),
+        1,
+        "no refetch within the minute"
+    );
+    p.advance(cimd::JWKS_REFETCH_SECS);
     let header = URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "kid": "k2"}).to_string());
     let payload = URL_SAFE_NO_PAD.encode(claims(&p, "k2-1").to_string());
     let signed = format!("{header}.{payload}");

@@ -524,15 +524,47 @@ mod remembered_consent {
     }
 
     #[test]
-    fn a_confidential_client_is_remembered_even_with_a_loopback_redirect() {
-        // Its code is worth nothing without its secret.
+    fn https_to_loopback_an_ip_literal_or_a_special_name_is_never_remembered() {
+        for redirect in [
+            "https://127.0.0.1:9443/cb",
+            "https://localhost/cb",
+            "https://[::1]:8443/cb",
+            "https://203.0.113.7/cb",
+            "https://intranet/cb",
+            "https://app.internal/cb",
+            "https://app.example/cb",
+        ] {
+            for method in ["none", "client_secret_post"] {
+                let client = serde_json::json!({
+                    "redirect_uris": [redirect],
+                    "client_name": "App",
+                    "token_endpoint_auth_method": method,
+                });
+                assert!(
+                    !skips_consent_the_second_time(&client, redirect),
+                    "{redirect} ({method})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_confidential_client_with_a_loopback_redirect_sees_the_consent_page_too() {
+        // Issue 18: remembered consent only for https to a registrable public
+        // host, whoever the client is.
         let loopback = "http://127.0.0.1:7777/callback";
         let client = serde_json::json!({
             "redirect_uris": [loopback],
             "client_name": "Server App",
             "token_endpoint_auth_method": "client_secret_post",
         });
-        assert!(skips_consent_the_second_time(&client, loopback));
+        assert!(!skips_consent_the_second_time(&client, loopback));
+        let https = serde_json::json!({
+            "redirect_uris": [REDIRECT],
+            "client_name": "Server App",
+            "token_endpoint_auth_method": "client_secret_post",
+        });
+        assert!(skips_consent_the_second_time(&https, REDIRECT));
     }
 
     #[test]

@@ -441,16 +441,17 @@ mod redirect_uris {
             "cursor://anysphere.cursor-mcp"
         );
         assert_eq!(redirect_host("com.example.app:/cb"), "com.example.app:/cb");
-        // An internationalized host is shown in Unicode beside its punycode, so
-        // a look-alike (Cyrillic "а" here) cannot pass as the name it imitates.
+        // An internationalized host is shown as the punycode the browser
+        // visits, its Unicode beside it and marked, so a look-alike (Cyrillic
+        // "а" here) cannot pass as the name it imitates.
         assert_eq!(
             redirect_host("https://xn--pple-43d.com/cb"),
-            "\u{0430}pple.com (xn--pple-43d.com)"
+            "xn--pple-43d.com (in Unicode: \u{0430}pple.com)"
         );
         // Percent-encoding is decoded, as the browser does before it connects.
         assert_eq!(redirect_host("https://%63laude.ai/cb"), "claude.ai");
-        // Unicode host names are not parsed (the bundle carries ASCII-only IDNA), and
-        // registration refuses them, so a look-alike never reaches the consent page.
+        // Raw Unicode is outside RFC 3986: registration refuses it (percent-encoded,
+        // it is accepted and shown in punycode, tests/url_rules.rs).
         assert!(validate_redirect_uri("https://\u{0430}pple.com/cb").is_err());
     }
 }

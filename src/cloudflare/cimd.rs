@@ -5,9 +5,11 @@
 //! RSA code is compiled into the bundle; and the `AssertionReplay` Durable
 //! Object that lets each assertion `jti` pass once.
 //!
-//! `global_fetch_strictly_public` (wrangler.toml) makes the runtime refuse
-//! private and special addresses, so a document URL cannot probe the network
-//! behind the Worker.
+//! Which URLs may be fetched at all is decided before this module is reached,
+//! in code (`urls::client_fetch_target`, called by `oauth::cimd`): no IP
+//! literal, no loopback or special-use name, no port but 443. The
+//! `global_fetch_strictly_public` flag in wrangler.toml only routes fetches to
+//! this Worker's own zone through the front door; it refuses nothing.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -105,10 +107,14 @@ async fn fetch_document(url: &str) -> Result<Fetched, FetchError> {
         .ok()
         .and_then(|s| s.as_f64())
         .unwrap_or(0.0) as u16;
-    let cache_control = get(&response, "headers")
-        .and_then(|h| method(&h, "get")?.call1(&h, &"Cache-Control".into()))
-        .ok()
-        .and_then(|v| v.as_string());
+    let header = |name: &str| {
+        get(&response, "headers")
+            .and_then(|h| method(&h, "get")?.call1(&h, &name.into()))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let cache_control = header("Cache-Control");
+    let content_type = header("Content-Type");
     let mut body = Vec::new();
     let stream = get(&response, "body").map_err(unreachable)?;
     if !stream.is_null() && !stream.is_undefined() {
@@ -139,6 +145,7 @@ async fn fetch_document(url: &str) -> Result<Fetched, FetchError> {
     Ok(Fetched {
         status,
         cache_control,
+        content_type,
         body,
     })
 }
@@ -201,6 +208,10 @@ impl ClientDocuments for WorkerDocuments<'_> {
 
     fn cache(&self) -> &RefCell<DocumentCache> {
         &self.cache
+    }
+
+    fn log(&self, line: &str) {
+        worker::console_warn!("{line}");
     }
 
     fn verify_signature<'a>(

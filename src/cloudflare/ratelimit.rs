@@ -34,7 +34,7 @@ pub async fn check(env: &Env, route: Route, req: &Incoming) -> Option<Reply> {
         return None;
     }
     let client_id = match route {
-        Route::Token | Route::Revoke => ratelimit::client_id_of(
+        Route::Token | Route::Revoke | Route::Introspect => ratelimit::client_id_of(
             req.header("Authorization").as_deref(),
             req.header("Content-Type").as_deref(),
             &req.body,

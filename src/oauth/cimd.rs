@@ -17,9 +17,13 @@
 //!   /revoke: `none` (PKCE does the rest) or `private_key_jwt` (RFC 7523 §2.2 and
 //!   §3), whose signature the platform checks with WebCrypto.
 //!
-//! The platform fetches with redirects off, a size cap ([`MAX_DOCUMENT_BYTES`])
-//! and a timeout, and the Worker runs with `global_fetch_strictly_public`, so a
-//! document URL cannot reach private addresses.
+//! Before any fetch, the URL passes the outbound policy in code
+//! ([`crate::urls::client_fetch_target`]: no IP literal in any notation, no
+//! loopback or special-use name, port 443 only) and a per-host meter
+//! ([`FETCHES_PER_HOST`] per [`FETCH_WINDOW_SECS`] per isolate). The platform
+//! fetches with redirects off, a size cap ([`MAX_DOCUMENT_BYTES`]) and a
+//! timeout. Every fetch failure answers with one message ([`FETCH_FAILED`]);
+//! the detail goes to the log. An answer must be served as JSON.
 
 use std::cell::RefCell;
 
@@ -66,61 +70,81 @@ pub fn is_document_client_id(client_id: &str) -> bool {
     client_id.contains("://")
 }
 
-/// The draft's rules for the `client_id` URL.
-pub fn check_client_id_url(raw: &str) -> Result<(), String> {
-    if raw.len() > MAX_CLIENT_ID_URL_LEN {
-        return Err(format!(
-            "the client_id URL is longer than {MAX_CLIENT_ID_URL_LEN} characters"
-        ));
-    }
-    if !raw.chars().all(crate::uri::is_uri_char) {
-        return Err("the client_id URL contains characters a URL may not hold".into());
-    }
-    if raw.contains('#') {
-        return Err("the client_id URL must not have a fragment".into());
-    }
-    let Some(uri) = crate::uri::parse(raw) else {
-        return Err("the client_id is not a URL".into());
+/// The draft's rules for the `client_id` URL (checked on its WHATWG parse,
+/// [`crate::urls::check_client_id_url`]), then the outbound policy
+/// ([`crate::urls::client_fetch_target`]): a URL this server would not fetch is
+/// refused before anything is fetched.
+pub fn check_client_id_url(raw: &str) -> Result<crate::urls::Url, String> {
+    let url = crate::urls::check_client_id_url(raw, MAX_CLIENT_ID_URL_LEN)
+        .map_err(|e| e.replacen("the URL", "the client_id URL", 1))?;
+    crate::urls::client_fetch_target(&url)
+        .map_err(|e| format!("this server does not fetch the client_id URL: {e}"))?;
+    Ok(url)
+}
+
+/// The host of a `client_id` URL, as shown on the consent page: the host this
+/// server fetched the document from over https, in the form the fetch used
+/// (punycode, with an IDN's Unicode beside it, marked).
+pub fn client_id_host(client_id: &str) -> Option<String> {
+    let url = crate::urls::Url::parse(client_id).ok()?;
+    let host = crate::urls::display_host(&url)?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
+/// Whether the document lives on a host where anyone can publish one
+/// ([`crate::urls::SHARED_CONTENT_HOSTS`]): then the host vouches for nobody.
+pub fn is_shared_content(client_id: &str) -> bool {
+    crate::urls::Url::parse(client_id).is_ok_and(|u| crate::urls::is_shared_content_host(&u))
+}
+
+/// Authentication methods built on a shared secret: the draft says a
+/// document MUST NOT list them (its URL is public; there is nowhere to keep a secret).
+pub const SYMMETRIC_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+];
+
+/// JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2,
+/// §6.3.2, §6.4.1): a document or JWKS that carries one is refused.
+pub const PRIVATE_KEY_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// `Err` when a key set carries private key material or a symmetric key.
+pub fn check_public_keys(set: &Value, what: &str) -> Result<(), String> {
+    let Some(keys) = set.get("keys").and_then(Value::as_array) else {
+        return Err(format!("{what} has no keys array"));
     };
-    if uri.scheme_lower() != "https" {
-        return Err("the client_id URL must use https".into());
-    }
-    let Some(authority) = uri.authority.as_ref() else {
-        return Err("the client_id URL must name a host".into());
-    };
-    if authority.userinfo.is_some() || raw_authority(raw).contains('@') {
-        return Err("the client_id URL must not contain user information".into());
-    }
-    if uri.host_lower().is_none_or(|h| h.is_empty()) {
-        return Err("the client_id URL must name a host".into());
-    }
-    if uri.path.is_empty() || uri.path == "/" {
-        return Err("the client_id URL must have a path".into());
-    }
-    if uri.path.split('/').any(|segment| {
-        let s = segment.to_ascii_lowercase().replace("%2e", ".");
-        s == "." || s == ".."
-    }) {
-        return Err("the client_id URL must not contain '.' or '..' path segments".into());
+    for (i, key) in keys.iter().enumerate() {
+        if let Some(m) = PRIVATE_KEY_MEMBERS.iter().find(|m| key.get(**m).is_some()) {
+            return Err(format!(
+                "{what} key {i} carries the private member '{m}': publish public keys only"
+            ));
+        }
+        if key.get("kty").and_then(Value::as_str) == Some("oct") {
+            return Err(format!("{what} key {i} is a symmetric ('oct') key"));
+        }
     }
     Ok(())
 }
 
-fn raw_authority(raw: &str) -> &str {
-    let after = raw.split_once("://").map_or("", |(_, rest)| rest);
-    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-    &after[..end]
-}
-
-/// The host of a `client_id` URL, as shown on the consent page: the identity
-/// this server verified (it fetched the document from there over https).
-pub fn client_id_host(client_id: &str) -> Option<String> {
-    let uri = crate::uri::parse(client_id)?;
-    let host = crate::idn::display_host(&uri.host_lower()?);
-    Some(match uri.authority.and_then(|a| a.port) {
-        Some(port) => format!("{host}:{port}"),
-        None => host,
-    })
+/// Whether a `Content-Type` is JSON: `application/json` or any `+json` type.
+pub fn is_json_content_type(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json") && sub.len() > 5)
 }
 
 /// A token endpoint authentication method a document client may use here.
@@ -263,6 +287,14 @@ pub fn validate_document(url: &str, body: &[u8], now: u64) -> Result<DocumentCli
             None => vec!["none".to_owned()],
         },
     };
+    if let Some(m) = listed
+        .iter()
+        .find(|m| SYMMETRIC_METHODS.contains(&m.as_str()))
+    {
+        return Err(format!(
+            "the document lists {m}: a metadata document must not use a method built on a shared secret"
+        ));
+    }
     let mut auth_methods = Vec::new();
     for m in &listed {
         let ours = match m.as_str() {
@@ -281,9 +313,18 @@ pub fn validate_document(url: &str, body: &[u8], now: u64) -> Result<DocumentCli
         ));
     }
     let keys = match (doc.get("jwks"), text(&doc, "jwks_uri")?) {
-        (Some(Value::Object(set)), _) => Some(KeySource::Inline(Value::Object(set.clone()))),
+        (Some(Value::Object(set)), _) => {
+            let set = Value::Object(set.clone());
+            check_public_keys(&set, "jwks")?;
+            Some(KeySource::Inline(set))
+        }
         (Some(Value::Null) | None, Some(uri)) => {
-            check_client_id_url(&uri).map_err(|e| format!("jwks_uri: {e}"))?;
+            check_client_id_url(&uri).map_err(|e| {
+                format!(
+                    "jwks_uri: {}",
+                    e.replace("the client_id URL", "the jwks_uri")
+                )
+            })?;
             Some(KeySource::Uri(uri))
         }
         (Some(Value::Null) | None, None) => None,
@@ -334,11 +375,28 @@ pub fn cache_ttl(cache_control: Option<&str>) -> u64 {
     ttl.clamp(MIN_CACHE_SECS, MAX_CACHE_SECS)
 }
 
-/// Validated documents and key sets, per isolate.
+/// Fetches of client-chosen URLs allowed per document host, per isolate, in
+/// one [`FETCH_WINDOW_SECS`] window. Enough for a busy legitimate client
+/// (whose document is cached after the first fetch), small enough that nobody
+/// can make this Worker hammer a host.
+pub const FETCHES_PER_HOST: u32 = 10;
+/// The window of [`FETCHES_PER_HOST`].
+pub const FETCH_WINDOW_SECS: u64 = 60;
+/// An assertion with an unknown `kid` refetches a `jwks_uri` at most once in
+/// this many seconds.
+pub const JWKS_REFETCH_SECS: u64 = 60;
+
+/// Validated documents and key sets, per isolate; and the meters of what was
+/// fetched (per host, and when each `jwks_uri` was last fetched).
 #[derive(Debug)]
 pub struct DocumentCache {
     pub clients: TtlCache<DocumentClient>,
     pub jwks: TtlCache<Value>,
+    /// Fetches per host in the current window: the value is the count; the
+    /// entry lives until the window ends.
+    pub per_host: TtlCache<u32>,
+    /// A `jwks_uri` fetched within [`JWKS_REFETCH_SECS`].
+    pub jwks_fetched: TtlCache<()>,
 }
 
 impl Default for DocumentCache {
@@ -346,6 +404,27 @@ impl Default for DocumentCache {
         DocumentCache {
             clients: TtlCache::new(CACHE_ENTRIES),
             jwks: TtlCache::new(CACHE_ENTRIES),
+            per_host: TtlCache::new(CACHE_ENTRIES),
+            jwks_fetched: TtlCache::new(CACHE_ENTRIES),
+        }
+    }
+}
+
+impl DocumentCache {
+    /// Counts one fetch to `host` at `now`; `false` (and nothing counted) when
+    /// the host already had [`FETCHES_PER_HOST`] in this window.
+    pub fn allow_fetch(&mut self, host: &str, now: u64) -> bool {
+        match self.per_host.get_with_expiry(host, now) {
+            Some((count, _)) if count >= FETCHES_PER_HOST => false,
+            Some((count, until)) => {
+                self.per_host
+                    .put(host, count + 1, until.saturating_sub(now), now);
+                true
+            }
+            None => {
+                self.per_host.put(host, 1, FETCH_WINDOW_SECS, now);
+                true
+            }
         }
     }
 }
@@ -353,7 +432,7 @@ impl Default for DocumentCache {
 /// What fetching a URL gave, short of an HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchError {
-    /// No answer (DNS, connection, refused by `global_fetch_strictly_public`).
+    /// No answer (DNS, connection, TLS).
     Unreachable(String),
     Timeout,
     /// The body went past [`MAX_DOCUMENT_BYTES`]; reading stopped there.
@@ -365,6 +444,7 @@ pub enum FetchError {
 pub struct Fetched {
     pub status: u16,
     pub cache_control: Option<String>,
+    pub content_type: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -410,7 +490,18 @@ pub trait ClientDocuments {
         key: &'a str,
         until: u64,
     ) -> LocalBoxFuture<'a, Result<bool, String>>;
+
+    /// Writes why a fetch failed to the operator's log. The client is told
+    /// only [`FETCH_FAILED`].
+    fn log(&self, _line: &str) {}
 }
+
+/// The one answer a client gets for any failed fetch of a document or JWKS,
+/// whatever the target did (refused, unreachable, slow, an HTTP error, a
+/// redirect, too large): the detail goes to the log only, so this server
+/// cannot be used to probe other hosts.
+pub const FETCH_FAILED: &str =
+    "the client metadata document could not be fetched from its URL; try again later";
 
 /// Why a document client could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -429,43 +520,58 @@ impl DocumentError {
     }
 }
 
+/// Fetches a client-chosen URL under the outbound policy and the per-host
+/// meter. Every failure is [`DocumentError::Unavailable`] with
+/// [`FETCH_FAILED`]; the detail goes to [`ClientDocuments::log`]. An answer
+/// that is not JSON (by its `Content-Type`) is refused with a clear error.
 async fn fetch_checked(
     docs: &dyn ClientDocuments,
     url: &str,
     what: &str,
+    now: u64,
 ) -> Result<Fetched, DocumentError> {
+    let fail = |detail: String| {
+        docs.log(&format!("client document fetch of {url} failed: {detail}"));
+        DocumentError::Unavailable(FETCH_FAILED.to_owned())
+    };
+    let parsed = crate::urls::Url::parse(url).map_err(|e| fail(e.to_string()))?;
+    crate::urls::client_fetch_target(&parsed).map_err(|e| fail(format!("refused: {e}")))?;
+    let host = parsed.host_str().unwrap_or_default().to_owned();
+    if !docs.cache().borrow_mut().allow_fetch(&host, now) {
+        return Err(fail(format!(
+            "more than {FETCHES_PER_HOST} fetches to {host} within {FETCH_WINDOW_SECS} s"
+        )));
+    }
     let fetched = match docs.fetch(url).await {
         Ok(f) => f,
-        Err(FetchError::Unreachable(_)) => {
-            return Err(DocumentError::Unavailable(format!(
-                "the {what} at {url} could not be reached"
-            )))
-        }
+        Err(FetchError::Unreachable(e)) => return Err(fail(format!("unreachable: {e}"))),
         Err(FetchError::Timeout) => {
-            return Err(DocumentError::Unavailable(format!(
-                "the {what} at {url} did not arrive within {} seconds",
+            return Err(fail(format!(
+                "no answer within {} seconds",
                 FETCH_TIMEOUT_MS / 1000
             )))
         }
         Err(FetchError::TooLarge) => {
-            return Err(DocumentError::Invalid(format!(
-                "the {what} at {url} is larger than {MAX_DOCUMENT_BYTES} bytes"
-            )))
+            return Err(fail(format!("larger than {MAX_DOCUMENT_BYTES} bytes")))
         }
     };
-    match fetched.status {
-        200 => Ok(fetched),
-        300..=399 => Err(DocumentError::Invalid(format!(
-            "the {what} at {url} answered with a redirect, which this server does not follow"
-        ))),
-        429 | 500..=599 => Err(DocumentError::Unavailable(format!(
-            "the {what} at {url} answered HTTP {}",
-            fetched.status
-        ))),
-        status => Err(DocumentError::Invalid(format!(
-            "the {what} at {url} answered HTTP {status}"
-        ))),
+    if fetched.status != 200 {
+        return Err(fail(format!("HTTP {}", fetched.status)));
     }
+    if !is_json_content_type(fetched.content_type.as_deref()) {
+        return Err(DocumentError::Invalid(format!(
+            "the {what} at {} is served as '{}', not as application/json",
+            crate::urls::short_host(url),
+            fetched
+                .content_type
+                .as_deref()
+                .unwrap_or("(no Content-Type)")
+                .chars()
+                .take(40)
+                .collect::<String>()
+        )));
+    }
+    Ok(fetched)
 }
 
 /// The client of a `client_id` URL: from this isolate's cache, or fetched and
@@ -479,9 +585,12 @@ pub async fn resolve(
     if let Some(hit) = docs.cache().borrow().clients.get(url, now) {
         return Ok(hit);
     }
-    let fetched = fetch_checked(docs, url, "client metadata document").await?;
+    let fetched = fetch_checked(docs, url, "client metadata document", now).await?;
     let client = validate_document(url, &fetched.body, now).map_err(|e| {
-        DocumentError::Invalid(format!("the client metadata document at {url}: {e}"))
+        DocumentError::Invalid(format!(
+            "the client metadata document at {}: {e}",
+            crate::urls::short_host(url)
+        ))
     })?;
     let ttl = cache_ttl(fetched.cache_control.as_deref());
     docs.cache()
@@ -676,9 +785,7 @@ fn public_part(jwk: &Value, alg: SigAlg) -> Value {
 
 fn parse_jwks(body: &[u8]) -> Result<Value, String> {
     let v: Value = serde_json::from_slice(body).map_err(|_| "the JWKS is not JSON".to_owned())?;
-    if v.get("keys").and_then(Value::as_array).is_none() {
-        return Err("the JWKS has no keys array".into());
-    }
+    check_public_keys(&v, "the JWKS")?;
     Ok(v)
 }
 
@@ -693,7 +800,11 @@ async fn jwks(
             return Ok(hit);
         }
     }
-    let fetched = fetch_checked(docs, uri, "JWKS").await?;
+    docs.cache()
+        .borrow_mut()
+        .jwks_fetched
+        .put(uri, (), JWKS_REFETCH_SECS, now);
+    let fetched = fetch_checked(docs, uri, "JWKS", now).await?;
     let set = parse_jwks(&fetched.body).map_err(DocumentError::Invalid)?;
     let ttl = cache_ttl(fetched.cache_control.as_deref());
     docs.cache()
@@ -766,7 +877,12 @@ pub async fn authenticate(
             let set = jwks(docs, uri, now, false).await.map_err(document_error)?;
             match select_key(&set, assertion.alg, assertion.kid.as_deref()) {
                 Ok(k) => k,
-                // The client may have rotated its keys since we cached the set.
+                // The client may have rotated its keys since we cached the set:
+                // fetch again, but at most once per JWKS_REFETCH_SECS, so an
+                // unknown `kid` cannot make this server fetch on every request.
+                Err(e) if docs.cache().borrow().jwks_fetched.get(uri, now).is_some() => {
+                    return Err(OAuthError::invalid_client(e));
+                }
                 Err(_) => {
                     let set = jwks(docs, uri, now, true).await.map_err(document_error)?;
                     select_key(&set, assertion.alg, assertion.kid.as_deref())

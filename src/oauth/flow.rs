@@ -106,7 +106,7 @@ impl Site<'_> {
     /// Sign-in pages set cookies that must be `Secure`: plain http is served to
     /// loopback development only, never to a public host.
     pub(crate) fn refuse_plain_http(&self) -> Option<Reply> {
-        (!self.secure && !crate::uri::is_loopback_host(self.host)).then(|| {
+        (!self.secure && !crate::urls::is_loopback_host(self.host)).then(|| {
             web::message_page(
                 400,
                 "HTTPS required",
@@ -183,16 +183,16 @@ fn approvals(site: &Site<'_>) -> Vec<Approval> {
 }
 
 /// Whether this browser's approval may later stand in for the consent page
-/// (RFC 8252 §8.6; OAuth 2.1 "Client Impersonation"): only when a code cannot
-/// reach an impersonator of the client. That holds for a client that
-/// authenticates at `/token` (a secret), and for a redirect to an `https` URI,
-/// which only the client's own site receives. Anyone can name a public client's
-/// id; with a loopback redirect any program on the computer may be the one
-/// listening, and an app's private-use scheme may be claimed by another app, so
-/// those get the consent page every time.
-fn consent_may_be_remembered(client: &Client, redirect_uri: &str) -> bool {
-    !client.is_public()
-        || crate::uri::parse(redirect_uri).is_some_and(|u| u.scheme_lower() == "https")
+/// (RFC 8252 §8.6; OAuth 2.1 "Client Impersonation"): only for a redirect to
+/// an `https` URI on a registrable public host ([`crate::urls::is_registrable_public_https`]),
+/// which only that site receives. With a loopback redirect (`http`, or
+/// `https://127.0.0.1:PORT`, `https://localhost`), an IP literal or a
+/// special-use name any program may be the one listening, and an app's
+/// private-use scheme may be claimed by another app, so those get the consent
+/// page every time, whether or not the client holds a secret.
+pub(crate) fn consent_may_be_remembered(redirect_uri: &str) -> bool {
+    crate::urls::Url::parse(redirect_uri)
+        .is_ok_and(|u| crate::urls::is_registrable_public_https(&u))
 }
 
 /// Consent is remembered only for what was approved: the same client, redirect
@@ -298,13 +298,11 @@ pub async fn authorize(
             error,
             ..
         }) => {
-            let name = client
-                .as_ref()
-                .and_then(|c| c.client_name.clone())
-                .unwrap_or_else(|| "The application".to_owned());
+            // Only a shortened host of the attacker-chosen values: never the
+            // client's self-chosen name or the whole URL on our own page.
             let message = format!(
-                "{name} (which would receive you back at {}) sent a request this server cannot accept: {} ({}). Nothing was sent back to it. Try again from the application, or tell its developer.",
-                redirect_host(&redirect_uri),
+                "The application (which would receive you back at {}) sent a request this server cannot accept: {} ({}). Nothing was sent back to it. Try again from the application, or tell its developer.",
+                crate::urls::short_host(&redirect_uri),
                 error.description,
                 error.code.as_str(),
             );
@@ -314,7 +312,7 @@ pub async fn authorize(
     let Some(client) = client else {
         return Err(HttpError::Internal);
     };
-    let remember = consent_may_be_remembered(&client, &request.redirect_uri);
+    let remember = consent_may_be_remembered(&request.redirect_uri);
     if remember && already_approved(site, &request) {
         return start_upstream(site, store, upstream, request, Vec::new()).await;
     }
@@ -336,10 +334,12 @@ pub async fn authorize(
     let verified_host = document
         .as_ref()
         .and_then(|_| cimd::client_id_host(&client.client_id));
+    let shared_host = verified_host.is_some() && cimd::is_shared_content(&client.client_id);
     let page = web::consent_page(&Consent {
         client_name: &name,
         client_id: &client.client_id,
         verified_host: verified_host.as_deref(),
+        shared_host,
         loopback_only: document.is_some()
             && client
                 .redirect_uris
@@ -719,6 +719,16 @@ pub(crate) async fn client_form(
                 );
                 return Ok(Err(oauth_reply(&e, false)));
             }
+            // What can be checked without a fetch is checked first: a malformed
+            // or expired assertion, or one for another audience, never makes
+            // this server fetch the client's document or keys.
+            let token_url = format!("{}/token", site.issuer);
+            let audiences = [token_url.as_str(), site.issuer, endpoint];
+            if let Err(m) = cimd::parse_assertion(jwt)
+                .and_then(|a| cimd::check_claims(&a, &id, &audiences, site.now))
+            {
+                return Ok(Err(oauth_reply(&OAuthError::invalid_client(m), false)));
+            }
             id
         }
         None => {
@@ -836,7 +846,7 @@ pub fn dev_login(
     if site.config.provider != ProviderKind::Dev {
         return Err(HttpError::NotFound { path: path.into() });
     }
-    if !crate::uri::is_loopback_host(site.host) {
+    if !crate::urls::is_loopback_host(site.host) {
         return Ok(web::message_page(403, "Not available here", "The development sign-in only works on 127.0.0.1 or localhost. Configure GitHub, Google or an OpenID Connect provider to deploy."));
     }
     if method == "GET" {

@@ -68,6 +68,30 @@ pub async fn introspect(
             Err(e) => return Ok(flow::oauth_reply(&e, false)),
         }
     } else {
+        // Only a client that can prove who it is (a secret or a signed
+        // assertion) may ask. A public client sends its id alone: refused here,
+        // before anything is looked up, and so before a metadata document URL
+        // could be fetched on its behalf.
+        let basic = authorization.is_some_and(|h| !h.trim().is_empty());
+        let unproved = match crate::oauth::token::parse_form(content_type, body) {
+            Ok(f) => {
+                !basic
+                    && f.client_secret.as_deref().is_none_or(str::is_empty)
+                    && f.client_assertion.as_deref().is_none_or(str::is_empty)
+            }
+            Err(e) => return Ok(flow::oauth_reply(&e, false)),
+        };
+        if unproved {
+            return Ok(flow::oauth_reply(
+                &OAuthError::invalid_client(
+                    "token introspection is for confidential clients; public clients cannot authenticate",
+                ),
+                basic,
+            ));
+        }
+        // A registered client is authenticated without any fetch; a document
+        // client's assertion is checked for shape and claims before its
+        // document is fetched (`client_form`).
         let endpoint = format!("{}/introspect", site.issuer);
         let (form, client_id) =
             match flow::client_form(site, store, &endpoint, authorization, content_type, body)
@@ -76,24 +100,6 @@ pub async fn introspect(
                 Ok(v) => v,
                 Err(reply) => return Ok(reply),
             };
-        // Only a client that proved who it is (a secret or a signed assertion,
-        // which `client_form` has just checked) may ask. A public client sends
-        // its id alone.
-        let basic = authorization.is_some_and(|h| !h.trim().is_empty());
-        let proved = basic
-            || form.client_secret.as_deref().is_some_and(|s| !s.is_empty())
-            || form
-                .client_assertion
-                .as_deref()
-                .is_some_and(|a| !a.is_empty());
-        if !proved {
-            return Ok(flow::oauth_reply(
-                &OAuthError::invalid_client(
-                    "token introspection is for confidential clients; public clients cannot authenticate",
-                ),
-                basic,
-            ));
-        }
         (form, Caller::Client(client_id))
     };
     let Some(token) = form.token.filter(|t| !t.is_empty()).map(AnyToken::new) else {

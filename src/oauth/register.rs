@@ -389,13 +389,18 @@ fn https_uri(value: Option<String>, field: &str) -> Result<Option<String>, OAuth
     {
         return Err(refuse());
     }
-    let parsed = crate::uri::parse(&uri).ok_or_else(refuse)?;
-    let https_with_host = parsed.scheme_lower() == "https" && parsed.host_lower().is_some();
+    let parsed = crate::urls::parse_strict(&uri, field).map_err(|_| refuse())?;
+    let https_with_host =
+        parsed.scheme() == "https" && parsed.host_str().is_some_and(|h| !h.is_empty());
     if !https_with_host
-        || parsed
-            .authority
-            .as_ref()
-            .is_some_and(|a| a.userinfo.is_some())
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+        || uri.split_once("://").is_some_and(|(_, rest)| {
+            rest.split(['/', '?', '#'])
+                .next()
+                .unwrap_or_default()
+                .contains('@')
+        })
     {
         return Err(refuse());
     }

@@ -195,8 +195,9 @@ pub(crate) async fn send(
     request: OutRequest,
     secrets: &[&str],
 ) -> Result<OutResponse, UpstreamError> {
-    let host = crate::uri::parse(&request.url)
-        .and_then(|u| u.host_lower())
+    let host = crate::urls::Url::parse(&request.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
     let response = http
         .send(request)

@@ -334,8 +334,8 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             }
         };
         let checked = check_endpoint_url(&raw).and_then(|()| {
-            let uri = crate::uri::parse(&raw).ok_or_else(|| format!("'{raw}' is not a URL"))?;
-            if uri.query.is_some() {
+            let uri = crate::urls::Url::parse(&raw).map_err(|_| format!("'{raw}' is not a URL"))?;
+            if uri.query().is_some() {
                 return Err(format!(
                     "'{raw}' has a query, which an issuer must not have"
                 ));
@@ -357,13 +357,18 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
 /// (plain `http` only on loopback hosts), without credentials or fragment.
 /// The error describes the problem and may quote `raw` (never a secret).
 pub(crate) fn check_endpoint_url(raw: &str) -> Result<(), String> {
-    let uri = crate::uri::parse(raw).ok_or_else(|| format!("'{raw}' is not an absolute URL"))?;
-    let Some(authority) = uri.authority.as_ref().filter(|a| !a.host.is_empty()) else {
+    let uri = crate::urls::parse_strict(raw, &format!("'{raw}'"))
+        .map_err(|_| format!("'{raw}' is not an absolute URL"))?;
+    let Some(host) = uri
+        .host()
+        .filter(|h| !matches!(h, crate::urls::Host::Domain("")))
+    else {
         return Err(format!("'{raw}' has no host"));
     };
-    match uri.scheme_lower().as_str() {
+    match uri.scheme() {
         "https" => {}
-        "http" if crate::uri::is_loopback_host(authority.host) => {}
+        // Operator-configured: a loopback mock provider is fine (not client-chosen).
+        "http" if crate::urls::is_loopback(&host) => {}
         "http" => {
             return Err(format!(
                 "'{raw}' uses plain http, which is allowed only for localhost"
@@ -371,10 +376,10 @@ pub(crate) fn check_endpoint_url(raw: &str) -> Result<(), String> {
         }
         _ => return Err(format!("'{raw}' must start with https://")),
     }
-    if authority.userinfo.is_some() {
+    if !uri.username().is_empty() || uri.password().is_some() {
         return Err(format!("'{raw}' must not contain credentials"));
     }
-    if uri.fragment.is_some() {
+    if uri.fragment().is_some() {
         return Err(format!("'{raw}' must not have a #fragment"));
     }
     Ok(())

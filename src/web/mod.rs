@@ -16,6 +16,7 @@ struct ConsentPage<'a> {
     client_name: &'a str,
     client_id: &'a str,
     verified_host: Option<&'a str>,
+    shared_host: bool,
     loopback_only: bool,
     redirect_host: &'a str,
     scopes: Vec<(&'a str, &'static str)>,
@@ -43,6 +44,10 @@ pub struct Consent<'a> {
     /// For a Client ID Metadata Document client: the host its document came
     /// from over https, the application's verified identity.
     pub verified_host: Option<&'a str>,
+    /// The document is on a host where anyone can publish one
+    /// (`urls::SHARED_CONTENT_HOSTS`): shown as "a document hosted at", not as
+    /// an application from that host.
+    pub shared_host: bool,
     /// Every redirect URI of a document client goes to this computer.
     pub loopback_only: bool,
     pub redirect_host: &'a str,
@@ -77,6 +82,7 @@ pub fn consent_page(c: &Consent<'_>) -> Reply {
             client_name: c.client_name,
             client_id: c.client_id,
             verified_host: c.verified_host,
+            shared_host: c.shared_host,
             loopback_only: c.loopback_only,
             redirect_host: c.redirect_host,
             scopes,
@@ -163,6 +169,7 @@ mod tests {
             client_name: "<script>alert(1)</script>",
             client_id: "c\"1",
             verified_host: None,
+            shared_host: false,
             loopback_only: false,
             redirect_host: "evil.example\"><b>",
             scopes: &scopes,
@@ -186,6 +193,7 @@ mod tests {
             client_name: "Inspector",
             client_id: "cid",
             verified_host: None,
+            shared_host: false,
             loopback_only: false,
             redirect_host: "localhost",
             scopes: &scopes,
@@ -211,6 +219,7 @@ mod tests {
             client_name: "Claude <Code>",
             client_id: "https://claude.ai/oauth/claude-code-client-metadata",
             verified_host: Some("claude.ai"),
+            shared_host: false,
             loopback_only: true,
             redirect_host: "localhost",
             scopes: &scopes,
@@ -229,6 +238,7 @@ mod tests {
             client_name: "X",
             client_id: "cid",
             verified_host: None,
+            shared_host: false,
             loopback_only: false,
             redirect_host: "x.example",
             scopes: &scopes,

@@ -35,7 +35,7 @@ pub const T0: u64 = 1_750_000_000;
 pub const SECRET: &str = "test-server-secret-0123456789abcdef-xyz";
 pub const ISSUER: &str = "https://mcp.example";
 pub const RESOURCE: &str = "https://mcp.example/mcp";
-pub const REDIRECT: &str = "https://app.example/callback";
+pub const REDIRECT: &str = "https://app.example.com/callback";
 
 /// RFC 7636 Appendix B.
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -853,6 +853,7 @@ impl FakeDocuments {
             Ok(Fetched {
                 status: 200,
                 cache_control: cache_control.map(str::to_owned),
+                content_type: Some("application/json".into()),
                 body: doc.to_string().into_bytes(),
             }),
         );
