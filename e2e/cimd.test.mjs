@@ -286,15 +286,17 @@ describe("refusals at /authorize: our own page, never a redirect, never a 5xx", 
   const good = (id, more = {}) => ({ client_id: id, client_name: "Bad", redirect_uris: [cb], ...more });
   const cases = [
     ["client_id mismatch", `${R}/mismatch.json`, json(good(`${R}/other.json`)), /differs from the URL/],
-    // 1 MB, streamed: the Worker stops reading past 5 KB (the fetch's message, not the validator's).
-    ["oversized", `${R}/big.json`, () => new Response(JSON.stringify(good(`${R}/big.json`, { pad: "x".repeat(1 << 20) }))),
-      /client metadata document at https:\/\/bad\.example\.com\/big\.json is larger than 5120 bytes/],
+    // 1 MB, streamed: the Worker stops reading past 5 KB. Every fetch failure
+    // reads the same (issue 18): the detail is in the Worker's log only.
+    ["oversized", `${R}/big.json`, () => new Response(JSON.stringify(good(`${R}/big.json`, { pad: "x".repeat(1 << 20) })), { headers: { "content-type": "application/json" } }),
+      /could not be fetched from its URL/],
     ["missing redirect_uris", `${R}/noredirect.json`, json({ client_id: `${R}/noredirect.json`, client_name: "Bad" }), /no redirect_uris/],
     ["a secret inside", `${R}/secret.json`, json(good(`${R}/secret.json`, { client_secret: "s3cr3t" })), /must not carry a secret/],
-    ["not JSON", `${R}/html.json`, () => new Response("<html>hello</html>", { headers: { "content-type": "text/html" } }), /not valid JSON/],
-    ["404", `${R}/missing.json`, null, /HTTP 404/],
-    ["slow", `${R}/slow.json`, async () => { await sleep(4500); return json(good(`${R}/slow.json`))(); }, /did not arrive within 3 seconds/],
-    ["a redirect response", `${R}/moved.json`, () => new Response(null, { status: 302, headers: { location: `${R}/target.json` } }), /answered with a redirect/],
+    ["not JSON", `${R}/html.json`, () => new Response("<html>hello</html>", { headers: { "content-type": "text/html" } }), /served as &#39;text\/html&#39;, not as application\/json/],
+    ["JSON type, not JSON", `${R}/broken.json`, () => new Response("<html>hello</html>", { headers: { "content-type": "application/json" } }), /not valid JSON/],
+    ["404", `${R}/missing.json`, null, /could not be fetched from its URL/],
+    ["slow", `${R}/slow.json`, async () => { await sleep(4500); return json(good(`${R}/slow.json`))(); }, /could not be fetched from its URL/],
+    ["a redirect response", `${R}/moved.json`, () => new Response(null, { status: 302, headers: { location: `${R}/target.json` } }), /could not be fetched from its URL/],
     ["an http URL", "http://bad.example.com/doc.json", null, /must use https/],
     ["a fragment", `${R}/doc.json#frag`, null, /must not have a fragment/],
     ["userinfo", "https://user@bad.example.com/doc.json", null, /must not contain user information/],

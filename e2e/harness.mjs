@@ -47,8 +47,10 @@ export async function startWorker({ vars, extraVars = {}, port, persistTo, outbo
     modules: true,
     modulesRules: [{ type: "ESModule", include: ["build/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-20",
-    // As in wrangler.toml. Local workerd does not refuse private addresses
-    // with it (Cloudflare's network does), so loopback mocks keep working.
+    // As in wrangler.toml. The flag refuses no address (it only routes fetches
+    // to the Worker's own zone through the front door), so loopback mock
+    // providers keep working; client-chosen targets are refused by the code
+    // itself (src/urls.rs).
     compatibilityFlags: ["global_fetch_strictly_public"],
     kvNamespaces: ["OAUTH_KV"],
     durableObjects: { MCP_SESSION: "McpSession", GRANTS: "GrantObject", ASSERTIONS: "AssertionReplay" },

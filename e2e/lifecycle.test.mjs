@@ -90,7 +90,7 @@ test("/mcp needs the base scope: a token narrowed to github:repos gets 403 insuf
 test("remembered consent covers the approved scopes only", async () => {
   const w = await started();
   // An https redirect: the only kind of public client whose approval is remembered.
-  const client = await registerClient(w.url, { redirect_uris: ["https://app.example/callback"] });
+  const client = await registerClient(w.url, { redirect_uris: ["https://app.example.com/callback"] });
   const browser = new Browser();
   const { challenge } = pkcePair();
   const pkce = { code_challenge: challenge, code_challenge_method: "S256" };

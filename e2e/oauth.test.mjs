@@ -262,7 +262,7 @@ describe("authorization endpoint", () => {
   });
 
   test("an approved client skips the consent page next time; a tampered approval cookie does not", async () => {
-    const c = await registerClient(w.url, { redirect_uris: ["https://app.example/callback"] });
+    const c = await registerClient(w.url, { redirect_uris: ["https://app.example.com/callback"] });
     const browser = new Browser();
     const first = pkcePair();
     await consentAndSignIn(w.url, authorizeUrl(w.url, c, { code_challenge: first.challenge, code_challenge_method: "S256" }), { browser });

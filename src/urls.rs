@@ -62,7 +62,6 @@ pub const SHARED_CONTENT_HOSTS: &[&str] = &[
     "raw.githubusercontent.com",
     "gist.githubusercontent.com",
     "gist.github.com",
-    "github.com",
     "gitlab.com",
     "bitbucket.org",
     "codeberg.org",

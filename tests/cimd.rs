@@ -1054,3 +1054,56 @@ fn assertions_with_critical_headers_or_no_signature_are_refused() {
         .unwrap_err()
         .contains("not supported"));
 }
+
+#[test]
+fn fetches_to_one_host_are_metered_per_isolate() {
+    let p = Platform::new();
+    // Distinct URLs on one host (a random query defeats any cache): the host
+    // sees at most FETCHES_PER_HOST fetches in a window, then none.
+    let n = cimd::FETCHES_PER_HOST as usize;
+    for i in 0..n + 5 {
+        let r = authorize(
+            &p,
+            &format!("https://victim.acme-tools.com/x?r={i}"),
+            CLAUDE_CB,
+        );
+        assert_eq!(r.status, 400);
+        assert!(body_text(&r).contains(cimd::FETCH_FAILED), "{i}");
+    }
+    let fetched = (0..n + 5)
+        .filter(|i| {
+            p.docs
+                .fetch_count(&format!("https://victim.acme-tools.com/x?r={i}"))
+                > 0
+        })
+        .count();
+    assert_eq!(fetched, n);
+    // Another host is not affected; and the next window opens the host again.
+    p.docs.serve(CLAUDE, &claude_doc(), None);
+    assert_eq!(authorize(&p, CLAUDE, CLAUDE_CB).status, 200);
+    p.advance(cimd::FETCH_WINDOW_SECS);
+    let _ = authorize(&p, "https://victim.acme-tools.com/x?r=again", CLAUDE_CB);
+    assert_eq!(
+        p.docs
+            .fetch_count("https://victim.acme-tools.com/x?r=again"),
+        1
+    );
+}
+
+#[test]
+fn a_full_document_cache_drops_the_least_recently_used() {
+    let mut cache = cimd::DocumentCache::default();
+    let c = cimd::validate_document(CLAUDE, claude_doc().to_string().as_bytes(), T0).unwrap();
+    cache.clients.put(CLAUDE, c.clone(), 60, T0);
+    for i in 0..cimd::CACHE_ENTRIES {
+        // The legitimate document is read between the attacker's long-lived puts.
+        assert!(cache.clients.get(CLAUDE, T0 + 1).is_some(), "{i}");
+        cache.clients.put(
+            &format!("https://attacker.acme-tools.com/{i}"),
+            c.clone(),
+            86_400,
+            T0,
+        );
+    }
+    assert!(cache.clients.get(CLAUDE, T0 + 2).is_some());
+}

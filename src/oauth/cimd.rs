@@ -379,7 +379,7 @@ pub fn cache_ttl(cache_control: Option<&str>) -> u64 {
 /// one [`FETCH_WINDOW_SECS`] window. Enough for a busy legitimate client
 /// (whose document is cached after the first fetch), small enough that nobody
 /// can make this Worker hammer a host.
-pub const FETCHES_PER_HOST: u32 = 10;
+pub const FETCHES_PER_HOST: u32 = 30;
 /// The window of [`FETCHES_PER_HOST`].
 pub const FETCH_WINDOW_SECS: u64 = 60;
 /// An assertion with an unknown `kid` refetches a `jwks_uri` at most once in
