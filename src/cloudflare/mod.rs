@@ -217,7 +217,12 @@ async fn serve(routed: Routed) -> Result<Reply, HttpError> {
         if let Some(declared) =
             platform::header(&raw, "Content-Length").and_then(|v| v.trim().parse::<usize>().ok())
         {
-            routes::check_body_len(&matched, declared)?;
+            if let Err(too_large) = routes::check_body_len(&matched, declared) {
+                if declared <= body::DRAIN_CAP {
+                    body::drain(&raw, declared).await;
+                }
+                return Err(too_large);
+            }
         }
     }
     let issuer = issuer(&config, &url);
