@@ -118,15 +118,16 @@ describe("client-chosen fetch targets that are refused never get a connection", 
   for (const [i, target] of forms(0).entries()) {
     test(`refused: ${target.replace(":0/", ":PORT/")}`, async () => {
       const url = forms(port)[i];
+      const before = connections;
       const p = await page(bare.url, url, "https://app.acme-tools.com/cb");
+      const t = await tokenRequest(bare.url, { grant_type: "refresh_token", refresh_token: "x", client_id: url });
+      await sleep(20);
+      assert.equal(connections - before, 0, `${url} was connected to`);
       assert.equal(p.status, 400, p.html.slice(0, 300));
       assert.equal(p.location, null);
       assert.match(p.html, /does not fetch the client_id URL/);
-      const t = await tokenRequest(bare.url, { grant_type: "refresh_token", refresh_token: "x", client_id: url });
       assert.equal(t.status, 401, JSON.stringify(t.body));
       assert.equal(t.body.error, "invalid_client");
-      await sleep(20);
-      assert.equal(connections, 0, `${url} was connected to`);
     });
   }
 
