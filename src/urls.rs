@@ -306,18 +306,10 @@ pub fn client_fetch_target(url: &Url) -> Result<(), String> {
     match url.host() {
         None => Err("the URL has no host".into()),
         Some(Host::Ipv4(_) | Host::Ipv6(_)) => Err("an IP address is not fetched".into()),
-        Some(Host::Domain(d)) => {
-            let d = d.trim_end_matches('.');
-            let mut labels = d.rsplit('.');
-            let tld = labels.next().unwrap_or_default();
-            if labels.next().is_none() {
-                return Err("a single-label host name is not fetched".into());
-            }
-            if SPECIAL_USE_TLDS.contains(&tld) {
-                return Err(format!("a '.{tld}' name is not fetched"));
-            }
-            Ok(())
-        }
+        Some(Host::Domain(d)) => match name_problem(d) {
+            Some(problem) => Err(format!("{problem} is not fetched")),
+            None => Ok(()),
+        },
     }
 }
 
@@ -365,20 +357,22 @@ pub fn short_host(raw: &str) -> String {
 /// any program).
 pub fn is_registrable_public_https(url: &Url) -> bool {
     url.scheme() == "https"
-        && url.host().is_some_and(|h| !is_loopback(&h))
-        && client_fetch_target_host_ok(url)
+        && matches!(url.host(), Some(Host::Domain(d)) if name_problem(d).is_none())
 }
 
-fn client_fetch_target_host_ok(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => {
-            let d = d.trim_end_matches('.');
-            let mut labels = d.rsplit('.');
-            let tld = labels.next().unwrap_or_default();
-            labels.next().is_some() && !SPECIAL_USE_TLDS.contains(&tld)
-        }
-        _ => false,
+/// Why a (parsed, lowercase) domain name is not a public one, or `None`: a
+/// single label (`localhost`, `intranet`) or a special-use top-level name
+/// (`*.localhost`, `*.internal`, ...; [`SPECIAL_USE_TLDS`]).
+fn name_problem(domain: &str) -> Option<String> {
+    let d = domain.trim_end_matches('.');
+    let mut labels = d.rsplit('.');
+    let tld = labels.next().unwrap_or_default();
+    if labels.next().is_none() {
+        return Some("a single-label host name".into());
     }
+    SPECIAL_USE_TLDS
+        .contains(&tld)
+        .then(|| format!("a '.{tld}' name"))
 }
 
 /// Whether `url`'s host is one where anyone can publish a file
