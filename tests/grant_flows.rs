@@ -775,12 +775,22 @@ mod open_redirect {
         let w = World::new();
         let client = w.p.public_client();
         for query in [
-            // Plain PKCE, no PKCE, an unknown scope, a foreign resource, a bad response type.
+            // Plain PKCE, no PKCE, a scope the client did not register, a
+            // foreign resource, a bad response type. (An unknown scope is
+            // dropped, not refused: issue 19.)
             w.authorize_query(&client, "mcp")
                 .replace("code_challenge_method=S256", "code_challenge_method=plain"),
             w.authorize_query(&client, "mcp")
                 .replace(&format!("code_challenge={CHALLENGE}"), ""),
-            w.authorize_query(&client, "nope"),
+            w.authorize_query(
+                &w.p.register(serde_json::json!({
+                    "redirect_uris": [REDIRECT],
+                    "client_name": "Test App",
+                    "token_endpoint_auth_method": "none",
+                    "scope": "mcp",
+                })),
+                "github:repos",
+            ),
             format!(
                 "{}&resource=https%3A%2F%2Fother.example%2Fmcp",
                 w.authorize_query(&client, "mcp")
