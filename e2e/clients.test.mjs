@@ -328,6 +328,37 @@ describe("operator-made clients", () => {
   });
 });
 
+test("Goose's consent page shows only what is granted (its openid profile email are dropped)", async () => {
+  const f = fixtures.find((x) => x.name === "Goose");
+  const u = new URL(`${w.url}/authorize`);
+  const params = {
+    response_type: "code", client_id: f.document.client_id, redirect_uri: fill(f.redirect, 51515), state: "s",
+    code_challenge: pkcePair().challenge, code_challenge_method: "S256", scope: f.scope, resource: `${w.url}/mcp`,
+  };
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+  const res = await fetch(u, { redirect: "manual" });
+  assert.equal(res.status, 200);
+  const html = await res.text();
+  assert.match(html, /name="ticket"/);
+  const list = html.match(/<ul id="scopes">([\s\S]*?)<\/ul>/)?.[1] ?? "";
+  const shown = [...list.matchAll(/<strong>([^<]+)<\/strong>/g)].map((m) => m[1]);
+  assert.deepEqual(shown, ["mcp"], "only the granted scope is listed");
+  assert.doesNotMatch(list, /unknown permission/i);
+});
+
+test("SEP-3149: a document whose methods share none with ours is refused on our page, saying so", async () => {
+  const id = "https://client.acmecorp.com/oauth/client-metadata.json";
+  web.set(id, {
+    client_id: id, client_name: "Basic-only agent", redirect_uris: ["https://client.acmecorp.com/cb"],
+    token_endpoint_auth_methods_supported: ["client_secret_basic", "tls_client_auth"],
+  });
+  const f = { scope: null, resource: { authorize: true } };
+  const { location, res } = await authorizeAs(w, f, { clientId: id }, "https://client.acmecorp.com/cb");
+  assert.equal(location, undefined);
+  assert.equal(res.status, 400);
+  assert.match(await res.text(), /none of the document(&#39;|&#x27;|')s authentication methods \(client_secret_basic, tls_client_auth\) is supported here/);
+});
+
 test("docs/clients.md and the README's client paragraph are rendered from the fixtures", async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, "scripts", "clients-doc.mjs"), "--check"]);
   assert.match(stdout, /up to date/);

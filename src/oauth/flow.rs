@@ -756,7 +756,8 @@ pub(crate) async fn client_form(
     if let Some(refusal) = policy::check(&site.config.admission, store, &client_id).await? {
         let e =
             OAuthError::unauthorized_client("this server's operator has not allowed this client");
-        let reply = oauth_reply(&e, basic).logged(policy::log_line(endpoint, &client_id, &refusal));
+        let path = endpoint.strip_prefix(site.issuer).unwrap_or(endpoint);
+        let reply = oauth_reply(&e, basic).logged(policy::log_line(path, &client_id, &refusal));
         return Ok(Err(reply));
     }
     let presented = cimd::Presented {
