@@ -41,6 +41,7 @@ function habits(f) {
   const omitted = ["token", "refresh"].filter((k) => !f.resource[k]);
   if (omitted.length) parts.push(`no \`resource\` at ${omitted.join(" and ")}`);
   parts.push(f.refresh === "reauthorize" ? "re-authorizes rather than refreshing" : "refreshes");
+  if (f.unconfirmed?.length) parts.push(`not confirmed from the sources: ${f.unconfirmed.join(", ")}`);
   return parts.join("; ");
 }
 
@@ -54,7 +55,8 @@ export function renderDoc(fixtures) {
 
 Each row is a fixture in \`e2e/clients/\` that records what the client really sends (its
 metadata document or registration body, its redirect URI, its authentication at \`/token\`,
-its scope and \`resource\` habits, its refresh habit), taken from the sources listed.
+its scope and \`resource\` habits, its refresh habit), taken from the sources listed;
+what could not be confirmed from them is said in the row.
 \`make test\` runs every fixture through the built Worker in workerd
 (\`e2e/clients.test.mjs\`): registration, \`/authorize\`, consent and sign-in, the code
 exchange, a tool call with the MCP TypeScript SDK, and the client's refresh habit. A test
