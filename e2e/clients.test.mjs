@@ -359,6 +359,31 @@ test("SEP-3149: a document whose methods share none with ours is refused on our 
   assert.match(await res.text(), /none of the document(&#39;|&#x27;|')s authentication methods \(client_secret_basic, tls_client_auth\) is supported here/);
 });
 
+test("a policy setting that does not parse stops the Worker with a message naming it", async () => {
+  for (const [vars, name, fragment] of [
+    [{ CLIENT_POLICY: "closed" }, "CLIENT_POLICY", /'closed' is not a policy/],
+    [{ CLIENT_POLICY: "listed", ALLOWED_CLIENTS: "*" }, "ALLOWED_CLIENTS", /would allow every client/],
+    [{ CLIENT_POLICY: "listed", ALLOWED_CLIENTS: "https://*.com/*" }, "ALLOWED_CLIENTS", /whole top-level domain/],
+    [{ ALLOWED_CLIENTS: "https://chatgpt.com/oauth/*" }, "ALLOWED_CLIENTS", /CLIENT_POLICY is open/],
+    [{ REGISTRATION: "sometimes" }, "REGISTRATION", /neither on nor off/],
+    [{ ACCESS_TOKEN_TTL: String(THIRTY_DAYS + 1) }, "ACCESS_TOKEN_TTL", /out of range/],
+  ]) {
+    const bad = await startWorker({ extraVars: vars });
+    try {
+      for (const p of ["/health", "/.well-known/oauth-authorization-server"]) {
+        const res = await bad.fetch(p);
+        assert.equal(res.status, 500, `${name} at ${p}`);
+        const body = await res.json();
+        assert.equal(body.error, "server_misconfigured");
+        assert.ok(body.error_description.startsWith(`${name} is invalid`), body.error_description);
+        assert.match(body.error_description, fragment);
+      }
+    } finally {
+      await bad.dispose();
+    }
+  }
+});
+
 test("docs/clients.md and the README's client paragraph are rendered from the fixtures", async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, "scripts", "clients-doc.mjs"), "--check"]);
   assert.match(stdout, /up to date/);
