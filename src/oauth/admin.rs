@@ -263,7 +263,7 @@ fn block_of(body: &[u8]) -> Result<(BlockKind, String, Option<String>), Reply> {
 /// `GET /admin/blocks`: the block list.
 pub async fn list_blocks(store: &dyn Store) -> Result<Reply, HttpError> {
     let blocks = load_blocks(store).await?;
-    Ok(ok(json!({ "blocks": blocks })))
+    Ok(ok(json!({ "blocks": blocks.to_json() })))
 }
 
 /// `POST /admin/blocks` `{"client_id" | "document_url" | "document_host": ..., "reason"?}`.

@@ -18,7 +18,7 @@
 //! (a client that uses a metadata document does not fall back to anything, so
 //! the person must learn why), and logged once with the client id.
 
-use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::http::{HttpError, Reply};
 use crate::oauth::store::{keys, Store};
@@ -209,8 +209,7 @@ impl Admission {
 // The block list
 
 /// What a block names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockKind {
     /// A registered client's id (DCR or admin-created).
     ClientId,
@@ -233,16 +232,48 @@ impl BlockKind {
             BlockKind::DocumentHost => "document_host",
         }
     }
+
+    pub fn parse(name: &str) -> Option<BlockKind> {
+        BlockKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 /// One entry of the block list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
     pub kind: BlockKind,
     pub value: String,
     pub added_at: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+impl Block {
+    /// As stored and listed: `{"kind", "value", "added_at", "reason"?}`. (By
+    /// hand through `Value`, which the bundle decodes already, rather than one
+    /// more derived decoder.)
+    pub fn to_json(&self) -> Value {
+        let mut out = json!({
+            "kind": self.kind.as_str(),
+            "value": self.value,
+            "added_at": self.added_at,
+        });
+        if let (Some(reason), Some(fields)) = (&self.reason, out.as_object_mut()) {
+            fields.insert("reason".into(), reason.as_str().into());
+        }
+        out
+    }
+
+    pub fn from_json(value: &Value) -> Option<Block> {
+        Some(Block {
+            kind: BlockKind::parse(value.get("kind")?.as_str()?)?,
+            value: value.get("value")?.as_str()?.to_owned(),
+            added_at: value.get("added_at")?.as_u64()?,
+            reason: value
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        })
+    }
 }
 
 /// Most entries the list holds (one KV value stays well under its limits).
@@ -284,12 +315,26 @@ pub fn normalize_block(kind: BlockKind, value: &str) -> Result<String, String> {
     }
 }
 
-/// The operator's block list, as stored under [`keys::blocks`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+/// The operator's block list, as stored under [`keys::blocks`]: a JSON array
+/// of [`Block::to_json`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BlockList(pub Vec<Block>);
 
 impl BlockList {
+    pub fn to_json(&self) -> Value {
+        Value::Array(self.0.iter().map(Block::to_json).collect())
+    }
+
+    /// `None` when the stored value is not a list of blocks.
+    pub fn from_json(value: &Value) -> Option<BlockList> {
+        value
+            .as_array()?
+            .iter()
+            .map(Block::from_json)
+            .collect::<Option<Vec<_>>>()
+            .map(BlockList)
+    }
+
     /// The entry that blocks `client_id`, if any: by id, by document URL, or by
     /// the host a document URL names.
     pub fn blocking(&self, client_id: &str) -> Option<&Block> {
@@ -337,7 +382,10 @@ pub async fn load_blocks(store: &dyn Store) -> Result<BlockList, HttpError> {
         .map_err(crate::oauth::flow::store_fault)?;
     match raw {
         None => Ok(BlockList::default()),
-        Some(r) => serde_json::from_str(&r).map_err(|_| HttpError::Internal),
+        Some(r) => serde_json::from_str::<Value>(&r)
+            .ok()
+            .and_then(|v| BlockList::from_json(&v))
+            .ok_or(HttpError::Internal),
     }
 }
 
@@ -347,7 +395,7 @@ pub const OPERATOR_RECORD_TTL: u64 = 3650 * 86_400;
 
 /// Writes the block list back.
 pub async fn save_blocks(store: &dyn Store, list: &BlockList) -> Result<(), HttpError> {
-    let json = serde_json::to_string(list).map_err(|_| HttpError::Internal)?;
+    let json = list.to_json().to_string();
     store
         .put(&keys::blocks(), &json, OPERATOR_RECORD_TTL)
         .await
@@ -416,7 +464,7 @@ pub fn refusal_page(name: &str, client_id: &str, refusal: &Refusal) -> Reply {
 fn registration_refused(description: &str) -> Reply {
     Reply::json(
         403,
-        &serde_json::json!({ "error": "access_denied", "error_description": description }),
+        &json!({ "error": "access_denied", "error_description": description }),
     )
     .no_store()
 }
@@ -544,6 +592,32 @@ mod tests {
         assert!(list.blocking("https://sub.chatgpt.com/oauth/1").is_none());
         assert!(list.remove(BlockKind::ClientId, "abc"));
         assert!(list.blocking("abc").is_none());
+    }
+
+    #[test]
+    fn the_stored_list_round_trips_and_a_damaged_one_is_refused() {
+        let list = BlockList(vec![
+            Block {
+                kind: BlockKind::DocumentHost,
+                value: "chatgpt.com".into(),
+                added_at: 7,
+                reason: Some("not approved".into()),
+            },
+            Block {
+                kind: BlockKind::ClientId,
+                value: "abc".into(),
+                added_at: 8,
+                reason: None,
+            },
+        ]);
+        assert_eq!(BlockList::from_json(&list.to_json()), Some(list));
+        for bad in [
+            json!({}),
+            json!([{"kind": "host", "value": "a", "added_at": 1}]),
+            json!([{"kind": "client_id", "added_at": 1}]),
+        ] {
+            assert_eq!(BlockList::from_json(&bad), None, "{bad}");
+        }
     }
 
     #[test]
