@@ -61,9 +61,9 @@ pub fn protected_resource_metadata(ctx: &Ctx<'_>) -> Reply {
     )
 }
 
-/// RFC 7591 §3: dynamic client registration. At most one KV read and one KV
-/// write; a public client registered again costs the read only (see
-/// `oauth::register` for the storage rules).
+/// RFC 7591 §3: dynamic client registration. A public client registered again
+/// costs one KV read; a new public client two (its record, then the block
+/// list) and a write (see `oauth::register` for the storage rules).
 pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     if let Some(refused) = policy::registration_closed(&ctx.config.admission) {
         return Ok(with_cors(refused));
@@ -77,11 +77,15 @@ pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let (now, ttl) = (now(), ctx.config.client_ttl);
     let registered = if validated.is_public() {
         let client_id = register::public_client_id(&validated, ctx.config.secret_key.expose());
-        // The same metadata gives the same id: a blocked one stays blocked.
-        if let Some(refused) = policy::blocked_registration(&store, &client_id).await? {
-            return Ok(with_cors(refused));
-        }
         let stored = flow::load_client(&store, &client_id).await?;
+        // The same metadata gives the same id: a blocked one stays blocked.
+        // Blocking deletes the record and this refuses to write it again, so
+        // only a registration that would write reads the block list.
+        if stored.as_ref().is_none_or(|c| c.is_expired(now)) {
+            if let Some(refused) = policy::blocked_registration(&store, &client_id).await? {
+                return Ok(with_cors(refused));
+            }
+        }
         register::register_public(validated, client_id, stored, now, ttl)
     } else {
         let rng = OsEntropy;
