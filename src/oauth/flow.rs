@@ -297,6 +297,12 @@ pub async fn authorize(
             let name = c.client_name.as_deref().unwrap_or("An unnamed application");
             return Ok(policy::refusal_page(name, &c.client_id, &refusal));
         }
+    } else if let Some(id) = query.client_id.as_deref().filter(|i| !i.is_empty()) {
+        // Blocking a registered client deletes its record: say why it is gone.
+        if let Some(block) = policy::load_blocks(store).await?.blocking(id) {
+            let refusal = policy::Refusal::Blocked(block.kind);
+            return Ok(policy::refusal_page("An application", id, &refusal));
+        }
     }
     let request = match authorize::validate(&query, client.as_ref(), site.now, &site.resource()) {
         Ok(r) => r,
