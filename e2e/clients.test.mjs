@@ -267,7 +267,10 @@ describe("the block list", () => {
     assert.equal((await again.json()).error, "access_denied");
     const { location, res } = await authorizeAs(w, f, conn.reg, f.redirect);
     assert.equal(location, undefined);
-    assert.ok([400, 403].includes(res.status));
+    assert.equal(res.status, 403, "named as blocked, though its record is gone");
+    const html = await res.text();
+    assert.ok(html.includes(conn.reg.clientId));
+    assert.match(html, /operator has not allowed this application: it has been blocked/);
     assert.equal((await refresh(w, f, conn.reg, conn.tokens.refresh_token)).status, 401);
     // Unblocked, it registers and connects again.
     assert.equal((await script(w, "unblock", "client_id", conn.reg.clientId)).removed, true);
@@ -289,6 +292,26 @@ describe("the block list", () => {
     const list = await adminCall(w, "GET", "/admin/blocks");
     assert.ok(list.json.blocks.some((b) => b.kind === "document_host" && b.value === "zed.dev"));
     await script(w, "unblock", "document_host", "zed.dev");
+    await connectAs(w, f);
+  });
+
+  test("a blocked document URL ends its grants at once and refuses it; other documents of the host still connect", async () => {
+    const f = fixtures.find((x) => x.name === "ChatGPT (none)");
+    const conn = await connectAs(w, f);
+    const blocked = await script(w, "block", "document_url", f.document.client_id);
+    assert.ok(blocked.revoked_grants >= 1, JSON.stringify(blocked));
+    const res = await w.fetch("/mcp", {
+      method: "POST",
+      headers: { authorization: `Bearer ${conn.tokens.access_token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } }),
+    });
+    await res.arrayBuffer();
+    assert.equal(res.status, 401, "its access token stopped working");
+    const again = await authorizeAs(w, f, conn.reg, f.redirect);
+    assert.equal(again.location, undefined);
+    assert.equal(again.res.status, 403);
+    await connectAs(w, fixtures.find((x) => x.name === "ChatGPT (private_key_jwt)"));
+    await script(w, "unblock", "document_url", f.document.client_id);
     await connectAs(w, f);
   });
 
