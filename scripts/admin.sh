@@ -8,13 +8,22 @@
 #   revoke-user <user id>    end every grant of the user
 #   delete-client <id>       delete a registered client and end all its grants
 #   clients [limit] [cursor] registered clients, one page (limit 1-100, default 50)
+#   create-client <name> <redirect uri>... [--post] [--scope "<scopes>"]
+#                            a confidential client with fixed redirect URIs; prints
+#                            its client_id and client_secret (shown this once only).
+#                            --post: the client sends its secret in the form
+#                            (client_secret_post) instead of HTTP Basic
+#   block <kind> <value>     block a client: kind is client_id, document_url or
+#                            document_host; ends the client's grants
+#   unblock <kind> <value>   remove a block
+#   blocks                   the block list
 #
 # Answers are printed as JSON; the exit status is non-zero on an HTTP error.
 # The token is read from the environment, never from the command line, so it
 # does not show in `ps` or shell history.
 set -eu
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 [ $# -ge 1 ] || usage
 : "${ADMIN_URL:?set ADMIN_URL to the Worker origin, e.g. https://mcp.example.com}"
@@ -51,5 +60,30 @@ case "$cmd" in
     else
       call GET /admin/clients -G --data-urlencode "limit=$1"
     fi ;;
+  create-client)
+    [ $# -ge 2 ] || usage
+    name=$1; shift
+    uris="" method=client_secret_basic scope=""
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --post) method=client_secret_post ;;
+        --scope) [ $# -ge 2 ] || usage; scope=$2; shift ;;
+        *) uris="${uris:+$uris,}$(json_str "$1")" ;;
+      esac
+      shift
+    done
+    [ -n "$uris" ] || usage
+    body="{\"client_name\":$(json_str "$name"),\"redirect_uris\":[$uris],\"token_endpoint_auth_method\":\"$method\""
+    [ -z "$scope" ] || body="$body,\"scope\":$(json_str "$scope")"
+    post_json /admin/clients "$body}" ;;
+  block|unblock)
+    [ $# -eq 2 ] || usage
+    case "$1" in client_id|document_url|document_host) ;; *) usage ;; esac
+    path=/admin/blocks
+    [ "$cmd" = block ] || path=/admin/blocks/delete
+    post_json "$path" "{\"$1\":$(json_str "$2")}" ;;
+  blocks)
+    [ $# -eq 0 ] || usage
+    call GET /admin/blocks ;;
   *) usage ;;
 esac

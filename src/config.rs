@@ -82,7 +82,13 @@ pub struct Config {
     pub keyring: crate::oauth::crypto::Keyring,
     /// Absolute lifetime of a grant, however often it is refreshed.
     pub grant_max_lifetime: u64,
+    /// `CLIENT_POLICY`, `ALLOWED_CLIENTS`, `REGISTRATION`: which clients may
+    /// connect (see `oauth::policy`).
+    pub admission: crate::oauth::policy::Admission,
 }
+
+/// Longest `ACCESS_TOKEN_TTL`: 30 days (README "Long-lived access tokens").
+pub const MAX_ACCESS_TOKEN_TTL: u64 = 30 * 86_400;
 
 /// A setting is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,7 +235,7 @@ impl Config {
         let keyring =
             crate::oauth::crypto::Keyring::new(secret_key.expose(), secret_key_previous.as_deref());
 
-        let access_token_ttl = seconds(&get, "ACCESS_TOKEN_TTL", 3600, 60, 86_400)?;
+        let access_token_ttl = seconds(&get, "ACCESS_TOKEN_TTL", 3600, 60, MAX_ACCESS_TOKEN_TTL)?;
         let refresh_token_ttl =
             seconds(&get, "REFRESH_TOKEN_TTL", 30 * 86_400, 3600, 365 * 86_400)?;
         let client_ttl = seconds(&get, "CLIENT_TTL", 90 * 86_400, 3600, 3650 * 86_400)?;
@@ -256,7 +262,10 @@ impl Config {
         // Enables the admin API; unset, its routes answer 404.
         let admin_token = optional_token("ADMIN_TOKEN", get("ADMIN_TOKEN"))?;
 
+        let admission = admission(&get)?;
+
         Ok(Config {
+            admission,
             public_url,
             provider,
             secret_key,
@@ -272,6 +281,64 @@ impl Config {
             grant_max_lifetime,
         })
     }
+}
+
+/// `CLIENT_POLICY`, `ALLOWED_CLIENTS` and `REGISTRATION`.
+fn admission<G>(get: &G) -> Result<crate::oauth::policy::Admission, ConfigError>
+where
+    G: Fn(&str) -> Option<String>,
+{
+    use crate::oauth::policy::{Admission, ClientPattern, ClientPolicy};
+    let policy = match get("CLIENT_POLICY").map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("open") => ClientPolicy::Open,
+        Some("listed") => ClientPolicy::Listed,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "CLIENT_POLICY",
+                reason: format!("'{other}' is not a policy"),
+                hint: "Use open (every client may ask to connect, the default) or listed (metadata-document clients must match ALLOWED_CLIENTS).".into(),
+            })
+        }
+    };
+    let allowed_clients = list(get("ALLOWED_CLIENTS"))
+        .iter()
+        .map(|entry| {
+            ClientPattern::parse(entry).map_err(|reason| ConfigError::Invalid {
+                name: "ALLOWED_CLIENTS",
+                reason,
+                hint: "Give a comma-separated list of client_id URLs (https://claude.ai/oauth/claude-code-client-metadata) or patterns ending in /* (https://chatgpt.com/oauth/*, https://*.example.com/*).".into(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if policy == ClientPolicy::Open && !allowed_clients.is_empty() {
+        return Err(ConfigError::Invalid {
+            name: "ALLOWED_CLIENTS",
+            reason: "it is set, but CLIENT_POLICY is open, so it would have no effect".into(),
+            hint:
+                "Set CLIENT_POLICY=listed to admit only these clients, or remove ALLOWED_CLIENTS."
+                    .into(),
+        });
+    }
+    let registration = match get("REGISTRATION")
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "REGISTRATION",
+                reason: format!("'{other}' is neither on nor off"),
+                hint: "Use on (dynamic client registration at /register, the default) or off."
+                    .into(),
+            })
+        }
+    };
+    Ok(Admission {
+        policy,
+        allowed_clients,
+        registration,
+    })
 }
 
 fn list(raw: Option<String>) -> Vec<String> {
@@ -523,6 +590,68 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(e.variable(), "ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn access_token_ttl_goes_up_to_30_days() {
+        let with = |v: &str| {
+            Config::from_lookup(env(&[
+                ("UPSTREAM_PROVIDER", "dev"),
+                ("SECRET_KEY", KEY),
+                ("ACCESS_TOKEN_TTL", v),
+            ]))
+        };
+        assert_eq!(with("2592000").unwrap().access_token_ttl, 30 * 86_400);
+        assert_eq!(with("2592001").unwrap_err().variable(), "ACCESS_TOKEN_TTL");
+    }
+
+    #[test]
+    fn client_policy_settings_parse_and_bad_ones_name_their_variable() {
+        use crate::oauth::policy::ClientPolicy;
+        let with = |pairs: &[(&str, &str)]| {
+            let mut vars = vec![("UPSTREAM_PROVIDER", "dev"), ("SECRET_KEY", KEY)];
+            vars.extend_from_slice(pairs);
+            Config::from_lookup(env(&vars))
+        };
+        let c = with(&[]).unwrap();
+        assert_eq!(c.admission.policy, ClientPolicy::Open);
+        assert!(c.admission.registration);
+        let c = with(&[
+            ("CLIENT_POLICY", "Listed"),
+            (
+                "ALLOWED_CLIENTS",
+                "https://chatgpt.com/oauth/*, https://claude.ai/oauth/claude-code-client-metadata",
+            ),
+            ("REGISTRATION", "off"),
+        ])
+        .unwrap();
+        assert_eq!(c.admission.policy, ClientPolicy::Listed);
+        assert_eq!(c.admission.allowed_clients.len(), 2);
+        assert!(!c.admission.registration);
+        for (pairs, name) in [
+            (&[("CLIENT_POLICY", "closed")][..], "CLIENT_POLICY"),
+            (&[("REGISTRATION", "maybe")][..], "REGISTRATION"),
+            (
+                &[("CLIENT_POLICY", "listed"), ("ALLOWED_CLIENTS", "*")][..],
+                "ALLOWED_CLIENTS",
+            ),
+            (
+                &[
+                    ("CLIENT_POLICY", "listed"),
+                    ("ALLOWED_CLIENTS", "https://*/*"),
+                ][..],
+                "ALLOWED_CLIENTS",
+            ),
+            // Set without the policy that reads it.
+            (
+                &[("ALLOWED_CLIENTS", "https://chatgpt.com/oauth/*")][..],
+                "ALLOWED_CLIENTS",
+            ),
+        ] {
+            let e = with(pairs).unwrap_err();
+            assert_eq!(e.variable(), name, "{pairs:?}");
+            assert!(e.to_string().starts_with(name), "{e}");
+        }
     }
 
     #[test]

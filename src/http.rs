@@ -12,6 +12,9 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// A line for the operator's log, written by the shell when the reply is
+    /// sent (`cloudflare::platform::respond`); never sent to the caller.
+    pub log: Option<String>,
 }
 
 impl Reply {
@@ -20,7 +23,14 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            log: None,
         }
+    }
+
+    /// Adds a line for the operator's log (see [`Reply::log`]).
+    pub fn logged(mut self, line: String) -> Reply {
+        self.log = Some(line);
+        self
     }
 
     /// A JSON body. Serializing our own plain types cannot fail; should it ever,
@@ -31,6 +41,7 @@ impl Reply {
                 status,
                 headers: Vec::new(),
                 body,
+                log: None,
             }
             .header("Content-Type", "application/json"),
             Err(_) => Reply::new(500)
@@ -41,7 +52,7 @@ impl Reply {
 
     /// An HTML page. Pages never render inside a frame and load nothing from elsewhere.
     pub fn html(status: u16, page: String) -> Reply {
-        Reply { status, headers: Vec::new(), body: page.into_bytes() }
+        Reply { status, headers: Vec::new(), body: page.into_bytes(), log: None }
             .header("Content-Type", "text/html; charset=utf-8")
             .header(
                 "Content-Security-Policy",

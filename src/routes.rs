@@ -153,6 +153,13 @@ const TABLE: &[Entry] = &[
         ADMIN_METHODS,
         ADMIN_LIMIT,
     ),
+    entry("/admin/blocks", Route::Admin, ADMIN_METHODS, ADMIN_LIMIT),
+    entry(
+        "/admin/blocks/delete",
+        Route::Admin,
+        ADMIN_METHODS,
+        ADMIN_LIMIT,
+    ),
 ];
 
 const ADMIN_METHODS: &[&str] = &["GET", "POST"];

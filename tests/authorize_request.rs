@@ -250,11 +250,15 @@ mod redirected_errors {
     }
 
     #[test]
-    fn an_unknown_scope_is_invalid_scope() {
-        assert_redirected(
-            run(&[("scope", Some("mcp admin"))]),
-            ErrorCode::InvalidScope,
-        );
+    fn an_unknown_scope_is_dropped_not_refused() {
+        // Issue 19: Goose asks for `openid profile email`; RFC 6749 §3.3 lets
+        // the server grant less, and the token response says what it granted.
+        let request = run(&[("scope", Some("mcp admin"))]).unwrap();
+        assert_eq!(request.scope, vec!["mcp"]);
+        let request = run(&[("scope", Some("openid profile email"))]).unwrap();
+        assert_eq!(request.scope, vec!["mcp"]);
+        let request = run(&[("scope", Some("openid github:repos"))]).unwrap();
+        assert_eq!(request.scope, vec!["mcp", "github:repos"]);
     }
 
     #[test]
@@ -299,7 +303,7 @@ mod redirected_errors {
     #[test]
     fn the_error_redirect_carries_error_state_and_issuer() {
         // RFC 6749 §4.1.2.1 and RFC 9207 §2.
-        match run(&[("scope", Some("admin"))]) {
+        match run(&[("response_type", Some("token"))]) {
             Err(AuthorizeError::Redirect {
                 redirect_uri,
                 error,
@@ -308,7 +312,9 @@ mod redirected_errors {
                 let location =
                     error.redirect_location(&redirect_uri, state.as_deref(), "https://mcp.example");
                 assert!(
-                    location.starts_with("https://app.example/callback?error=invalid_scope&"),
+                    location.starts_with(
+                        "https://app.example/callback?error=unsupported_response_type&"
+                    ),
                     "{location}"
                 );
                 assert!(location.contains("&state=af0ifjsldkj&"), "{location}");
@@ -399,10 +405,20 @@ mod accepted_requests {
     }
 
     #[test]
-    fn a_loopback_redirect_differs_only_in_the_port() {
+    fn a_loopback_redirect_differs_only_in_the_port_and_loopback_spelling() {
         let c = client_with(&["http://127.0.0.1/callback"], None);
         for uri in [
             "http://localhost:33418/callback",
+            "http://[::1]/callback",
+            "http://127.0.0.1:33418/callback",
+        ] {
+            assert!(
+                check(&query(&[("redirect_uri", Some(uri))]), Some(&c)).is_ok(),
+                "{uri}"
+            );
+        }
+        for uri in [
+            "http://localhost:33418/callback?server_id=1",
             "http://127.0.0.1:33418/other",
             "https://127.0.0.1:33418/callback",
         ] {

@@ -807,12 +807,22 @@ mod open_redirect {
         let w = World::new();
         let client = w.p.public_client();
         for query in [
-            // Plain PKCE, no PKCE, an unknown scope, a foreign resource, a bad response type.
+            // Plain PKCE, no PKCE, a scope the client did not register, a
+            // foreign resource, a bad response type. (An unknown scope is
+            // dropped, not refused: issue 19.)
             w.authorize_query(&client, "mcp")
                 .replace("code_challenge_method=S256", "code_challenge_method=plain"),
             w.authorize_query(&client, "mcp")
                 .replace(&format!("code_challenge={CHALLENGE}"), ""),
-            w.authorize_query(&client, "nope"),
+            w.authorize_query(
+                &w.p.register(serde_json::json!({
+                    "redirect_uris": [REDIRECT],
+                    "client_name": "Test App",
+                    "token_endpoint_auth_method": "none",
+                    "scope": "mcp",
+                })),
+                "github:repos",
+            ),
             format!(
                 "{}&resource=https%3A%2F%2Fother.example%2Fmcp",
                 w.authorize_query(&client, "mcp")
@@ -1086,5 +1096,64 @@ mod access_cache {
         check(&store, &w.p, &cache, ISSUER, &access).unwrap();
         // ...but it leaves nothing for later requests to trust.
         assert!(cache.borrow().is_empty());
+    }
+}
+
+/// Issue 19: the operator's admission policy and block list at `/authorize`.
+mod admission {
+    use super::*;
+    use mcp_oauth_worker::oauth::policy::{Block, BlockKind, BlockList};
+
+    fn block(w: &World, kind: BlockKind, value: &str) {
+        let list = BlockList(vec![Block {
+            kind,
+            value: value.into(),
+            added_at: 1,
+            reason: None,
+        }]);
+        w.p.kv_set("policy:blocked", &list.to_json().to_string());
+    }
+
+    #[test]
+    fn a_blocked_client_sees_our_page_naming_it_and_the_operator_a_log_line() {
+        let w = World::new();
+        let client = w.p.public_client();
+        block(&w, BlockKind::ClientId, &client.client_id);
+        let reply = w.authorize(&w.authorize_query(&client, "mcp"));
+        assert_eq!(reply.status, 403);
+        assert!(reply.header_value("Location").is_none());
+        let html = body_text(&reply);
+        assert!(
+            html.contains("Test App") && html.contains(&client.client_id),
+            "{html}"
+        );
+        assert!(html.contains("operator has not allowed"), "{html}");
+        let log = reply.log.clone().unwrap_or_default();
+        assert!(
+            log.contains(&format!("client_id={}", client.client_id)),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn a_blocked_id_whose_record_was_deleted_is_still_named_as_blocked() {
+        let w = World::new();
+        let client = w.p.public_client();
+        let query = w.authorize_query(&client, "mcp");
+        block(&w, BlockKind::ClientId, &client.client_id);
+        w.p.kv_del(&format!("client:{}", client.client_id));
+        let reply = w.authorize(&query);
+        assert_eq!(reply.status, 403);
+        assert!(body_text(&reply).contains(&client.client_id));
+    }
+
+    #[test]
+    fn an_unblocked_client_is_not_refused() {
+        let w = World::new();
+        let client = w.p.public_client();
+        block(&w, BlockKind::ClientId, "someone-else");
+        let reply = w.authorize(&w.authorize_query(&client, "mcp"));
+        assert_eq!(reply.status, 200, "{}", body_text(&reply));
+        assert!(reply.log.is_none());
     }
 }

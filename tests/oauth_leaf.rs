@@ -370,11 +370,18 @@ mod redirect_uris {
     }
 
     #[test]
-    fn loopback_rule_frees_the_port_only() {
+    fn loopback_rule_frees_the_port_and_the_loopback_spelling_only() {
         let reg = ["http://localhost/callback"];
+        // Issue 19: the three loopback hosts are one host (redirect.rs says why).
         for presented in [
             "http://127.0.0.1:51234/callback",
             "http://[::1]:51234/callback",
+            "http://localhost:51234/callback",
+        ] {
+            assert!(matches(&reg, presented), "{presented} did not match");
+        }
+        for presented in [
+            "http://127.0.0.2:51234/callback",
             "https://localhost:51234/callback",
             "http://localhost:51234/callback/",
             "http://localhost:51234/Callback",
@@ -398,10 +405,14 @@ mod redirect_uris {
             &["https://good.example/cb"],
             "https://good.example:8443/cb"
         ));
-        // 127.0.0.1 registered does not admit localhost.
-        assert!(!matches(
+        // 127.0.0.1 registered admits localhost too (issue 19), with the same path.
+        assert!(matches(
             &["http://127.0.0.1:33418/"],
             "http://localhost:33418/"
+        ));
+        assert!(!matches(
+            &["http://127.0.0.1:33418/"],
+            "http://localhost:33418"
         ));
     }
 
@@ -952,14 +963,14 @@ mod registration {
     }
 
     #[test]
-    fn scope_tokens_must_be_known_scopes() {
-        let d = metadata_error(
-            json!({"redirect_uris": ["https://a.example/cb"], "scope": "mcp offline_access"}),
-        );
-        assert_eq!(
-            d,
-            "scope 'offline_access' is not supported; supported scopes: mcp github:repos"
-        );
+    fn unknown_scope_tokens_are_dropped_and_known_ones_kept() {
+        // Issue 19: dropped, not refused; the response says what was kept.
+        let v =
+            ok(json!({"redirect_uris": ["https://a.example/cb"], "scope": "mcp offline_access"}));
+        assert_eq!(v.scope.as_deref(), Some("mcp"));
+        let v =
+            ok(json!({"redirect_uris": ["https://a.example/cb"], "scope": "openid profile email"}));
+        assert_eq!(v.scope, None);
         let v = ok(
             json!({"redirect_uris": ["https://a.example/cb"], "scope": "github:repos  mcp mcp"}),
         );

@@ -56,11 +56,17 @@ pub async fn admin(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
         ("/admin/grants", "GET") => admin::user_grants(&store, &ctx.req.query).await,
         ("/admin/users/revoke", "POST") => admin::revoke_user(&store, &ctx.req.body).await,
         ("/admin/clients", "GET") => admin::list_clients(&store, &ctx.req.query).await,
+        ("/admin/clients", "POST") => admin::create_client(&site, &store, &ctx.req.body).await,
+        ("/admin/blocks", "GET") => admin::list_blocks(&store).await,
+        ("/admin/blocks", "POST") => admin::add_block(&site, &store, &ctx.req.body).await,
+        ("/admin/blocks/delete", "POST") => admin::remove_block(&store, &ctx.req.body).await,
         ("/admin/clients/delete", "POST") => admin::delete_client(&store, &ctx.req.body).await,
-        ("/admin/users/revoke" | "/admin/clients/delete", _) => Err(HttpError::MethodNotAllowed {
-            method: method.to_owned(),
-            allow: &["POST"],
-        }),
+        ("/admin/users/revoke" | "/admin/clients/delete" | "/admin/blocks/delete", _) => {
+            Err(HttpError::MethodNotAllowed {
+                method: method.to_owned(),
+                allow: &["POST"],
+            })
+        }
         _ => Err(HttpError::MethodNotAllowed {
             method: method.to_owned(),
             allow: &["GET"],

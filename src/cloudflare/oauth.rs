@@ -9,6 +9,7 @@ use crate::http::{HttpError, Reply};
 use crate::oauth::crypto::{self, OsEntropy};
 use crate::oauth::flow::{self, Site};
 use crate::oauth::metadata;
+use crate::oauth::policy;
 use crate::oauth::register::{self, RegistrationRequest};
 use crate::oauth::store::{keys, Store};
 use crate::outbound::LocalBoxFuture;
@@ -40,10 +41,14 @@ pub fn preflight() -> Reply {
 }
 
 pub fn authorization_server_metadata(ctx: &Ctx<'_>) -> Reply {
-    with_cors(
-        Reply::json(200, &metadata::authorization_server_metadata(&ctx.issuer))
-            .header("Cache-Control", "max-age=300"),
-    )
+    let mut document = metadata::authorization_server_metadata(&ctx.issuer);
+    // REGISTRATION=off: clients must not be sent to a door that is closed.
+    if !ctx.config.admission.registration {
+        if let Some(fields) = document.as_object_mut() {
+            fields.remove("registration_endpoint");
+        }
+    }
+    with_cors(Reply::json(200, &document).header("Cache-Control", "max-age=300"))
 }
 
 pub fn protected_resource_metadata(ctx: &Ctx<'_>) -> Reply {
@@ -56,10 +61,13 @@ pub fn protected_resource_metadata(ctx: &Ctx<'_>) -> Reply {
     )
 }
 
-/// RFC 7591 §3: dynamic client registration. At most one KV read and one KV
-/// write; a public client registered again costs the read only (see
-/// `oauth::register` for the storage rules).
+/// RFC 7591 §3: dynamic client registration. A public client registered again
+/// costs one KV read; a new public client two (its record, then the block
+/// list) and a write (see `oauth::register` for the storage rules).
 pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
+    if let Some(refused) = policy::registration_closed(&ctx.config.admission) {
+        return Ok(with_cors(refused));
+    }
     let validated = match RegistrationRequest::from_json(&ctx.req.body).and_then(register::validate)
     {
         Ok(v) => v,
@@ -70,6 +78,14 @@ pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let registered = if validated.is_public() {
         let client_id = register::public_client_id(&validated, ctx.config.secret_key.expose());
         let stored = flow::load_client(&store, &client_id).await?;
+        // The same metadata gives the same id: a blocked one stays blocked.
+        // Blocking deletes the record and this refuses to write it again, so
+        // only a registration that would write reads the block list.
+        if stored.as_ref().is_none_or(|c| c.is_expired(now)) {
+            if let Some(refused) = policy::blocked_registration(&store, &client_id).await? {
+                return Ok(with_cors(refused));
+            }
+        }
         register::register_public(validated, client_id, stored, now, ttl)
     } else {
         let rng = OsEntropy;

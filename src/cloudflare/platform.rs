@@ -390,6 +390,9 @@ extern "C" {
 /// into JS. A header the platform would refuse (CR, LF or NUL in it, or a bad
 /// name) turns the reply into a plain 500, as `Headers.append` would have.
 pub fn respond(reply: &Reply) -> JsValue {
+    if let Some(line) = &reply.log {
+        worker::console_log!("{line}");
+    }
     let Some(head) = header_lines(reply) else {
         return server_error("response header with a line break");
     };

@@ -8,7 +8,13 @@
 //! - `POST /admin/clients/delete` `{"client_id": "..."}`: deletes the
 //!   registration, then ends every grant of the client;
 //! - `GET /admin/clients?limit=<1..100>&cursor=<c>`: registered clients, a
-//!   page at a time (`cursor` of the answer, `null` on the last page).
+//!   page at a time (`cursor` of the answer, `null` on the last page);
+//! - `POST /admin/clients` `{"redirect_uris": [...], "client_name": ...}`:
+//!   creates a confidential client with fixed redirect URIs and returns its
+//!   secret, once;
+//! - `GET /admin/blocks`, `POST /admin/blocks` `{"client_id" | "document_url"
+//!   | "document_host": ...}`, `POST /admin/blocks/delete`: the block list
+//!   (`oauth::policy`).
 //!
 //! JSON in and out; errors are `{"error": ..., "error_description": ...}`.
 
@@ -20,6 +26,7 @@ use crate::oauth::connections;
 use crate::oauth::flow::{self, load_client, Site};
 use crate::oauth::index::{client_index, user_index};
 use crate::oauth::introspect::is_admin;
+use crate::oauth::policy::{load_blocks, normalize_block, save_blocks, Block, BlockKind};
 use crate::oauth::store::{keys, Store};
 
 /// Clients listed per page unless `limit` says otherwise, and at most.
@@ -172,4 +179,157 @@ pub async fn list_clients(store: &dyn Store, query: &str) -> Result<Reply, HttpE
         }));
     }
     Ok(ok(json!({ "clients": clients, "cursor": next })))
+}
+
+// ---------------------------------------------------------------------------
+// Static clients and the block list (issue 19)
+
+/// `POST /admin/clients` `{"redirect_uris": [...], "client_name"?, "scope"?,
+/// "token_endpoint_auth_method"?}`: a confidential client made by the
+/// operator, for clients that can neither register nor publish a metadata
+/// document (Gemini Enterprise). Its redirect URIs are fixed, it never expires
+/// (until deleted), and its secret is in this answer only (stored hashed).
+/// `token_endpoint_auth_method` is `client_secret_basic` (default) or
+/// `client_secret_post`.
+pub async fn create_client(
+    site: &Site<'_>,
+    store: &dyn Store,
+    body: &[u8],
+) -> Result<Reply, HttpError> {
+    use crate::oauth::register::{self, RegistrationRequest};
+    let request = match RegistrationRequest::from_json(body) {
+        Ok(r) => r,
+        Err(e) => return Ok(error(400, e.code.as_str(), &e.description)),
+    };
+    if request.token_endpoint_auth_method.as_deref() == Some("none") {
+        return Ok(error(
+            400,
+            "invalid_client_metadata",
+            "an operator-made client is confidential: use client_secret_basic or client_secret_post (public clients register themselves or publish a metadata document)",
+        ));
+    }
+    let validated = match register::validate(request) {
+        Ok(v) => v,
+        Err(e) => return Ok(error(400, e.code.as_str(), &e.description)),
+    };
+    let client_id = crate::oauth::crypto::random_id(site.rng).map_err(|_| HttpError::Internal)?;
+    let secret = crate::oauth::crypto::random_secret(site.rng).map_err(|_| HttpError::Internal)?;
+    // ttl 0: the record says it never expires.
+    let registered = register::register_confidential(validated, client_id, secret, site.now, 0);
+    let json = serde_json::to_string(&registered.client).map_err(|_| HttpError::Internal)?;
+    store
+        .put(
+            &keys::client(&registered.client.client_id),
+            &json,
+            crate::oauth::policy::OPERATOR_RECORD_TTL,
+        )
+        .await
+        .map_err(flow::store_fault)?;
+    Ok(Reply::json(201, &registered.response()).no_store())
+}
+
+/// The block entry a body names: exactly one of `client_id`, `document_url`,
+/// `document_host`, plus an optional `reason`.
+fn block_of(body: &[u8]) -> Result<(BlockKind, String, Option<String>), Reply> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| error(400, "invalid_request", "the body must be a JSON object"))?;
+    let named: Vec<(BlockKind, &str)> = BlockKind::ALL
+        .iter()
+        .filter_map(|k| value.get(k.as_str()).map(|v| (*k, v)))
+        .map(|(k, v)| v.as_str().map(|s| (k, s)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            error(
+                400,
+                "invalid_request",
+                "the value to block must be a string",
+            )
+        })?;
+    let [(kind, raw)] = named.as_slice() else {
+        return Err(error(
+            400,
+            "invalid_request",
+            "name exactly one of client_id, document_url, document_host",
+        ));
+    };
+    let normalized = normalize_block(*kind, raw).map_err(|e| error(400, "invalid_request", &e))?;
+    let reason = value
+        .get("reason")
+        .and_then(|r| r.as_str())
+        .map(|r| r.chars().filter(|c| !c.is_control()).take(200).collect());
+    Ok((*kind, normalized, reason))
+}
+
+/// `GET /admin/blocks`: the block list.
+pub async fn list_blocks(store: &dyn Store) -> Result<Reply, HttpError> {
+    let blocks = load_blocks(store).await?;
+    Ok(ok(json!({ "blocks": blocks.to_json() })))
+}
+
+/// `POST /admin/blocks` `{"client_id" | "document_url" | "document_host": ..., "reason"?}`.
+/// The entry is written first, so nothing new starts; then a registered client's
+/// record is deleted and every grant of the named client ends. A host block ends
+/// no grant at once (this server cannot list the documents of a host): their
+/// refreshes and new sign-ins are refused from now on.
+pub async fn add_block(
+    site: &Site<'_>,
+    store: &dyn Store,
+    body: &[u8],
+) -> Result<Reply, HttpError> {
+    let (kind, value, reason) = match block_of(body) {
+        Ok(b) => b,
+        Err(reply) => return Ok(reply),
+    };
+    let mut blocks = load_blocks(store).await?;
+    let added = match blocks.add(Block {
+        kind,
+        value: value.clone(),
+        added_at: site.now,
+        reason,
+    }) {
+        Ok(added) => added,
+        Err(e) => return Ok(error(409, "invalid_request", &e)),
+    };
+    if added {
+        save_blocks(store, &blocks).await?;
+    }
+    let (client_deleted, ended) = match kind {
+        BlockKind::ClientId => {
+            let existed = load_client(store, &value).await?.is_some();
+            store
+                .delete(&keys::client(&value))
+                .await
+                .map_err(flow::store_fault)?;
+            let ended = connections::end_all(store, &client_index(&value), None).await?;
+            (existed, ended)
+        }
+        BlockKind::DocumentUrl => (
+            false,
+            connections::end_all(store, &client_index(&value), None).await?,
+        ),
+        BlockKind::DocumentHost => (false, 0),
+    };
+    Ok(ok(json!({
+        "blocked": { "kind": kind.as_str(), "value": value },
+        "added": added,
+        "client_deleted": client_deleted,
+        "revoked_grants": ended,
+    })))
+}
+
+/// `POST /admin/blocks/delete` `{"client_id" | "document_url" | "document_host": ...}`.
+pub async fn remove_block(store: &dyn Store, body: &[u8]) -> Result<Reply, HttpError> {
+    let (kind, value, _) = match block_of(body) {
+        Ok(b) => b,
+        Err(reply) => return Ok(reply),
+    };
+    let mut blocks = load_blocks(store).await?;
+    let removed = blocks.remove(kind, &value);
+    if removed {
+        save_blocks(store, &blocks).await?;
+    }
+    Ok(ok(json!({
+        "unblocked": { "kind": kind.as_str(), "value": value },
+        "removed": removed,
+    })))
 }

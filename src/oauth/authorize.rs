@@ -140,8 +140,13 @@ pub fn validate(
 }
 
 /// The scopes to grant: the requested ones (all when none are named), always
-/// with the base `mcp` scope. `offline_access` is accepted and dropped: refresh
-/// tokens are always issued, and the scope is not ours to advertise.
+/// with the base `mcp` scope. A scope this server does not know is dropped,
+/// not refused (RFC 6749 §3.3 lets the server grant less than asked, and the
+/// token response's `scope` then says what was granted): clients ask for
+/// `openid profile email` (Goose), `offline_access` (refresh tokens are always
+/// issued here) or a copy of another server's scopes, and a refusal would be a
+/// dead end for their users. A known scope the client did not register is
+/// still refused: the client said what it would ask for.
 fn requested_scope(raw: Option<&str>, client: &Client) -> Result<Vec<String>, OAuthError> {
     let registered: Option<Vec<&str>> = client
         .scope
@@ -153,11 +158,8 @@ fn requested_scope(raw: Option<&str>, client: &Client) -> Result<Vec<String>, OA
         Some(list) => list.split_whitespace().collect(),
     };
     for s in requested {
-        if s == "offline_access" {
-            continue;
-        }
         if !ALL_SCOPES.contains(&s) {
-            return Err(OAuthError::invalid_scope(format!("unknown scope '{s}'")));
+            continue;
         }
         if registered.as_ref().is_some_and(|r| !r.contains(&s)) {
             return Err(OAuthError::invalid_scope(format!(

@@ -31,6 +31,7 @@ use crate::oauth::grant::{
 };
 use crate::oauth::metadata;
 use crate::oauth::pkce::{self, CodeVerifier};
+use crate::oauth::policy;
 use crate::oauth::redirect::redirect_host;
 use crate::oauth::register::Client;
 use crate::oauth::store::{keys, Store, StoreError};
@@ -289,6 +290,20 @@ pub async fn authorize(
         Some(id) => load_client(store, id).await?,
         None => None,
     };
+    // The operator's admission policy and block list (`oauth::policy`): our
+    // own page, never a redirect, one log line.
+    if let Some(c) = client.as_ref().filter(|c| !c.is_expired(site.now)) {
+        if let Some(refusal) = policy::check(&site.config.admission, store, &c.client_id).await? {
+            let name = c.client_name.as_deref().unwrap_or("An unnamed application");
+            return Ok(policy::refusal_page(name, &c.client_id, &refusal));
+        }
+    } else if let Some(id) = query.client_id.as_deref().filter(|i| !i.is_empty()) {
+        // Blocking a registered client deletes its record: say why it is gone.
+        if let Some(block) = policy::load_blocks(store).await?.blocking(id) {
+            let refusal = policy::Refusal::Blocked(block.kind);
+            return Ok(policy::refusal_page("An application", id, &refusal));
+        }
+    }
     let request = match authorize::validate(&query, client.as_ref(), site.now, &site.resource()) {
         Ok(r) => r,
         Err(AuthorizeError::Local(m)) => return Ok(local_error(400, &m)),
@@ -751,6 +766,16 @@ pub(crate) async fn client_form(
         Ok(d) => d,
         Err(e) => return Ok(Err(oauth_reply(&cimd::document_error(e), basic))),
     };
+    // Registered clients are refused by their missing record (blocking one
+    // deletes it); a document client has no record, so the policy and the
+    // block list are asked here (one KV read).
+    if let Some(refusal) = policy::check(&site.config.admission, store, &client_id).await? {
+        let e =
+            OAuthError::unauthorized_client("this server's operator has not allowed this client");
+        let path = endpoint.strip_prefix(site.issuer).unwrap_or(endpoint);
+        let reply = oauth_reply(&e, basic).logged(policy::log_line(path, &client_id, &refusal));
+        return Ok(Err(reply));
+    }
     let presented = cimd::Presented {
         secret: basic || form.client_secret.is_some(),
         assertion_type: form.client_assertion_type.as_deref(),

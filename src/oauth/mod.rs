@@ -13,6 +13,7 @@ pub mod index;
 pub mod introspect;
 pub mod metadata;
 pub mod pkce;
+pub mod policy;
 pub mod redirect;
 pub mod register;
 pub mod resource;

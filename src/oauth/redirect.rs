@@ -6,7 +6,8 @@
 //!   schemes such as `cursor://` are native-app redirects and are accepted),
 //!   [RFC 8252 §7.3](https://datatracker.ietf.org/doc/html/rfc8252#section-7.3) (loopback).
 //! - Matching: OAuth 2.1 §7.5.1 / RFC 9700 §4.1.3: exact string comparison, with the
-//!   single exception of RFC 8252 §7.3: the port of a loopback `http` URI is free.
+//!   single exception of RFC 8252 §7.3 for loopback `http` URIs: the port is free, and
+//!   `localhost`, `127.0.0.1` and `[::1]` are one host (see [`redirect_uri_matches`]).
 //!
 //! Loopback hosts are exactly `localhost`, `127.0.0.1` and `[::1]`, spelled that
 //! way. Other `127.0.0.0/8` addresses, `LOCALHOST` or `127.1` are refused: no client
@@ -85,9 +86,25 @@ pub fn validate_redirect_uri(raw: &str) -> Result<RedirectUri, OAuthError> {
 /// Exact string comparison (OAuth 2.1 §7.5.1): no case folding, no trailing-slash
 /// or dot-segment equivalence, no prefix match. The one exception is RFC 8252
 /// §7.3: when a registered URI is `http` on a loopback host, the presented URI may
-/// differ from it in the port only (any port, or none), because native apps
-/// listen on whatever port is free. Scheme, host spelling, path and query must
-/// still be identical, so `localhost` never matches `127.0.0.1`.
+/// differ from it in the port (any port, or none), because native apps listen on
+/// whatever port is free, and in which of the three loopback spellings
+/// (`localhost`, `127.0.0.1`, `[::1]`) names the host, because clients register
+/// one and listen on another (Goose registers `http://localhost/oauth_callback`
+/// and redirects to `http://127.0.0.1:<port>/oauth_callback`). The scheme stays
+/// `http`, and path and query must be identical, so an appended query
+/// (`?server_id=`) still fails.
+///
+/// Why treating the three as one host is safe: all three name this computer and
+/// nothing else. `127.0.0.1` and `::1` are loopback addresses, which no packet
+/// leaves the machine for, and browsers resolve `localhost` to loopback without
+/// asking DNS (RFC 6761 §6.3, and the "let localhost be localhost" rule browsers
+/// follow). Whoever can listen on one of them can listen on the others, on any
+/// port, and the port is free already: the spelling gives an attacker on the
+/// machine nothing the port rule did not, and gives no one off the machine
+/// anything. Look-alikes (`localhost.evil.com`, `127.0.0.1.nip.io`, `LOCALHOST`,
+/// userinfo) are not loopback spellings ([`split_loopback`]) and stay unequal.
+/// Public clients with a loopback redirect see the consent page every time
+/// (`flow::consent_may_be_remembered`).
 pub fn redirect_uri_matches(registered: &[String], presented: &str) -> bool {
     let presented_loopback = split_loopback(presented);
     registered.iter().any(|candidate| {
@@ -95,7 +112,7 @@ pub fn redirect_uri_matches(registered: &[String], presented: &str) -> bool {
             return true;
         }
         match (split_loopback(candidate), &presented_loopback) {
-            (Some(reg), Some(pres)) => reg.host == pres.host && reg.rest == pres.rest,
+            (Some(reg), Some(pres)) => reg.rest == pres.rest,
             _ => false,
         }
     })
@@ -126,6 +143,9 @@ pub fn redirect_host(uri: &str) -> String {
 
 /// An `http` loopback URI cut into the parts RFC 8252 §7.3 compares.
 struct Loopback<'a> {
+    /// As written; no longer compared (the three loopback hosts are one), kept
+    /// for the tests that pin what the split reads.
+    #[cfg_attr(not(test), allow(dead_code))]
     host: &'a str,
     /// Path and query, exactly as written.
     rest: &'a str,
@@ -189,4 +209,41 @@ mod tests {
             assert!(split_loopback(uri).is_none(), "{uri}");
         }
     }
+
+    #[test]
+    fn loopback_hosts_are_one_host_with_any_port_and_the_same_path_and_query() {
+        let goose = vec!["http://localhost/oauth_callback".to_owned()];
+        for presented in [
+            "http://127.0.0.1:53682/oauth_callback",
+            "http://[::1]:8080/oauth_callback",
+            "http://localhost:1/oauth_callback",
+            "http://127.0.0.1/oauth_callback",
+        ] {
+            assert!(redirect_uri_matches(&goose, presented), "{presented}");
+        }
+        for presented in [
+            "http://127.0.0.1:53682/oauth_callback?server_id=1",
+            "http://127.0.0.1:53682/oauth_callback/",
+            "http://127.0.0.1:53682/OAUTH_CALLBACK",
+            "https://127.0.0.1:53682/oauth_callback",
+            "http://127.0.0.2:53682/oauth_callback",
+            "http://localhost.evil.com/oauth_callback",
+            "http://LOCALHOST/oauth_callback",
+        ] {
+            assert!(!redirect_uri_matches(&goose, presented), "{presented}");
+        }
+        let with_query = vec!["http://[::1]/cb?x=1".to_owned()];
+        assert!(redirect_uri_matches(
+            &with_query,
+            "http://localhost:9/cb?x=1"
+        ));
+        assert!(!redirect_uri_matches(
+            &with_query,
+            "http://localhost:9/cb?x=2"
+        ));
+        // Not loopback: exact only.
+        let https = vec!["https://app.example/cb".to_owned()];
+        assert!(!redirect_uri_matches(&https, "https://app.example:443/cb"));
+    }
+
 }

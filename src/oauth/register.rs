@@ -414,12 +414,12 @@ fn validate_scope(scope: Option<String>) -> Result<Option<String>, OAuthError> {
     let mut kept: Vec<&str> = Vec::new();
     // RFC 6749 §3.3: scope tokens are separated by single spaces; extra spaces
     // are tolerated rather than turned into empty scopes.
+    // A scope this server does not know is dropped (RFC 7591 §3.2.1 lets the
+    // server replace requested values; the response says what was kept), as
+    // at /authorize: clients copy scope lists between servers.
     for token in scope.split(' ').filter(|t| !t.is_empty()) {
         if !ALL_SCOPES.contains(&token) {
-            return Err(OAuthError::invalid_client_metadata(format!(
-                "scope '{token}' is not supported; supported scopes: {}",
-                ALL_SCOPES.join(" ")
-            )));
+            continue;
         }
         if !kept.contains(&token) {
             kept.push(token);

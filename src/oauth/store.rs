@@ -70,6 +70,11 @@ pub mod keys {
         format!("client:{client_id}")
     }
 
+    /// The operator's block list (`oauth::policy::BlockList`): `policy:blocked`.
+    pub fn blocks() -> String {
+        "policy:blocked".to_owned()
+    }
+
     /// The record behind an access token: `access:<sha256(token) hex>`.
     pub fn access(token_hash: &str) -> String {
         format!("access:{token_hash}")

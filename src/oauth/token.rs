@@ -247,10 +247,20 @@ pub fn plan(form: &TokenForm, client_id: &str) -> Result<(String, GrantCommand),
                 ));
             };
             let grant_id = grant_id.to_owned();
+            // Unknown scopes are dropped here as at /authorize; nothing known
+            // left means "keep the granted scope".
             let scope = form
                 .scope
                 .as_deref()
-                .map(|s| s.split_whitespace().map(str::to_owned).collect());
+                .map(|s| {
+                    s.split_whitespace()
+                        .filter(|x| crate::user::ALL_SCOPES.contains(x))
+                        .map(str::to_owned)
+                        .collect::<Vec<String>>()
+                })
+                .filter(|s| {
+                    !s.is_empty() || form.scope.as_deref().is_some_and(|r| r.trim().is_empty())
+                });
             let command = GrantCommand::Refresh {
                 refresh_token: RefreshToken::new(refresh_token),
                 client_id: client_id.to_owned(),

@@ -444,6 +444,10 @@ impl Platform {
             .insert(key.to_owned(), (value.to_owned(), u64::MAX));
     }
 
+    pub fn kv_del(&self, key: &str) {
+        self.kv.borrow_mut().remove(key);
+    }
+
     pub fn kv_keys(&self, prefix: &str) -> Vec<String> {
         let now = self.now.get();
         self.kv
