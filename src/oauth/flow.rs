@@ -116,14 +116,22 @@ impl Site<'_> {
     }
 }
 
+/// Storage failed or did not answer: the client is asked to try again (503
+/// `temporarily_unavailable` with `Retry-After`); nothing half-done is kept.
 pub(crate) fn store_fault(e: StoreError) -> HttpError {
     let _ = e;
-    HttpError::Internal
+    HttpError::StorageUnavailable {
+        retry_after: RETRY_AFTER_SECS,
+    }
 }
 
-fn grant_fault(e: GrantError) -> HttpError {
-    let _ = e;
-    HttpError::Internal
+pub(crate) fn grant_fault(e: GrantError) -> HttpError {
+    match e {
+        GrantError::Unavailable => HttpError::StorageUnavailable {
+            retry_after: RETRY_AFTER_SECS,
+        },
+        _ => HttpError::Internal,
+    }
 }
 
 fn local_error(status: u16, message: &str) -> Reply {

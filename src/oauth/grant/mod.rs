@@ -316,8 +316,9 @@ pub enum GrantError {
     /// The callback's state is unknown, spent, expired or from another sign-in.
     #[error("{}", .0.message())]
     State(StateProblem),
-    /// The identity provider could not be reached; nothing changed, retry later.
-    #[error("the identity provider could not be reached")]
+    /// The identity provider or the grant's storage could not be reached;
+    /// nothing was committed that the retry cannot complete: retry later.
+    #[error("the identity provider or storage could not be reached")]
     Unavailable,
     /// A fault of ours (storage, randomness, a state that no longer decodes).
     #[error("internal error")]
@@ -340,7 +341,7 @@ impl GrantError {
             }
             GrantError::State(p) => OAuthError::invalid_grant(p.message()),
             GrantError::Unavailable => OAuthError::temporarily_unavailable(
-                "the identity provider could not be reached; try again",
+                "the identity provider or this server's storage could not be reached; try again",
             ),
             GrantError::Internal => OAuthError::server_error("the grant could not be processed"),
         }
