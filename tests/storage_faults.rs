@@ -277,6 +277,14 @@ fn verify_tokens(w: &World, _c: &Ctx, r: &Reply) -> Result<(), String> {
         .map_err(|e| format!("a 200 with an access token that does not work: {e:?}"))
 }
 
+fn verify_registered(w: &World, _c: &Ctx, r: &Reply) -> Result<(), String> {
+    let id = s(&json_of(r), "client_id");
+    match w.p.kv_get(&keys::client(&id)) {
+        Some(_) => Ok(()),
+        None => Err(format!("registered {id}, which is not stored")),
+    }
+}
+
 fn refresh_setup(w: &World, rotate: bool, index_pending: bool) -> Ctx {
     if rotate {
         *w.p.provider.refresh_mode.borrow_mut() = UpstreamRefresh::Rotate;
@@ -381,7 +389,7 @@ fn flows() -> Vec<Flow> {
             verify: |w, _c, r| {
                 let state = query_param(&location(r), "state").ok_or("no state")?;
                 let grant = grant::grant_of_state(&state).ok_or("not our state")?;
-                match w.state(&grant) {
+                match w.state(grant) {
                     Some(_) => Ok(()),
                     None => Err("sent to the provider for a grant that is not stored".into()),
                 }
@@ -428,6 +436,48 @@ fn flows() -> Vec<Flow> {
                     other => Err(format!("the client was sent {other:?}")),
                 }
             },
+        },
+        Flow {
+            name: "registration (public)",
+            page: false,
+            setup: |_| Ctx {
+                body: json!({
+                    "redirect_uris": [REDIRECT],
+                    "client_name": "App",
+                    "token_endpoint_auth_method": "none",
+                })
+                .to_string()
+                .into_bytes(),
+                ..Ctx::default()
+            },
+            send: |w, c| {
+                Box::pin(async move {
+                    let site = w.p.site(None);
+                    flow::register(&site, &w.p, &c.body).await
+                })
+            },
+            verify: verify_registered,
+        },
+        Flow {
+            name: "registration (confidential)",
+            page: false,
+            setup: |_| Ctx {
+                body: json!({
+                    "redirect_uris": [REDIRECT],
+                    "client_name": "App",
+                    "token_endpoint_auth_method": "client_secret_basic",
+                })
+                .to_string()
+                .into_bytes(),
+                ..Ctx::default()
+            },
+            send: |w, c| {
+                Box::pin(async move {
+                    let site = w.p.site(None);
+                    flow::register(&site, &w.p, &c.body).await
+                })
+            },
+            verify: verify_registered,
         },
         Flow {
             name: "account revoke",
@@ -814,11 +864,14 @@ fn every_storage_step_of_every_flow_survives_a_fault() {
             });
         }
     }
-    println!("| flow | step | operation | fail | lost answer | hang | invariants |");
-    println!("|---|---|---|---|---|---|---|");
+    let mut table = String::new();
+    table.push_str(
+        "| flow | step | operation | fails | happens, answer lost | hangs | invariants |\n",
+    );
+    table.push_str("|---|---|---|---|---|---|---|\n");
     for r in &rows {
-        println!(
-            "| {} | {} | `{}` | {} | {} | {} | {} |",
+        table.push_str(&format!(
+            "| {} | {} | `{}` | {} | {} | {} | {} |\n",
             r.flow,
             r.step,
             r.op,
@@ -826,15 +879,33 @@ fn every_storage_step_of_every_flow_survives_a_fault() {
             r.outcomes[1],
             r.outcomes[2],
             if r.ok { "hold" } else { "VIOLATED" }
-        );
+        ));
     }
-    println!("faults survived: {survived} of {total}");
+    table.push_str(&format!("\nfaults survived: {survived} of {total}\n"));
+    println!("{table}");
     assert!(
         all_violations.is_empty(),
         "{} violations:\n{}",
         all_violations.len(),
         all_violations.join("\n")
     );
+    // docs/storage-schema.md carries this very table: regenerate it with
+    // UPDATE_FAULT_TABLE=1 after a change to a flow's storage steps.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/storage-schema.md");
+    let docs = std::fs::read_to_string(path).unwrap();
+    let (begin, end) = ("<!-- fault-walk:begin -->\n", "<!-- fault-walk:end -->");
+    let start = docs.find(begin).expect("the fault-walk block in the docs") + begin.len();
+    let stop = docs.find(end).expect("the end of the fault-walk block");
+    if std::env::var_os("UPDATE_FAULT_TABLE").is_some() {
+        let updated = format!("{}{table}{}", &docs[..start], &docs[stop..]);
+        std::fs::write(path, updated).unwrap();
+    } else {
+        assert_eq!(
+            &docs[start..stop],
+            table,
+            "docs/storage-schema.md's fault table is out of date: run UPDATE_FAULT_TABLE=1 cargo test --test storage_faults"
+        );
+    }
 }
 
 /// The lost grant-index update: a grant whose index entry is pending (the

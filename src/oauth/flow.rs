@@ -659,6 +659,42 @@ async fn abandon(store: &dyn Store, grant_id: &str) {
 }
 
 // ---------------------------------------------------------------------------
+// POST /register
+
+/// RFC 7591 §3: dynamic client registration. At most one KV read and one KV
+/// write; a public client registered again costs the read only (see
+/// `oauth::register` for the storage rules). A storage fault answers 503
+/// `temporarily_unavailable`: nothing is answered that is not stored.
+pub async fn register(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result<Reply, HttpError> {
+    use crate::oauth::register::{self as reg, RegistrationRequest};
+    let validated = match RegistrationRequest::from_json(body).and_then(reg::validate) {
+        Ok(v) => v,
+        Err(e) => return Ok(with_cors(e.to_json_reply())),
+    };
+    let (now, ttl) = (site.now, site.config.client_ttl);
+    let registered = if validated.is_public() {
+        let client_id = reg::public_client_id(&validated, site.config.secret_key.expose());
+        let stored = load_client(store, &client_id).await?;
+        reg::register_public(validated, client_id, stored, now, ttl)
+    } else {
+        let client_id = site.random_id()?;
+        let secret = site.random()?;
+        reg::register_confidential(validated, client_id, secret, now, ttl)
+    };
+    if registered.write {
+        let client = &registered.client;
+        let json = serde_json::to_string(client).map_err(|_| HttpError::Internal)?;
+        store
+            .put(&keys::client(&client.client_id), &json, ttl)
+            .await
+            .map_err(store_fault)?;
+    }
+    Ok(with_cors(
+        Reply::json(201, &registered.response()).no_store(),
+    ))
+}
+
+// ---------------------------------------------------------------------------
 // POST /token and POST /revoke
 
 pub(crate) fn oauth_reply(error: &OAuthError, basic: bool) -> Reply {

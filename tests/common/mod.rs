@@ -222,8 +222,8 @@ impl FaultPlan {
         if fault.is_none() && one_in > 0 {
             let r = splitmix(self.rand.get());
             self.rand.set(r);
-            if r % one_in == 0 {
-                fault = Some(if writes && r % 2 == 0 {
+            if r.is_multiple_of(one_in) {
+                fault = Some(if writes && r.is_multiple_of(2) {
                     Fault::Lost
                 } else {
                     Fault::Fail
