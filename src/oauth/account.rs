@@ -5,7 +5,8 @@
 //!   provider as an authorization, with a state of its own kind
 //!   (`account.<random>`), which `GET /callback` recognises and hands here.
 //!   Nothing is stored: the state is bound to the browser by a cookie holding
-//!   its hash, and the PKCE verifier and nonce towards the provider are derived
+//!   a random value that never appears in a URL and a MAC over it and the
+//!   state (`Site::binding_cookie`), and the PKCE verifier and nonce towards the provider are derived
 //!   from the state with `SECRET_KEY` (`crypto::derive`), so the callback
 //!   recomputes them. `ALLOWED_USERS` applies as at any sign-in.
 //! - **Session.** A signed cookie (`__Host-account` on https; HttpOnly,
@@ -144,7 +145,11 @@ pub async fn login(site: &Site<'_>, upstream: &dyn Upstream) -> Result<Reply, Ht
     });
     Ok(Reply::redirect(&location).header(
         "Set-Cookie",
-        &site.set_cookie(STATE_COOKIE, &crypto::hash_token(&state), SIGN_IN_TTL_SECS),
+        &site.set_cookie(
+            STATE_COOKIE,
+            &site.binding_cookie(&state)?,
+            SIGN_IN_TTL_SECS,
+        ),
     ))
 }
 
@@ -157,10 +162,7 @@ pub async fn callback(
     code: Option<&str>,
     error: Option<&str>,
 ) -> Result<Reply, HttpError> {
-    let bound = site
-        .cookie(STATE_COOKIE)
-        .is_some_and(|c| crypto::ct_eq(c, &crypto::hash_token(state)));
-    if !bound {
+    if !site.binding_holds(STATE_COOKIE, state) {
         return Ok(message(400, "This sign-in cannot continue", "This sign-in was started in another browser, was already used, or took too long. Open /account and sign in again."));
     }
     let clear = site.clear_cookie(STATE_COOKIE);

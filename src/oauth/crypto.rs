@@ -230,6 +230,17 @@ impl Keyring {
         std::iter::once(self.current.as_str()).chain(self.previous.as_deref())
     }
 
+    /// A MAC of `input` for `label` with the current key (base64url).
+    pub fn mac(&self, label: &str, input: &str) -> String {
+        b64(&derive(&self.current, label, input))
+    }
+
+    /// Whether `tag` is the MAC of `input` for `label` under any of the keys.
+    pub fn mac_holds(&self, label: &str, input: &str, tag: &str) -> bool {
+        self.all()
+            .any(|k| ct_eq(&b64(&derive(k, label, input)), tag))
+    }
+
     /// Signs `payload` for `purpose` with the current key (see [`sign`]).
     pub fn sign(&self, purpose: &str, payload: &[u8]) -> String {
         sign(&self.current, purpose, payload)

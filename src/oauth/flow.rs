@@ -97,6 +97,28 @@ impl Site<'_> {
     pub(crate) fn clear_cookie(&self, base: &str) -> String {
         cookies::clear(&cookies::name(base, self.secure), self.secure)
     }
+    /// The value of the cookie that binds a sign-in to the browser that
+    /// started it: a random value that never appears in a URL, and a MAC (with
+    /// `SECRET_KEY`) over it and the sign-in's `state`. Whoever sees the
+    /// callback URL learns the state, but can make no cookie that matches it.
+    pub(crate) fn binding_cookie(&self, state: &str) -> Result<String, HttpError> {
+        let nonce = self.random()?;
+        let tag = self
+            .ring()
+            .mac("browser-binding", &format!("{nonce}\n{state}"));
+        Ok(format!("{nonce}.{tag}"))
+    }
+
+    /// Whether the cookie `base` binds `state` to this browser
+    /// ([`Site::binding_cookie`]).
+    pub(crate) fn binding_holds(&self, base: &str, state: &str) -> bool {
+        self.cookie(base)
+            .and_then(|c| c.split_once('.'))
+            .is_some_and(|(nonce, tag)| {
+                self.ring()
+                    .mac_holds("browser-binding", &format!("{nonce}\n{state}"), tag)
+            })
+    }
     pub(crate) fn random(&self) -> Result<String, HttpError> {
         crypto::random_secret(self.rng).map_err(|_| HttpError::Internal)
     }
@@ -324,7 +346,7 @@ pub async fn authorize(
     };
     let remember = consent_may_be_remembered(&client, &request.redirect_uri);
     if remember && already_approved(site, &request) {
-        return start_upstream(site, store, upstream, request, Vec::new()).await;
+        return start_upstream(site, store, upstream, request, Vec::new(), None).await;
     }
     let csrf = CsrfToken::new(site.random()?);
     let flow = site.random_id()?;
@@ -415,7 +437,10 @@ pub async fn consent(
             if ticket.remember {
                 cookies.push(remember_approval(site, &request)?);
             }
-            start_upstream(site, store, upstream, request, cookies).await
+            // The grant is named by the form's own id: posting the same form
+            // again finds the grant begun and begins nothing.
+            let form = (ticket.flow, ticket.expires_at);
+            start_upstream(site, store, upstream, request, cookies, Some(form)).await
         }
         "deny" => {
             // The person answered: now the error may go back to the client.
@@ -436,16 +461,22 @@ fn state_cookie(grant_id: &str) -> String {
 }
 
 /// Creates the grant's pending state and sends the browser to the provider.
+/// `form` is the consent form's id and expiry, when one was posted: the grant
+/// takes its id, so the form is used once.
 async fn start_upstream(
     site: &Site<'_>,
     store: &dyn Store,
     upstream: &dyn Upstream,
     request: AuthorizationRequest,
     cookies: Vec<String>,
+    form: Option<(String, u64)>,
 ) -> Result<Reply, HttpError> {
     // Before anything is stored: an unreachable provider leaves nothing behind.
     let provider = upstream.provider().await?;
-    let grant_id = site.random_id()?;
+    let (grant_id, hold_until) = match form {
+        Some(f) => f,
+        None => (site.random_id()?, 0),
+    };
     let verifier = CodeVerifier::from_random_bytes(
         &crypto::random_bytes::<32>(site.rng).map_err(|_| HttpError::Internal)?,
     );
@@ -455,12 +486,17 @@ async fn start_upstream(
         request,
         upstream_verifier: UpstreamVerifier::new(verifier.secret()),
         nonce: nonce.clone(),
+        hold_until,
     };
     let answer = store
         .grant(&grant_id, &command)
         .await
         .map_err(store_fault)?;
-    let state: StateToken = typed(answer).map_err(grant_fault)?;
+    let state: StateToken = match typed(answer) {
+        Ok(s) => s,
+        Err(GrantError::State(p)) => return Ok(local_error(400, p.message())),
+        Err(e) => return Err(grant_fault(e)),
+    };
     let location = provider.authorize_url(&AuthorizeParams {
         callback_url: &site.callback_url(),
         state: state.secret(),
@@ -472,7 +508,7 @@ async fn start_upstream(
         "Set-Cookie",
         &site.set_cookie(
             &state_cookie(&grant_id),
-            &crypto::hash_token(state.secret()),
+            &site.binding_cookie(state.secret())?,
             PENDING_TTL_SECS,
         ),
     );
@@ -535,10 +571,7 @@ pub async fn callback(
     };
     // The state must come back to the browser that started the sign-in.
     let cookie_name = state_cookie(&grant_id);
-    let bound = site
-        .cookie(&cookie_name)
-        .is_some_and(|c| crypto::ct_eq(c, &crypto::hash_token(state.secret())));
-    if !bound {
+    if !site.binding_holds(&cookie_name, state.secret()) {
         return Ok(local_error(400, "This sign-in was started in another browser, or its cookie expired. Start again from your MCP client."));
     }
     let clear_state = site.clear_cookie(&cookie_name);

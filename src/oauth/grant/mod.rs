@@ -203,6 +203,11 @@ pub struct GrantState {
     /// removals are queued.
     #[serde(default)]
     pub indexed: bool,
+    /// Until when the consent form that began this grant is valid: the object
+    /// is kept at least that long (as a trace, if the sign-in was abandoned),
+    /// so posting the same form again begins nothing (single-use consent).
+    #[serde(default)]
+    pub hold_until: u64,
 }
 
 impl GrantState {
@@ -281,6 +286,8 @@ pub enum StateProblem {
     Expired,
     /// The code cannot be issued (twice, or after the grant ended).
     CannotComplete,
+    /// The consent form that would begin the grant was already used.
+    ConsentUsed,
 }
 
 impl StateProblem {
@@ -301,6 +308,9 @@ impl StateProblem {
             }
             StateProblem::CannotComplete => {
                 "This sign-in cannot be completed twice. Start again from your MCP client."
+            }
+            StateProblem::ConsentUsed => {
+                "This consent form was already sent. Start again from your MCP client."
             }
         }
     }

