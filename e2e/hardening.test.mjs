@@ -7,8 +7,20 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { startWorker } from "./harness.mjs";
-import { Browser, authorizeUrl, formFields, pkcePair, registerClient } from "./browser.mjs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { DEV_VARS, startWorker } from "./harness.mjs";
+import { Browser, authorizeUrl, formFields, obtainTokens, pkcePair, registerClient, tokenRequest } from "./browser.mjs";
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+    srv.on("error", reject);
+  });
+}
 
 const sha256hex = (s) => crypto.createHash("sha256").update(s).digest("hex");
 
@@ -101,4 +113,59 @@ test("a consent form is used once: posting it again begins no second grant", asy
   const back = await browser.request(new URL(signed.headers.get("location"), w.url).toString());
   assert.equal(back.status, 302);
   assert.ok(new URL(back.headers.get("location")).searchParams.get("code"));
+});
+
+test("public client ids survive a SECRET_KEY rotation: a client that registers on each connection keeps refreshing", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mcp-ids-"));
+  const port = await freePort();
+  const OLD = DEV_VARS.SECRET_KEY;
+  const NEW = "rotated-secret-key-0123456789abcdef-0123456789";
+  const metadata = { client_name: "Re-registering client" };
+  let v;
+  try {
+    v = await startWorker({ port, persistTo: dir });
+    const { client, tokens } = await obtainTokens(v.url, { metadata });
+    await v.dispose();
+
+    // Rotated, the previous key kept: the client registers again, as it does
+    // on each connection, and refreshes with the id it is given.
+    v = await startWorker({ port, persistTo: dir, vars: { ...DEV_VARS, SECRET_KEY: NEW, SECRET_KEY_PREVIOUS: OLD } });
+    const again = await registerClient(v.url, metadata);
+    assert.equal(again.client_id, client.client_id, "the same id after the rotation");
+    const r1 = await tokenRequest(v.url, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: again.client_id });
+    assert.equal(r1.status, 200, JSON.stringify(r1.body));
+    await v.dispose();
+
+    // The previous key dropped: still the same id.
+    v = await startWorker({ port, persistTo: dir, vars: { ...DEV_VARS, SECRET_KEY: NEW } });
+    const third = await registerClient(v.url, metadata);
+    assert.equal(third.client_id, client.client_id);
+    const r2 = await tokenRequest(v.url, { grant_type: "refresh_token", refresh_token: r1.body.refresh_token, client_id: third.client_id });
+    assert.equal(r2.status, 200, JSON.stringify(r2.body));
+  } finally {
+    await v?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a refresh replayed in the grace window re-checks ALLOWED_USERS", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mcp-grace-"));
+  const port = await freePort();
+  let v;
+  try {
+    v = await startWorker({ port, persistTo: dir });
+    const { client, tokens } = await obtainTokens(v.url, { login: "ada" });
+    const r1 = await tokenRequest(v.url, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: client.client_id });
+    assert.equal(r1.status, 200);
+    await v.dispose();
+    // Ada is taken off the list; within the 60 s grace the same refresh is sent again.
+    v = await startWorker({ port, persistTo: dir, vars: { ...DEV_VARS, ALLOWED_USERS: "someone-else@example.com" } });
+    const replay = await tokenRequest(v.url, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: client.client_id });
+    assert.equal(replay.status, 400, JSON.stringify(replay.body));
+    assert.equal(replay.body.error, "invalid_grant");
+    assert.match(replay.body.error_description, /no longer allowed/);
+  } finally {
+    await v?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

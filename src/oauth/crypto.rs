@@ -226,7 +226,8 @@ impl Keyring {
         &self.current
     }
 
-    fn all(&self) -> impl Iterator<Item = &str> {
+    /// Every key held: the current one, then the previous one.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.current.as_str()).chain(self.previous.as_deref())
     }
 

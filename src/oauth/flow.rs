@@ -706,8 +706,23 @@ pub async fn register(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result
     };
     let (now, ttl) = (site.now, site.config.client_ttl);
     let registered = if validated.is_public() {
-        let client_id = reg::public_client_id(&validated, site.config.secret_key.expose());
-        let stored = load_client(store, &client_id).await?;
+        // Derived under a key that no SECRET_KEY rotation changes (the issuer),
+        // so a client that registers again on each connection keeps its id,
+        // and its refresh tokens, across a rotation.
+        let mut client_id = reg::public_client_id(&validated, &reg::stable_id_key(site.issuer));
+        let mut stored = load_client(store, &client_id).await?;
+        if stored.is_none() {
+            // A client registered while ids were derived with SECRET_KEY keeps
+            // the id it has (read only when the stable id is not stored).
+            for key in site.ring().all() {
+                let legacy = reg::public_client_id(&validated, key);
+                if let Some(found) = load_client(store, &legacy).await? {
+                    client_id = legacy;
+                    stored = Some(found);
+                    break;
+                }
+            }
+        }
         reg::register_public(validated, client_id, stored, now, ttl)
     } else {
         let client_id = site.random_id()?;

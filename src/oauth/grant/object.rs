@@ -234,6 +234,10 @@ async fn refresh(
 ) -> Result<(Outcome, Option<GrantState>), GrantError> {
     let ready = match rotation::start(current, input, svc.now, &svc.keys) {
         Start::Done(step) => return Ok((step.into(), None)),
+        Start::Replay(state, pair) => {
+            let step = rotation::replay(state, pair, svc.now, &svc.keys, svc.allowed_users);
+            return Ok((step.into(), None));
+        }
         Start::Ready(ready) => ready,
     };
     if !user_allowed(svc.allowed_users, &ready.props.user) {
