@@ -169,3 +169,31 @@ test("a refresh replayed in the grace window re-checks ALLOWED_USERS", async () 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** A Browser signed in to /account as `login` (dev provider). */
+async function accountSignIn(login = "ada") {
+  const browser = new Browser();
+  const start = await browser.request(`${w.url}/account/login`);
+  const page = await browser.request(new URL(start.headers.get("location"), w.url).toString());
+  const fields = formFields(await page.text());
+  const res = await browser.request(`${w.url}/dev/login`, { method: "POST", form: { ...fields, login, name: login, email: `${login}@example.com` } });
+  const back = await browser.request(new URL(res.headers.get("location"), w.url).toString());
+  assert.equal(back.headers.get("location"), "/account");
+  return browser;
+}
+
+test("signing out of /account ends the session on the server: a copied cookie no longer works", async () => {
+  await obtainTokens(w.url, { login: "sophie" });
+  const browser = await accountSignIn("sophie");
+  const copy = new Browser();
+  for (const [k, v] of browser.cookies) copy.cookies.set(k, v);
+  assert.equal((await copy.request(`${w.url}/account`)).status, 200, "the copy works while signed in");
+  const out = await browser.request(`${w.url}/account/logout`, { method: "POST", form: {} });
+  assert.equal(out.status, 302);
+  const after = await copy.request(`${w.url}/account`);
+  assert.equal(after.status, 302);
+  assert.equal(after.headers.get("location"), "/account/login");
+  const csrf = "x";
+  const revoke = await copy.request(`${w.url}/account/revoke`, { method: "POST", form: { csrf, all: "1" } });
+  assert.equal(revoke.status, 401);
+});

@@ -1093,6 +1093,8 @@ fn command_kind_index(command: &IndexCommand) -> &'static str {
         IndexCommand::Add(..) => "add",
         IndexCommand::Remove(..) => "remove",
         IndexCommand::List => "list",
+        IndexCommand::SignOut(..) => "sign_out",
+        IndexCommand::SignedOutAt => "signed_out_at",
     }
 }
 
