@@ -694,8 +694,10 @@ async fn abandon(store: &dyn Store, grant_id: &str) {
 // ---------------------------------------------------------------------------
 // POST /register
 
-/// RFC 7591 §3: dynamic client registration. At most one KV read and one KV
-/// write; a public client registered again costs the read only (see
+/// RFC 7591 §3: dynamic client registration. One KV read for a public client
+/// registered before (up to three for a new one: its id under the older
+/// derivations) and at most one KV write; a public client registered again
+/// costs the read only (see
 /// `oauth::register` for the storage rules). A storage fault answers 503
 /// `temporarily_unavailable`: nothing is answered that is not stored.
 pub async fn register(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result<Reply, HttpError> {
