@@ -50,5 +50,7 @@ bench-smoke:
 
 ## soak: the built Worker in workerd under bounded concurrent load for a fixed
 ## number of requests; prints statuses, storage operations, latencies; fails on any 5xx
+## `make soak FAULTS=1`: the same with about 1 storage call in 50 failing (in the
+## harness, e2e/count-storage.mjs); fails on any unexpected 5xx or invariant violation
 soak: build
-	node scripts/soak.mjs
+	node scripts/soak.mjs $(if $(FAULTS),--faults)

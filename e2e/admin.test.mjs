@@ -42,10 +42,16 @@ const refreshStatus = (conn) => refreshConnection(w.url, conn);
 test("without ADMIN_TOKEN the admin routes do not exist", async () => {
   const plain = await startWorker();
   try {
-    for (const [method, p] of [["GET", "/admin/clients"], ["POST", "/admin/users/revoke"], ["GET", "/admin/users/revoke"]]) {
-      const res = await plain.fetch(p, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-      assert.equal(res.status, 404, `${method} ${p}`);
-      await res.arrayBuffer();
+    const paths = ["/admin/clients", "/admin/users/revoke", "/admin/grants", "/admin/clients/delete"];
+    for (const p of paths) {
+      for (const method of ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]) {
+        const res = await plain.fetch(p, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+        // Every method, the same 404: no 405 with an Allow header, no CORS
+        // preflight answer, that would show the routes exist.
+        assert.equal(res.status, 404, `${method} ${p}`);
+        assert.equal(res.headers.get("allow"), null, `${method} ${p}`);
+        await res.arrayBuffer();
+      }
     }
   } finally {
     await plain.dispose();

@@ -12,13 +12,37 @@ function count(kind) {
   counts[kind] = (counts[kind] ?? 0) + 1;
 }
 
+// Faults (`make soak` faults mode): with the binding SOAK_FAULT_ONE_IN=N, about
+// one storage call in N fails: it throws before doing anything, or (writes
+// only) it does its work and then throws, as a write whose answer was lost.
+// POST /__faults?one_in=N changes the share (0: none), e.g. to check the
+// invariants after the load without faults. Counted as `fault.<kind>`.
+let faultOneIn = null;
+const WRITES = new Set(["put", "delete", "deleteAll", "setAlarm", "deleteAlarm"]);
+function faultFor(env, kind, method) {
+  if (faultOneIn === null) faultOneIn = Number(env?.SOAK_FAULT_ONE_IN ?? 0) || 0;
+  if (!faultOneIn || !["get", "put", "delete", "list", "setAlarm"].includes(method)) return null;
+  if (Math.random() * faultOneIn >= 1) return null;
+  const lost = WRITES.has(method) && Math.random() < 0.5;
+  count(`fault.${kind}.${lost ? "lost" : "fail"}`);
+  return lost ? "lost" : "fail";
+}
+async function faulty(env, kind, method, call) {
+  const fault = faultFor(env, kind, method);
+  if (fault === "fail") throw new Error(`injected storage fault: ${kind}.${method}`);
+  const out = await call();
+  if (fault === "lost") throw new Error(`injected lost answer: ${kind}.${method}`);
+  return out;
+}
+let faultEnv = null;
+
 const KV_METHODS = ["get", "getWithMetadata", "put", "delete", "list"];
 function countingKv(kv) {
   const wrapped = {};
   for (const m of KV_METHODS) {
     wrapped[m] = (...args) => {
       count(`kv.${m}`);
-      return kv[m](...args);
+      return faulty(faultEnv, "kv", m, () => kv[m](...args));
     };
   }
   return wrapped;
@@ -33,7 +57,7 @@ function countingProxy(target, prefix, counted) {
       if (counted.includes(p)) {
         return (...args) => {
           count(`${prefix}.${p}`);
-          return v.apply(t, args);
+          return faulty(faultEnv, prefix, p, () => v.apply(t, args));
         };
       }
       return v.bind(t);
@@ -42,6 +66,7 @@ function countingProxy(target, prefix, counted) {
 }
 
 function countingEnv(env) {
+  faultEnv ??= env;
   const kv = countingKv(env.OAUTH_KV);
   return new Proxy(env, {
     get(t, p) {
@@ -83,6 +108,11 @@ export class AssertionReplay extends InnerAssertionReplay {
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
+    if (url.pathname === "/__faults" && request.method === "POST") {
+      faultEnv ??= env;
+      faultOneIn = Number(url.searchParams.get("one_in") ?? 0) || 0;
+      return Response.json({ one_in: faultOneIn });
+    }
     if (url.pathname === "/__storage_counts") {
       const snapshot = { ...counts };
       if (request.method === "DELETE") for (const k of Object.keys(counts)) delete counts[k];

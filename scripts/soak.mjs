@@ -13,14 +13,27 @@
 // operations per kind (and per OAuth step), p50/p99 latency overall and per
 // request kind. Latency is to the response headers, through Miniflare's
 // loopback hop: compare runs on one machine, not with production.
+//
+// Faults mode (`make soak FAULTS=1`, or `--faults`; the share with
+// SOAK_FAULT_ONE_IN, 1 in 50 by default): e2e/count-storage.mjs makes about one
+// storage call in N fail (throws before, or for writes after, doing its work),
+// in the harness, not the product. A 503 with Retry-After is then an expected
+// answer; any other 5xx is unexpected. After the load the faults stop, the
+// objects' alarms get 35 s to repair what is pending, and every user's last
+// token pair is checked: its access token works at /mcp, its grant is listed in
+// the user's grant index (admin API), and its refresh token refreshes. Exits 1
+// on any unexpected 5xx or invariant violation.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { startWorker, RATE_LIMIT_BINDINGS } from "../e2e/harness.mjs";
 import { authorizeUrl, consentAndSignIn, pkcePair, registerClient, tokenRequest } from "../e2e/browser.mjs";
 
-const TOTAL = Number(process.argv[2] ?? 2000);
-const CONCURRENCY = Number(process.argv[3] ?? 16);
+const FAULTS = process.argv.includes("--faults") ? Number(process.env.SOAK_FAULT_ONE_IN ?? 50) : 0;
+const args = process.argv.slice(2).filter((a) => a !== "--faults");
+const TOTAL = Number(args[0] ?? 2000);
+const CONCURRENCY = Number(args[1] ?? 16);
+const ADMIN_TOKEN = "soak-admin-token-0123456789abcdef0123456789";
 const USERS = 64;
 
 // ------------------------------------------------------------ the limits in force
@@ -60,7 +73,7 @@ globalThis.fetch = async (url, init = {}) => {
   const started = performance.now();
   try {
     const res = await realFetch(url, { ...init, headers });
-    samples.push({ kind: kindOf(target, init), status: res.status, ms: performance.now() - started });
+    samples.push({ kind: kindOf(target, init), status: res.status, retryAfter: res.headers.has("retry-after"), ms: performance.now() - started });
     return res;
   } catch (e) {
     samples.push({ kind: kindOf(target, init), status: "network error", ms: performance.now() - started });
@@ -200,6 +213,30 @@ async function scenario() {
   }
 }
 
+// ------------------------------------------------------------ invariants (faults mode)
+
+const grantOf = (token) => token.split(".")[1];
+
+async function checkInvariants() {
+  await realFetch(`${base}/__faults?one_in=0`, { method: "POST" }).then((r) => r.text());
+  // Effects left pending by a fault are retried by the grant's alarm after 30 s.
+  await new Promise((r) => setTimeout(r, 35_000));
+  const violations = [];
+  for (const user of users.filter((u) => u.tokens)) {
+    const headers = { authorization: `Bearer ${user.tokens.access_token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const init = await realFetch(`${base}/mcp`, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "soak", version: "1" } } }) });
+    await init.text();
+    if (init.status !== 200) violations.push(`${user.login}: a token pair handed out does not work at /mcp (${init.status})`);
+    const listed = await realFetch(`${base}/admin/grants?user_id=${encodeURIComponent(`dev:${user.login}`)}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.json());
+    const grant = grantOf(user.tokens.access_token);
+    if (!listed.grants?.some((g) => g.grant_id === grant)) violations.push(`${user.login}: live grant ${grant} is not in the user's index`);
+    const r = await realFetch(`${base}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": user.ip }, body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: user.tokens.refresh_token, client_id: user.client.client_id }) });
+    const body = await r.json().catch(() => ({}));
+    if (r.status !== 200) violations.push(`${user.login}: its refresh token does not refresh (${r.status} ${body.error}: ${body.error_description})`);
+  }
+  return violations;
+}
+
 // ------------------------------------------------------------ run
 
 function percentile(sorted, p) {
@@ -207,7 +244,11 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
 
-const w = await startWorker({ rateLimits: wranglerLimits(), countStorage: true });
+const w = await startWorker({
+  rateLimits: wranglerLimits(),
+  countStorage: true,
+  extraVars: { ADMIN_TOKEN, ...(FAULTS ? { SOAK_FAULT_ONE_IN: String(FAULTS) } : {}) },
+});
 base = w.url;
 let exitCode = 0;
 try {
@@ -223,6 +264,9 @@ try {
   const byStatus = {};
   for (const s of samples) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
   const errors5xx = samples.filter((s) => typeof s.status !== "number" || s.status >= 500);
+  // With faults, a 503 that says when to come back is the honest answer.
+  const expected5xx = FAULTS ? errors5xx.filter((s) => s.status === 503 && s.retryAfter) : [];
+  const unexpected5xx = errors5xx.filter((s) => !expected5xx.includes(s));
   const all = samples.map((s) => s.ms).sort((a, b) => a - b);
 
   console.log(`soak: ${samples.length} requests (target ${TOTAL}), concurrency ${CONCURRENCY}, ${USERS} users on distinct IPs, ${seconds.toFixed(1)} s, ${(samples.length / seconds).toFixed(0)} req/s`);
@@ -231,6 +275,12 @@ try {
   console.log("\nrequests per status:");
   for (const [status, n] of Object.entries(byStatus).sort()) console.log(`  ${status}: ${n}`);
   console.log(`5xx and network errors: ${errors5xx.length}`);
+  if (FAULTS) {
+    const injected = Object.entries(storage).filter(([k]) => k.startsWith("fault.")).reduce((n, [, v]) => n + v, 0);
+    console.log(`faults: about 1 storage call in ${FAULTS} failed: ${injected} injected`);
+    console.log(`  expected 5xx (503 with Retry-After): ${expected5xx.length}`);
+    console.log(`  unexpected 5xx and network errors: ${unexpected5xx.length}`);
+  }
   console.log("\nstorage operations per kind:");
   for (const [kind, n] of Object.entries(storage).sort()) console.log(`  ${kind}: ${n}`);
   const kvWrites = (storage["kv.put"] ?? 0) + (storage["kv.delete"] ?? 0);
@@ -250,10 +300,16 @@ try {
     const statuses = Object.entries(kindStatus[kind]).map(([k, n]) => `${k}:${n}`).join(" ");
     console.log(`  ${kind.padEnd(36)} ${String(list.length).padStart(5)}  ${percentile(list, 50).toFixed(1).padStart(7)} ms ${percentile(list, 99).toFixed(1).padStart(7)} ms  ${statuses}`);
   }
-  if (errors5xx.length) {
-    console.error(`\nFAIL: ${errors5xx.length} responses were 5xx or network errors:`);
-    for (const e of errors5xx.slice(0, 10)) console.error(`  ${e.kind}: ${e.status}`);
+  if (unexpected5xx.length) {
+    console.error(`\nFAIL: ${unexpected5xx.length} responses were unexpected 5xx or network errors:`);
+    for (const e of unexpected5xx.slice(0, 10)) console.error(`  ${e.kind}: ${e.status}`);
     exitCode = 1;
+  }
+  if (FAULTS) {
+    const violations = await checkInvariants();
+    console.log(`\ninvariants after the faults stopped (${users.filter((u) => u.tokens).length} users holding tokens): ${violations.length} violations`);
+    for (const v of violations.slice(0, 10)) console.error(`  ${v}`);
+    if (violations.length) exitCode = 1;
   }
 } finally {
   await w.dispose();

@@ -121,6 +121,11 @@ pub enum HttpError {
     /// the detail goes to the log only.
     #[error("the identity provider is unavailable; try again in {retry_after} seconds")]
     Unavailable { retry_after: u64 },
+    /// Storage (KV, a Durable Object) failed or did not answer. Temporary: the
+    /// client is told when to try again; whatever was stored stays consistent
+    /// (docs/storage-schema.md, "When storage fails").
+    #[error("this server's storage did not answer; try again in {retry_after} seconds")]
+    StorageUnavailable { retry_after: u64 },
     /// A fault of storage or the platform. The detail goes to the log only.
     #[error("internal error")]
     Internal,
@@ -139,7 +144,7 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => 405,
             HttpError::PayloadTooLarge { .. } => 413,
             HttpError::UnreadableBody => 400,
-            HttpError::Unavailable { .. } => 503,
+            HttpError::Unavailable { .. } | HttpError::StorageUnavailable { .. } => 503,
             HttpError::Config(_) | HttpError::Internal => 500,
         }
     }
@@ -151,7 +156,9 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } => "payload_too_large",
             HttpError::UnreadableBody => "invalid_request",
             HttpError::Config(_) => "server_misconfigured",
-            HttpError::Unavailable { .. } => "temporarily_unavailable",
+            HttpError::Unavailable { .. } | HttpError::StorageUnavailable { .. } => {
+                "temporarily_unavailable"
+            }
             HttpError::Internal => "server_error",
         }
     }
@@ -166,7 +173,8 @@ impl HttpError {
             HttpError::MethodNotAllowed { allow, .. } => {
                 reply = reply.header("Allow", &allow.join(", "));
             }
-            HttpError::Unavailable { retry_after } => {
+            HttpError::Unavailable { retry_after }
+            | HttpError::StorageUnavailable { retry_after } => {
                 reply = reply.header("Retry-After", &retry_after.to_string());
             }
             _ => {}

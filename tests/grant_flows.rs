@@ -445,6 +445,45 @@ mod sign_in_policy {
         let (status, err) = w.refresh(&client, &s(&pair, "refresh_token"));
         assert_eq!((status, s(&err, "error")), (400, "invalid_grant".into()));
     }
+
+    #[test]
+    fn a_retry_in_the_grace_window_past_the_maximum_lifetime_is_refused() {
+        let w = World::with(Platform::with_config(config_with(&[
+            ("GRANT_MAX_LIFETIME", "3600"),
+            ("ACCESS_TOKEN_TTL", "3600"),
+        ])));
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        w.p.advance(3590);
+        let (status, _) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(status, 200);
+        // A retry of the same refresh, inside the 60 s grace but past the end.
+        w.p.advance(20);
+        let (status, err) = w.refresh(&client, &s(&pair, "refresh_token"));
+        // (The grant's own end, never past the maximum lifetime, refuses it
+        // before the grace window is looked at.)
+        assert_eq!(
+            (status, s(&err, "error")),
+            (400, "invalid_grant".into()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_retry_in_the_grace_window_re_checks_allowed_users() {
+        let mut w = World::new();
+        let client = w.p.public_client();
+        let pair = w.tokens(&client);
+        let (status, _) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(status, 200);
+        w.p.config.allowed_users = vec!["someone-else".into()];
+        let (status, err) = w.refresh(&client, &s(&pair, "refresh_token"));
+        assert_eq!(
+            (status, s(&err, "error")),
+            (400, "invalid_grant".into()),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -137,6 +137,7 @@ impl Harness {
             request,
             upstream_verifier: UpstreamVerifier::new("upstream-pkce-verifier"),
             nonce: "upstream-nonce".into(),
+            hold_until: 0,
         });
         let token: StateToken = typed(answer).unwrap();
         self.keep(token.secret());
@@ -760,8 +761,14 @@ mod upstream_state {
             request: request(),
             upstream_verifier: UpstreamVerifier::new("v"),
             nonce: "n".into(),
+            hold_until: 0,
         });
-        assert!(matches!(again, Err(GrantError::Internal)));
+        assert!(matches!(
+            again,
+            Err(GrantError::State(
+                mcp_oauth_worker::oauth::grant::StateProblem::ConsentUsed
+            ))
+        ));
         assert!(h.state().is_some());
     }
 

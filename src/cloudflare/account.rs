@@ -37,7 +37,7 @@ pub async fn account(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     match ctx.req.path.as_str() {
         "/account/login" => page::login(&site, &Upstream(ctx)).await,
         "/account/revoke" => page::revoke(&site, &store, &ctx.req.body).await,
-        "/account/logout" => Ok(page::logout(&site)),
+        "/account/logout" => page::logout(&site, &store).await,
         _ => page::show(&site, &store, &ctx.req.query).await,
     }
 }

@@ -139,7 +139,7 @@ async fn authenticate(
     let cache = super::platform::access_cache();
     resource::authenticate(&store, cache, config, issuer, header.as_deref(), now())
         .await
-        .map_err(|_| HttpError::Internal)
+        .map_err(crate::oauth::flow::store_fault)
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -142,6 +142,8 @@ fn start(raw: web_sys::Request, head: RequestHead, env: Env) -> Result<Step, Htt
             Ok(Reply::json(200, &body).no_store())
         })?,
         Route::Mcp => return later(raw, head.method, url, matched, env, config),
+        // Behind its gate, whatever the method (404 while disabled).
+        Route::Admin => return later(raw, head.method, url, matched, env, config),
         _ if head.method == "OPTIONS" => kept(&PREFLIGHT, || Ok(oauth::preflight()))?,
         Route::AuthorizationServerMetadata | Route::ProtectedResourceMetadata => {
             let issuer = issuer(&config, &url);

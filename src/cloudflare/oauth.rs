@@ -6,18 +6,15 @@ use worker::Env;
 
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
-use crate::oauth::crypto::{self, OsEntropy};
+use crate::oauth::crypto::OsEntropy;
 use crate::oauth::flow::{self, Site};
 use crate::oauth::metadata;
-use crate::oauth::policy;
-use crate::oauth::register::{self, RegistrationRequest};
-use crate::oauth::store::{keys, Store};
 use crate::outbound::LocalBoxFuture;
 use crate::upstream::IdentityProvider;
 use std::rc::Rc;
 
 use super::cimd::WorkerDocuments;
-use super::platform::{internal, now, FetchClient, Incoming, KvStore};
+use super::platform::{now, FetchClient, Incoming, KvStore};
 
 pub use crate::oauth::flow::with_cors;
 
@@ -65,45 +62,9 @@ pub fn protected_resource_metadata(ctx: &Ctx<'_>) -> Reply {
 /// costs one KV read; a new public client two (its record, then the block
 /// list) and a write (see `oauth::register` for the storage rules).
 pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
-    if let Some(refused) = policy::registration_closed(&ctx.config.admission) {
-        return Ok(with_cors(refused));
-    }
-    let validated = match RegistrationRequest::from_json(&ctx.req.body).and_then(register::validate)
-    {
-        Ok(v) => v,
-        Err(e) => return Ok(with_cors(e.to_json_reply())),
-    };
     let store = KvStore::from_env(ctx.env)?;
-    let (now, ttl) = (now(), ctx.config.client_ttl);
-    let registered = if validated.is_public() {
-        let client_id = register::public_client_id(&validated, ctx.config.secret_key.expose());
-        let stored = flow::load_client(&store, &client_id).await?;
-        // The same metadata gives the same id: a blocked one stays blocked.
-        // Blocking deletes the record and this refuses to write it again, so
-        // only a registration that would write reads the block list.
-        if stored.as_ref().is_none_or(|c| c.is_expired(now)) {
-            if let Some(refused) = policy::blocked_registration(&store, &client_id).await? {
-                return Ok(with_cors(refused));
-            }
-        }
-        register::register_public(validated, client_id, stored, now, ttl)
-    } else {
-        let rng = OsEntropy;
-        let client_id = crypto::random_id(&rng).map_err(|e| internal("client id", e))?;
-        let secret = crypto::random_secret(&rng).map_err(|e| internal("client secret", e))?;
-        register::register_confidential(validated, client_id, secret, now, ttl)
-    };
-    if registered.write {
-        let client = &registered.client;
-        let json = serde_json::to_string(client).map_err(|e| internal("encode client", e))?;
-        store
-            .put(&keys::client(&client.client_id), &json, ttl)
-            .await
-            .map_err(|_| HttpError::Internal)?;
-    }
-    Ok(with_cors(
-        Reply::json(201, &registered.response()).no_store(),
-    ))
+    let docs = WorkerDocuments::new(ctx.env);
+    flow::register(&site(ctx, None, &docs), &store, &ctx.req.body).await
 }
 
 /// The identity provider for this deployment, built when a flow asks for it.

@@ -324,13 +324,24 @@ pub async fn object_call(
         Some(JsValue::from_str(&body)),
     )
     .map_err(|e| internal("durable object request", e))?;
+    // An object that is reset, times out, or whose storage throws is a
+    // temporary fault: 503 with Retry-After, never a 500.
+    let unavailable = |context: &str, e: &dyn std::fmt::Display| {
+        worker::console_error!("{context}: {e}");
+        HttpError::StorageUnavailable {
+            retry_after: crate::oauth::flow::RETRY_AFTER_SECS,
+        }
+    };
     let mut res = stub
         .fetch_with_request(req)
         .await
-        .map_err(|e| internal("durable object call", e))?;
+        .map_err(|e| unavailable("durable object call", &e))?;
+    if res.status_code() >= 500 {
+        return Err(unavailable("durable object answer", &res.status_code()));
+    }
     res.text()
         .await
-        .map_err(|e| internal("durable object answer", e))
+        .map_err(|e| unavailable("durable object answer", &e))
 }
 
 // The request/response edge, in a few lines of JavaScript. Every call between

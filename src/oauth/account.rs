@@ -5,7 +5,8 @@
 //!   provider as an authorization, with a state of its own kind
 //!   (`account.<random>`), which `GET /callback` recognises and hands here.
 //!   Nothing is stored: the state is bound to the browser by a cookie holding
-//!   its hash, and the PKCE verifier and nonce towards the provider are derived
+//!   a random value that never appears in a URL and a MAC over it and the
+//!   state (`Site::binding_cookie`), and the PKCE verifier and nonce towards the provider are derived
 //!   from the state with `SECRET_KEY` (`crypto::derive`), so the callback
 //!   recomputes them. `ALLOWED_USERS` applies as at any sign-in.
 //! - **Session.** A signed cookie (`__Host-account` on https; HttpOnly,
@@ -22,7 +23,7 @@ use crate::http::{HttpError, Reply};
 use crate::oauth::connections;
 use crate::oauth::crypto::{self, derive};
 use crate::oauth::flow::{Site, Upstream};
-use crate::oauth::index::user_index;
+use crate::oauth::index::{user_index, IndexCommand};
 use crate::oauth::pkce::{self, CodeVerifier};
 use crate::oauth::store::Store;
 use crate::oauth::types::CsrfToken;
@@ -97,12 +98,36 @@ fn nonce_for(site: &Site<'_>, state: &str) -> String {
     crypto::b64(&derive(site.ring().current(), "account-nonce", state))
 }
 
-/// The signed-in user of this browser, if the session is valid.
+/// The signed-in user of this browser, if the session cookie is valid (not
+/// yet checked against a sign-out: [`live_session`]).
 pub fn session(site: &Site<'_>) -> Option<Session> {
     site.cookie(SESSION_COOKIE)
         .and_then(|c| site.ring().verify(SESSION_PURPOSE, c))
         .and_then(|raw| Session::decode(&raw))
         .filter(|s| site.now < s.expires_at)
+}
+
+/// The signed-in user, if the session is valid and the user has not signed
+/// out since it was issued (the time is kept in the user's index object, so
+/// signing out ends every copy of the cookie, not only this browser's).
+pub async fn live_session(
+    site: &Site<'_>,
+    store: &dyn Store,
+) -> Result<Option<Session>, HttpError> {
+    let Some(session) = session(site) else {
+        return Ok(None);
+    };
+    let issued_at = session.expires_at.saturating_sub(SESSION_TTL_SECS);
+    let signed_out = store
+        .index(&user_index(&session.user_id), &IndexCommand::SignedOutAt)
+        .await
+        .map_err(crate::oauth::flow::store_fault)?
+        .map_err(|e| crate::oauth::flow::store_fault(crate::oauth::store::StoreError(e)))?;
+    let ended = signed_out
+        .first()
+        .and_then(|t| t.parse::<u64>().ok())
+        .is_some_and(|at| issued_at <= at);
+    Ok((!ended).then_some(session))
 }
 
 fn message(status: u16, title: &str, text: &str) -> Reply {
@@ -114,7 +139,7 @@ pub async fn show(site: &Site<'_>, store: &dyn Store, query: &str) -> Result<Rep
     if let Some(refused) = site.refuse_plain_http() {
         return Ok(refused);
     }
-    let Some(session) = session(site) else {
+    let Some(session) = live_session(site, store).await? else {
         // Not signed in (or the session ended): straight to the sign-in.
         return Ok(Reply::redirect("/account/login"));
     };
@@ -144,7 +169,11 @@ pub async fn login(site: &Site<'_>, upstream: &dyn Upstream) -> Result<Reply, Ht
     });
     Ok(Reply::redirect(&location).header(
         "Set-Cookie",
-        &site.set_cookie(STATE_COOKIE, &crypto::hash_token(&state), SIGN_IN_TTL_SECS),
+        &site.set_cookie(
+            STATE_COOKIE,
+            &site.binding_cookie(&state)?,
+            SIGN_IN_TTL_SECS,
+        ),
     ))
 }
 
@@ -157,10 +186,7 @@ pub async fn callback(
     code: Option<&str>,
     error: Option<&str>,
 ) -> Result<Reply, HttpError> {
-    let bound = site
-        .cookie(STATE_COOKIE)
-        .is_some_and(|c| crypto::ct_eq(c, &crypto::hash_token(state)));
-    if !bound {
+    if !site.binding_holds(STATE_COOKIE, state) {
         return Ok(message(400, "This sign-in cannot continue", "This sign-in was started in another browser, was already used, or took too long. Open /account and sign in again."));
     }
     let clear = site.clear_cookie(STATE_COOKIE);
@@ -231,7 +257,7 @@ pub async fn revoke(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result<R
     if let Some(refused) = site.refuse_plain_http() {
         return Ok(refused);
     }
-    let Some(session) = session(site) else {
+    let Some(session) = live_session(site, store).await? else {
         return Ok(message(401, "Your session has ended", "Sign-in sessions on this page last 15 minutes. Open /account and sign in again; nothing was revoked."));
     };
     let Some(csrf) = field(body, "csrf").map(CsrfToken::new) else {
@@ -260,8 +286,20 @@ pub async fn revoke(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result<R
     Ok(Reply::redirect(&format!("/account?revoked={ended}")))
 }
 
-/// `POST /account/logout`. (No CSRF check: another site signing a person
-/// out of this page costs them nothing but a sign-in.)
-pub fn logout(site: &Site<'_>) -> Reply {
-    Reply::redirect("/account").header("Set-Cookie", &site.clear_cookie(SESSION_COOKIE))
+/// `POST /account/logout`: ends the session on the server too (every copy
+/// of the cookie, see [`live_session`]), then clears this browser's. (No CSRF
+/// check: another site signing a person out of this page costs them nothing
+/// but a sign-in.)
+pub async fn logout(site: &Site<'_>, store: &dyn Store) -> Result<Reply, HttpError> {
+    if let Some(session) = session(site) {
+        store
+            .index(
+                &user_index(&session.user_id),
+                &IndexCommand::SignOut(site.now),
+            )
+            .await
+            .map_err(crate::oauth::flow::store_fault)?
+            .map_err(|e| crate::oauth::flow::store_fault(crate::oauth::store::StoreError(e)))?;
+    }
+    Ok(Reply::redirect("/account").header("Set-Cookie", &site.clear_cookie(SESSION_COOKIE)))
 }

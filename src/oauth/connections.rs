@@ -13,7 +13,7 @@ use crate::oauth::flow::{self, load_client};
 use crate::oauth::grant::command::{typed, GrantCommand};
 use crate::oauth::grant::inspect::GrantView;
 use crate::oauth::index::{client_index, user_index, IndexCommand};
-use crate::oauth::store::Store;
+use crate::oauth::store::{Store, StoreError};
 
 /// One live grant, as people and operators see it.
 #[derive(Debug, Clone, Serialize)]
@@ -39,7 +39,7 @@ async fn grant_ids(store: &dyn Store, index: &str) -> Result<Vec<String>, HttpEr
         .index(index, &IndexCommand::List)
         .await
         .map_err(flow::store_fault)?
-        .map_err(|_| HttpError::Internal)
+        .map_err(|e| flow::store_fault(StoreError(e)))
 }
 
 async fn forget(store: &dyn Store, index: &str, grant_id: &str) {
@@ -58,7 +58,7 @@ pub async fn live(store: &dyn Store, index: &str) -> Result<Vec<Connection>, Htt
             .grant(&grant_id, &GrantCommand::Status)
             .await
             .map_err(flow::store_fault)?;
-        let status: Option<GrantView> = typed(answer).map_err(|_| HttpError::Internal)?;
+        let status: Option<GrantView> = typed(answer).map_err(flow::grant_fault)?;
         // Live, and really this index's (never trust an entry for more).
         let Some(status) = status
             .filter(|s| index == user_index(&s.user_id) || index == client_index(&s.client_id))
@@ -111,7 +111,7 @@ pub async fn end(
         .grant(grant_id, &GrantCommand::End(user_id.map(str::to_owned)))
         .await
         .map_err(flow::store_fault)?;
-    typed(answer).map_err(|_| HttpError::Internal)
+    typed(answer).map_err(flow::grant_fault)
 }
 
 /// Ends every grant listed in `index`, and empties it. `user_id` as in

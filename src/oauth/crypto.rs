@@ -226,8 +226,20 @@ impl Keyring {
         &self.current
     }
 
-    fn all(&self) -> impl Iterator<Item = &str> {
+    /// Every key held: the current one, then the previous one.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.current.as_str()).chain(self.previous.as_deref())
+    }
+
+    /// A MAC of `input` for `label` with the current key (base64url).
+    pub fn mac(&self, label: &str, input: &str) -> String {
+        b64(&derive(&self.current, label, input))
+    }
+
+    /// Whether `tag` is the MAC of `input` for `label` under any of the keys.
+    pub fn mac_holds(&self, label: &str, input: &str, tag: &str) -> bool {
+        self.all()
+            .any(|k| ct_eq(&b64(&derive(k, label, input)), tag))
     }
 
     /// Signs `payload` for `purpose` with the current key (see [`sign`]).

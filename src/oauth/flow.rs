@@ -98,6 +98,28 @@ impl Site<'_> {
     pub(crate) fn clear_cookie(&self, base: &str) -> String {
         cookies::clear(&cookies::name(base, self.secure), self.secure)
     }
+    /// The value of the cookie that binds a sign-in to the browser that
+    /// started it: a random value that never appears in a URL, and a MAC (with
+    /// `SECRET_KEY`) over it and the sign-in's `state`. Whoever sees the
+    /// callback URL learns the state, but can make no cookie that matches it.
+    pub(crate) fn binding_cookie(&self, state: &str) -> Result<String, HttpError> {
+        let nonce = self.random()?;
+        let tag = self
+            .ring()
+            .mac("browser-binding", &format!("{nonce}\n{state}"));
+        Ok(format!("{nonce}.{tag}"))
+    }
+
+    /// Whether the cookie `base` binds `state` to this browser
+    /// ([`Site::binding_cookie`]).
+    pub(crate) fn binding_holds(&self, base: &str, state: &str) -> bool {
+        self.cookie(base)
+            .and_then(|c| c.split_once('.'))
+            .is_some_and(|(nonce, tag)| {
+                self.ring()
+                    .mac_holds("browser-binding", &format!("{nonce}\n{state}"), tag)
+            })
+    }
     pub(crate) fn random(&self) -> Result<String, HttpError> {
         crypto::random_secret(self.rng).map_err(|_| HttpError::Internal)
     }
@@ -117,14 +139,22 @@ impl Site<'_> {
     }
 }
 
+/// Storage failed or did not answer: the client is asked to try again (503
+/// `temporarily_unavailable` with `Retry-After`); nothing half-done is kept.
 pub(crate) fn store_fault(e: StoreError) -> HttpError {
     let _ = e;
-    HttpError::Internal
+    HttpError::StorageUnavailable {
+        retry_after: RETRY_AFTER_SECS,
+    }
 }
 
-fn grant_fault(e: GrantError) -> HttpError {
-    let _ = e;
-    HttpError::Internal
+pub(crate) fn grant_fault(e: GrantError) -> HttpError {
+    match e {
+        GrantError::Unavailable => HttpError::StorageUnavailable {
+            retry_after: RETRY_AFTER_SECS,
+        },
+        _ => HttpError::Internal,
+    }
 }
 
 fn local_error(status: u16, message: &str) -> Reply {
@@ -329,7 +359,7 @@ pub async fn authorize(
     };
     let remember = consent_may_be_remembered(&request.redirect_uri);
     if remember && already_approved(site, &request) {
-        return start_upstream(site, store, upstream, request, Vec::new()).await;
+        return start_upstream(site, store, upstream, request, Vec::new(), None).await;
     }
     let csrf = CsrfToken::new(site.random()?);
     let flow = site.random_id()?;
@@ -422,7 +452,10 @@ pub async fn consent(
             if ticket.remember {
                 cookies.push(remember_approval(site, &request)?);
             }
-            start_upstream(site, store, upstream, request, cookies).await
+            // The grant is named by the form's own id: posting the same form
+            // again finds the grant begun and begins nothing.
+            let form = (ticket.flow, ticket.expires_at);
+            start_upstream(site, store, upstream, request, cookies, Some(form)).await
         }
         "deny" => {
             // The person answered: now the error may go back to the client.
@@ -443,16 +476,22 @@ fn state_cookie(grant_id: &str) -> String {
 }
 
 /// Creates the grant's pending state and sends the browser to the provider.
+/// `form` is the consent form's id and expiry, when one was posted: the grant
+/// takes its id, so the form is used once.
 async fn start_upstream(
     site: &Site<'_>,
     store: &dyn Store,
     upstream: &dyn Upstream,
     request: AuthorizationRequest,
     cookies: Vec<String>,
+    form: Option<(String, u64)>,
 ) -> Result<Reply, HttpError> {
     // Before anything is stored: an unreachable provider leaves nothing behind.
     let provider = upstream.provider().await?;
-    let grant_id = site.random_id()?;
+    let (grant_id, hold_until) = match form {
+        Some(f) => f,
+        None => (site.random_id()?, 0),
+    };
     let verifier = CodeVerifier::from_random_bytes(
         &crypto::random_bytes::<32>(site.rng).map_err(|_| HttpError::Internal)?,
     );
@@ -462,12 +501,17 @@ async fn start_upstream(
         request,
         upstream_verifier: UpstreamVerifier::new(verifier.secret()),
         nonce: nonce.clone(),
+        hold_until,
     };
     let answer = store
         .grant(&grant_id, &command)
         .await
         .map_err(store_fault)?;
-    let state: StateToken = typed(answer).map_err(grant_fault)?;
+    let state: StateToken = match typed(answer) {
+        Ok(s) => s,
+        Err(GrantError::State(p)) => return Ok(local_error(400, p.message())),
+        Err(e) => return Err(grant_fault(e)),
+    };
     let location = provider.authorize_url(&AuthorizeParams {
         callback_url: &site.callback_url(),
         state: state.secret(),
@@ -479,7 +523,7 @@ async fn start_upstream(
         "Set-Cookie",
         &site.set_cookie(
             &state_cookie(&grant_id),
-            &crypto::hash_token(state.secret()),
+            &site.binding_cookie(state.secret())?,
             PENDING_TTL_SECS,
         ),
     );
@@ -542,10 +586,7 @@ pub async fn callback(
     };
     // The state must come back to the browser that started the sign-in.
     let cookie_name = state_cookie(&grant_id);
-    let bound = site
-        .cookie(&cookie_name)
-        .is_some_and(|c| crypto::ct_eq(c, &crypto::hash_token(state.secret())));
-    if !bound {
+    if !site.binding_holds(&cookie_name, state.secret()) {
         return Ok(local_error(400, "This sign-in was started in another browser, or its cookie expired. Start again from your MCP client."));
     }
     let clear_state = site.clear_cookie(&cookie_name);
@@ -663,6 +704,70 @@ async fn sign_in_step<T: serde::de::DeserializeOwned>(
 async fn abandon(store: &dyn Store, grant_id: &str) {
     // Best effort: an abandoned grant also expires with its pending state.
     let _ = store.grant(grant_id, &GrantCommand::Abandon).await;
+}
+
+// ---------------------------------------------------------------------------
+// POST /register
+
+/// RFC 7591 §3: dynamic client registration. One KV read for a public client
+/// registered before (up to three for a new one: its id under the older
+/// derivations) and at most one KV write; a public client registered again
+/// costs the read only (see
+/// `oauth::register` for the storage rules). A storage fault answers 503
+/// `temporarily_unavailable`: nothing is answered that is not stored.
+pub async fn register(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result<Reply, HttpError> {
+    use crate::oauth::register::{self as reg, RegistrationRequest};
+    if let Some(refused) = crate::oauth::policy::registration_closed(&site.config.admission) {
+        return Ok(with_cors(refused));
+    }
+    let validated = match RegistrationRequest::from_json(body).and_then(reg::validate) {
+        Ok(v) => v,
+        Err(e) => return Ok(with_cors(e.to_json_reply())),
+    };
+    let (now, ttl) = (site.now, site.config.client_ttl);
+    let registered = if validated.is_public() {
+        // Derived under a key that no SECRET_KEY rotation changes (the issuer),
+        // so a client that registers again on each connection keeps its id,
+        // and its refresh tokens, across a rotation.
+        let mut client_id = reg::public_client_id(&validated, &reg::stable_id_key(site.issuer));
+        let mut stored = load_client(store, &client_id).await?;
+        if stored.is_none() {
+            // A client registered while ids were derived with SECRET_KEY keeps
+            // the id it has (read only when the stable id is not stored).
+            for key in site.ring().all() {
+                let legacy = reg::public_client_id(&validated, key);
+                if let Some(found) = load_client(store, &legacy).await? {
+                    client_id = legacy;
+                    stored = Some(found);
+                    break;
+                }
+            }
+        }
+        // The same metadata gives the same id: a blocked one stays blocked.
+        // Blocking deletes the record and this refuses to write it again, so
+        // only a registration that would write reads the block list.
+        if stored.as_ref().is_none_or(|c| c.is_expired(now)) {
+            if let Some(refused) = crate::oauth::policy::blocked_registration(store, &client_id).await? {
+                return Ok(with_cors(refused));
+            }
+        }
+        reg::register_public(validated, client_id, stored, now, ttl)
+    } else {
+        let client_id = site.random_id()?;
+        let secret = site.random()?;
+        reg::register_confidential(validated, client_id, secret, now, ttl)
+    };
+    if registered.write {
+        let client = &registered.client;
+        let json = serde_json::to_string(client).map_err(|_| HttpError::Internal)?;
+        store
+            .put(&keys::client(&client.client_id), &json, ttl)
+            .await
+            .map_err(store_fault)?;
+    }
+    Ok(with_cors(
+        Reply::json(201, &registered.response()).no_store(),
+    ))
 }
 
 // ---------------------------------------------------------------------------

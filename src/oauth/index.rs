@@ -37,6 +37,11 @@ pub enum IndexCommand {
     /// Grant id.
     Remove(String),
     List,
+    /// The user signed out of the account page at this time: every account
+    /// session issued until then ends (only in a user's index).
+    SignOut(u64),
+    /// When the user last signed out (empty: never).
+    SignedOutAt,
 }
 
 /// The answer of an index: the grant ids for `List`, empty otherwise.
@@ -55,6 +60,8 @@ pub trait IndexStorage {
 }
 
 const ENTRY_PREFIX: &str = "g:";
+/// Where a user's index keeps its last sign-out time (no grant entry: no `g:`).
+const SIGNED_OUT_KEY: &str = "signed-out";
 
 /// The name of a user's index object.
 pub fn user_index(user_id: &str) -> String {
@@ -80,6 +87,17 @@ pub async fn run(storage: &dyn IndexStorage, command: IndexCommand, now: u64) ->
             storage.delete(&format!("{ENTRY_PREFIX}{grant_id}")).await?;
             Ok(Vec::new())
         }
+        IndexCommand::SignOut(at) => {
+            storage.put(SIGNED_OUT_KEY, &at.to_string()).await?;
+            Ok(Vec::new())
+        }
+        IndexCommand::SignedOutAt => Ok(storage
+            .list(SIGNED_OUT_KEY, 1)
+            .await?
+            .into_iter()
+            .filter(|(k, _)| k == SIGNED_OUT_KEY)
+            .map(|(_, v)| v)
+            .collect()),
         IndexCommand::List => {
             let mut out = Vec::new();
             for (key, value) in storage.list(ENTRY_PREFIX, MAX_LISTED).await? {

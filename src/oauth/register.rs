@@ -540,6 +540,13 @@ pub fn public_client_id(validated: &ValidatedRegistration, server_secret: &str) 
     )
 }
 
+/// The key public client ids are derived with: stable across `SECRET_KEY`
+/// rotations (a public client id is no secret: anyone who registers the same
+/// metadata gets it), distinct per deployment (its issuer).
+pub fn stable_id_key(issuer: &str) -> String {
+    format!("public-client-ids\n{issuer}")
+}
+
 /// Every registered value in a fixed order, as one JSON array.
 fn canonical_metadata(v: &ValidatedRegistration) -> String {
     let uris: Vec<&str> = v.redirect_uris.iter().map(RedirectUri::as_str).collect();

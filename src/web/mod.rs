@@ -107,6 +107,10 @@ pub fn error_page(err: &HttpError) -> Reply {
             "The sign-in service is not answering",
             format!("This server could not reach the identity provider it signs you in with. Nothing was lost: try again in {retry_after} seconds, from your MCP client."),
         ),
+        HttpError::StorageUnavailable { retry_after } => (
+            "This server is not answering",
+            format!("This server could not reach its storage. Nothing half-done was kept: try again in {retry_after} seconds."),
+        ),
         HttpError::Config(detail) => (
             "This server is not set up correctly",
             format!("Its operator needs to fix a setting: {detail}"),
@@ -118,7 +122,9 @@ pub fn error_page(err: &HttpError) -> Reply {
         other => ("This request cannot be answered", other.to_string()),
     };
     let mut reply = message_page(err.status(), title, &message).no_store();
-    if let HttpError::Unavailable { retry_after } = err {
+    if let HttpError::Unavailable { retry_after } | HttpError::StorageUnavailable { retry_after } =
+        err
+    {
         reply = reply.header("Retry-After", &retry_after.to_string());
     }
     reply

@@ -138,6 +138,152 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
 }
 
 // ---------------------------------------------------------------------------
+// Fault injection
+
+/// What an injected fault does to the operation it hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The operation does not happen and its caller gets an error (a KV put
+    /// that throws, a Durable Object call that is reset before it runs, an
+    /// upstream that answers 500).
+    Fail,
+    /// The operation happens, but its caller gets an error (a write that landed
+    /// before the connection dropped, an object call whose answer is lost).
+    /// Reads are not changed by it, so it is injected into writes and calls only.
+    Lost,
+    /// The operation never answers: the request is cut off there (a Durable
+    /// Object evicted mid-call, an upstream that never answers, the platform's
+    /// time limit). The driver ([`Platform::drive`]) then drops the request.
+    Hang,
+}
+
+impl Fault {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Fail => "fail",
+            Fault::Lost => "lost",
+            Fault::Hang => "hang",
+        }
+    }
+}
+
+/// Which storage, upstream or fetch operation fails, and how. Every operation
+/// of the platform asks [`FaultPlan::hit`] first; while the plan is armed, each
+/// is one numbered step, named in [`FaultPlan::trace`].
+#[derive(Default)]
+pub struct FaultPlan {
+    armed: Cell<bool>,
+    step: Cell<u32>,
+    at: Cell<Option<(u32, Fault)>>,
+    /// A share of operations that fail (`1 in n`, picked by a counter run
+    /// through SplitMix64), for randomized runs; 0 is none.
+    pub one_in: Cell<u64>,
+    rand: Cell<u64>,
+    pub trace: RefCell<Vec<String>>,
+    /// Set when a [`Fault::Hang`] was hit: the request can never finish.
+    pub hung: Cell<bool>,
+    /// Faults injected since the last [`FaultPlan::arm`].
+    pub injected: Cell<u32>,
+}
+
+impl FaultPlan {
+    /// Starts numbering steps from 1; `at` is the step to fault, if any.
+    pub fn arm(&self, at: Option<(u32, Fault)>) {
+        self.armed.set(true);
+        self.step.set(0);
+        self.at.set(at);
+        self.trace.borrow_mut().clear();
+        self.hung.set(false);
+        self.injected.set(0);
+    }
+
+    pub fn disarm(&self) {
+        self.armed.set(false);
+        self.hung.set(false);
+        self.at.set(None);
+        self.one_in.set(0);
+    }
+
+    /// The fault for the operation `op` (`kv.put access:…`), if it is the one.
+    /// `writes` says whether the operation changes anything ([`Fault::Lost`]
+    /// then means "done, but the caller hears an error").
+    pub fn hit(&self, op: &str, writes: bool) -> Option<Fault> {
+        if !self.armed.get() {
+            return None;
+        }
+        let n = self.step.get() + 1;
+        self.step.set(n);
+        self.trace.borrow_mut().push(op.to_owned());
+        let mut fault = match self.at.get() {
+            Some((at, fault)) if at == n => Some(fault),
+            _ => None,
+        };
+        let one_in = self.one_in.get();
+        if fault.is_none() && one_in > 0 {
+            let r = splitmix(self.rand.get());
+            self.rand.set(r);
+            if r.is_multiple_of(one_in) {
+                fault = Some(if writes && r.is_multiple_of(2) {
+                    Fault::Lost
+                } else {
+                    Fault::Fail
+                });
+            }
+        }
+        if fault == Some(Fault::Lost) && !writes {
+            fault = Some(Fault::Fail);
+        }
+        if fault.is_some() {
+            self.injected.set(self.injected.get() + 1);
+        }
+        if fault == Some(Fault::Hang) {
+            self.hung.set(true);
+        }
+        fault
+    }
+}
+
+fn splitmix(n: u64) -> u64 {
+    let n = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = n;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A future that never finishes: an operation that hangs.
+pub struct Never;
+
+impl Future for Never {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
+}
+
+/// Runs `plan`'s decision for `op` in an async operation: `Some(Err)` when the
+/// operation fails before doing anything, never returns on a hang, `None` to go
+/// on (the caller checks [`after`] for a lost answer).
+async fn before(plan: &FaultPlan, op: &str, writes: bool) -> Result<Option<Fault>, String> {
+    match plan.hit(op, writes) {
+        Some(Fault::Fail) => Err(format!("injected failure: {op}")),
+        Some(Fault::Hang) => {
+            Never.await;
+            unreachable!()
+        }
+        other => Ok(other),
+    }
+}
+
+/// The answer of an operation that ran: an error if its answer was lost.
+fn after<T>(fault: Option<Fault>, op: &str, done: T) -> Result<T, String> {
+    match fault {
+        Some(Fault::Lost) => Err(format!("injected lost answer: {op}")),
+        _ => Ok(done),
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The upstream identity provider
 
 /// How the fake provider answers a refresh.
@@ -162,6 +308,8 @@ pub struct FakeProvider {
     pub refresh_calls: Cell<u32>,
     pub spent_refresh_tokens: RefCell<Vec<String>>,
     pub issued: Cell<u32>,
+    /// Faults injected into the provider's calls (shared with the platform).
+    pub faults: Rc<FaultPlan>,
 }
 
 impl Default for FakeProvider {
@@ -172,6 +320,7 @@ impl Default for FakeProvider {
             refresh_calls: Cell::new(0),
             spent_refresh_tokens: RefCell::new(Vec::new()),
             issued: Cell::new(0),
+            faults: Rc::new(FaultPlan::default()),
         }
     }
 }
@@ -210,11 +359,17 @@ impl IdentityProvider for FakeProvider {
         params: ExchangeParams<'a>,
     ) -> LocalBoxFuture<'a, Result<SignIn, UpstreamError>> {
         Box::pin(async move {
+            // The provider's token endpoint: a code it has not redeemed yet
+            // may fail (500) or never answer; a lost answer spends the code.
+            let fault = before(&self.faults, "upstream.exchange", true)
+                .await
+                .map_err(UpstreamError::Network)?;
             if params.code != "idp-code" {
                 return Err(UpstreamError::Provider("bad code".into()));
             }
             let n = self.issued.get() + 1;
             self.issued.set(n);
+            after(fault, "upstream.exchange", ()).map_err(UpstreamError::Network)?;
             Ok(SignIn {
                 user: self.user.borrow().clone(),
                 // Expiring soon, so every refresh asks the provider.
@@ -238,6 +393,9 @@ impl IdentityProvider for FakeProvider {
                 return Ok(None);
             }
             self.refresh_calls.set(self.refresh_calls.get() + 1);
+            let fault = before(&self.faults, "upstream.refresh", true)
+                .await
+                .map_err(UpstreamError::Network)?;
             // A real provider answers later: let other requests run meanwhile.
             yield_now().await;
             yield_now().await;
@@ -254,6 +412,9 @@ impl IdentityProvider for FakeProvider {
                     list.push(spent);
                     let n = self.issued.get() + 1;
                     self.issued.set(n);
+                    // A lost answer: the provider rotated (the old refresh
+                    // token is spent) but we never see the new tokens.
+                    after(fault, "upstream.refresh", ()).map_err(UpstreamError::Network)?;
                     Ok(Some(upstream_tokens(n, now + 60)))
                 }
             }
@@ -354,6 +515,82 @@ pub struct Platform {
     pub failing_index_calls: Cell<u32>,
     /// The web as Client ID Metadata Documents see it.
     pub docs: FakeDocuments,
+    /// Faults injected into any operation above (KV, grant and index objects
+    /// and their storage, the provider, document fetches).
+    pub faults: Rc<FaultPlan>,
+}
+
+/// An object's storage seen through the platform's fault plan.
+pub struct Faulty<'a, S> {
+    pub inner: &'a S,
+    pub plan: &'a FaultPlan,
+    /// The object's name in the trace (`grant`, `index`).
+    pub name: &'static str,
+}
+
+impl<S: ObjectStorage> ObjectStorage for Faulty<'_, S> {
+    fn load(&self) -> LocalBoxFuture<'_, Result<Option<String>, String>> {
+        Box::pin(async move {
+            let op = format!("{}.load", self.name);
+            let fault = before(self.plan, &op, false).await?;
+            let v = self.inner.load().await?;
+            after(fault, &op, v)
+        })
+    }
+    fn save<'a>(&'a self, state: &'a str) -> LocalBoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let op = format!("{}.save", self.name);
+            let fault = before(self.plan, &op, true).await?;
+            self.inner.save(state).await?;
+            after(fault, &op, ())
+        })
+    }
+    fn erase(&self) -> LocalBoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let op = format!("{}.erase", self.name);
+            let fault = before(self.plan, &op, true).await?;
+            self.inner.erase().await?;
+            after(fault, &op, ())
+        })
+    }
+    fn set_alarm(&self, in_secs: u64) -> LocalBoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let op = format!("{}.set_alarm", self.name);
+            let fault = before(self.plan, &op, true).await?;
+            self.inner.set_alarm(in_secs).await?;
+            after(fault, &op, ())
+        })
+    }
+}
+
+impl<S: IndexStorage> IndexStorage for Faulty<'_, S> {
+    fn put<'a>(&'a self, key: &'a str, value: &'a str) -> LocalBoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let op = format!("{}.put", self.name);
+            let fault = before(self.plan, &op, true).await?;
+            self.inner.put(key, value).await?;
+            after(fault, &op, ())
+        })
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let op = format!("{}.delete", self.name);
+            let fault = before(self.plan, &op, true).await?;
+            self.inner.delete(key).await?;
+            after(fault, &op, ())
+        })
+    }
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        limit: usize,
+    ) -> LocalBoxFuture<'a, Result<Vec<(String, String)>, String>> {
+        Box::pin(async move {
+            let op = format!("{}.list", self.name);
+            before(self.plan, &op, false).await?;
+            self.inner.list(prefix, limit).await
+        })
+    }
 }
 
 /// One grant index object's storage, in memory.
@@ -397,11 +634,15 @@ impl Platform {
     }
 
     pub fn with_config(config: Config) -> Platform {
+        let faults = Rc::new(FaultPlan::default());
         Platform {
             config,
             now: Cell::new(T0),
             rng: CountingEntropy(Cell::new(7)),
-            provider: Rc::new(FakeProvider::default()),
+            provider: Rc::new(FakeProvider {
+                faults: faults.clone(),
+                ..FakeProvider::default()
+            }),
             kv: RefCell::new(BTreeMap::new()),
             kv_history: RefCell::new(Vec::new()),
             objects: RefCell::new(HashMap::new()),
@@ -410,8 +651,42 @@ impl Platform {
             failing_deletes: Cell::new(0),
             indexes: RefCell::new(HashMap::new()),
             failing_index_calls: Cell::new(0),
-            docs: FakeDocuments::default(),
+            docs: FakeDocuments {
+                faults: faults.clone(),
+                ..FakeDocuments::default()
+            },
+            faults,
         }
+    }
+
+    /// Runs one request to its end, or until an operation it waits on hangs
+    /// (then the request is dropped, as the platform drops a request past its
+    /// time limit, and `None` is returned).
+    pub fn drive<F: Future>(&self, f: F) -> Option<F::Output> {
+        let mut f = std::pin::pin!(f);
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        for _ in 0..1_000_000 {
+            match f.as_mut().poll(&mut cx) {
+                Poll::Ready(v) => return Some(v),
+                Poll::Pending if self.faults.hung.get() => return None,
+                Poll::Pending => {}
+            }
+        }
+        panic!("a request neither finished nor hung");
+    }
+
+    /// Every grant object that holds a state.
+    pub fn grant_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .objects
+            .borrow()
+            .iter()
+            .filter(|(_, o)| o.slot.value.borrow().is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        ids.sort();
+        ids
     }
 
     pub fn advance(&self, secs: u64) {
@@ -514,10 +789,23 @@ impl Platform {
             .and_then(|o| o.slot.alarm_in.get())
     }
 
+    /// Clears a grant object's alarm (it fired): the alarm sets it again if
+    /// it has more to do.
+    pub fn take_alarm(&self, grant_id: &str) {
+        if let Some(o) = self.objects.borrow().get(grant_id) {
+            o.slot.alarm_in.set(None);
+        }
+    }
+
     /// Runs a grant object's alarm, as the platform would when it fires.
     pub fn fire_alarm(&self, grant_id: &str) {
         let obj = self.object(grant_id);
-        block_on(obj.core.alarm(&obj.slot, self, self.now.get()));
+        let storage = Faulty {
+            inner: &obj.slot,
+            plan: &self.faults,
+            name: "grant",
+        };
+        block_on(obj.core.alarm(&storage, self, self.now.get()));
     }
 
     fn object(&self, grant_id: &str) -> Rc<Object> {
@@ -647,6 +935,9 @@ impl IdentityProvider for Shared {
 impl Store for Platform {
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
+            before(&self.faults, &format!("kv.get {}", key_kind(key)), false)
+                .await
+                .map_err(StoreError)?;
             self.count(|c| c.kv_reads += 1);
             Ok(self.kv_get(key))
         })
@@ -660,6 +951,8 @@ impl Store for Platform {
     ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             assert!(ttl > 0, "a KV put without a lifetime: {key}");
+            let op = format!("kv.put {}", key_kind(key));
+            let fault = before(&self.faults, &op, true).await.map_err(StoreError)?;
             if self.failing_puts.get() > 0 {
                 self.failing_puts.set(self.failing_puts.get() - 1);
                 return Err(StoreError("injected put failure".into()));
@@ -671,19 +964,21 @@ impl Store for Platform {
             self.kv
                 .borrow_mut()
                 .insert(key.to_owned(), (value.to_owned(), expires));
-            Ok(())
+            after(fault, &op, ()).map_err(StoreError)
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            let op = format!("kv.delete {}", key_kind(key));
+            let fault = before(&self.faults, &op, true).await.map_err(StoreError)?;
             if self.failing_deletes.get() > 0 {
                 self.failing_deletes.set(self.failing_deletes.get() - 1);
                 return Err(StoreError("injected delete failure".into()));
             }
             self.count(|c| c.kv_deletes += 1);
             self.kv.borrow_mut().remove(key);
-            Ok(())
+            after(fault, &op, ()).map_err(StoreError)
         })
     }
 
@@ -694,6 +989,13 @@ impl Store for Platform {
         limit: usize,
     ) -> LocalBoxFuture<'a, Result<KeyPage, StoreError>> {
         Box::pin(async move {
+            before(
+                &self.faults,
+                &format!("kv.list {}", key_kind(prefix)),
+                false,
+            )
+            .await
+            .map_err(StoreError)?;
             self.count(|c| c.kv_lists += 1);
             // The cursor is the last key of the previous page.
             let all = self.kv_keys(prefix);
@@ -714,6 +1016,8 @@ impl Store for Platform {
         command: &'a GrantCommand,
     ) -> LocalBoxFuture<'a, Result<GrantAnswer, StoreError>> {
         Box::pin(async move {
+            let op = format!("grant.call {}", command_kind(command));
+            let fault = before(&self.faults, &op, true).await.map_err(StoreError)?;
             self.count(|c| c.grant_calls += 1);
             // Exactly what crosses to the Durable Object and back: JSON.
             let wire = serde_json::to_string(command).unwrap();
@@ -733,9 +1037,14 @@ impl Store for Platform {
                 now: self.now.get(),
                 rng: &self.rng,
             };
-            let answer = obj.core.run(&obj.slot, &svc, command).await;
+            let storage = Faulty {
+                inner: &obj.slot,
+                plan: &self.faults,
+                name: "grant",
+            };
+            let answer = obj.core.run(&storage, &svc, command).await;
             let wire = serde_json::to_string(&answer).unwrap();
-            Ok(serde_json::from_str(&wire).unwrap())
+            after(fault, &op, serde_json::from_str(&wire).unwrap()).map_err(StoreError)
         })
     }
 
@@ -745,6 +1054,8 @@ impl Store for Platform {
         command: &'a IndexCommand,
     ) -> LocalBoxFuture<'a, Result<IndexAnswer, StoreError>> {
         Box::pin(async move {
+            let op = format!("index.call {}", command_kind_index(command));
+            let fault = before(&self.faults, &op, true).await.map_err(StoreError)?;
             if self.failing_index_calls.get() > 0 {
                 self.failing_index_calls
                     .set(self.failing_index_calls.get() - 1);
@@ -754,10 +1065,40 @@ impl Store for Platform {
             let wire = serde_json::to_string(command).unwrap();
             let command: IndexCommand = serde_json::from_str(&wire).unwrap();
             let slot = self.index_slot(name);
-            let answer = index::run(&*slot, command, self.now.get()).await;
+            let storage = Faulty {
+                inner: &*slot,
+                plan: &self.faults,
+                name: "index",
+            };
+            let answer = index::run(&storage, command, self.now.get()).await;
             let wire = serde_json::to_string(&answer).unwrap();
-            Ok(serde_json::from_str(&wire).unwrap())
+            after(fault, &op, serde_json::from_str(&wire).unwrap()).map_err(StoreError)
         })
+    }
+}
+
+/// The kind of a KV key (`access`, `client`, ...), for the fault trace.
+fn key_kind(key: &str) -> &str {
+    key.split(':').next().unwrap_or(key)
+}
+
+/// A grant command's name (`refresh`, `redeem`, ...), for the fault trace.
+fn command_kind(command: &GrantCommand) -> String {
+    let json = serde_json::to_value(command).unwrap_or_default();
+    match json {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Object(m) => m.keys().next().cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn command_kind_index(command: &IndexCommand) -> &'static str {
+    match command {
+        IndexCommand::Add(..) => "add",
+        IndexCommand::Remove(..) => "remove",
+        IndexCommand::List => "list",
+        IndexCommand::SignOut(..) => "sign_out",
+        IndexCommand::SignedOutAt => "signed_out_at",
     }
 }
 
@@ -841,6 +1182,7 @@ pub struct FakeDocuments {
     pub fetches: RefCell<Vec<String>>,
     pub cache: RefCell<DocumentCache>,
     pub used: RefCell<HashMap<String, u64>>,
+    pub faults: Rc<FaultPlan>,
 }
 
 pub fn fake_sign(key: &serde_json::Value, signed: &[u8]) -> Vec<u8> {
@@ -873,6 +1215,9 @@ impl FakeDocuments {
 impl ClientDocuments for FakeDocuments {
     fn fetch<'a>(&'a self, url: &'a str) -> LocalBoxFuture<'a, Result<Fetched, FetchError>> {
         Box::pin(async move {
+            before(&self.faults, "fetch.document", false)
+                .await
+                .map_err(FetchError::Unreachable)?;
             self.fetches.borrow_mut().push(url.to_owned());
             yield_now().await;
             self.answers

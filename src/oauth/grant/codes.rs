@@ -24,13 +24,14 @@ pub fn begin(
     grant_id: &str,
     request: AuthorizationRequest,
     upstream_verifier: UpstreamVerifier,
-    nonce: String,
+    (nonce, hold_until): (String, u64),
     now: u64,
     rng: &dyn Entropy,
 ) -> Step<StateToken> {
     if existing.is_some() {
-        // Grant ids are random; a collision is a fault, never a takeover.
-        return Step::fail(existing, GrantError::Internal);
+        // The grant id is the consent form's: a form posted again begins
+        // nothing (and a collision of random ids is never a takeover).
+        return Step::fail(existing, GrantError::State(StateProblem::ConsentUsed));
     }
     let state_token = match crypto::random_secret(rng) {
         Ok(secret) => format!("{grant_id}.{secret}"),
@@ -54,10 +55,11 @@ pub fn begin(
         previous: None,
         spent: Vec::new(),
         access: Vec::new(),
-        expires_at: now + PENDING_TTL_SECS,
+        expires_at: (now + PENDING_TTL_SECS).max(hold_until),
         revoked_at: None,
         pending_effects: Vec::new(),
         indexed: false,
+        hold_until,
     };
     Step::ok(Some(state), StateToken::new(state_token), Vec::new())
 }
@@ -150,7 +152,7 @@ pub fn issue_code(
         wrapped_key: wrapped,
         redeemed: false,
     });
-    state.expires_at = now + CODE_TTL_SECS;
+    state.expires_at = (now + CODE_TTL_SECS).max(state.hold_until);
     Step::ok(Some(state), AuthCode::new(code), Vec::new())
 }
 

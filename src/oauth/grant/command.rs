@@ -22,6 +22,9 @@ pub enum GrantCommand {
         request: AuthorizationRequest,
         upstream_verifier: UpstreamVerifier,
         nonce: String,
+        /// When the consent form that begins it expires (0: no form).
+        #[serde(default)]
+        hold_until: u64,
     },
     TakeState {
         state: StateToken,
@@ -105,12 +108,13 @@ pub fn execute(
             request,
             upstream_verifier,
             nonce,
+            hold_until,
         } => codes::begin(
             state,
             &grant_id,
             request,
             upstream_verifier,
-            nonce,
+            (nonce, hold_until),
             now,
             rng,
         )
@@ -122,7 +126,14 @@ pub fn execute(
         GrantCommand::Abandon => {
             // Only a grant that never issued a code may be forgotten this way.
             if state.as_ref().is_none_or(|s| s.user_id.is_none()) {
-                Step::ok(None, (), Vec::new()).into()
+                // Kept as a trace while its consent form is valid, so the
+                // form cannot begin it again.
+                let trace = state.filter(|s| s.hold_until > now).map(|mut s| {
+                    s.pending = None;
+                    s.expires_at = s.hold_until;
+                    s
+                });
+                Step::ok(trace, (), Vec::new()).into()
             } else {
                 Step::<()>::fail(state, GrantError::Internal).into()
             }

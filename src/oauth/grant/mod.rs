@@ -203,6 +203,11 @@ pub struct GrantState {
     /// removals are queued.
     #[serde(default)]
     pub indexed: bool,
+    /// Until when the consent form that began this grant is valid: the object
+    /// is kept at least that long (as a trace, if the sign-in was abandoned),
+    /// so posting the same form again begins nothing (single-use consent).
+    #[serde(default)]
+    pub hold_until: u64,
 }
 
 impl GrantState {
@@ -281,6 +286,8 @@ pub enum StateProblem {
     Expired,
     /// The code cannot be issued (twice, or after the grant ended).
     CannotComplete,
+    /// The consent form that would begin the grant was already used.
+    ConsentUsed,
 }
 
 impl StateProblem {
@@ -302,6 +309,9 @@ impl StateProblem {
             StateProblem::CannotComplete => {
                 "This sign-in cannot be completed twice. Start again from your MCP client."
             }
+            StateProblem::ConsentUsed => {
+                "This consent form was already sent. Start again from your MCP client."
+            }
         }
     }
 }
@@ -316,8 +326,9 @@ pub enum GrantError {
     /// The callback's state is unknown, spent, expired or from another sign-in.
     #[error("{}", .0.message())]
     State(StateProblem),
-    /// The identity provider could not be reached; nothing changed, retry later.
-    #[error("the identity provider could not be reached")]
+    /// The identity provider or the grant's storage could not be reached;
+    /// nothing was committed that the retry cannot complete: retry later.
+    #[error("the identity provider or storage could not be reached")]
     Unavailable,
     /// A fault of ours (storage, randomness, a state that no longer decodes).
     #[error("internal error")]
@@ -340,7 +351,7 @@ impl GrantError {
             }
             GrantError::State(p) => OAuthError::invalid_grant(p.message()),
             GrantError::Unavailable => OAuthError::temporarily_unavailable(
-                "the identity provider could not be reached; try again",
+                "the identity provider or this server's storage could not be reached; try again",
             ),
             GrantError::Internal => OAuthError::server_error("the grant could not be processed"),
         }

@@ -125,7 +125,9 @@ impl GrantObject {
         command: GrantCommand,
     ) -> GrantAnswer {
         let _turn = self.gate.lock().await;
-        let raw = storage.load().await.map_err(|_| GrantError::Internal)?;
+        // Storage that fails or does not answer is temporary: the caller is
+        // told to retry (503), and nothing half-done was committed.
+        let raw = storage.load().await.map_err(|_| GrantError::Unavailable)?;
         let mut current = decode(raw.as_deref())?;
         // Deletes an earlier transition could not apply yet go first, in order.
         let leftovers = current
@@ -232,6 +234,10 @@ async fn refresh(
 ) -> Result<(Outcome, Option<GrantState>), GrantError> {
     let ready = match rotation::start(current, input, svc.now, &svc.keys) {
         Start::Done(step) => return Ok((step.into(), None)),
+        Start::Replay(state, pair) => {
+            let step = rotation::replay(state, pair, svc.now, &svc.keys, svc.allowed_users);
+            return Ok((step.into(), None));
+        }
         Start::Ready(ready) => ready,
     };
     if !user_allowed(svc.allowed_users, &ready.props.user) {
@@ -298,7 +304,10 @@ async fn refresh(
 
 async fn save(storage: &dyn ObjectStorage, state: &GrantState) -> Result<(), GrantError> {
     let json = serde_json::to_string(state).map_err(|_| GrantError::Internal)?;
-    storage.save(&json).await.map_err(|_| GrantError::Internal)
+    storage
+        .save(&json)
+        .await
+        .map_err(|_| GrantError::Unavailable)
 }
 
 /// Stores the outcome and applies its effects (see the module docs for the order).
@@ -321,24 +330,42 @@ async fn commit(
 
     let Some(mut state) = state else {
         if raw.is_some() {
-            storage.erase().await.map_err(|_| GrantError::Internal)?;
+            storage.erase().await.map_err(|_| GrantError::Unavailable)?;
         }
         let _ = apply(svc.store, &effects_all).await;
         return answer;
     };
 
     if issues_tokens {
+        let (index, kv): (Vec<Effect>, Vec<Effect>) =
+            effects_all.into_iter().partition(Effect::is_index);
+        // Every effect but the new records (index updates, and deletes left
+        // by earlier transitions): kept with whatever is stored should this
+        // issuance not commit.
+        let carried: Vec<Effect> = index
+            .iter()
+            .chain(kv.iter())
+            .filter(|e| !matches!(e, Effect::Put { .. }))
+            .cloned()
+            .collect();
         // New upstream tokens are stored first: once the provider has answered,
-        // its spent refresh token must never be needed again, whatever fails next.
-        if let Some(kept) = &fallback {
-            save(storage, kept).await?;
+        // its spent refresh token must never be needed again, whatever fails
+        // next. The pending effects go with them: the grant keeps working, so
+        // it must stay listed (and what was to be deleted, deleted).
+        if let Some(mut kept) = fallback {
+            kept.pending_effects = carried;
+            save(storage, &kept).await?;
+            if !kept.pending_effects.is_empty() {
+                let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
+            }
         }
         // The KV writes decide whether the tokens exist; index updates never
         // hold an issuance back: one that fails is stored as pending with the
         // state and retried by the alarm.
-        let (index, kv): (Vec<Effect>, Vec<Effect>) =
-            effects_all.into_iter().partition(Effect::is_index);
         if apply(svc.store, &kv).await.is_err() {
+            // A write that failed may still have landed: its token is never
+            // handed out, so its record goes (best effort).
+            forget_records(svc.store, &kv).await;
             return Err(GrantError::Unavailable);
         }
         let mut failed = Vec::new();
@@ -353,12 +380,18 @@ async fn commit(
             failed.push(effect);
         }
         state.pending_effects = failed;
+        if !state.pending_effects.is_empty() {
+            // Set before the state that needs it is stored (see below). The
+            // retry comes first; the alarm then sets itself for the expiry.
+            let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
+        }
+        // A save that fails may still have landed (its answer lost): the
+        // records stay, so a retry inside the grace window that gets this
+        // pair back finds them. If it did not land, they belong to tokens
+        // never handed out, and expire with their lifetime.
         save(storage, &state).await?;
         if state.pending_effects.is_empty() {
             schedule_if_new(storage, raw, &state, svc.now).await;
-        } else {
-            // The retry comes first; the alarm then sets itself for the expiry.
-            let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
         }
         return answer;
     }
@@ -368,6 +401,13 @@ async fn commit(
         return answer;
     }
     state.pending_effects = effects_all;
+    if !state.pending_effects.is_empty() {
+        // The alarm is set before the state that needs it is stored: should
+        // this request be cut off or the save's answer be lost, the alarm
+        // still applies the effects. (An alarm that finds nothing to do sets
+        // itself for the grant's end.)
+        let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
+    }
     save(storage, &state).await?;
     if !state.pending_effects.is_empty() {
         if apply(svc.store, &state.pending_effects).await.is_ok() {
@@ -381,6 +421,15 @@ async fn commit(
     }
     schedule_if_new(storage, raw, &state, svc.now).await;
     answer
+}
+
+/// Best effort: deletes the access records of an issuance that did not commit.
+async fn forget_records(store: &dyn Store, written: &[Effect]) {
+    for effect in written {
+        if let Effect::Put { key, .. } = effect {
+            let _ = store.delete(key).await;
+        }
+    }
 }
 
 /// Cleans up after the grant's last possible use. Set once, when the object

@@ -43,8 +43,11 @@ pub struct Ready {
 // Short-lived and moved once; boxing either half buys nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum Start {
-    /// Decided without rotating: a replay in grace, theft, or an error.
+    /// Decided without rotating: theft, or an error.
     Done(Step<TokenPair>),
+    /// A retry within the grace window: the pair it gets back, once
+    /// [`replay`] has checked the sign-in policy again.
+    Replay(GrantState, TokenPair),
     Ready(Ready),
 }
 
@@ -85,7 +88,7 @@ pub fn start(
                 .ok()
                 .and_then(|raw| crate::http::json_from_bytes::<TokenPair>(&raw));
             return match replay {
-                Some(pair) => Start::Done(Step::ok(Some(state), pair, Vec::new())),
+                Some(pair) => Start::Replay(state, pair),
                 // Sealed under a key no longer held: not valid, not a fault.
                 None => fail(Some(state), invalid_grant(INVALID)),
             };
@@ -169,6 +172,62 @@ pub fn start(
         props,
         scope,
     })
+}
+
+/// A retry within the grace window gets the pair it was answered before, but
+/// only while the grant may still be used: its maximum lifetime not reached,
+/// and its user still allowed to sign in (`ALLOWED_USERS`), as for any refresh.
+pub fn replay(
+    state: GrantState,
+    pair: TokenPair,
+    now: u64,
+    keys: &Keys<'_>,
+    allowed_users: &[String],
+) -> Step<TokenPair> {
+    if now >= state.hard_expiry(keys) {
+        let mut state = state;
+        let effects = end_grant(&mut state, now);
+        return Step {
+            state: Some(state),
+            result: Err(invalid_grant(
+                "this grant reached its maximum lifetime; authorize again",
+            )),
+            effects,
+        };
+    }
+    // The props open with the key the replayed (current) refresh token wraps.
+    let user = state
+        .refresh
+        .as_ref()
+        .and_then(|r| {
+            keys.ring
+                .unwrap_key(
+                    pair.refresh_token.secret(),
+                    &r.wrapped_key,
+                    purpose::WRAP_REFRESH,
+                    &state.id,
+                )
+                .ok()
+        })
+        .and_then(|key| open_props(&key, state.props.as_deref()?, &state.id).ok())
+        .map(|p| p.user);
+    match user {
+        Some(user) if crate::user::user_allowed(allowed_users, &user) => {
+            Step::ok(Some(state), pair, Vec::new())
+        }
+        Some(_) => {
+            let mut state = state;
+            let effects = end_grant(&mut state, now);
+            Step {
+                state: Some(state),
+                result: Err(invalid_grant(
+                    "this user is no longer allowed to sign in to this server",
+                )),
+                effects,
+            }
+        }
+        None => Step::fail(Some(state), invalid_grant(INVALID)),
+    }
 }
 
 /// The second half: rotates, with `new_props` when the upstream tokens changed.
