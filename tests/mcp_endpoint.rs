@@ -4,7 +4,7 @@
 //! maps types only).
 
 use mcp_oauth_worker::mcp::session_store::{session_name, MemorySessions, SessionStore};
-use mcp_oauth_worker::mcp::{endpoint, McpRequest, Served, ToolEnv, ToolRegistry};
+use mcp_oauth_worker::mcp::{endpoint, Catalog, McpRequest, Served, ToolEnv};
 use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use mcp_oauth_worker::user::{UserContext, UserProfile};
 use serde_json::{json, Value};
@@ -38,7 +38,7 @@ fn send(
     session: Option<&str>,
     body: Value,
 ) -> (u16, Option<String>, Value) {
-    let tools = ToolRegistry::default_tools();
+    let catalog = Catalog::shipped();
     let env = ToolEnv {
         http: &NoHttp,
         github_api_base: "http://127.0.0.1:1",
@@ -54,7 +54,7 @@ fn send(
         ..Default::default()
     };
     let served = Served {
-        tools: &tools,
+        catalog: &catalog,
         env: &env,
     };
     let reply = pollster::block_on(endpoint(req, caller, store, "sid-new-0123", &served))

@@ -15,7 +15,7 @@ use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
 use crate::mcp::session_store::{IsolateCopies, SessionStore, SessionStoreError, SESSION_COPIES};
-use crate::mcp::{self, McpRequest, Served, Session, ToolEnv, ToolRegistry};
+use crate::mcp::{self, Catalog, McpRequest, Served, Session, ToolEnv};
 use crate::oauth::crypto::{self, OsEntropy};
 use crate::oauth::metadata;
 use crate::oauth::resource;
@@ -28,10 +28,12 @@ use super::platform::{
 use super::ratelimit::Bindings;
 
 thread_local! {
-    /// The tool registry, built once per isolate rather than on every request
-    /// (building it parses each tool's JSON schemas). Leaked on purpose: it lives
-    /// as long as the isolate, and a `'static` borrow can be held across awaits.
-    static TOOLS: &'static ToolRegistry = Box::leak(Box::new(ToolRegistry::default_tools()));
+    /// The catalog (tools, resources, prompts), built once per isolate rather
+    /// than on every request (building it parses each tool's JSON schemas), with
+    /// the conformance fixtures only under `MCP_CONFORMANCE=on`. Leaked on
+    /// purpose: it lives as long as the isolate, and a `'static` borrow can be
+    /// held across awaits.
+    static CATALOG: std::cell::OnceCell<&'static Catalog> = const { std::cell::OnceCell::new() };
     /// This isolate's session copies (the rules are `IsolateCopies`'s).
     static SESSIONS: &'static RefCell<TtlCache<String>> =
         Box::leak(Box::new(RefCell::new(TtlCache::new(SESSION_COPIES))));
@@ -108,8 +110,10 @@ pub async fn handle(
         ttl: config.mcp_cache_ttl,
         clock: now,
     };
+    let catalog = CATALOG
+        .with(|c| *c.get_or_init(|| Box::leak(Box::new(Catalog::build(config.mcp_conformance)))));
     let served = Served {
-        tools: TOOLS.with(|t| *t),
+        catalog,
         env: &tool_env,
     };
     let reply = mcp::endpoint(request, &user, &sessions, &new_session_id, &served)

@@ -5,17 +5,18 @@
 //! caller's type ([`UserContext`]). Storage is behind [`SessionStore`]; the shell passes its
 //! Durable Object store wrapped in [`super::session_store::IsolateCopies`].
 
+use super::catalog::Catalog;
 use super::protocol;
 use super::server;
 use super::session_store::{session_name, SessionStore, SessionStoreError};
-use super::tools::{ToolEnv, ToolRegistry};
+use super::tools::ToolEnv;
 use super::transport::{McpRequest, SessionChange};
 use crate::http::Reply;
 use crate::user::UserContext;
 
 /// What the MCP server offers and may use, for one request.
 pub struct Served<'a> {
-    pub tools: &'a ToolRegistry,
+    pub catalog: &'a Catalog,
     pub env: &'a ToolEnv<'a>,
 }
 
@@ -43,7 +44,7 @@ pub async fn endpoint(
         existing,
         new_session_id,
         caller,
-        served.tools,
+        served.catalog,
         served.env,
     )
     .await;

@@ -14,15 +14,24 @@
 //! - [`server`]: [`handle`], one request against a loaded session, and method dispatch.
 //! - [`tools`]: the tool registry and the shipped tools.
 
+pub mod account;
+pub mod catalog;
+pub mod conformance;
+pub mod content;
 pub mod endpoint;
+pub mod features;
 pub mod jsonrpc;
+pub mod notes;
+pub mod prompts;
 pub mod protocol;
+pub mod resources;
 pub mod server;
 pub mod session;
 pub mod session_store;
 pub mod tools;
 pub mod transport;
 
+pub use catalog::Catalog;
 pub use endpoint::{endpoint, Served};
 pub use server::handle;
 pub use session::Session;
