@@ -127,6 +127,7 @@ impl Harness {
             mcp_method: p.mcp_method,
             mcp_name: p.mcp_name,
             endpoint: p.endpoint,
+            headers: None,
         };
         let env = ToolEnv {
             http: &self.http,

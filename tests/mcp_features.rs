@@ -4,7 +4,7 @@
 
 use mcp_oauth_worker::mcp::session::{LogLevel, MAX_SUBSCRIPTIONS};
 use mcp_oauth_worker::mcp::{
-    handle, Catalog, McpOutcome, McpRequest, Session, SessionChange, ToolEnv,
+    handle, Catalog, HeaderSource, McpOutcome, McpRequest, Session, SessionChange, ToolEnv,
 };
 use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use mcp_oauth_worker::user::{UserContext, UserProfile};
@@ -493,4 +493,52 @@ fn every_content_type_and_2020_12_schemas_are_sent_as_written() {
         "addressDef"
     );
     assert!(tool["inputSchema"]["if"].is_object() && tool["inputSchema"]["allOf"].is_array());
+}
+
+/// A 2026-07-28 `tools/call` of the fixture `test_custom_headers` with `Mcp-Param-Region`.
+fn custom(region_header: Option<&'static str>) -> McpOutcome {
+    let c = Catalog::build(true);
+    let body = modern_req(
+        "tools/call",
+        json!({"name": "test_custom_headers", "arguments": {"region": "Hello"}}),
+    )
+    .to_string();
+    let lookup = move |name: &str| {
+        name.eq_ignore_ascii_case("Mcp-Param-Region")
+            .then(|| region_header.map(str::to_owned))
+            .flatten()
+    };
+    let req = McpRequest {
+        http_method: "POST",
+        accept: Some(BOTH),
+        content_type: Some("application/json"),
+        protocol_version: Some("2026-07-28"),
+        body: body.as_bytes(),
+        mcp_method: Some("tools/call"),
+        mcp_name: Some("test_custom_headers"),
+        headers: Some(HeaderSource(&lookup)),
+        ..Default::default()
+    };
+    let env = ToolEnv {
+        http: &NoHttp,
+        github_api_base: "",
+    };
+    pollster::block_on(handle(req, None, "new-sid", &user(), &c, &env))
+}
+
+#[test]
+fn custom_headers_must_mirror_their_argument() {
+    for ok in ["Hello", " Hello ", "=?base64?SGVsbG8=?="] {
+        assert_eq!(custom(Some(ok)).reply.status, 200, "{ok}");
+    }
+    for bad in [
+        None,
+        Some("Bye"),
+        Some("=?base64?SGVsbG8?="),
+        Some("=?base64?SGVs!!!bG8=?="),
+    ] {
+        let out = custom(bad);
+        assert_eq!(out.reply.status, 400, "{bad:?}");
+        assert_eq!(result(&out)["error"]["code"], -32020, "{bad:?}");
+    }
 }

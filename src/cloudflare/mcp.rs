@@ -15,7 +15,7 @@ use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
 use crate::mcp::session_store::{IsolateCopies, SessionStore, SessionStoreError, SESSION_COPIES};
-use crate::mcp::{self, Catalog, McpRequest, Served, Session, ToolEnv};
+use crate::mcp::{self, Catalog, HeaderSource, McpRequest, Served, Session, ToolEnv};
 use crate::oauth::crypto::{self, OsEntropy};
 use crate::oauth::metadata;
 use crate::oauth::resource;
@@ -92,6 +92,7 @@ pub async fn handle(
     );
     let (mcp_method, mcp_name) = (req.header("Mcp-Method"), req.header("Mcp-Name"));
     let session_id = req.header("Mcp-Session-Id");
+    let other_header = |name: &str| req.header(name);
     let request = McpRequest {
         http_method: &req.method,
         accept: accept.as_deref(),
@@ -103,6 +104,7 @@ pub async fn handle(
         mcp_method: mcp_method.as_deref(),
         mcp_name: mcp_name.as_deref(),
         endpoint,
+        headers: Some(HeaderSource(&other_header)),
     };
     let sessions = IsolateCopies {
         inner: SessionObjects(env),

@@ -36,4 +36,4 @@ pub use endpoint::{endpoint, Served};
 pub use server::handle;
 pub use session::Session;
 pub use tools::{Tool, ToolCall, ToolEnv, ToolOutput, ToolRegistry};
-pub use transport::{check_origin, Endpoint, McpOutcome, McpRequest, SessionChange};
+pub use transport::{check_origin, Endpoint, HeaderSource, McpOutcome, McpRequest, SessionChange};

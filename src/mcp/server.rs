@@ -374,6 +374,9 @@ async fn modern_post(
     if let Err(error) = check_mirrored_headers(req, header_version, &r) {
         return McpOutcome::unchanged(error_reply(400, Some(r.id), error));
     }
+    if let Err(error) = check_param_headers(req, &r, ctx) {
+        return McpOutcome::unchanged(error_reply(400, Some(r.id), error));
+    }
     if let Some(reply) = scope_challenge(req, std::iter::once(&r), false, ctx) {
         return McpOutcome::unchanged(reply);
     }
@@ -530,6 +533,72 @@ fn check_mirrored_headers(
                 )))
             }
             Some(Some(_)) => {}
+        }
+    }
+    Ok(())
+}
+
+/// 2026-07-28 "Custom Headers" (SEP-2243): an argument whose schema property declares
+/// `"x-mcp-header": "Name"` travels in the `Mcp-Param-Name` header too, and the header must
+/// be present and equal the argument (a `=?base64?...?=` value is strict, padded base64 of
+/// UTF-8; anything else is literal). A mismatch, a missing header or bad base64: 400 with
+/// -32020. Only tools that declare such a property pay for this check.
+fn check_param_headers(
+    req: &McpRequest<'_>,
+    r: &Request,
+    ctx: &Ctx<'_>,
+) -> Result<(), ErrorObject> {
+    if r.method != "tools/call" {
+        return Ok(());
+    }
+    let Some(tool) = r
+        .params
+        .get("name")
+        .and_then(Value::as_str)
+        .and_then(|n| ctx.catalog.tools.get(n))
+    else {
+        return Ok(());
+    };
+    let Some(properties) = tool
+        .input_schema
+        .get("properties")
+        .and_then(Value::as_object)
+    else {
+        return Ok(());
+    };
+    let arguments = r.params.get("arguments").and_then(Value::as_object);
+    for (param, property) in properties {
+        let Some(header) = property.get("x-mcp-header").and_then(Value::as_str) else {
+            continue;
+        };
+        let expected = match arguments.and_then(|a| a.get(param)) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let name = format!("Mcp-Param-{header}");
+        let mismatch = |why: String| {
+            ErrorObject::new(protocol::HEADER_MISMATCH, format!("Header mismatch: {why}"))
+        };
+        let raw = req.headers.and_then(|h| (h.0)(&name));
+        let Some(raw) = raw else {
+            return Err(mismatch(format!(
+                "the {name} header is required when arguments.{param} is present"
+            )));
+        };
+        match protocol::decode_header_value(raw.trim()) {
+            None => {
+                return Err(mismatch(format!(
+                    "the {name} header is not valid =?base64?...?= encoding"
+                )))
+            }
+            Some(v) if v != expected => {
+                return Err(mismatch(format!(
+                    "{name} header value '{}' does not match arguments.{param}",
+                    truncated(&v)
+                )))
+            }
+            Some(_) => {}
         }
     }
     Ok(())

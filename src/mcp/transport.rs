@@ -84,6 +84,19 @@ pub struct McpRequest<'a> {
     pub mcp_name: Option<&'a str>,
     /// `/mcp` or `/sse`; only the wording of a GET's 405 differs.
     pub endpoint: Endpoint,
+    /// Any other request header, read on demand (2026-07-28 `Mcp-Param-*` headers of tools
+    /// whose arguments declare `x-mcp-header`). `None` reads as absent.
+    pub headers: Option<HeaderSource<'a>>,
+}
+
+/// Reads one request header by name (case-insensitive), as the platform holds them.
+#[derive(Clone, Copy)]
+pub struct HeaderSource<'a>(pub &'a dyn Fn(&str) -> Option<String>);
+
+impl std::fmt::Debug for HeaderSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeaderSource")
+    }
 }
 
 /// What the Worker must do with the session after replying.

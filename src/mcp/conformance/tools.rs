@@ -66,6 +66,12 @@ pub fn register(c: &mut Catalog) {
             progress,
         ),
         Tool::new(
+            "test_custom_headers",
+            "Takes an argument mirrored in the Mcp-Param-Region header (conformance fixture).",
+            schema(CUSTOM_HEADERS),
+            simple_text,
+        ),
+        Tool::new(
             "json_schema_2020_12_tool",
             "Tool with JSON Schema 2020-12 features (conformance fixture).",
             schema(SCHEMA_2020_12),
@@ -76,6 +82,13 @@ pub fn register(c: &mut Catalog) {
         let _ = c.tools.register(tool);
     }
 }
+
+/// `x-mcp-header` (2026-07-28 SEP-2243): `region` is mirrored in `Mcp-Param-Region`.
+const CUSTOM_HEADERS: &str = r#"{
+    "type": "object",
+    "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
+    "required": ["region"]
+}"#;
 
 /// Kept as written: `$schema`, `$defs` with `$anchor`, `$ref` (never dereferenced),
 /// `allOf`/`anyOf`, `if`/`then`/`else`.
