@@ -100,7 +100,7 @@ const NOT_APPLICABLE = {
       "input-required-result-ignore-extra-params", "input-required-result-validate-input"]
       .map((s) => [s, {
         reason: `no tool here needs input from the client (SEP-2322 InputRequiredResult); ${SUITE_TOOLS}; ${INPUT}`,
-        evidence: /Unknown tool|Method not found|Expected InputRequiredResult|Prerequisite failed/,
+        evidence: /Unknown tool|Unknown prompt|Method not found|Expected InputRequiredResult|Prerequisite failed/,
       }]),
   ),
 };

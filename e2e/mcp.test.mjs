@@ -91,7 +91,7 @@ describe("MCP TypeScript SDK client with a bearer token", () => {
 
   test("tools/list lists whoami, calculate and list_github_repos, described", async () => {
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name), ["whoami", "calculate", "list_github_repos"]);
+    assert.deepEqual(tools.map((t) => t.name), ["whoami", "calculate", "calculate_all", "list_github_repos"]);
     for (const t of tools) {
       assert.ok(t.description && t.description.length > 10, `${t.name} has a description`);
       assert.equal(t.inputSchema.type, "object", `${t.name} has an object inputSchema`);

@@ -149,6 +149,8 @@ fn resources_list_read_and_templates_show_the_shipped_profile() {
         modern_req("resources/read", json!({"uri": "account://profile/email"})),
     ));
     assert_eq!(field["result"]["contents"][0]["text"], "alice@example.test");
+    assert_eq!(field["result"]["cacheScope"], "private");
+    assert!(field["result"]["ttlMs"].is_u64());
 }
 
 #[test]

@@ -174,7 +174,16 @@ async fn read(
         // SEP-2164: never an empty `contents` for something that is not there.
         return Err(not_found(uri, ctx.era));
     }
-    Ok(json!({"contents": contents.iter().map(|c| c.to_value()).collect::<Vec<_>>()}))
+    let mut result = Map::new();
+    result.insert(
+        "contents".into(),
+        Value::Array(contents.iter().map(|c| c.to_value()).collect()),
+    );
+    if ctx.era == Era::Modern {
+        // 2026-07-28 `ReadResourceResult` carries the caching hints too (SEP-2549).
+        cacheable(&mut result);
+    }
+    Ok(Value::Object(result))
 }
 
 async fn get_prompt(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, ErrorObject> {

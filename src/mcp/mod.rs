@@ -37,3 +37,9 @@ pub use server::handle;
 pub use session::Session;
 pub use tools::{Tool, ToolCall, ToolEnv, ToolOutput, ToolRegistry};
 pub use transport::{check_origin, Endpoint, HeaderSource, McpOutcome, McpRequest, SessionChange};
+
+/// docs/mcp.md, so that its Rust examples ("Add your own tool, resource or prompt") are
+/// compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/mcp.md")]
+pub struct McpGuide;

@@ -29,8 +29,11 @@
 //!   without `protocolVersion` (a string) or `clientCapabilities` (an object): 400 with -32602
 //!   Invalid params, as the schema's `RequestParams` requires), then the mirrored headers
 //!   (400 with -32020). `clientInfo` is optional (a SHOULD).
-//! - `logging` is advertised to legacy sessions because `logging/setLevel` is implemented (the
-//!   level is stored); no tool currently emits log messages.
+//! - `logging` is advertised in every revision; a legacy session logs nothing until the client
+//!   calls `logging/setLevel` (the level is stored in the session), a 2026-07-28 request only
+//!   when its `_meta` names a level. Progress and log notifications are written to the POST's
+//!   event stream before the response (see `notes`), when the client accepts one.
+//! - Resources, prompts and completions are in `features`.
 
 use super::catalog::Catalog;
 use super::features;
