@@ -333,7 +333,7 @@ fn progress_and_logs_precede_the_result_on_the_posts_event_stream() {
     session.log_level = Some(LogLevel::Info);
     let call = req(
         "tools/call",
-        json!({"name": "calculate_all", "arguments": {"expressions": ["1+1", "2*3"]}, "_meta": {"progressToken": "tok"}}),
+        json!({"name": "calculate_all", "arguments": {"expressions": ["1+1", "1/0"]}, "_meta": {"progressToken": "tok"}}),
     );
     let out = send(&c, Some(session.clone()), BOTH, call.clone());
     assert_eq!(
@@ -359,9 +359,27 @@ fn progress_and_logs_precede_the_result_on_the_posts_event_stream() {
         all[3]["params"],
         json!({"progressToken": "tok", "progress": 2.0, "total": 2.0})
     );
+    assert_eq!(all[0]["params"]["level"], "info");
+    assert_eq!(all[2]["params"]["level"], "warning");
     assert_eq!(
-        all[4]["result"]["structuredContent"]["results"][1]["value"],
-        json!(6.0)
+        all[4]["result"]["structuredContent"]["results"][0]["value"],
+        json!(2.0)
+    );
+    // At `error`, the info and warning messages are not sent; progress still is.
+    let mut strict = session.clone();
+    strict.log_level = Some(LogLevel::Error);
+    let only_progress = messages(&send(&c, Some(strict), BOTH, call.clone()));
+    let methods: Vec<&str> = only_progress
+        .iter()
+        .map(|m| m["method"].as_str().unwrap_or("(response)"))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "notifications/progress",
+            "notifications/progress",
+            "(response)"
+        ]
     );
     // A client that accepts only JSON gets the result alone.
     let json_only = send(&c, Some(session.clone()), "application/json", call);
