@@ -1,6 +1,9 @@
 // The official MCP conformance suite (@modelcontextprotocol/conformance, pinned in
 // package.json) against the built Worker in workerd, at /mcp and at its alias /sse.
 //
+// The Worker runs with MCP_CONFORMANCE=on, so the suite's own fixtures (test_simple_text,
+// test://static-text, test_prompt_with_arguments, ...; src/mcp/conformance/) are served.
+//
 // The suite cannot do OAuth, so the test obtains an access token through the real flow
 // (registration, consent page, development sign-in, code + PKCE) and runs the suite through a
 // loopback proxy (e2e/bearer-proxy.mjs) that adds `Authorization: Bearer` and keeps the Host
@@ -31,65 +34,49 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const suiteDir = path.join(root, "node_modules", "@modelcontextprotocol", "conformance");
 const cli = path.join(suiteDir, "dist", "index.js");
 
+const INPUT = "elicitation/sampling/roots input requests are the input part of issue 17 (another branch)";
 const SUITE_TOOLS = "it calls the suite's own test tools (e.g. test_simple_text), which a real server does not ship; this server answers -32602 Unknown tool";
-const NO_CAPABILITY = (what) => `this server does not offer ${what} (not declared in its capabilities); it answers -32601 Method not found (404 in 2026-07-28), as the spec says for a method it does not implement`;
 const UNKNOWN_TOOL = /Unknown tool|not found\. Available tools|Not testable|Prerequisite failed|Expected InputRequiredResult/;
-const METHOD_NOT_FOUND = /Method not found/;
 
-/** Scenarios that apply to a tools-only server: all checks must pass, except those listed. */
+/** Scenarios that apply: all checks must pass, except those listed. */
 const APPLICABLE = {
   "server-initialize": {},
   "server-session-lifecycle": {},
   "server-stateless": {
     notApplicable: {
-      "sep-2575-server-rejects-undeclared-capability": "needs the suite's diagnostic tool test_missing_capability; no method or tool here depends on a client capability, so -32021 never arises",
-      "sep-2575-missing-capability-http-400": "same diagnostic tool test_missing_capability (the HTTP status of a -32021 this server never sends)",
-      "sep-2575-http-server-no-independent-requests-on-stream": "needs the suite's tool test_streaming_elicitation; this server never sends requests to the client",
-      "sep-2575-server-no-log-without-loglevel": "needs the suite's tool test_logging_tool; this server emits no log notifications",
+      "sep-2575-server-rejects-undeclared-capability": `needs the suite's diagnostic tool test_missing_capability, which asks for sampling: ${INPUT}`,
+      "sep-2575-missing-capability-http-400": `same diagnostic tool test_missing_capability: ${INPUT}`,
+      "sep-2575-http-server-no-independent-requests-on-stream": `needs the suite's tool test_streaming_elicitation: ${INPUT}`,
     },
+    evidence: /test_missing_capability|test_streaming_elicitation|Unknown tool|not testable|untestable/i,
   },
   "logging-set-level": {},
   ping: {},
   "tools-list": {},
   "dns-rebinding-protection": {},
-  caching: {
-    notApplicable: {
-      "sep-2549-prompts-list-caching-hints": NO_CAPABILITY("prompts"),
-      "sep-2549-resources-list-caching-hints": NO_CAPABILITY("resources"),
-      "sep-2549-resources-templates-list-caching-hints": NO_CAPABILITY("resources"),
-    },
-    evidence: METHOD_NOT_FOUND,
-  },
+  caching: {},
   "http-header-validation": {},
   "server-sse-polling": {},
   "server-sse-multiple-streams": {},
+  "completion-complete": {},
+  ...Object.fromEntries(
+    ["tools-call-simple-text", "tools-call-image", "tools-call-audio", "tools-call-embedded-resource",
+      "tools-call-mixed-content", "tools-call-with-logging", "tools-call-error", "tools-call-with-progress",
+      "json-schema-2020-12",
+      "resources-list", "resources-read-text", "resources-read-binary", "resources-templates-read",
+      "resources-subscribe", "resources-unsubscribe",
+      "prompts-list", "prompts-get-simple", "prompts-get-with-args", "prompts-get-embedded-resource",
+      "prompts-get-with-image", "sep-2164-resource-not-found", "http-custom-header-server-validation"]
+      .map((s) => [s, {}]),
+  ),
 };
 
 /** Scenarios that do not apply, with the reason and what their failed checks must say. */
 const NOT_APPLICABLE = {
-  "completion-complete": { reason: NO_CAPABILITY("completions"), evidence: METHOD_NOT_FOUND },
   ...Object.fromEntries(
-    ["tools-call-simple-text", "tools-call-image", "tools-call-audio", "tools-call-embedded-resource",
-      "tools-call-mixed-content", "tools-call-with-logging", "tools-call-error", "tools-call-with-progress",
-      "tools-call-sampling", "tools-call-elicitation", "json-schema-2020-12",
-      "elicitation-sep1034-defaults", "elicitation-sep1330-enums"]
-      .map((s) => [s, { reason: SUITE_TOOLS, evidence: UNKNOWN_TOOL }]),
+    ["tools-call-sampling", "tools-call-elicitation", "elicitation-sep1034-defaults", "elicitation-sep1330-enums"]
+      .map((s) => [s, { reason: `${SUITE_TOOLS}; ${INPUT}`, evidence: UNKNOWN_TOOL }]),
   ),
-  ...Object.fromEntries(
-    ["resources-list", "resources-read-text", "resources-read-binary", "resources-templates-read",
-      "resources-subscribe", "resources-unsubscribe"]
-      .map((s) => [s, { reason: NO_CAPABILITY("resources"), evidence: METHOD_NOT_FOUND }]),
-  ),
-  ...Object.fromEntries(
-    ["prompts-list", "prompts-get-simple", "prompts-get-with-args", "prompts-get-embedded-resource",
-      "prompts-get-with-image"]
-      .map((s) => [s, { reason: NO_CAPABILITY("prompts"), evidence: METHOD_NOT_FOUND }]),
-  ),
-  "sep-2164-resource-not-found": { reason: `${NO_CAPABILITY("resources")}; the scenario's -32602 for an unknown resource assumes resources are offered`, evidence: METHOD_NOT_FOUND },
-  "http-custom-header-server-validation": {
-    reason: "no tool of this server maps arguments to custom headers (x-mcp-header), so there is nothing to validate",
-    evidence: /no tool with x-mcp-header/,
-  },
   ...Object.fromEntries(
     ["sep-2640-skills-directory", "sep-2640-skills-enumeration", "sep-2640-skills-manifest"]
       .map((s) => [s, { reason: "the skills extension (SEP-2640) is not offered (the suite skips its checks itself)", evidence: /^$/ }]),
@@ -112,8 +99,8 @@ const NOT_APPLICABLE = {
       "input-required-result-tampered-state", "input-required-result-capability-check",
       "input-required-result-ignore-extra-params", "input-required-result-validate-input"]
       .map((s) => [s, {
-        reason: `no tool here needs input from the client (SEP-2322 InputRequiredResult); ${SUITE_TOOLS}; its prompts variant needs prompts, which are not offered`,
-        evidence: /Unknown tool|Method not found|Expected InputRequiredResult|Prerequisite failed/,
+        reason: `no tool here needs input from the client (SEP-2322 InputRequiredResult); ${SUITE_TOOLS}; ${INPUT}`,
+        evidence: /Unknown tool|Unknown prompt|Method not found|Expected InputRequiredResult|Prerequisite failed/,
       }]),
   ),
 };
@@ -155,7 +142,7 @@ function counts(checks) {
 before(async () => {
   const { stdout } = await run(path.join(root, "scripts", "node22.sh"), [], { cwd: root, timeout: 300_000 });
   node22 = stdout.trim();
-  w = await startWorker();
+  w = await startWorker({ extraVars: { MCP_CONFORMANCE: "on" } });
   proxy = await startBearerProxy(w.url);
   // Through the proxy, so the token's resource is the URL the suite will use (the Worker
   // derives its origin from the Host header, which the proxy keeps).

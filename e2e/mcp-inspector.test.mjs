@@ -36,7 +36,7 @@ async function inspector(...args) {
 
 test("Inspector CLI: tools/list with a bearer token", async () => {
   const out = await inspector("--method", "tools/list");
-  assert.deepEqual(out.tools.map((t) => t.name), ["whoami", "calculate", "list_github_repos"]);
+  assert.deepEqual(out.tools.map((t) => t.name), ["whoami", "calculate", "calculate_all", "list_github_repos"]);
   assert.equal(out.tools[1].inputSchema.required[0], "expression");
 });
 
@@ -58,4 +58,32 @@ test("Inspector CLI: a bad token is refused; the Inspector then wants interactiv
     run(script, ["--cli", `${w.url}/mcp`, "--transport", "http", "--header", "Authorization: Bearer nope", "--method", "tools/list"], { cwd: root, timeout: 60_000 }),
     (e) => e.code !== 0 && /auth_required|401|unauthori[sz]ed|invalid_token/i.test(`${e.stdout}${e.stderr}`),
   );
+});
+
+test("Inspector CLI: resources/list shows only the shipped resource, and reads it as the OAuth user", async () => {
+  const list = await inspector("--method", "resources/list");
+  assert.deepEqual(list.resources.map((r) => r.uri), ["account://profile"]);
+  const read = await inspector("--method", "resources/read", "--uri", "account://profile");
+  assert.equal(read.contents[0].mimeType, "application/json");
+  const profile = JSON.parse(read.contents[0].text);
+  assert.equal(profile.login, "ada");
+  assert.equal(profile.provider, "dev");
+});
+
+test("Inspector CLI: the resource template is listed and a URI it matches is read", async () => {
+  const templates = await inspector("--method", "resources/templates/list");
+  assert.deepEqual(templates.resourceTemplates.map((t) => t.uriTemplate), ["account://profile/{field}"]);
+  const read = await inspector("--method", "resources/read", "--uri", "account://profile/login");
+  assert.equal(read.contents[0].text, "ada");
+});
+
+test("Inspector CLI: prompts/list and prompts/get with arguments", async () => {
+  const list = await inspector("--method", "prompts/list");
+  assert.deepEqual(list.prompts.map((p) => p.name), ["review_repository"]);
+  assert.deepEqual(list.prompts[0].arguments.map((a) => [a.name, a.required]), [["repository", true], ["focus", false]]);
+  const got = await inspector("--method", "prompts/get", "--prompt-name", "review_repository",
+    "--prompt-args", "repository=octo/hello", "focus=tests");
+  assert.equal(got.messages[0].content.type, "resource");
+  assert.equal(JSON.parse(got.messages[0].content.resource.text).login, "ada");
+  assert.match(got.messages[1].content.text, /octo\/hello.*tests/s);
 });

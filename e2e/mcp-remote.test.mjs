@@ -111,7 +111,7 @@ for (const endpoint of ["/sse", "/mcp"]) {
     assert.match(r.stderr, /Connected to remote server using StreamableHTTPClientTransport/);
     assert.doesNotMatch(r.stderr, /SSEClientTransport/);
 
-    assert.deepEqual(r.tools.map((t) => t.name), ["whoami", "calculate", "list_github_repos"]);
+    assert.deepEqual(r.tools.map((t) => t.name), ["whoami", "calculate", "calculate_all", "list_github_repos"]);
     assert.equal(r.whoami.isError, false);
     assert.equal(r.whoami.structuredContent.login, login);
     assert.equal(r.whoami.structuredContent.provider, "dev");

@@ -100,7 +100,7 @@ describe("/sse serves Streamable HTTP exactly like /mcp", () => {
     assert.equal(tok.status, 200, JSON.stringify(tok.body));
     for (const path of ["/sse", "/mcp"]) {
       const r = await sdkTools(path, tok.body.access_token);
-      assert.deepEqual(r.names, ["whoami", "calculate", "list_github_repos"], path);
+      assert.deepEqual(r.names, ["whoami", "calculate", "calculate_all", "list_github_repos"], path);
       assert.equal(r.who.login, "sam", path);
     }
   });

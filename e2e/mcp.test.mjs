@@ -7,6 +7,7 @@ import crypto from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { startWorker } from "./harness.mjs";
 import { obtainTokens } from "./browser.mjs";
 
@@ -91,7 +92,7 @@ describe("MCP TypeScript SDK client with a bearer token", () => {
 
   test("tools/list lists whoami, calculate and list_github_repos, described", async () => {
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name), ["whoami", "calculate", "list_github_repos"]);
+    assert.deepEqual(tools.map((t) => t.name), ["whoami", "calculate", "calculate_all", "list_github_repos"]);
     for (const t of tools) {
       assert.ok(t.description && t.description.length > 10, `${t.name} has a description`);
       assert.equal(t.inputSchema.type, "object", `${t.name} has an object inputSchema`);
@@ -134,6 +135,43 @@ describe("MCP TypeScript SDK client with a bearer token", () => {
     assert.equal(r.isError, true);
     assert.match(toolText(r), /needs a GitHub sign-in/);
     assert.match(toolText(r), /\bdev\b/);
+  });
+
+  test("calculate_all reports progress to the SDK's onprogress and logs at the level set", async () => {
+    const logs = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { logs.push(n.params); });
+    await client.setLoggingLevel("info");
+    const progress = [];
+    const r = await client.callTool(
+      { name: "calculate_all", arguments: { expressions: ["1+1", "2*3", "1/0"] } },
+      undefined,
+      { onprogress: (p) => progress.push(p) },
+    );
+    assert.equal(r.isError, false);
+    assert.deepEqual(r.structuredContent.results.map((x) => x.value), [2, 6, null]);
+    assert.deepEqual(progress.map((p) => [p.progress, p.total]), [[1, 3], [2, 3], [3, 3]]);
+    assert.deepEqual(logs.map((l) => l.level), ["info", "info", "warning"]);
+    assert.match(String(logs[2].data), /1\/0/);
+    // At "error", neither info nor warning is sent; progress still is.
+    await client.setLoggingLevel("error");
+    logs.length = 0;
+    progress.length = 0;
+    await client.callTool({ name: "calculate_all", arguments: { expressions: ["1/0"] } }, undefined, { onprogress: (p) => progress.push(p) });
+    assert.deepEqual(logs, []);
+    assert.equal(progress.length, 1);
+  });
+
+  test("resources and prompts: the shipped profile, template and prompt with completions", async () => {
+    const { resources } = await client.listResources();
+    assert.deepEqual(resources.map((r) => r.uri), ["account://profile"]);
+    const read = await client.readResource({ uri: "account://profile" });
+    assert.equal(JSON.parse(read.contents[0].text).login, "ada");
+    await assert.rejects(client.readResource({ uri: "account://nothing" }), (e) => e.code === -32002);
+    const { prompts } = await client.listPrompts();
+    assert.deepEqual(prompts.map((p) => p.name), ["review_repository"]);
+    const c = await client.complete({ ref: { type: "ref/prompt", name: "review_repository" }, argument: { name: "focus", value: "sec" } });
+    assert.deepEqual(c.completion.values, ["security"]);
+    await assert.rejects(client.getPrompt({ name: "review_repository", arguments: {} }), (e) => e.code === -32602);
   });
 
   test("ping works", async () => {
@@ -320,7 +358,7 @@ describe("sessions", () => {
     const list = await post({ jsonrpc: "2.0", id: 2, method: "tools/list" }, { session, version: VERSION });
     assert.equal(list.status, 200, list.text);
     assert.equal(list.json.id, 2);
-    assert.equal(list.json.result.tools.length, 3);
+    assert.equal(list.json.result.tools.length, 4);
 
     const del = await w.fetch("/mcp", {
       method: "DELETE",
@@ -430,7 +468,7 @@ describe("sessions", () => {
 
     const again = await sdkClient(ada.tokens.access_token);
     assert.notEqual(again.transport.sessionId, session);
-    assert.equal((await again.client.listTools()).tools.length, 3);
+    assert.equal((await again.client.listTools()).tools.length, 4);
     await again.transport.terminateSession();
     await again.client.close();
   });
@@ -491,7 +529,7 @@ describe("transport errors", () => {
   });
 
   test("unknown method: -32601", async () => {
-    const r = await post({ jsonrpc: "2.0", id: 5, method: "resources/list" }, { session, version: VERSION });
+    const r = await post({ jsonrpc: "2.0", id: 5, method: "sampling/createMessage" }, { session, version: VERSION });
     assert.equal(r.status, 200);
     assert.equal(r.json.id, 5);
     assert.equal(r.json.error.code, -32601);
@@ -599,7 +637,7 @@ describe("transport errors", () => {
     assert.ok(m, JSON.stringify(r.text.slice(0, 200)));
     const msg = JSON.parse(m[1]);
     assert.equal(msg.id, 11);
-    assert.equal(msg.result.tools.length, 3);
+    assert.equal(msg.result.tools.length, 4);
   });
 
   test("an Origin from elsewhere: 403", async () => {

@@ -68,6 +68,9 @@ pub struct Config {
     /// and a session it used at `/mcp` without reading storage again (0: never),
     /// so how late a revocation or a session's end can reach other isolates.
     pub mcp_cache_ttl: u64,
+    /// `MCP_CONFORMANCE=on`: the MCP conformance suite's fixtures (tools, resources and
+    /// prompts named `test_*`, `test://...`) are listed and callable. Off by default.
+    pub mcp_conformance: bool,
     /// Origins allowed to call /mcp from a browser, besides our own.
     pub allowed_origins: Vec<String>,
     /// When non-empty, only these users (login or email, ASCII case-insensitive) may sign in.
@@ -240,6 +243,18 @@ impl Config {
             seconds(&get, "REFRESH_TOKEN_TTL", 30 * 86_400, 3600, 365 * 86_400)?;
         let client_ttl = seconds(&get, "CLIENT_TTL", 90 * 86_400, 3600, 3650 * 86_400)?;
         let mcp_cache_ttl = seconds(&get, "MCP_CACHE_TTL", 5, 0, 60)?;
+        let mcp_conformance =
+            match get("MCP_CONFORMANCE").as_deref().map(str::trim) {
+                None | Some("") | Some("off") => false,
+                Some("on") => true,
+                Some(other) => return Err(ConfigError::Invalid {
+                    name: "MCP_CONFORMANCE",
+                    reason: format!("{other:?} is neither on nor off"),
+                    hint: "Set MCP_CONFORMANCE=on only to run the MCP conformance suite; leave it \
+                           unset (off) in production."
+                        .into(),
+                }),
+            };
         let grant_max_lifetime =
             seconds(&get, "GRANT_MAX_LIFETIME", 90 * 86_400, 3600, 3650 * 86_400)?;
 
@@ -273,6 +288,7 @@ impl Config {
             refresh_token_ttl,
             client_ttl,
             mcp_cache_ttl,
+            mcp_conformance,
             allowed_origins,
             allowed_users,
             auth_token,
@@ -525,6 +541,19 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.access_token_ttl, 900);
+    }
+
+    #[test]
+    fn mcp_conformance_is_off_unless_on() {
+        let with = |v: Option<&str>| {
+            let mut vars = vec![("UPSTREAM_PROVIDER", "dev"), ("SECRET_KEY", KEY)];
+            vars.extend(v.map(|v| ("MCP_CONFORMANCE", v)));
+            Config::from_lookup(env(&vars))
+        };
+        assert!(!with(None).unwrap().mcp_conformance);
+        assert!(!with(Some("off")).unwrap().mcp_conformance);
+        assert!(with(Some("on")).unwrap().mcp_conformance);
+        assert!(with(Some("yes")).is_err());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use mcp_oauth_worker::config::Secret;
 use mcp_oauth_worker::http::Reply;
 use mcp_oauth_worker::mcp::{
-    check_origin, handle, Endpoint, McpOutcome, McpRequest, Session, SessionChange, Tool, ToolCall,
-    ToolEnv, ToolOutput, ToolRegistry,
+    check_origin, handle, Catalog, Endpoint, McpOutcome, McpRequest, Session, SessionChange, Tool,
+    ToolCall, ToolEnv, ToolOutput, ToolRegistry,
 };
 use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use mcp_oauth_worker::user::{UserContext, UserProfile};
@@ -50,7 +50,7 @@ impl HttpClient for FakeHttp {
 }
 
 struct Harness {
-    tools: ToolRegistry,
+    catalog: Catalog,
     http: FakeHttp,
     user: UserContext,
 }
@@ -109,7 +109,7 @@ fn github_user(scopes: &[&str]) -> UserContext {
 impl Harness {
     fn new() -> Harness {
         Harness {
-            tools: ToolRegistry::default_tools(),
+            catalog: Catalog::shipped(),
             http: FakeHttp::new(),
             user: github_user(&["mcp", "github:repos"]),
         }
@@ -127,6 +127,7 @@ impl Harness {
             mcp_method: p.mcp_method,
             mcp_name: p.mcp_name,
             endpoint: p.endpoint,
+            headers: None,
         };
         let env = ToolEnv {
             http: &self.http,
@@ -137,7 +138,7 @@ impl Harness {
             existing,
             NEW_SID,
             &self.user,
-            &self.tools,
+            &self.catalog,
             &env,
         ));
         let reply = &outcome.reply;
@@ -211,7 +212,9 @@ fn initialize_without_session_creates_one_and_returns_its_id_in_the_header() {
     assert_eq!(result["protocolVersion"], json!("2025-06-18"));
     assert_eq!(
         result["capabilities"],
-        json!({"tools": {"listChanged": false}, "logging": {}})
+        json!({"tools": {"listChanged": false},
+               "resources": {"subscribe": true, "listChanged": false},
+               "prompts": {"listChanged": false}, "completions": {}, "logging": {}})
     );
     assert_eq!(result["serverInfo"]["name"], json!("mcp-oauth-worker"));
     assert_eq!(
@@ -523,7 +526,10 @@ fn malformed_bodies_are_400_with_json_rpc_errors() {
 #[test]
 fn unknown_methods_are_method_not_found() {
     let h = Harness::new();
-    let out = h.in_session("2025-11-25", request(1, "resources/list", json!({})));
+    let out = h.in_session(
+        "2025-11-25",
+        request(1, "sampling/createMessage", json!({})),
+    );
     assert_eq!(out.reply.status, 200);
     assert_eq!(json_body(&out.reply)["error"]["code"], json!(-32601));
 }
@@ -718,7 +724,7 @@ fn big_registry(n: usize) -> ToolRegistry {
 #[test]
 fn tools_list_pages_through_more_than_fifty_tools_with_opaque_cursors() {
     let mut h = Harness::new();
-    h.tools = big_registry(120);
+    h.catalog.tools = big_registry(120);
     let mut names = Vec::new();
     let mut cursor: Option<String> = None;
     let mut page_sizes = Vec::new();
@@ -757,7 +763,7 @@ fn tools_list_pages_through_more_than_fifty_tools_with_opaque_cursors() {
 #[test]
 fn tools_list_refuses_a_cursor_it_did_not_issue() {
     let mut h = Harness::new();
-    h.tools = big_registry(60);
+    h.catalog.tools = big_registry(60);
     for bad in [json!("bm9wZQ"), json!("!!"), json!(7)] {
         let out = h.in_session(
             "2025-11-25",
@@ -780,7 +786,10 @@ fn tools_list_describes_the_shipped_tools() {
     );
     let tools = body["result"]["tools"].as_array().unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["whoami", "calculate", "list_github_repos"]);
+    assert_eq!(
+        names,
+        ["whoami", "calculate", "calculate_all", "list_github_repos"]
+    );
     for t in tools {
         assert_eq!(t["inputSchema"]["type"], json!("object"));
         assert!(t["outputSchema"].is_object());
@@ -1060,7 +1069,11 @@ fn modern_server_discover_advertises_versions_and_capabilities_without_a_session
         r["supportedVersions"],
         json!(["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"])
     );
-    assert_eq!(r["capabilities"], json!({"tools": {"listChanged": false}}));
+    assert_eq!(
+        r["capabilities"],
+        json!({"tools": {"listChanged": false}, "resources": {"listChanged": false},
+               "prompts": {"listChanged": false}, "completions": {}, "logging": {}})
+    );
     assert_eq!(r["cacheScope"], json!("private"));
     assert!(r["ttlMs"].as_u64().is_some());
     assert_eq!(
@@ -1075,7 +1088,7 @@ fn modern_tools_list_and_call_carry_result_type() {
     let out = h.send(&modern("tools/list", json!({})), None);
     let r = &json_body(&out.reply)["result"];
     assert_eq!(r["resultType"], json!("complete"));
-    assert_eq!(r["tools"].as_array().unwrap().len(), 3);
+    assert_eq!(r["tools"].as_array().unwrap().len(), 4);
     assert!(r["ttlMs"].is_u64());
 
     let mut p = modern(
@@ -1184,7 +1197,7 @@ fn modern_requests_without_a_complete_meta_are_invalid_params_with_400_and_their
 #[test]
 fn modern_list_results_all_carry_ttl_and_cache_scope_on_every_page() {
     let mut h = Harness::new();
-    h.tools = big_registry(120);
+    h.catalog.tools = big_registry(120);
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
@@ -1219,7 +1232,7 @@ fn tools_list_order_is_the_registration_order_in_every_era_and_every_time() {
             .map(|t| t["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    let expected = ["whoami", "calculate", "list_github_repos"];
+    let expected = ["whoami", "calculate", "calculate_all", "list_github_repos"];
     for _ in 0..3 {
         let legacy = h.in_session("2025-11-25", request(1, "tools/list", json!({})));
         assert_eq!(names(json_body(&legacy.reply)), expected);
@@ -1252,7 +1265,12 @@ fn a_modern_initialize_without_protocol_version_is_a_removed_method_404() {
 #[test]
 fn modern_unknown_methods_are_404_with_method_not_found() {
     let h = Harness::new();
-    for method in ["ping", "logging/setLevel", "resources/list"] {
+    for method in [
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "resources/unsubscribe",
+    ] {
         let out = h.send(&modern(method, json!({})), None);
         assert_eq!(out.reply.status, 404, "{method}");
         assert_eq!(json_body(&out.reply)["error"]["code"], json!(-32601));

@@ -8,17 +8,38 @@
 //! - [`protocol`]: versions, negotiation, header names and header parsing.
 //! - [`session`]: the persisted state of a legacy session.
 //! - [`transport`]: the HTTP request/outcome types, the `Origin` check, reply encoding.
-//! - [`server`]: [`handle`], the entry point the Worker calls, and method dispatch.
+//! - [`endpoint`]: [`endpoint()`], the one call down from the shell: load the session, answer,
+//!   store the change.
+//! - [`session_store`]: the [`session_store::SessionStore`] port and the per-isolate copy rules.
+//! - [`server`]: [`handle`], one request against a loaded session, and method dispatch.
 //! - [`tools`]: the tool registry and the shipped tools.
 
+pub mod account;
+pub mod catalog;
+pub mod conformance;
+pub mod content;
+pub mod endpoint;
+pub mod features;
 pub mod jsonrpc;
+pub mod notes;
+pub mod prompts;
 pub mod protocol;
+pub mod resources;
 pub mod server;
 pub mod session;
+pub mod session_store;
 pub mod tools;
 pub mod transport;
 
+pub use catalog::Catalog;
+pub use endpoint::{endpoint, Served};
 pub use server::handle;
 pub use session::Session;
 pub use tools::{Tool, ToolCall, ToolEnv, ToolOutput, ToolRegistry};
-pub use transport::{check_origin, Endpoint, McpOutcome, McpRequest, SessionChange};
+pub use transport::{check_origin, Endpoint, HeaderSource, McpOutcome, McpRequest, SessionChange};
+
+/// docs/mcp.md, so that its Rust examples ("Add your own tool, resource or prompt") are
+/// compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/mcp.md")]
+pub struct McpGuide;

@@ -33,6 +33,8 @@ pub const NAME_HEADER: &str = "Mcp-Name";
 /// `_meta` key of a modern request's protocol version.
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 /// `_meta` key of a modern request's client capabilities (required, an object).
+/// 2026-07-28: the log level a request asks for (no level, no log message).
+pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 /// `_meta` key of a modern request's client identity.
 pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";

@@ -29,16 +29,22 @@
 //!   without `protocolVersion` (a string) or `clientCapabilities` (an object): 400 with -32602
 //!   Invalid params, as the schema's `RequestParams` requires), then the mirrored headers
 //!   (400 with -32020). `clientInfo` is optional (a SHOULD).
-//! - `logging` is advertised to legacy sessions because `logging/setLevel` is implemented (the
-//!   level is stored); no tool currently emits log messages.
+//! - `logging` is advertised in every revision; a legacy session logs nothing until the client
+//!   calls `logging/setLevel` (the level is stored in the session), a 2026-07-28 request only
+//!   when its `_meta` names a level. Progress and log notifications are written to the POST's
+//!   event stream before the response (see `notes`), when the client accepts one.
+//! - Resources, prompts and completions are in `features`.
 
+use super::catalog::Catalog;
+use super::features;
 use super::jsonrpc::{
     parse_body, Body, ErrorObject, Message, Notification, Request, RequestId, Response,
     INVALID_REQUEST, METHOD_NOT_FOUND,
 };
+use super::notes::Notes;
 use super::protocol::{self, accepts, Accepts};
 use super::session::{ClientInfo, LogLevel, Session};
-use super::tools::{schema, ToolCall, ToolEnv, ToolOutput, ToolRegistry};
+use super::tools::{schema, ToolCall, ToolEnv, ToolOutput};
 use super::transport::{
     accepted, error_reply, messages_reply, method_not_allowed, McpOutcome, McpRequest,
     SessionChange,
@@ -59,7 +65,7 @@ const INSTRUCTIONS: &str = "Tools here act as the signed-in user; call whoami to
 
 /// Which protocol generation a request speaks; it changes the shape of results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Era {
+pub(crate) enum Era {
     /// 2025-03-26 to 2025-11-25: `initialize` and a session.
     Legacy,
     /// 2026-07-28: stateless; results carry `resultType` and `_meta`.
@@ -67,11 +73,11 @@ enum Era {
 }
 
 /// Everything a method needs besides its params.
-struct Ctx<'a> {
-    user: &'a UserContext,
-    tools: &'a ToolRegistry,
-    env: &'a ToolEnv<'a>,
-    era: Era,
+pub(crate) struct Ctx<'a> {
+    pub user: &'a UserContext,
+    pub catalog: &'a Catalog,
+    pub env: &'a ToolEnv<'a>,
+    pub era: Era,
 }
 
 /// Answers one HTTP request to the MCP endpoint. See the module docs for the routing rules.
@@ -83,11 +89,11 @@ pub async fn handle(
     existing: Option<Session>,
     new_session_id: &str,
     user: &UserContext,
-    tools: &ToolRegistry,
+    catalog: &Catalog,
     env: &ToolEnv<'_>,
 ) -> McpOutcome {
     match req.http_method {
-        "POST" => post(req, existing, new_session_id, user, tools, env).await,
+        "POST" => post(req, existing, new_session_id, user, catalog, env).await,
         "DELETE" => delete(&req, existing),
         other => McpOutcome::unchanged(method_not_allowed(other, req.endpoint)),
     }
@@ -118,7 +124,7 @@ async fn post(
     existing: Option<Session>,
     new_session_id: &str,
     user: &UserContext,
-    tools: &ToolRegistry,
+    catalog: &Catalog,
     env: &ToolEnv<'_>,
 ) -> McpOutcome {
     let accepts = accepts(req.accept);
@@ -163,7 +169,7 @@ async fn post(
     }
     let ctx = |era| Ctx {
         user,
-        tools,
+        catalog,
         env,
         era,
     };
@@ -235,10 +241,7 @@ fn initialize(r: &Request, new_session_id: &str, accepts: Accepts) -> McpOutcome
     );
     let result = json!({
         "protocolVersion": version,
-        "capabilities": {
-            "tools": {"listChanged": false},
-            "logging": {}
-        },
+        "capabilities": features::legacy_capabilities(),
         "serverInfo": server_info(),
         "instructions": INSTRUCTIONS,
     });
@@ -287,6 +290,7 @@ async fn legacy_post(
 
     let before = session.clone();
     let mut responses = Vec::new();
+    let mut notes = Vec::new();
     let mut single_invalid = false;
     for message in messages {
         match message {
@@ -298,7 +302,15 @@ async fn legacy_post(
                     )),
                     "ping" => Ok(json!({})),
                     "logging/setLevel" => set_level(&r.params, &mut session),
-                    _ => dispatch(&r, ctx).await,
+                    "resources/subscribe" | "resources/unsubscribe" => {
+                        features::subscription(&r.method, &r.params, &mut session, ctx)
+                    }
+                    _ => {
+                        let n = request_notes(&r, session.log_level);
+                        let outcome = dispatch(&r, ctx, &n).await;
+                        notes.extend(n.take());
+                        outcome
+                    }
                 };
                 responses.push(respond(r.id, outcome, ctx.era));
             }
@@ -318,6 +330,9 @@ async fn legacy_post(
     let reply = match responses.as_slice() {
         [] => accepted(),
         [invalid] if single_invalid => Reply::json(400, invalid).no_store(),
+        all if !notes.is_empty() && event_stream_ok(req) => {
+            features::stream_reply(&notes, all, batch)
+        }
         all => messages_reply(200, all, batch, accepts),
     };
     McpOutcome {
@@ -362,13 +377,18 @@ async fn modern_post(
     if let Err(error) = check_mirrored_headers(req, header_version, &r) {
         return McpOutcome::unchanged(error_reply(400, Some(r.id), error));
     }
+    if let Err(error) = check_param_headers(req, &r, ctx) {
+        return McpOutcome::unchanged(error_reply(400, Some(r.id), error));
+    }
     if let Some(reply) = scope_challenge(req, std::iter::once(&r), false, ctx) {
         return McpOutcome::unchanged(reply);
     }
+    let notes = request_notes(&r, modern_log_level(&r));
     let outcome = match r.method.as_str() {
         "server/discover" => Ok(discover()),
-        _ => dispatch(&r, ctx).await,
+        _ => dispatch(&r, ctx, &notes).await,
     };
+    let notes = notes.take();
     let response = respond(r.id, outcome, ctx.era);
     // 2026-07-28: "If the server does not implement the requested RPC method, it MUST respond
     // with 404 Not Found" and the -32601 body that tells it apart from a missing endpoint.
@@ -377,7 +397,38 @@ async fn modern_post(
     } else {
         200
     };
+    if status == 200 && !notes.is_empty() && event_stream_ok(req) {
+        return McpOutcome::unchanged(features::stream_reply(&notes, &[response], false));
+    }
     McpOutcome::unchanged(messages_reply(status, &[response], false, accepts))
+}
+
+/// Whether the client accepts an event stream as the answer to its POST.
+fn event_stream_ok(req: &McpRequest<'_>) -> bool {
+    accepts(req.accept) == Accepts::EventStreamOnly
+        || req
+            .accept
+            .is_some_and(|a| a.to_ascii_lowercase().contains("text/event-stream"))
+}
+
+/// The notification sink of one request: its `_meta.progressToken`, and the log level.
+fn request_notes(r: &Request, level: Option<LogLevel>) -> Notes {
+    let token = r
+        .params
+        .get("_meta")
+        .and_then(|m| m.get("progressToken"))
+        .cloned();
+    Notes::new(token, level)
+}
+
+/// 2026-07-28: the level is the request's `_meta["io.modelcontextprotocol/logLevel"]`; no
+/// level, no log.
+fn modern_log_level(r: &Request) -> Option<LogLevel> {
+    r.params
+        .get("_meta")?
+        .get(protocol::META_LOG_LEVEL)?
+        .as_str()
+        .and_then(LogLevel::parse)
 }
 
 /// 2026-07-28 `RequestParams`: every request carries `_meta` with the protocol version (a
@@ -490,18 +541,90 @@ fn check_mirrored_headers(
     Ok(())
 }
 
+/// 2026-07-28 "Custom Headers" (SEP-2243): an argument whose schema property declares
+/// `"x-mcp-header": "Name"` travels in the `Mcp-Param-Name` header too, and the header must
+/// be present and equal the argument (a `=?base64?...?=` value is strict, padded base64 of
+/// UTF-8; anything else is literal). A mismatch, a missing header or bad base64: 400 with
+/// -32020. Only tools that declare such a property pay for this check.
+fn check_param_headers(
+    req: &McpRequest<'_>,
+    r: &Request,
+    ctx: &Ctx<'_>,
+) -> Result<(), ErrorObject> {
+    if r.method != "tools/call" {
+        return Ok(());
+    }
+    let Some(tool) = r
+        .params
+        .get("name")
+        .and_then(Value::as_str)
+        .and_then(|n| ctx.catalog.tools.get(n))
+    else {
+        return Ok(());
+    };
+    let Some(properties) = tool
+        .input_schema
+        .get("properties")
+        .and_then(Value::as_object)
+    else {
+        return Ok(());
+    };
+    let arguments = r.params.get("arguments").and_then(Value::as_object);
+    for (param, property) in properties {
+        let Some(header) = property.get("x-mcp-header").and_then(Value::as_str) else {
+            continue;
+        };
+        let expected = match arguments.and_then(|a| a.get(param)) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let name = format!("Mcp-Param-{header}");
+        let mismatch = |why: String| {
+            ErrorObject::new(protocol::HEADER_MISMATCH, format!("Header mismatch: {why}"))
+        };
+        let raw = req.headers.and_then(|h| (h.0)(&name));
+        let Some(raw) = raw else {
+            return Err(mismatch(format!(
+                "the {name} header is required when arguments.{param} is present"
+            )));
+        };
+        match protocol::decode_header_value(raw.trim()) {
+            None => {
+                return Err(mismatch(format!(
+                    "the {name} header is not valid =?base64?...?= encoding"
+                )))
+            }
+            Some(v) if v != expected => {
+                return Err(mismatch(format!(
+                    "{name} header value '{}' does not match arguments.{param}",
+                    truncated(&v)
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// The methods both eras share.
-async fn dispatch(r: &Request, ctx: &Ctx<'_>) -> Result<Value, ErrorObject> {
+async fn dispatch(r: &Request, ctx: &Ctx<'_>, notes: &Notes) -> Result<Value, ErrorObject> {
     match r.method.as_str() {
         "tools/list" => list_tools(&r.params, ctx),
-        "tools/call" => call_tool(&r.params, ctx).await,
+        "tools/call" => call_tool(&r.params, ctx, notes).await,
+        "resources/list"
+        | "resources/templates/list"
+        | "resources/read"
+        | "prompts/list"
+        | "prompts/get"
+        | "completion/complete" => features::dispatch(&r.method, &r.params, ctx, notes).await,
         other => Err(ErrorObject::method_not_found(other)),
     }
 }
 
 /// `tools/list` with opaque cursors (spec "Utilities: Pagination").
 fn list_tools(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, ErrorObject> {
-    let all = ctx.tools.tools();
+    let all = ctx.catalog.tools.tools();
     let start = match params.get("cursor") {
         None | Some(Value::Null) => 0,
         Some(Value::String(c)) => decode_cursor(c)
@@ -533,11 +656,11 @@ fn list_tools(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, Error
     Ok(Value::Object(result))
 }
 
-fn encode_cursor(offset: usize) -> String {
+pub(crate) fn encode_cursor(offset: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("tools:{offset}"))
 }
 
-fn decode_cursor(cursor: &str) -> Option<usize> {
+pub(crate) fn decode_cursor(cursor: &str) -> Option<usize> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()?;
@@ -549,15 +672,19 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
 }
 
 /// `tools/call`. The scope was checked before anything ran (see [`scope_challenge`]).
-async fn call_tool(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, ErrorObject> {
+async fn call_tool(
+    params: &Map<String, Value>,
+    ctx: &Ctx<'_>,
+    notes: &Notes,
+) -> Result<Value, ErrorObject> {
     let name = params
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| ErrorObject::invalid_params("tools/call needs params.name (a string)"))?;
-    let tool = ctx
-        .tools
-        .get(name)
-        .ok_or_else(|| ErrorObject::invalid_params(format!("Unknown tool: {}", truncated(name))))?;
+    let tool =
+        ctx.catalog.tools.get(name).ok_or_else(|| {
+            ErrorObject::invalid_params(format!("Unknown tool: {}", truncated(name)))
+        })?;
     let empty = Value::Object(Map::new());
     let arguments = match params.get("arguments") {
         None | Some(Value::Null) => &empty,
@@ -575,6 +702,7 @@ async fn call_tool(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, 
                 arguments,
                 user: ctx.user,
                 env: ctx.env,
+                notes,
             };
             (tool.handler)(&call).await
         }
@@ -613,11 +741,7 @@ fn discover() -> Value {
         "supportedVersions".into(),
         json!(protocol::SUPPORTED_VERSIONS),
     );
-    // No `logging`: 2026-07-28 removed logging/setLevel and this server emits no log messages.
-    result.insert(
-        "capabilities".into(),
-        json!({"tools": {"listChanged": false}}),
-    );
+    result.insert("capabilities".into(), features::modern_capabilities());
     // The server's identity travels in `_meta`, added to every modern result by `respond`.
     result.insert("instructions".into(), json!(INSTRUCTIONS));
     cacheable(&mut result);
@@ -642,7 +766,7 @@ fn scope_challenge<'r>(
             .params
             .get("name")
             .and_then(Value::as_str)
-            .and_then(|n| ctx.tools.get(n))
+            .and_then(|n| ctx.catalog.tools.get(n))
         else {
             continue;
         };
@@ -666,7 +790,7 @@ fn scope_challenge<'r>(
     let scope = needed?;
     // The one builder of this header (RFC 6750 §3.1, quoted-string safe).
     let challenge =
-        crate::oauth::metadata::insufficient_scope_challenge(req.resource_metadata_url, scope);
+        crate::challenge::insufficient_scope_challenge(req.resource_metadata_url, scope);
     let reply = match responses.as_slice() {
         [only] if !batch => Reply::json(403, only),
         all => Reply::json(403, all),
@@ -695,7 +819,7 @@ fn respond(id: RequestId, outcome: Result<Value, ErrorObject>, era: Era) -> Resp
 
 /// `ttlMs` and `cacheScope` of 2026-07-28 list results. Private: the list is fetched with the
 /// user's token, so shared caches must not keep it.
-fn cacheable(result: &mut Map<String, Value>) {
+pub(crate) fn cacheable(result: &mut Map<String, Value>) {
     result.insert("ttlMs".into(), json!(CACHE_TTL_MS));
     result.insert("cacheScope".into(), json!("private"));
 }
@@ -752,6 +876,6 @@ fn meta_version(body: &Body) -> Option<&str> {
         .as_str()
 }
 
-fn truncated(s: &str) -> String {
+pub(crate) fn truncated(s: &str) -> String {
     super::jsonrpc::truncate(s, 100)
 }

@@ -24,7 +24,13 @@ pub struct Session {
     /// The level set by `logging/setLevel`; `None` until the client sets one.
     #[serde(default)]
     pub log_level: Option<LogLevel>,
+    /// URIs of `resources/subscribe`, at most [`MAX_SUBSCRIPTIONS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<String>,
 }
+
+/// Most resource subscriptions one session holds; one more is refused (-32602), not stored.
+pub const MAX_SUBSCRIPTIONS: usize = 32;
 
 impl Session {
     /// A session just created by `initialize`.
@@ -35,6 +41,7 @@ impl Session {
             client_info,
             initialized: false,
             log_level: None,
+            subscriptions: Vec::new(),
         }
     }
 }

@@ -28,7 +28,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// The endpoint for a request path (`/sse` or anything else: `/mcp`).
     pub fn from_path(path: &str) -> Endpoint {
-        if path == crate::oauth::metadata::SSE_PATH {
+        if path == crate::routes::SSE_PATH {
             Endpoint::Sse
         } else {
             Endpoint::Mcp
@@ -37,14 +37,14 @@ impl Endpoint {
 
     pub fn path(self) -> &'static str {
         match self {
-            Endpoint::Mcp => crate::oauth::metadata::MCP_PATH,
-            Endpoint::Sse => crate::oauth::metadata::SSE_PATH,
+            Endpoint::Mcp => crate::routes::MCP_PATH,
+            Endpoint::Sse => crate::routes::SSE_PATH,
         }
     }
 
     /// The RFC 8707 resource identifier clients use for this URL (`<origin>/mcp` or
     /// `<origin>/sse`; both name the same protected resource, see
-    /// [`crate::oauth::metadata::same_resource`]).
+    /// [`crate::routes::same_resource`]).
     pub fn resource(self, origin: &str) -> String {
         format!("{origin}{}", self.path())
     }
@@ -54,7 +54,7 @@ impl Endpoint {
     pub fn resource_metadata_url(self, origin: &str) -> String {
         format!(
             "{origin}{}{}",
-            crate::oauth::metadata::PROTECTED_RESOURCE_METADATA_PATH,
+            crate::routes::PROTECTED_RESOURCE_METADATA_PATH,
             self.path()
         )
     }
@@ -84,6 +84,19 @@ pub struct McpRequest<'a> {
     pub mcp_name: Option<&'a str>,
     /// `/mcp` or `/sse`; only the wording of a GET's 405 differs.
     pub endpoint: Endpoint,
+    /// Any other request header, read on demand (2026-07-28 `Mcp-Param-*` headers of tools
+    /// whose arguments declare `x-mcp-header`). `None` reads as absent.
+    pub headers: Option<HeaderSource<'a>>,
+}
+
+/// Reads one request header by name (case-insensitive), as the platform holds them.
+#[derive(Clone, Copy)]
+pub struct HeaderSource<'a>(pub &'a dyn Fn(&str) -> Option<String>);
+
+impl std::fmt::Debug for HeaderSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeaderSource")
+    }
 }
 
 /// What the Worker must do with the session after replying.

@@ -39,10 +39,14 @@
 //! can read what went wrong.
 
 pub mod calculate;
+pub mod calculate_all;
 pub mod github_repos;
 pub mod schema;
 pub mod whoami;
 
+use super::content::Content;
+use super::notes::Notes;
+use super::session::LogLevel;
 use crate::outbound::{HttpClient, LocalBoxFuture};
 use crate::user::UserContext;
 use serde_json::{json, Map, Value};
@@ -62,15 +66,39 @@ pub struct ToolEnv<'a> {
     pub github_api_base: &'a str,
 }
 
-/// One invocation: validated arguments, the caller, and the environment.
+/// One invocation, and the context a handler works in: validated arguments, the caller, the
+/// environment (outbound HTTP), and the request's progress and log notifications.
 pub struct ToolCall<'a> {
     /// Always a JSON object that satisfied the tool's `input_schema`.
     pub arguments: &'a Value,
     pub user: &'a UserContext,
     pub env: &'a ToolEnv<'a>,
+    /// Progress and log messages of this request (see [`ToolCall::progress`], [`ToolCall::log`]).
+    pub notes: &'a Notes,
+    // Input requests (elicitation, sampling, roots; 2026-07-28 InputRequiredResult) get their
+    // field here: one more borrowed handle, filled by the server like `notes`.
 }
 
 impl ToolCall<'_> {
+    /// The arguments as a typed struct. `Err` is the tool execution error to return as is
+    /// (the model reads which field was wrong); the schema was already checked, so this only
+    /// fails when the struct and the schema disagree.
+    pub fn args<T: serde::de::DeserializeOwned>(&self) -> Result<T, ToolOutput> {
+        T::deserialize(self.arguments)
+            .map_err(|e| ToolOutput::error(format!("Invalid arguments: {e}")))
+    }
+
+    /// Reports progress (sent only when the client asked, with `_meta.progressToken`; values
+    /// must increase, a value that does not is dropped).
+    pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        self.notes.progress(progress, total, message)
+    }
+
+    /// Sends a log message to the client (only at or above the level it asked for).
+    pub fn log(&self, level: LogLevel, data: impl Into<Value>) {
+        self.notes.log(level, None, data.into())
+    }
+
     pub fn arg(&self, name: &str) -> Option<&Value> {
         self.arguments.get(name)
     }
@@ -94,10 +122,14 @@ impl ToolCall<'_> {
 /// registry needs no allocation per tool; the future need not be `Send` in a Worker.
 pub type ToolHandler = for<'a> fn(&'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput>;
 
-/// What a tool returns: text for the model, optionally structured data, and whether it failed.
+/// What a tool returns: text for the model and any other content blocks, optionally
+/// structured data, and whether it failed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutput {
+    /// The first content block (omitted when empty and `content` has blocks).
     pub text: String,
+    /// Content blocks after the text: images, audio, resource links, embedded resources.
+    pub content: Vec<Content>,
     /// Must match the tool's `output_schema` when it has one.
     pub structured: Option<Value>,
     pub is_error: bool,
@@ -107,35 +139,59 @@ impl ToolOutput {
     pub fn text(text: impl Into<String>) -> ToolOutput {
         ToolOutput {
             text: text.into(),
+            content: Vec::new(),
             structured: None,
             is_error: false,
         }
     }
 
+    /// Content blocks only, in order.
+    pub fn content(content: Vec<Content>) -> ToolOutput {
+        ToolOutput {
+            content,
+            ..ToolOutput::text("")
+        }
+    }
+
     pub fn structured(text: impl Into<String>, value: Value) -> ToolOutput {
         ToolOutput {
-            text: text.into(),
             structured: Some(value),
-            is_error: false,
+            ..ToolOutput::text(text)
+        }
+    }
+
+    /// Typed structured output: `value` serialized as `structuredContent`, and as JSON text
+    /// for clients that read only `content` (the spec's SHOULD for backwards compatibility).
+    pub fn json<T: serde::Serialize>(value: &T) -> ToolOutput {
+        match serde_json::to_value(value) {
+            Ok(v) => ToolOutput::structured(v.to_string(), v),
+            Err(e) => ToolOutput::error(format!("the result could not be encoded: {e}")),
         }
     }
 
     /// A tool execution error: the model sees the message and may retry differently.
     pub fn error(message: impl Into<String>) -> ToolOutput {
         ToolOutput {
-            text: message.into(),
-            structured: None,
             is_error: true,
+            ..ToolOutput::text(message)
         }
+    }
+
+    /// Adds a content block after those already there.
+    pub fn with(mut self, block: Content) -> ToolOutput {
+        self.content.push(block);
+        self
     }
 
     /// The `CallToolResult` object (without `resultType`, which depends on the era).
     pub fn to_result(&self) -> Value {
         let mut result = Map::new();
-        result.insert(
-            "content".into(),
-            json!([{"type": "text", "text": self.text}]),
-        );
+        let mut blocks = Vec::with_capacity(1 + self.content.len());
+        if !self.text.is_empty() || self.content.is_empty() {
+            blocks.push(json!({"type": "text", "text": self.text}));
+        }
+        blocks.extend(self.content.iter().map(Content::to_value));
+        result.insert("content".into(), Value::Array(blocks));
         if let Some(structured) = &self.structured {
             result.insert("structuredContent".into(), structured.clone());
         }
@@ -260,7 +316,12 @@ impl ToolRegistry {
     /// The tools this server ships.
     pub fn default_tools() -> ToolRegistry {
         let mut registry = ToolRegistry::new();
-        for tool in [whoami::tool(), calculate::tool(), github_repos::tool()] {
+        for tool in [
+            whoami::tool(),
+            calculate::tool(),
+            calculate_all::tool(),
+            github_repos::tool(),
+        ] {
             // The shipped tools are known-good; a failure here is caught by the tests below.
             let _ = registry.register(tool);
         }
@@ -377,10 +438,12 @@ pub(crate) mod test_support {
             http,
             github_api_base: "http://127.0.0.1:9/gh/",
         };
+        let notes = crate::mcp::notes::Notes::default();
         let call = ToolCall {
             arguments: &arguments,
             user,
             env: &env,
+            notes: &notes,
         };
         let output = pollster::block_on((tool.handler)(&call));
         if let (Some(schema), Some(value)) = (&tool.output_schema, &output.structured) {
@@ -422,7 +485,10 @@ mod tests {
     fn the_shipped_tools_are_all_registered() {
         let registry = ToolRegistry::default_tools();
         let names: Vec<&str> = registry.tools().iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["whoami", "calculate", "list_github_repos"]);
+        assert_eq!(
+            names,
+            ["whoami", "calculate", "calculate_all", "list_github_repos"]
+        );
     }
 
     #[test]
