@@ -1,7 +1,8 @@
 //! Reads a request body chunk by chunk from its `ReadableStream`, counting as it
 //! goes, and stops at the route's limit: a chunked upload (no `Content-Length`)
 //! is refused with 413 as soon as it passes the limit, and the rest is never
-//! read or buffered.
+//! buffered; it is read and dropped up to [`DRAIN_CAP`] so that the client
+//! reads the 413.
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -20,8 +21,8 @@ use crate::http::HttpError;
 /// wrangler's proxy instead of the 413 (`scripts/oversize-probe.mjs` shows it).
 /// Reading the rest, without keeping it, lets the answer arrive. Beyond this cap
 /// the client is sending far more than any real request, and the connection is
-/// dropped as before. Cloudflare's edge in front of a deployed Worker lingers
-/// on its own.
+/// dropped as before (e2e/public.test.mjs holds an endless body to the cap).
+/// Whether Cloudflare's edge would linger by itself was not measured.
 pub const DRAIN_CAP: usize = 8 * 1024 * 1024;
 
 /// Reads and drops up to `cap` more bytes of `req`'s body (see [`DRAIN_CAP`]).
