@@ -562,3 +562,42 @@ fn custom_headers_must_mirror_their_argument() {
         assert_eq!(result(&out)["error"]["code"], -32020, "{bad:?}");
     }
 }
+
+#[test]
+fn resource_and_prompt_lists_are_paginated_with_opaque_cursors() {
+    use mcp_oauth_worker::mcp::content::ResourceContents;
+    use mcp_oauth_worker::mcp::jsonrpc::ErrorObject;
+    use mcp_oauth_worker::mcp::resources::{Resource, ResourceRead};
+    fn read<'a>(
+        r: &'a ResourceRead<'a>,
+    ) -> LocalBoxFuture<'a, Result<Vec<ResourceContents>, ErrorObject>> {
+        Box::pin(async move { Ok(vec![ResourceContents::text(r.uri, "text/plain", "x")]) })
+    }
+    let mut c = Catalog::shipped();
+    for i in 0..59 {
+        c.resources
+            .add(Resource::new(&format!("n://{i}"), "n", "d", read))
+            .unwrap();
+    }
+    let s = || Some(legacy("2025-11-25"));
+    let first = result(&send(&c, s(), BOTH, req("resources/list", json!({}))));
+    assert_eq!(first["result"]["resources"].as_array().unwrap().len(), 50);
+    let cursor = first["result"]["nextCursor"].as_str().unwrap().to_owned();
+    let second = result(&send(
+        &c,
+        s(),
+        BOTH,
+        req("resources/list", json!({"cursor": cursor})),
+    ));
+    assert_eq!(second["result"]["resources"].as_array().unwrap().len(), 10);
+    assert!(second["result"].get("nextCursor").is_none());
+    for bad in [json!("bogus"), json!(5)] {
+        let out = result(&send(
+            &c,
+            s(),
+            BOTH,
+            req("prompts/list", json!({"cursor": bad})),
+        ));
+        assert_eq!(out["error"]["code"], -32602, "{bad}");
+    }
+}

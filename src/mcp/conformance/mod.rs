@@ -6,19 +6,27 @@
 //! Off unless `MCP_CONFORMANCE=on` (config `mcp_conformance`): then they are neither listed
 //! nor callable, because [`register`] never runs and the catalog does not hold them.
 //!
-//! One file per group; each has a `register(&mut Catalog)`, called by one line below.
+//! One file per group, each with a `pub fn register(&mut Catalog)`; a group is added by one
+//! line in the `groups!` list below (its module and its registration).
 
 use super::catalog::Catalog;
 
-mod prompts;
-mod resources;
-mod tools;
+/// Declares each group's module and registers the groups in order.
+macro_rules! groups {
+    ($($group:ident,)*) => {
+        $(mod $group;)*
 
-/// Adds every fixture group to `catalog`.
-pub fn register(catalog: &mut Catalog) {
-    tools::register(catalog);
-    resources::register(catalog);
-    prompts::register(catalog);
+        /// Adds every fixture group to `catalog`.
+        pub fn register(catalog: &mut Catalog) {
+            $($group::register(catalog);)*
+        }
+    };
+}
+
+groups! {
+    tools,
+    resources,
+    prompts,
 }
 
 /// A 1x1 red PNG.
