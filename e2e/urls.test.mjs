@@ -50,21 +50,36 @@ const doc = (id, more = {}) => ({ client_id: id, client_name: "Doc client", redi
 // --- one parser: the host shown is the host the browser visits ------------
 describe("the percent-encoded look-alike", () => {
   const LOOK = "https://%D1%81laude.ai/cb"; // U+0441 CYRILLIC SMALL LETTER ES
-  const PUNY = new URL(LOOK).hostname; // what a browser (WHATWG) visits
+  const PUNY = new URL(LOOK).hostname; // what a browser (WHATWG) visits: xn--laude-0ye.ai
 
-  test("a registered redirect URI is shown in punycode, its Unicode marked", async () => {
+  test("as a redirect URI it is refused at registration (a host that is not ASCII once decoded)", async () => {
+    const res = await fetch(`${w.url}/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ client_name: "look-alike", redirect_uris: [LOOK], token_endpoint_auth_method: "none" }),
+    });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).error, "invalid_redirect_uri");
+    // Control: the same body with an ASCII host registers.
+    await registerClient(w.url, { redirect_uris: ["https://claude-lookalike.com/cb"] });
+  });
+
+  test("written as the punycode the browser visits, it is shown in punycode, its Unicode marked", async () => {
     assert.match(PUNY, /^xn--/);
-    const client = await registerClient(w.url, { redirect_uris: [LOOK] });
-    const p = await page(w.url, client.client_id, LOOK);
+    const client = await registerClient(w.url, { redirect_uris: [`https://${PUNY}/cb`] });
+    const p = await page(w.url, client.client_id, `https://${PUNY}/cb`);
     assert.equal(p.status, 200, p.html.slice(0, 300));
     const shown = p.html.match(/id="redirect-host">([^<]*)</)[1];
     assert.equal(shown, `${PUNY} (in Unicode: \u0441laude.ai)`);
     assert.doesNotMatch(p.html, /id="redirect-host">claude\.ai</);
   });
 
-  test("a document's verified host is shown in punycode too", async () => {
-    const id = "https://%D1%81laude.ai/oauth/client.json";
-    web.set(new URL(id).href, json(doc(id, { redirect_uris: [`https://${PUNY}/cb`] })));
+  test("as a document client_id it is refused on our page; its punycode form is shown in punycode", async () => {
+    const look = await page(w.url, "https://%D1%81laude.ai/oauth/client.json", `https://${PUNY}/cb`);
+    assert.equal(look.status, 400, look.html.slice(0, 300));
+    assert.equal(look.location, null);
+    const id = `https://${PUNY}/oauth/client.json`;
+    web.set(id, json(doc(id, { redirect_uris: [`https://${PUNY}/cb`] })));
     const p = await page(w.url, id, `https://${PUNY}/cb`);
     assert.equal(p.status, 200, p.html.slice(0, 400));
     const shown = p.html.match(/id="verified-host">([^<]*)</)[1];

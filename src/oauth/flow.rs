@@ -747,7 +747,9 @@ pub async fn register(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result
         // Blocking deletes the record and this refuses to write it again, so
         // only a registration that would write reads the block list.
         if stored.as_ref().is_none_or(|c| c.is_expired(now)) {
-            if let Some(refused) = crate::oauth::policy::blocked_registration(store, &client_id).await? {
+            if let Some(refused) =
+                crate::oauth::policy::blocked_registration(store, &client_id).await?
+            {
                 return Ok(with_cors(refused));
             }
         }

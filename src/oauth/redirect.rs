@@ -245,5 +245,4 @@ mod tests {
         let https = vec!["https://app.example/cb".to_owned()];
         assert!(!redirect_uri_matches(&https, "https://app.example:443/cb"));
     }
-
 }
