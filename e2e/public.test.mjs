@@ -120,6 +120,47 @@ describe("rate limits (Workers Rate Limiting binding, small limits)", () => {
     assert.equal(res.headers.get("location"), null);
   });
 
+  test("/account and /dev/login are counted per client IP as browser pages", async () => {
+    await freshWindow();
+    const ip = "192.0.2.50";
+    assert.equal((await w.fetch("/account", { headers: fromIp(ip), redirect: "manual" })).status, 302);
+    assert.equal((await w.fetch("/account/login", { headers: fromIp(ip), redirect: "manual" })).status, 302);
+    const login = await w.fetch("/dev/login?state=x", { headers: fromIp(ip) });
+    assert.notEqual(login.status, 429);
+    await login.text();
+    for (const p of ["/account", "/dev/login?state=x"]) {
+      const res = await w.fetch(p, { headers: fromIp(ip), redirect: "manual" });
+      assert.equal(res.status, 429, p);
+      assert.equal(res.headers.get("retry-after"), "60");
+      assert.match(await res.text(), /Too many requests/);
+    }
+    assert.equal((await w.fetch("/account", { headers: fromIp("192.0.2.51"), redirect: "manual" })).status, 302, "another address");
+  });
+
+  test("a /token request that authenticates by assertion alone is counted per client (the assertion's iss)", async () => {
+    await freshWindow();
+    const ip = "203.0.113.60";
+    const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const jwt = `${b64({ alg: "ES256", typ: "JWT" })}.${b64({ iss: "https://app.example/client.json", sub: "https://app.example/client.json" })}.c2ln`;
+    const body = new URLSearchParams({
+      grant_type: "refresh_token",
+      refresh_token: "x",
+      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      client_assertion: jwt,
+    }).toString();
+    // RL_TOKEN_CLIENT is 2 (RL_TOKEN_IP 4): the third from this client at this address is refused.
+    for (let i = 0; i < 2; i++) {
+      const res = await w.fetch("/token", { method: "POST", headers: fromIp(ip, form), body });
+      assert.notEqual(res.status, 429);
+      await res.text();
+    }
+    await assertJson429(await w.fetch("/token", { method: "POST", headers: fromIp(ip, form), body }));
+    // Another client at the same address still has the address's budget.
+    const other = await w.fetch("/token", { method: "POST", headers: fromIp(ip, form), body: "grant_type=refresh_token&refresh_token=x&client_id=someone" });
+    assert.notEqual(other.status, 429);
+    await other.text();
+  });
+
   test("/mcp counts refused bearer tokens per IP, not requests without a token", async () => {
     await freshWindow();
     const ip = "192.0.2.40";
