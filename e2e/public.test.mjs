@@ -9,6 +9,7 @@ import { startWorker, rateLimits, DEV_VARS } from "./harness.mjs";
 import { Browser, authorizeUrl, formFields, pkcePair, registerClient } from "./browser.mjs";
 
 const json = { "content-type": "application/json" };
+const ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef0123456789";
 const form = { "content-type": "application/x-www-form-urlencoded" };
 
 /**
@@ -120,6 +121,47 @@ describe("rate limits (Workers Rate Limiting binding, small limits)", () => {
     assert.equal(res.headers.get("location"), null);
   });
 
+  test("/account and /dev/login are counted per client IP as browser pages", async () => {
+    await freshWindow();
+    const ip = "192.0.2.50";
+    assert.equal((await w.fetch("/account", { headers: fromIp(ip), redirect: "manual" })).status, 302);
+    assert.equal((await w.fetch("/account/login", { headers: fromIp(ip), redirect: "manual" })).status, 302);
+    const login = await w.fetch("/dev/login?state=x", { headers: fromIp(ip) });
+    assert.notEqual(login.status, 429);
+    await login.text();
+    for (const p of ["/account", "/dev/login?state=x"]) {
+      const res = await w.fetch(p, { headers: fromIp(ip), redirect: "manual" });
+      assert.equal(res.status, 429, p);
+      assert.equal(res.headers.get("retry-after"), "60");
+      assert.match(await res.text(), /Too many requests/);
+    }
+    assert.equal((await w.fetch("/account", { headers: fromIp("192.0.2.51"), redirect: "manual" })).status, 302, "another address");
+  });
+
+  test("a /token request that authenticates by assertion alone is counted per client (the assertion's iss)", async () => {
+    await freshWindow();
+    const ip = "203.0.113.60";
+    const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const jwt = `${b64({ alg: "ES256", typ: "JWT" })}.${b64({ iss: "https://app.example/client.json", sub: "https://app.example/client.json" })}.c2ln`;
+    const body = new URLSearchParams({
+      grant_type: "refresh_token",
+      refresh_token: "x",
+      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      client_assertion: jwt,
+    }).toString();
+    // RL_TOKEN_CLIENT is 2 (RL_TOKEN_IP 4): the third from this client at this address is refused.
+    for (let i = 0; i < 2; i++) {
+      const res = await w.fetch("/token", { method: "POST", headers: fromIp(ip, form), body });
+      assert.notEqual(res.status, 429);
+      await res.text();
+    }
+    await assertJson429(await w.fetch("/token", { method: "POST", headers: fromIp(ip, form), body }));
+    // Another client at the same address still has the address's budget.
+    const other = await w.fetch("/token", { method: "POST", headers: fromIp(ip, form), body: "grant_type=refresh_token&refresh_token=x&client_id=someone" });
+    assert.notEqual(other.status, 429);
+    await other.text();
+  });
+
   test("/mcp counts refused bearer tokens per IP, not requests without a token", async () => {
     await freshWindow();
     const ip = "192.0.2.40";
@@ -130,6 +172,56 @@ describe("rate limits (Workers Rate Limiting binding, small limits)", () => {
     await assertJson429(await mcp({ authorization: "Bearer guess-3" }));
     const elsewhere = await w.fetch("/mcp", { method: "POST", headers: fromIp("192.0.2.41", { ...json, authorization: "Bearer guess" }), body: "{}" });
     assert.equal(elsewhere.status, 401);
+  });
+});
+
+describe("an address over the bearer-failure limit at /mcp", () => {
+  let w;
+  before(async () => {
+    w = await startWorker({ rateLimits: rateLimits(1000, { RL_BEARER_FAILURE: 2 }), countStorage: true, extraVars: { ADMIN_TOKEN } });
+  });
+  after(async () => { await w?.dispose(); });
+
+  test("has its next token counted and refused before any KV read", async () => {
+    await freshWindow();
+    const ip = "192.0.2.70";
+    const mcp = (token) => w.fetch("/mcp", { method: "POST", headers: fromIp(ip, { ...json, accept: "application/json, text/event-stream", authorization: `Bearer ${token}` }), body: "{}" });
+    // Shaped like our access tokens, so each is looked up in KV.
+    const guess = (n) => `mcpa.guessguessguessguess.${String(n).repeat(40)}`;
+    for (const n of [1, 2]) {
+      await w.storageCounts({ reset: true });
+      assert.equal((await mcp(guess(n))).status, 401);
+      assert.equal((await w.storageCounts())["kv.get"], 1, "a guess below the limit is looked up");
+    }
+    await assertJson429(await mcp(guess(3)));
+    await w.storageCounts({ reset: true });
+    await assertJson429(await mcp(guess(4)));
+    const counts = await w.storageCounts();
+    assert.equal(counts["kv.get"] ?? 0, 0, JSON.stringify(counts));
+  });
+});
+
+describe("wrong admin tokens", () => {
+  let w;
+  before(async () => {
+    w = await startWorker({ rateLimits: rateLimits(1000, { RL_BEARER_FAILURE: 2 }), extraVars: { ADMIN_TOKEN } });
+  });
+  after(async () => { await w?.dispose(); });
+
+  test("are counted per address; once over, even the right token is refused there", async () => {
+    await freshWindow();
+    const admin = (ip, token) => w.fetch("/admin/clients", { headers: fromIp(ip, { authorization: `Bearer ${token}` }) });
+    const ip = "192.0.2.80";
+    for (let i = 0; i < 2; i++) assert.equal((await admin(ip, `wrong-admin-token-${i}-0123456789abcdef0123`)).status, 401);
+    for (const token of ["wrong-admin-token-3-0123456789abcdef0123", ADMIN_TOKEN]) {
+      const res = await admin(ip, token);
+      assert.equal(res.status, 429);
+      assert.equal(res.headers.get("retry-after"), "60");
+      assert.equal((await res.json()).error, "temporarily_unavailable");
+    }
+    const elsewhere = await admin("192.0.2.81", ADMIN_TOKEN);
+    assert.equal(elsewhere.status, 200);
+    await elsewhere.text();
   });
 });
 

@@ -125,7 +125,11 @@ pub fn checks(route: Route, method: &str, ip: Option<&str>, client_id: Option<&s
             }
             checks
         }
-        Route::Authorize | Route::Callback => vec![by_ip(Limiter::Browser)],
+        // Browser pages: the sign-in, the development provider's page, and the
+        // account page (its sign-in, list, revocations, sign-out).
+        Route::Authorize | Route::Callback | Route::DevLogin | Route::Account => {
+            vec![by_ip(Limiter::Browser)]
+        }
         _ => Vec::new(),
     }
 }
@@ -142,6 +146,8 @@ pub fn is_counted(route: Route, method: &str) -> bool {
                 | Route::Introspect
                 | Route::Authorize
                 | Route::Callback
+                | Route::DevLogin
+                | Route::Account
         )
 }
 
@@ -253,9 +259,22 @@ pub fn client_id_of(
     body: &[u8],
 ) -> Option<String> {
     let form = token::parse_form(content_type, body).unwrap_or_default();
+    // RFC 7523 §3: a client that authenticates by assertion alone is named by
+    // the assertion's `iss` (read, not verified: only a counter's key), so it
+    // is counted per client like any other.
+    let by_assertion = || {
+        let jwt = form.client_assertion.as_deref().filter(|a| !a.is_empty())?;
+        let assertion = crate::oauth::cimd::parse_assertion(jwt).ok()?;
+        assertion
+            .claims
+            .get("iss")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
     token::client_credentials(authorization, &form)
         .ok()
         .map(|auth| auth.client_id().to_owned())
+        .or_else(by_assertion)
 }
 
 /// The answer to a request over a limit: 429 with `Retry-After`; an HTML page
@@ -264,7 +283,7 @@ pub fn client_id_of(
 pub fn refused(route: Route) -> Reply {
     let retry = PERIOD_SECS.to_string();
     let reply = match route {
-        Route::Authorize | Route::Callback | Route::DevLogin => crate::web::message_page(
+        Route::Authorize | Route::Callback | Route::DevLogin | Route::Account => crate::web::message_page(
             429,
             "Too many requests",
             &format!(
@@ -366,16 +385,13 @@ mod tests {
             Route::Revoke,
             Route::Authorize,
             Route::Callback,
+            Route::DevLogin,
+            Route::Account,
         ] {
             assert!(is_counted(route, "POST"), "{route:?}");
             assert!(!is_counted(route, "OPTIONS"), "{route:?}");
         }
-        for route in [
-            Route::Health,
-            Route::Mcp,
-            Route::DevLogin,
-            Route::ProtectedResourceMetadata,
-        ] {
+        for route in [Route::Health, Route::Mcp, Route::ProtectedResourceMetadata] {
             assert!(!is_counted(route, "GET"), "{route:?}");
         }
     }

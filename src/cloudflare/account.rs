@@ -47,7 +47,27 @@ pub async fn admin(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
     let authorization = ctx.req.header("Authorization");
     let docs = WorkerDocuments::new(ctx.env);
     let site = site(ctx, None, &docs);
+    // Wrong admin tokens are counted per address (RL_BEARER_FAILURE, with
+    // refused bearer tokens at /mcp); an address over the limit is refused
+    // before its token is even compared, so guessing on gains nothing.
+    if site.config.admin_token.is_some() {
+        if let Some(refused) =
+            super::ratelimit::before_bearer_check(ctx.env, ctx.req, crate::routes::Route::Admin)
+                .await
+        {
+            return Ok(refused);
+        }
+    }
     if let Err(reply) = admin::gate(&site, &ctx.req.path, authorization.as_deref()) {
+        let token_presented = authorization
+            .as_deref()
+            .is_some_and(|h| !h.trim().is_empty());
+        if reply.status == 401
+            && token_presented
+            && super::ratelimit::refused_admin_token(ctx.env, ctx.req).await
+        {
+            return Ok(crate::ratelimit::refused(crate::routes::Route::Admin));
+        }
         return Ok(reply);
     }
     let store = KvStore::from_env(ctx.env)?;

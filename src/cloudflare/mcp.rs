@@ -59,6 +59,11 @@ pub async fn handle(
     // is `<origin>/sse`, so a client that started there is asked for a token it can use there.
     let endpoint = mcp::Endpoint::from_path(&req.path);
     let metadata_url = endpoint.resource_metadata_url(issuer);
+    if let Some(refused) =
+        super::ratelimit::before_bearer_check(env, req, crate::routes::Route::Mcp).await
+    {
+        return Ok(with_cors(refused));
+    }
     let (authorization, ip) = (req.header("Authorization"), req.header("CF-Connecting-IP"));
     let store = KvStore::from_env(env)?;
     let admitted = resource::admit(

@@ -6,7 +6,8 @@
 //! Failure is open: a missing binding, or one that throws, means no limit
 //! (logged, and reported by `/health`), never a failed request.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -19,7 +20,13 @@ use crate::routes::Route;
 
 use super::platform::Incoming;
 
+/// At most this many addresses are remembered as over the bearer-failure limit.
+const MAX_OVER: usize = 256;
+
 thread_local! {
+    /// Addresses (their keys) this isolate saw go over the bearer-failure
+    /// limit, and until when: their next token is counted before its KV read.
+    static OVER: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
     /// Whether this isolate already logged that bindings are missing.
     static WARNED: Cell<bool> = const { Cell::new(false) };
     /// The `/health` warning, worked out once per isolate (bindings do not
@@ -47,13 +54,71 @@ pub async fn check(env: &Env, route: Route, req: &Incoming) -> Option<Reply> {
         .then(|| ratelimit::refused(route))
 }
 
-/// The rate limit bindings as the core's counters (`resource::admit` counts refused tokens).
+/// The rate limit bindings as the core's counters (`resource::admit` counts
+/// refused tokens). An address found over its limit is remembered for the
+/// period, so its next token is counted before any KV read
+/// ([`before_bearer_check`]).
 pub struct Bindings<'a>(pub &'a Env);
 
 impl ratelimit::Counters for Bindings<'_> {
     fn over<'a>(&'a self, checks: &'a [Check]) -> crate::outbound::LocalBoxFuture<'a, bool> {
-        Box::pin(over_limit(self.0, checks))
+        Box::pin(async move {
+            let over = over_limit(self.0, checks).await;
+            if over {
+                let now = super::platform::now();
+                for check in checks {
+                    remember_over(check.key.clone(), now);
+                }
+            }
+            over
+        })
     }
+}
+
+/// Before the token's KV read at `/mcp`: an address this isolate saw over the
+/// bearer-failure limit in the current period has its token counted first,
+/// and while it stays over it is refused (429) without reading storage.
+/// Others pass uncounted (they are counted only when refused).
+pub async fn before_bearer_check(env: &Env, req: &Incoming, route: Route) -> Option<Reply> {
+    let presented = req
+        .header("Authorization")
+        .is_some_and(|h| !h.trim().is_empty());
+    let ip = req.header("CF-Connecting-IP");
+    let check = ratelimit::bearer_failure_check(ip.as_deref(), presented)?;
+    let now = super::platform::now();
+    let known = OVER.with(|o| o.borrow().get(&check.key).is_some_and(|until| *until > now));
+    if !known {
+        return None;
+    }
+    if over_limit(env, std::slice::from_ref(&check)).await {
+        return Some(ratelimit::refused(route));
+    }
+    OVER.with(|o| o.borrow_mut().remove(&check.key));
+    None
+}
+
+/// Counts a refused token at `/admin/*` (a wrong `ADMIN_TOKEN`), as a refused
+/// bearer token at `/mcp`: true when its address is now over the limit.
+pub async fn refused_admin_token(env: &Env, req: &Incoming) -> bool {
+    let ip = req.header("CF-Connecting-IP");
+    let Some(check) = ratelimit::bearer_failure_check(ip.as_deref(), true) else {
+        return false;
+    };
+    let over = over_limit(env, std::slice::from_ref(&check)).await;
+    if over {
+        remember_over(check.key, super::platform::now());
+    }
+    over
+}
+
+fn remember_over(key: String, now: u64) {
+    OVER.with(|o| {
+        let mut over = o.borrow_mut();
+        over.retain(|_, until| *until > now);
+        if over.len() < MAX_OVER {
+            over.insert(key, now + ratelimit::PERIOD_SECS);
+        }
+    });
 }
 
 /// Adds a `warnings` list to the `/health` body when limiters have no binding.
