@@ -146,19 +146,20 @@ impl ClientPattern {
                 port,
                 path_prefix,
             } => {
-                let Some(uri) = crate::uri::parse(client_id) else {
+                // The browser's parse (issue 18: one URL parser): the host is
+                // percent-decoded and lowercased, a default port dropped, so a
+                // spelling of the same URL can neither slip past nor be refused.
+                let Ok(url) = crate::urls::Url::parse(client_id) else {
                     return false;
                 };
-                if uri.scheme_lower() != "https" {
+                if url.scheme() != "https" || !url.username().is_empty() || url.password().is_some()
+                {
                     return false;
                 }
-                let Some(authority) = uri.authority.as_ref() else {
-                    return false;
-                };
-                if authority.userinfo.is_some() || authority.port != *port {
+                if url.port() != port.filter(|p| *p != 443) {
                     return false;
                 }
-                let Some(id_host) = uri.host_lower() else {
+                let Some(id_host) = url.host_str() else {
                     return false;
                 };
                 let host_ok = if *any_subdomain {
@@ -167,9 +168,9 @@ impl ClientPattern {
                         .and_then(|front| front.strip_suffix('.'))
                         .is_some_and(|front| !front.is_empty())
                 } else {
-                    id_host == *host
+                    id_host == host.as_str()
                 };
-                host_ok && uri.path.starts_with(path_prefix.as_str())
+                host_ok && url.path().starts_with(path_prefix.as_str())
             }
         }
     }
@@ -340,7 +341,15 @@ impl BlockList {
     pub fn blocking(&self, client_id: &str) -> Option<&Block> {
         let document = crate::oauth::cimd::is_document_client_id(client_id);
         let host = document
-            .then(|| crate::uri::parse(client_id).and_then(|u| u.host_lower()))
+            .then(|| {
+                crate::urls::Url::parse(client_id)
+                    .ok()
+                    // `chatgpt.com.` is the same host as `chatgpt.com`.
+                    .and_then(|u| {
+                        u.host_str()
+                            .map(|h| h.strip_suffix('.').unwrap_or(h).to_owned())
+                    })
+            })
             .flatten();
         self.0.iter().find(|b| match b.kind {
             BlockKind::ClientId => !document && b.value == client_id,
@@ -518,6 +527,9 @@ mod tests {
         assert!(!e.matches("https://evil.example/oauth/abc"));
         assert!(!e.matches("https://sub.chatgpt.com/oauth/abc"));
         assert!(!e.matches("https://chatgpt.com:8443/oauth/abc"));
+        // The default port and a percent-encoded host are the same URL to a browser.
+        assert!(e.matches("https://chatgpt.com:443/oauth/abc/client.json"));
+        assert!(e.matches("https://%63hatgpt.com/oauth/abc/client.json"));
     }
 
     #[test]
@@ -590,6 +602,13 @@ mod tests {
             .blocking("https://ChatGPT.com/oauth/1/client.json")
             .is_some());
         assert!(list.blocking("https://sub.chatgpt.com/oauth/1").is_none());
+        // Other spellings of the blocked host, as the browser reads them.
+        assert!(list
+            .blocking("https://%63hatgpt.com/oauth/1/client.json")
+            .is_some());
+        assert!(list
+            .blocking("https://chatgpt.com.:443/oauth/1/client.json")
+            .is_some());
         assert!(list.remove(BlockKind::ClientId, "abc"));
         assert!(list.blocking("abc").is_none());
     }
