@@ -373,13 +373,15 @@ test("SEP-3149: a document whose methods share none with ours is refused on our 
   const id = "https://client.acmecorp.com/oauth/client-metadata.json";
   web.set(id, {
     client_id: id, client_name: "Basic-only agent", redirect_uris: ["https://client.acmecorp.com/cb"],
-    token_endpoint_auth_methods_supported: ["client_secret_basic", "tls_client_auth"],
+    // Neither is ours, and neither rests on a shared secret (a document listing one of
+    // those is refused for that reason first, as the draft says).
+    token_endpoint_auth_methods_supported: ["tls_client_auth", "self_signed_tls_client_auth"],
   });
   const f = { scope: null, resource: { authorize: true } };
   const { location, res } = await authorizeAs(w, f, { clientId: id }, "https://client.acmecorp.com/cb");
   assert.equal(location, undefined);
   assert.equal(res.status, 400);
-  assert.match(await res.text(), /none of the document(&#39;|&#x27;|')s authentication methods \(client_secret_basic, tls_client_auth\) is supported here/);
+  assert.match(await res.text(), /none of the document(&#39;|&#x27;|')s authentication methods \(tls_client_auth, self_signed_tls_client_auth\) is supported here/);
 });
 
 test("a policy setting that does not parse stops the Worker with a message naming it", async () => {
