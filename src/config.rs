@@ -82,6 +82,9 @@ pub struct Config {
     pub keyring: crate::oauth::crypto::Keyring,
     /// Absolute lifetime of a grant, however often it is refreshed.
     pub grant_max_lifetime: u64,
+    /// `MCP_CONFORMANCE=on`: /mcp also lists and serves the official conformance suite's
+    /// fixture tools (test data, never for production). Off by default.
+    pub mcp_conformance: bool,
 }
 
 /// A setting is missing or malformed.
@@ -255,6 +258,19 @@ impl Config {
         let auth_token = optional_token("AUTH_TOKEN", get("AUTH_TOKEN"))?;
         // Enables the admin API; unset, its routes answer 404.
         let admin_token = optional_token("ADMIN_TOKEN", get("ADMIN_TOKEN"))?;
+        let mcp_conformance = match get("MCP_CONFORMANCE").as_deref().map(str::trim) {
+            None | Some("") | Some("off") => false,
+            Some("on") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "MCP_CONFORMANCE",
+                    reason: format!("{other:?} is neither \"on\" nor \"off\""),
+                    hint: "Leave it unset (off) in production; \"on\" adds the conformance \
+                           suite's test tools to /mcp."
+                        .into(),
+                })
+            }
+        };
 
         Ok(Config {
             public_url,
@@ -270,6 +286,7 @@ impl Config {
             admin_token,
             keyring,
             grant_max_lifetime,
+            mcp_conformance,
         })
     }
 }
@@ -456,6 +473,20 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.access_token_ttl, 900);
+    }
+
+    #[test]
+    fn mcp_conformance_is_off_unless_on() {
+        let with = |v: Option<&str>| {
+            let mut vars = vec![("UPSTREAM_PROVIDER", "dev"), ("SECRET_KEY", KEY)];
+            vars.extend(v.map(|v| ("MCP_CONFORMANCE", v)));
+            Config::from_lookup(env(&vars))
+        };
+        assert!(!with(None).unwrap().mcp_conformance);
+        assert!(!with(Some("off")).unwrap().mcp_conformance);
+        assert!(with(Some("on")).unwrap().mcp_conformance);
+        let err = with(Some("yes")).unwrap_err();
+        assert_eq!(err.variable(), "MCP_CONFORMANCE");
     }
 
     #[test]

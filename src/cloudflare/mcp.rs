@@ -26,14 +26,45 @@ use super::platform::{
 use super::ratelimit::challenge;
 
 thread_local! {
-    /// The tool registry, built once per isolate rather than on every request
-    /// (building it parses each tool's JSON schemas). Leaked on purpose: it lives
-    /// as long as the isolate, and a `'static` borrow can be held across awaits.
-    static TOOLS: &'static ToolRegistry = Box::leak(Box::new(ToolRegistry::default_tools()));
+    /// The tool registries (without and with the conformance fixtures), each built
+    /// once per isolate when first used rather than on every request (building
+    /// one parses each tool's JSON schemas). Leaked on purpose: they live as long
+    /// as the isolate, and a `'static` borrow can be held across awaits.
+    static TOOLS: [std::cell::OnceCell<&'static ToolRegistry>; 2] =
+        const { [std::cell::OnceCell::new(), std::cell::OnceCell::new()] };
 }
 
-fn tools() -> &'static ToolRegistry {
-    TOOLS.with(|tools| *tools)
+/// The shipped tools, plus the conformance suite's fixtures when `MCP_CONFORMANCE=on`.
+fn tools(conformance: bool) -> &'static ToolRegistry {
+    TOOLS.with(|t| {
+        *t[usize::from(conformance)]
+            .get_or_init(|| Box::leak(Box::new(mcp::conformance::registry(conformance))))
+    })
+}
+
+/// Seals 2026-07-28 request states under the server's key ring (`SECRET_KEY`, and
+/// `SECRET_KEY_PREVIOUS` during a rotation), so any isolate can continue a call.
+struct KeyringSeal<'a> {
+    keyring: &'a crypto::Keyring,
+    now: u64,
+}
+
+impl mcp::input::StateSeal for KeyringSeal<'_> {
+    fn seal(&self, plaintext: &[u8], context: &str) -> Option<String> {
+        let purpose = mcp::input::STATE_PURPOSE;
+        self.keyring
+            .seal_value(plaintext, purpose, context, &OsEntropy)
+            .ok()
+    }
+
+    fn open(&self, sealed: &str, context: &str) -> Option<Vec<u8>> {
+        let purpose = mcp::input::STATE_PURPOSE;
+        self.keyring.open_value(sealed, purpose, context).ok()
+    }
+
+    fn now(&self) -> u64 {
+        self.now
+    }
 }
 
 /// Idle sessions are forgotten after this long.
@@ -73,11 +104,16 @@ pub async fn handle(
         _ => None,
     };
     let new_session_id = crypto::random_id(&OsEntropy).map_err(|e| internal("session id", e))?;
-    let tools = tools();
+    let tools = tools(config.mcp_conformance);
     let github_api_base = super::upstream::github_api_base(env, config);
+    let seal = KeyringSeal {
+        keyring: &config.keyring,
+        now: now(),
+    };
     let tool_env = ToolEnv {
         http: &FetchClient,
         github_api_base: &github_api_base,
+        seal: &seal,
     };
     let (accept, content_type, version) = (
         req.header("Accept"),

@@ -10,7 +10,11 @@
 //! - [`transport`]: the HTTP request/outcome types, the `Origin` check, reply encoding.
 //! - [`server`]: [`handle`], the entry point the Worker calls, and method dispatch.
 //! - [`tools`]: the tool registry and the shipped tools.
+//! - [`input`]: asking the user or the client's model for input (elicitation, sampling,
+//!   roots) in both protocol generations.
 
+pub mod conformance;
+pub mod input;
 pub mod jsonrpc;
 pub mod protocol;
 pub mod server;

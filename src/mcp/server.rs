@@ -32,6 +32,7 @@
 //! - `logging` is advertised to legacy sessions because `logging/setLevel` is implemented (the
 //!   level is stored); no tool currently emits log messages.
 
+use super::input::{self, ClientCaps, Input, RoundEnd, StateBinding};
 use super::jsonrpc::{
     parse_body, Body, ErrorObject, Message, Notification, Request, RequestId, Response,
     INVALID_REQUEST, METHOD_NOT_FOUND,
@@ -67,11 +68,15 @@ enum Era {
 }
 
 /// Everything a method needs besides its params.
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     user: &'a UserContext,
     tools: &'a ToolRegistry,
     env: &'a ToolEnv<'a>,
     era: Era,
+    /// What the client can answer: the session's `initialize` capabilities (legacy) or the
+    /// request's `_meta` ones (2026-07-28).
+    caps: ClientCaps,
 }
 
 /// Answers one HTTP request to the MCP endpoint. See the module docs for the routing rules.
@@ -166,6 +171,7 @@ async fn post(
         tools,
         env,
         era,
+        caps: ClientCaps::default(),
     };
     if modern {
         return modern_post(&req, header_version, body, accepts, &ctx(Era::Modern)).await;
@@ -215,7 +221,11 @@ async fn post(
         }
         _ => {}
     }
-    legacy_post(&req, body, session, accepts, &ctx(Era::Legacy)).await
+    let ctx = Ctx {
+        caps: session.client_caps,
+        ..ctx(Era::Legacy)
+    };
+    legacy_post(&req, body, session, accepts, &ctx).await
 }
 
 /// `initialize`: negotiates a version and creates the session (2025-03-26 "Lifecycle").
@@ -228,11 +238,12 @@ fn initialize(r: &Request, new_session_id: &str, accepts: Accepts) -> McpOutcome
         ));
     };
     let version = protocol::negotiate(requested);
-    let session = Session::create(
+    let mut session = Session::create(
         new_session_id,
         version,
         ClientInfo::from_value(r.params.get("clientInfo")),
     );
+    session.client_caps = ClientCaps::from_value(r.params.get("capabilities"));
     let result = json!({
         "protocolVersion": version,
         "capabilities": {
@@ -365,6 +376,14 @@ async fn modern_post(
     if let Some(reply) = scope_challenge(req, std::iter::once(&r), false, ctx) {
         return McpOutcome::unchanged(reply);
     }
+    let ctx = &Ctx {
+        caps: ClientCaps::from_value(
+            r.params
+                .get("_meta")
+                .and_then(|m| m.get(protocol::META_CLIENT_CAPABILITIES)),
+        ),
+        ..*ctx
+    };
     let outcome = match r.method.as_str() {
         "server/discover" => Ok(discover()),
         _ => dispatch(&r, ctx).await,
@@ -372,10 +391,11 @@ async fn modern_post(
     let response = respond(r.id, outcome, ctx.era);
     // 2026-07-28: "If the server does not implement the requested RPC method, it MUST respond
     // with 404 Not Found" and the -32601 body that tells it apart from a missing endpoint.
-    let status = if response.error_code() == Some(METHOD_NOT_FOUND) {
-        404
-    } else {
-        200
+    let status = match response.error_code() {
+        Some(METHOD_NOT_FOUND) => 404,
+        // MissingRequiredClientCapabilityError: "the response status code MUST be 400".
+        Some(input::MISSING_REQUIRED_CLIENT_CAPABILITY) => 400,
+        _ => 200,
     };
     McpOutcome::unchanged(messages_reply(status, &[response], false, accepts))
 }
@@ -568,18 +588,76 @@ async fn call_tool(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, 
             ))
         }
     };
-    let output = match schema::validate(&tool.input_schema, arguments) {
-        Err(why) => ToolOutput::error(format!("Invalid arguments for {name}: {why}")),
-        Ok(()) => {
-            let call = ToolCall {
+    if let Err(why) = schema::validate(&tool.input_schema, arguments) {
+        return Ok(ToolOutput::error(format!("Invalid arguments for {name}: {why}")).to_result());
+    }
+    match ctx.era {
+        Era::Modern => {
+            let binding = StateBinding {
+                user_id: &ctx.user.user.id,
+                method: "tools/call",
+                name,
                 arguments,
-                user: ctx.user,
-                env: ctx.env,
             };
-            (tool.handler)(&call).await
+            let answers = input::modern_answers(params, &binding, ctx.env.seal)?;
+            let (output, end) = run_tool(tool, arguments, answers, ctx).await;
+            match end {
+                RoundEnd::Complete => Ok(output.to_result()),
+                RoundEnd::Ask { requests, answers } => {
+                    input::input_required_result(requests, answers, &binding, ctx.env.seal)
+                }
+                RoundEnd::Missing(capability) => Err(input::missing_capability_error(capability)),
+                RoundEnd::TooMany => Ok(too_many_requests(name).to_result()),
+            }
         }
+        Era::Legacy => {
+            let (output, end) = run_tool(tool, arguments, Map::new(), ctx).await;
+            Ok(legacy_round_end(name, output, end).to_result())
+        }
+    }
+}
+
+/// Runs a tool's handler once with the answers given so far.
+async fn run_tool(
+    tool: &super::tools::Tool,
+    arguments: &Value,
+    answers: Map<String, Value>,
+    ctx: &Ctx<'_>,
+) -> (ToolOutput, RoundEnd) {
+    let input = Input::with_answers(ctx.caps, answers);
+    let output = {
+        let call = ToolCall {
+            arguments,
+            user: ctx.user,
+            env: ctx.env,
+            input: &input,
+        };
+        (tool.handler)(&call).await
     };
-    Ok(output.to_result())
+    (output, input.end())
+}
+
+/// A legacy round that cannot ask the client (yet): the handler's needs become a tool error.
+fn legacy_round_end(name: &str, output: ToolOutput, end: RoundEnd) -> ToolOutput {
+    match end {
+        RoundEnd::Complete => output,
+        RoundEnd::TooMany => too_many_requests(name),
+        RoundEnd::Missing(capability) => ToolOutput::error(format!(
+            "The tool {name} needs the client capability '{}', which this client did not \
+             declare in initialize",
+            capability.name()
+        )),
+        RoundEnd::Ask { .. } => ToolOutput::error(format!(
+            "The tool {name} needs input from the client, which this request cannot carry"
+        )),
+    }
+}
+
+fn too_many_requests(name: &str) -> ToolOutput {
+    ToolOutput::error(format!(
+        "The tool {name} asked for more than {} inputs at once",
+        input::MAX_INPUT_REQUESTS
+    ))
 }
 
 /// `logging/setLevel` (legacy only; 2026-07-28 removed it).
@@ -680,7 +758,8 @@ fn respond(id: RequestId, outcome: Result<Value, ErrorObject>, era: Era) -> Resp
         Ok(mut result) => {
             if era == Era::Modern {
                 if let Value::Object(map) = &mut result {
-                    map.insert("resultType".into(), json!("complete"));
+                    // An `InputRequiredResult` already names its type.
+                    map.entry("resultType").or_insert_with(|| json!("complete"));
                     map.insert(
                         "_meta".into(),
                         json!({ protocol::META_SERVER_INFO: server_info() }),

@@ -4,6 +4,7 @@
 //! to 2025-11-25); "Utilities: Logging" for the level. Modern (2026-07-28) requests have no
 //! session and never touch this type.
 
+use super::input::ClientCaps;
 use serde::{Deserialize, Serialize};
 
 /// Longest client name or version kept; clients choose these strings, storage should not.
@@ -24,6 +25,10 @@ pub struct Session {
     /// The level set by `logging/setLevel`; `None` until the client sets one.
     #[serde(default)]
     pub log_level: Option<LogLevel>,
+    /// What the client declared in `initialize` it can answer (elicitation, sampling,
+    /// roots); the server asks for nothing else.
+    #[serde(default)]
+    pub client_caps: ClientCaps,
 }
 
 impl Session {
@@ -35,6 +40,7 @@ impl Session {
             client_info,
             initialized: false,
             log_level: None,
+            client_caps: ClientCaps::default(),
         }
     }
 }

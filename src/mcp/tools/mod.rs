@@ -60,6 +60,8 @@ pub struct ToolEnv<'a> {
     pub http: &'a dyn HttpClient,
     /// `https://api.github.com` in production; a loopback mock in tests.
     pub github_api_base: &'a str,
+    /// Seals the 2026-07-28 `requestState` of calls that ask for input (and tells the time).
+    pub seal: &'a dyn crate::mcp::input::StateSeal,
 }
 
 /// One invocation: validated arguments, the caller, and the environment.
@@ -68,6 +70,8 @@ pub struct ToolCall<'a> {
     pub arguments: &'a Value,
     pub user: &'a UserContext,
     pub env: &'a ToolEnv<'a>,
+    /// Asking the user or the client's model for input: see [`crate::mcp::input`].
+    pub input: &'a crate::mcp::input::Input,
 }
 
 impl ToolCall<'_> {
@@ -353,6 +357,41 @@ pub(crate) mod test_support {
         }
     }
 
+    /// Request states sealed with a fixed key ring, at a fixed time.
+    pub struct TestSeal {
+        pub keyring: crate::oauth::crypto::Keyring,
+        pub now: std::cell::Cell<u64>,
+    }
+
+    impl TestSeal {
+        pub fn new(now: u64) -> TestSeal {
+            TestSeal {
+                keyring: crate::oauth::crypto::Keyring::new(
+                    "test-secret-0123456789abcdef-0123",
+                    None,
+                ),
+                now: std::cell::Cell::new(now),
+            }
+        }
+    }
+
+    impl crate::mcp::input::StateSeal for TestSeal {
+        fn seal(&self, plaintext: &[u8], context: &str) -> Option<String> {
+            let purpose = crate::mcp::input::STATE_PURPOSE;
+            let rng = crate::oauth::crypto::OsEntropy;
+            self.keyring
+                .seal_value(plaintext, purpose, context, &rng)
+                .ok()
+        }
+        fn open(&self, sealed: &str, context: &str) -> Option<Vec<u8>> {
+            let purpose = crate::mcp::input::STATE_PURPOSE;
+            self.keyring.open_value(sealed, purpose, context).ok()
+        }
+        fn now(&self) -> u64 {
+            self.now.get()
+        }
+    }
+
     pub fn user(provider: &str, token: Option<&str>) -> UserContext {
         UserContext {
             user: UserProfile {
@@ -373,14 +412,18 @@ pub(crate) mod test_support {
         if let Err(message) = schema::validate(&tool.input_schema, &arguments) {
             return ToolOutput::error(message);
         }
+        let seal = TestSeal::new(1_000);
         let env = ToolEnv {
             http,
             github_api_base: "http://127.0.0.1:9/gh/",
+            seal: &seal,
         };
+        let input = crate::mcp::input::Input::default();
         let call = ToolCall {
             arguments: &arguments,
             user,
             env: &env,
+            input: &input,
         };
         let output = pollster::block_on((tool.handler)(&call));
         if let (Some(schema), Some(value)) = (&tool.output_schema, &output.structured) {

@@ -1,0 +1,393 @@
+//! Asking the client for input, through the MCP endpoint's public API: the 2026-07-28
+//! multi round-trip flow (`InputRequiredResult`, sealed `requestState`, -32021) with the
+//! conformance fixture tools, and what a bad retry gets.
+
+mod common;
+
+use common::mcp_seal::TestSeal;
+use mcp_oauth_worker::mcp::input::STATE_TTL_SECS;
+use mcp_oauth_worker::mcp::{conformance, handle, McpRequest, ToolEnv};
+use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
+use mcp_oauth_worker::user::{UserContext, UserProfile};
+use serde_json::{json, Value};
+
+struct NoHttp;
+
+impl HttpClient for NoHttp {
+    fn send(&self, _: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
+        Box::pin(async { Err("no network in this test".to_owned()) })
+    }
+}
+
+fn user(id: &str) -> UserContext {
+    UserContext {
+        user: UserProfile {
+            id: id.into(),
+            login: "octocat".into(),
+            name: None,
+            email: None,
+            provider: "github".into(),
+        },
+        scopes: vec!["mcp".into()],
+        client_id: None,
+        upstream_token: None,
+    }
+}
+
+const ALL_CAPS: &str = r#"{"elicitation": {}, "sampling": {}, "roots": {"listChanged": true}}"#;
+
+/// One 2026-07-28 `tools/call` of `tool`; returns (HTTP status, JSON-RPC response).
+fn call(seal: &TestSeal, who: &UserContext, tool: &str, extra: Value, caps: &str) -> (u16, Value) {
+    let mut params = json!({
+        "name": tool,
+        "arguments": {},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": serde_json::from_str::<Value>(caps).unwrap(),
+        }
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        params[k] = v.clone();
+    }
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params});
+    let body = body.to_string();
+    let req = McpRequest {
+        http_method: "POST",
+        accept: Some("application/json, text/event-stream"),
+        content_type: Some("application/json"),
+        protocol_version: Some("2026-07-28"),
+        body: body.as_bytes(),
+        resource_metadata_url: "https://mcp.example/.well-known/oauth-protected-resource/mcp",
+        mcp_method: Some("tools/call"),
+        mcp_name: Some(tool),
+        ..Default::default()
+    };
+    let env = ToolEnv {
+        http: &NoHttp,
+        github_api_base: "http://127.0.0.1:9",
+        seal,
+    };
+    let tools = conformance::registry(true);
+    let outcome = pollster::block_on(handle(req, None, "sid", who, &tools, &env));
+    let reply = outcome.reply;
+    (reply.status, serde_json::from_slice(&reply.body).unwrap())
+}
+
+fn accept(content: Value) -> Value {
+    json!({"action": "accept", "content": content})
+}
+
+#[test]
+fn a_tool_that_needs_a_name_asks_for_it_then_completes_with_the_answer() {
+    let seal = TestSeal::new(1_000);
+    let me = user("github:1");
+    let (status, r1) = call(
+        &seal,
+        &me,
+        "test_input_required_result_elicitation",
+        json!({}),
+        ALL_CAPS,
+    );
+    assert_eq!(status, 200);
+    let result = &r1["result"];
+    assert_eq!(result["resultType"], "input_required");
+    let ask = &result["inputRequests"]["user_name"];
+    assert_eq!(ask["method"], "elicitation/create");
+    assert_eq!(ask["params"]["message"], "What is your name?");
+    assert_eq!(
+        ask["params"]["requestedSchema"]["required"],
+        json!(["name"])
+    );
+    let state = result["requestState"].as_str().unwrap();
+    assert!(!state.contains("user_name"), "the state is encrypted");
+
+    let (_, r2) = call(
+        &seal,
+        &me,
+        "test_input_required_result_elicitation",
+        json!({"inputResponses": {"user_name": accept(json!({"name": "Alice"}))}, "requestState": state}),
+        ALL_CAPS,
+    );
+    assert_eq!(r2["result"]["resultType"], "complete");
+    assert_eq!(r2["result"]["content"][0]["text"], "Hello, Alice!");
+}
+
+#[test]
+fn answers_accumulate_over_rounds_in_the_sealed_state() {
+    let seal = TestSeal::new(1_000);
+    let me = user("github:1");
+    let tool = "test_input_required_result_multi_round";
+    let (_, r1) = call(&seal, &me, tool, json!({}), ALL_CAPS);
+    let s1 = r1["result"]["requestState"].as_str().unwrap().to_owned();
+    assert!(r1["result"]["inputRequests"]["step1"].is_object());
+
+    let (_, r2) = call(
+        &seal,
+        &me,
+        tool,
+        json!({"inputResponses": {"step1": accept(json!({"name": "Alice"}))}, "requestState": s1}),
+        ALL_CAPS,
+    );
+    assert_eq!(r2["result"]["resultType"], "input_required");
+    assert!(r2["result"]["inputRequests"]["step2"].is_object());
+    assert!(r2["result"]["inputRequests"].get("step1").is_none());
+    let s2 = r2["result"]["requestState"].as_str().unwrap().to_owned();
+    assert_ne!(s1, s2);
+
+    // Round 3 carries only step2: step1 comes from the state.
+    let (_, r3) = call(
+        &seal,
+        &me,
+        tool,
+        json!({"inputResponses": {"step2": accept(json!({"color": "blue"}))}, "requestState": s2}),
+        ALL_CAPS,
+    );
+    assert_eq!(r3["result"]["content"][0]["text"], "Alice likes blue.");
+
+    // Without the state, step1 is asked again rather than invented.
+    let (_, again) = call(
+        &seal,
+        &me,
+        tool,
+        json!({"inputResponses": {"step2": accept(json!({"color": "blue"}))}}),
+        ALL_CAPS,
+    );
+    assert!(again["result"]["inputRequests"]["step1"].is_object());
+}
+
+#[test]
+fn several_inputs_of_different_kinds_are_asked_at_once() {
+    let seal = TestSeal::new(1_000);
+    let (_, r) = call(
+        &seal,
+        &user("u"),
+        "test_input_required_result_multiple_inputs",
+        json!({}),
+        ALL_CAPS,
+    );
+    let asks = r["result"]["inputRequests"].as_object().unwrap();
+    let mut methods: Vec<&str> = asks
+        .values()
+        .map(|a| a["method"].as_str().unwrap())
+        .collect();
+    methods.sort();
+    assert_eq!(
+        methods,
+        ["elicitation/create", "roots/list", "sampling/createMessage"]
+    );
+}
+
+#[test]
+fn a_tampered_foreign_expired_or_misplaced_state_is_refused_with_invalid_params() {
+    let seal = TestSeal::new(1_000);
+    let me = user("github:1");
+    let tool = "test_input_required_result_tampered_state";
+    let (_, r1) = call(&seal, &me, tool, json!({}), ALL_CAPS);
+    let state = r1["result"]["requestState"].as_str().unwrap().to_owned();
+    let answers = json!({"confirm": accept(json!({"ok": true}))});
+    let retry = |seal: &TestSeal, who: &UserContext, tool: &str, state: &str| {
+        call(
+            seal,
+            who,
+            tool,
+            json!({"inputResponses": answers, "requestState": state}),
+            ALL_CAPS,
+        )
+    };
+
+    // The genuine state works.
+    let (_, ok) = retry(&seal, &me, tool, &state);
+    assert_eq!(ok["result"]["content"][0]["text"], "Confirmed.");
+
+    let refused = |(status, r): (u16, Value), why: &str| {
+        assert_eq!(status, 200, "{why}: a JSON-RPC error, not an HTTP failure");
+        assert_eq!(r["error"]["code"], -32602, "{why}: {r}");
+        assert!(r.get("result").is_none(), "{why}");
+    };
+    refused(
+        retry(&seal, &me, tool, &format!("{state}-TAMPERED")),
+        "suffix",
+    );
+    let mut flipped = state.clone().into_bytes();
+    flipped[20] = if flipped[20] == b'A' { b'B' } else { b'A' };
+    refused(
+        retry(&seal, &me, tool, &String::from_utf8(flipped).unwrap()),
+        "bit flip",
+    );
+    refused(retry(&seal, &me, tool, ""), "empty");
+    refused(
+        retry(&seal, &user("github:2"), tool, &state),
+        "another user",
+    );
+    refused(
+        retry(
+            &seal,
+            &me,
+            "test_input_required_result_request_state",
+            &state,
+        ),
+        "another tool",
+    );
+    refused(
+        retry(
+            &TestSeal::with_secret("some-other-server-secret-0123456789", 1_000),
+            &me,
+            tool,
+            &state,
+        ),
+        "another server key",
+    );
+    // Other arguments are another request.
+    let (_, r) = call(
+        &seal,
+        &me,
+        tool,
+        json!({"arguments": {"x": 1}, "inputResponses": answers, "requestState": state}),
+        ALL_CAPS,
+    );
+    assert_eq!(r["error"]["code"], -32602);
+
+    seal.now.set(1_000 + STATE_TTL_SECS);
+    let (_, expired) = retry(&seal, &me, tool, &state);
+    assert_eq!(expired["error"]["code"], -32602);
+    assert!(expired["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
+}
+
+#[test]
+fn nothing_is_asked_that_the_client_did_not_declare() {
+    let seal = TestSeal::new(1_000);
+    let me = user("u");
+    let (status, r) = call(
+        &seal,
+        &me,
+        "test_input_required_result_capabilities",
+        json!({}),
+        r#"{"sampling": {}}"#,
+    );
+    assert_eq!(status, 200);
+    let asks = r["result"]["inputRequests"].as_object().unwrap();
+    assert_eq!(asks.len(), 1);
+    assert_eq!(asks["greeting"]["method"], "sampling/createMessage");
+
+    let (_, none) = call(
+        &seal,
+        &me,
+        "test_input_required_result_capabilities",
+        json!({}),
+        "{}",
+    );
+    assert_eq!(none["result"]["resultType"], "complete");
+
+    // A tool that cannot do without the capability: -32021, HTTP 400, naming it.
+    let (status, r) = call(
+        &seal,
+        &me,
+        "test_missing_capability",
+        json!({}),
+        r#"{"elicitation": {}}"#,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(r["error"]["code"], -32021);
+    assert_eq!(
+        r["error"]["data"]["requiredCapabilities"],
+        json!({"sampling": {}})
+    );
+    assert_eq!(r["id"], 7);
+}
+
+#[test]
+fn bad_input_responses_are_asked_again_or_refused_never_accepted() {
+    let seal = TestSeal::new(1_000);
+    let me = user("u");
+    let tool = "test_input_required_result_elicitation";
+    // A response for nothing that was asked is ignored; the question is asked (again).
+    let (_, r) = call(
+        &seal,
+        &me,
+        tool,
+        json!({"inputResponses": {"wrong_key": accept(json!({"data": "x"}))}}),
+        ALL_CAPS,
+    );
+    assert_eq!(r["result"]["resultType"], "input_required");
+    // Extra keys next to the right one do not get in the way.
+    let (_, r) = call(
+        &seal,
+        &me,
+        tool,
+        json!({"inputResponses": {"user_name": accept(json!({"name": "Bo"})), "extra": {"a": 1}}}),
+        ALL_CAPS,
+    );
+    assert_eq!(r["result"]["content"][0]["text"], "Hello, Bo!");
+    // An answer that is no ElicitResult, or breaks the requested schema, is asked again.
+    for bad in [
+        json!(12345),
+        accept(json!({"name": 5})),
+        json!({"action": "accept"}),
+    ] {
+        let (_, r) = call(
+            &seal,
+            &me,
+            tool,
+            json!({"inputResponses": {"user_name": bad}}),
+            ALL_CAPS,
+        );
+        assert_eq!(r["result"]["resultType"], "input_required", "{bad}");
+    }
+    // Malformed containers are protocol errors.
+    for bad in [
+        json!({"inputResponses": null}),
+        json!({"inputResponses": [1]}),
+        json!({"requestState": 5}),
+    ] {
+        let (status, r) = call(&seal, &me, tool, bad.clone(), ALL_CAPS);
+        assert_eq!(
+            (status, r["error"]["code"].clone()),
+            (200, json!(-32602)),
+            "{bad}"
+        );
+    }
+    // A flood of responses is refused, not read.
+    let flood: serde_json::Map<String, Value> =
+        (0..100).map(|i| (format!("k{i}"), json!({}))).collect();
+    let (_, r) = call(&seal, &me, tool, json!({"inputResponses": flood}), ALL_CAPS);
+    assert_eq!(r["error"]["code"], -32602);
+}
+
+#[test]
+fn lists_never_carry_an_input_required_result() {
+    let seal = TestSeal::new(1_000);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    let req = McpRequest {
+        http_method: "POST",
+        content_type: Some("application/json"),
+        protocol_version: Some("2026-07-28"),
+        body: body.as_bytes(),
+        mcp_method: Some("tools/list"),
+        ..Default::default()
+    };
+    let env = ToolEnv {
+        http: &NoHttp,
+        github_api_base: "",
+        seal: &seal,
+    };
+    let tools = conformance::registry(true);
+    let out = pollster::block_on(handle(req, None, "sid", &user("u"), &tools, &env));
+    let r: Value = serde_json::from_slice(&out.reply.body).unwrap();
+    assert_eq!(r["result"]["resultType"], "complete");
+    let names: Vec<&str> = r["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"test_input_required_result_elicitation"));
+    // Off, the fixtures are neither listed nor callable.
+    let off = conformance::registry(false);
+    assert!(off.get("test_input_required_result_elicitation").is_none());
+}
