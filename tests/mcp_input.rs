@@ -391,3 +391,268 @@ fn lists_never_carry_an_input_required_result() {
     let off = conformance::registry(false);
     assert!(off.get("test_input_required_result_elicitation").is_none());
 }
+
+// ---------------------------------------------------------------------------------------
+// Legacy sessions (2025-06-18, 2025-11-25): requests on the POST's stream
+
+use mcp_oauth_worker::mcp::input::{ClientCaps, PendingCall, MAX_ROUNDS};
+use mcp_oauth_worker::mcp::jsonrpc::RequestId;
+use mcp_oauth_worker::mcp::server::{continue_call, unexpected_answer, Continued};
+use mcp_oauth_worker::mcp::{InputWork, McpOutcome, Session, SessionChange};
+
+fn session(caps: ClientCaps) -> Session {
+    let mut s = Session::create("sid-1", "2025-11-25", None);
+    s.initialized = true;
+    s.client_caps = caps;
+    s
+}
+
+fn legacy(seal: &TestSeal, body: Value, existing: Option<Session>, accept: &str) -> McpOutcome {
+    let body = body.to_string();
+    let req = McpRequest {
+        http_method: "POST",
+        accept: Some(accept),
+        content_type: Some("application/json"),
+        protocol_version: Some("2025-11-25"),
+        session_id: Some("sid-1"),
+        body: body.as_bytes(),
+        ..Default::default()
+    };
+    let env = ToolEnv {
+        http: &NoHttp,
+        github_api_base: "",
+        seal,
+    };
+    let tools = conformance::registry(true);
+    pollster::block_on(handle(req, existing, "sid-new", &user("u"), &tools, &env))
+}
+
+const BOTH: &str = "application/json, text/event-stream";
+
+fn all_caps() -> ClientCaps {
+    ClientCaps::from_value(Some(&serde_json::from_str(ALL_CAPS).unwrap()))
+}
+
+fn call_body(tool: &str, arguments: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+           "params": {"name": tool, "arguments": arguments}})
+}
+
+#[test]
+fn initialize_records_what_the_client_can_answer() {
+    let seal = TestSeal::new(1);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "clientInfo": {"name": "c", "version": "1"},
+        "capabilities": {"sampling": {}, "elicitation": {"form": {}}}}});
+    let body = body.to_string();
+    let req = McpRequest {
+        http_method: "POST",
+        content_type: Some("application/json"),
+        body: body.as_bytes(),
+        ..Default::default()
+    };
+    let env = ToolEnv {
+        http: &NoHttp,
+        github_api_base: "",
+        seal: &seal,
+    };
+    let out = pollster::block_on(handle(
+        req,
+        None,
+        "sid-new",
+        &user("u"),
+        &conformance::registry(true),
+        &env,
+    ));
+    let SessionChange::Store(s) = out.session else {
+        panic!("no session")
+    };
+    assert!(s.client_caps.sampling && s.client_caps.elicitation_form && !s.client_caps.roots);
+}
+
+#[test]
+fn a_legacy_call_that_needs_input_streams_its_requests_then_finishes_with_the_answers() {
+    let seal = TestSeal::new(1);
+    let out = legacy(
+        &seal,
+        call_body("test_elicitation", json!({"message": "Who are you?"})),
+        Some(session(all_caps())),
+        BOTH,
+    );
+    assert_eq!(out.reply.status, 200);
+    assert_eq!(
+        out.reply.header_value("content-type"),
+        Some("text/event-stream")
+    );
+    assert!(out.reply.body.is_empty(), "the Worker writes the body");
+    let Some(InputWork::Ask(pending)) = out.input else {
+        panic!("{:?}", out.input)
+    };
+    assert_eq!(pending.request_id, RequestId::Number(5.into()));
+    let messages = pending.messages("r1:");
+    assert_eq!(messages.len(), 1);
+    let (id, message) = &messages[0];
+    assert_eq!(id, "r1:user_info");
+    assert_eq!(message["jsonrpc"], "2.0");
+    assert_eq!(message["id"], "r1:user_info");
+    assert_eq!(message["method"], "elicitation/create");
+    assert_eq!(message["params"]["message"], "Who are you?");
+    assert_eq!(
+        message["params"]["requestedSchema"]["required"],
+        json!(["username", "email"])
+    );
+
+    let env = ToolEnv {
+        http: &NoHttp,
+        github_api_base: "",
+        seal: &seal,
+    };
+    let tools = conformance::registry(true);
+    let answer =
+        json!({"action": "accept", "content": {"username": "ada", "email": "ada@example.com"}});
+    let done = pollster::block_on(continue_call(
+        pending.clone(),
+        vec![("user_info".into(), Ok(answer))],
+        &user("u"),
+        &tools,
+        &env,
+    ));
+    let Continued::Done(response) = done else {
+        panic!("{done:?}")
+    };
+    let r = serde_json::to_value(&response).unwrap();
+    assert_eq!(r["id"], 5);
+    let text = r["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("User response: action=accept"), "{text}");
+    assert!(text.contains("ada@example.com"), "{text}");
+    assert!(
+        r["result"].get("resultType").is_none(),
+        "legacy results carry no resultType"
+    );
+
+    // An answer that breaks the schema is asked again (another round), a client error ends it.
+    let again = pollster::block_on(continue_call(
+        pending.clone(),
+        vec![(
+            "user_info".into(),
+            Ok(json!({"action": "accept", "content": {"username": 1}})),
+        )],
+        &user("u"),
+        &tools,
+        &env,
+    ));
+    let Continued::Ask(next) = again else {
+        panic!("{again:?}")
+    };
+    assert_eq!(next.round, 2);
+    let refused = pollster::block_on(continue_call(
+        pending,
+        vec![(
+            "user_info".into(),
+            Err(json!({"code": -1, "message": "user closed the dialog"})),
+        )],
+        &user("u"),
+        &tools,
+        &env,
+    ));
+    let Continued::Done(r) = refused else {
+        panic!()
+    };
+    let r = serde_json::to_value(&r).unwrap();
+    assert_eq!(r["result"]["isError"], true);
+    assert!(r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("user closed the dialog"));
+}
+
+#[test]
+fn a_legacy_call_ends_after_the_round_bound() {
+    let seal = TestSeal::new(1);
+    let env = ToolEnv {
+        http: &NoHttp,
+        github_api_base: "",
+        seal: &seal,
+    };
+    let tools = conformance::registry(true);
+    let pending = PendingCall {
+        request_id: RequestId::Number(1.into()),
+        tool: "test_sampling".into(),
+        arguments: json!({"prompt": "p"}),
+        caps: all_caps(),
+        answers: Default::default(),
+        requests: Default::default(),
+        round: MAX_ROUNDS,
+    };
+    let out = pollster::block_on(continue_call(pending, vec![], &user("u"), &tools, &env));
+    let Continued::Done(r) = out else {
+        panic!("{out:?}")
+    };
+    let r = serde_json::to_value(&r).unwrap();
+    assert_eq!(r["result"]["isError"], true);
+}
+
+#[test]
+fn legacy_sessions_never_get_requests_they_cannot_answer_or_carry() {
+    let seal = TestSeal::new(1);
+    // No sampling capability declared: a tool error, nothing sent.
+    let out = legacy(
+        &seal,
+        call_body("test_sampling", json!({"prompt": "p"})),
+        Some(session(ClientCaps::default())),
+        BOTH,
+    );
+    assert!(out.input.is_none());
+    let r: Value = serde_json::from_slice(&out.reply.body).unwrap();
+    assert_eq!(r["result"]["isError"], true);
+    assert!(r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("sampling"));
+    // A client that accepts only JSON cannot be asked on a stream.
+    let out = legacy(
+        &seal,
+        call_body("test_sampling", json!({"prompt": "p"})),
+        Some(session(all_caps())),
+        "application/json",
+    );
+    assert!(out.input.is_none());
+    let r: Value = serde_json::from_slice(&out.reply.body).unwrap();
+    assert_eq!(r["result"]["isError"], true);
+    // A call that asks for nothing stays a plain JSON reply, with no input work.
+    let out = legacy(
+        &seal,
+        call_body("whoami", json!({})),
+        Some(session(all_caps())),
+        BOTH,
+    );
+    assert!(out.input.is_none());
+    assert_eq!(
+        out.reply.header_value("content-type"),
+        Some("application/json")
+    );
+}
+
+#[test]
+fn answers_posted_by_the_client_are_handed_on_and_unknown_ones_are_400() {
+    let seal = TestSeal::new(1);
+    let out = legacy(
+        &seal,
+        json!({"jsonrpc": "2.0", "id": "r1:user_info", "result": {"action": "decline"}}),
+        Some(session(all_caps())),
+        BOTH,
+    );
+    assert_eq!(out.reply.status, 202);
+    let Some(InputWork::Deliver(answers)) = out.input else {
+        panic!("{:?}", out.input)
+    };
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].id, RequestId::String("r1:user_info".into()));
+    assert_eq!(answers[0].outcome, Ok(json!({"action": "decline"})));
+
+    let reply = unexpected_answer(&RequestId::String("nope".into()));
+    assert_eq!(reply.status, 400);
+    let r: Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(r["error"]["code"], -32600);
+    assert!(r["error"]["message"].as_str().unwrap().contains("nope"));
+}

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::jsonrpc::ErrorObject;
+use super::jsonrpc::{ErrorObject, RequestId};
 use super::tools::schema;
 
 /// Requests one round may ask at once; a handler asking more gets a tool error.
@@ -45,6 +45,10 @@ pub const STATE_TTL_SECS: u64 = 600;
 pub const MAX_STATE_CHARS: usize = 64 * 1024;
 /// Requests of a legacy session waiting for the client's answer at one time.
 pub const MAX_PENDING_PER_SESSION: usize = 16;
+/// Rounds of one legacy call (each: requests sent, answers awaited, handler run again).
+pub const MAX_ROUNDS: u32 = 8;
+/// How long a legacy call waits for the client's answers to one round, in seconds.
+pub const ANSWER_WAIT_SECS: u64 = 120;
 /// `MissingRequiredClientCapabilityError` (2026-07-28).
 pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
 
@@ -450,6 +454,44 @@ impl Input {
 /// round with the requests instead.
 pub fn waiting() -> super::tools::ToolOutput {
     super::tools::ToolOutput::text("waiting for the client's input")
+}
+
+/// A legacy `tools/call` waiting for the client's answers: its requests go out on the POST's
+/// SSE stream, and the call runs again when the answers (new POSTs, maybe to another isolate)
+/// have reached the session's Durable Object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCall {
+    /// The id of the client's `tools/call`, for the final response.
+    pub request_id: RequestId,
+    pub tool: String,
+    pub arguments: Value,
+    pub caps: ClientCaps,
+    /// Answers the handler used in earlier rounds.
+    pub answers: Map<String, Value>,
+    /// This round's requests, keyed as the handler named them.
+    pub requests: Map<String, Value>,
+    /// Rounds so far (1 for the first).
+    pub round: u32,
+}
+
+impl PendingCall {
+    /// This round's JSON-RPC requests to the client, with ids `<prefix><key>`; `prefix` is
+    /// random per round, so ids never repeat within a session.
+    pub fn messages(&self, prefix: &str) -> Vec<(String, Value)> {
+        self.requests
+            .iter()
+            .map(|(key, request)| {
+                let id = format!("{prefix}{key}");
+                let message = json!({
+                    "jsonrpc": "2.0",
+                    "id": id,
+                    "method": request["method"],
+                    "params": request["params"],
+                });
+                (id, message)
+            })
+            .collect()
+    }
 }
 
 /// The -32021 error for a capability the client did not declare (HTTP 400).

@@ -25,4 +25,4 @@ pub mod transport;
 pub use server::handle;
 pub use session::Session;
 pub use tools::{Tool, ToolCall, ToolEnv, ToolOutput, ToolRegistry};
-pub use transport::{check_origin, Endpoint, McpOutcome, McpRequest, SessionChange};
+pub use transport::{check_origin, Endpoint, InputWork, McpOutcome, McpRequest, SessionChange};

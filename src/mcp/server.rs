@@ -32,6 +32,7 @@
 //! - `logging` is advertised to legacy sessions because `logging/setLevel` is implemented (the
 //!   level is stored); no tool currently emits log messages.
 
+use super::input::PendingCall;
 use super::input::{self, ClientCaps, Input, RoundEnd, StateBinding};
 use super::jsonrpc::{
     parse_body, Body, ErrorObject, Message, Notification, Request, RequestId, Response,
@@ -41,7 +42,7 @@ use super::protocol::{self, accepts, Accepts};
 use super::session::{ClientInfo, LogLevel, Session};
 use super::tools::{schema, ToolCall, ToolEnv, ToolOutput, ToolRegistry};
 use super::transport::{
-    accepted, error_reply, messages_reply, method_not_allowed, McpOutcome, McpRequest,
+    accepted, error_reply, messages_reply, method_not_allowed, InputWork, McpOutcome, McpRequest,
     SessionChange,
 };
 use crate::http::Reply;
@@ -113,6 +114,7 @@ fn delete(req: &McpRequest<'_>, existing: Option<Session>) -> McpOutcome {
         Some(session) if session.id == id => McpOutcome {
             reply: Reply::new(204).no_store(),
             session: SessionChange::Delete,
+            input: None,
         },
         _ => McpOutcome::unchanged(session_not_found(None)),
     }
@@ -263,6 +265,7 @@ fn initialize(r: &Request, new_session_id: &str, accepts: Accepts) -> McpOutcome
     McpOutcome {
         reply,
         session: SessionChange::Store(session),
+        input: None,
     }
 }
 
@@ -299,8 +302,21 @@ async fn legacy_post(
     let before = session.clone();
     let mut responses = Vec::new();
     let mut single_invalid = false;
+    // A lone call may ask the client for input on its stream (the client must accept SSE).
+    let streamable = !batch && accepts_event_stream(req.accept);
+    let mut ask = None;
+    let mut deliveries = Vec::new();
     for message in messages {
         match message {
+            Message::Request(r) if r.method == "tools/call" && streamable => {
+                match legacy_call(&r, ctx).await {
+                    Ok(LegacyCall::Ask(pending)) => ask = Some(pending),
+                    Ok(LegacyCall::Done(result)) => {
+                        responses.push(respond(r.id, Ok(result), ctx.era))
+                    }
+                    Err(error) => responses.push(respond(r.id, Err(error), ctx.era)),
+                }
+            }
             Message::Request(r) => {
                 let outcome = match r.method.as_str() {
                     // Only reachable inside a batch; a lone initialize was routed earlier.
@@ -314,7 +330,7 @@ async fn legacy_post(
                 responses.push(respond(r.id, outcome, ctx.era));
             }
             Message::Notification(n) => notify(&n, &mut session),
-            Message::Response => {}
+            Message::Response(answer) => deliveries.push(answer),
             Message::Invalid(response) => {
                 single_invalid = !batch;
                 responses.push(response);
@@ -326,6 +342,17 @@ async fn legacy_post(
     } else {
         SessionChange::Unchanged
     };
+    if let Some(pending) = ask {
+        // The body is the stream the Worker writes: the requests, then the call's response.
+        let reply = Reply::new(200)
+            .header("Content-Type", "text/event-stream")
+            .no_store();
+        return McpOutcome {
+            reply,
+            session: change,
+            input: Some(InputWork::Ask(pending)),
+        };
+    }
     let reply = match responses.as_slice() {
         [] => accepted(),
         [invalid] if single_invalid => Reply::json(400, invalid).no_store(),
@@ -334,6 +361,151 @@ async fn legacy_post(
     McpOutcome {
         reply,
         session: change,
+        input: (!deliveries.is_empty()).then_some(InputWork::Deliver(deliveries)),
+    }
+}
+
+/// Whether the client accepts an SSE reply (the spec has clients list both types on POST;
+/// an absent `Accept` is "anything").
+fn accepts_event_stream(accept: Option<&str>) -> bool {
+    accept.is_none_or(|a| {
+        a.split(',').any(|range| {
+            let media = range.split(';').next().unwrap_or("").trim();
+            media.eq_ignore_ascii_case("text/event-stream")
+                || media == "*/*"
+                || media.eq_ignore_ascii_case("text/*")
+        })
+    })
+}
+
+/// A legacy `tools/call` that may ask the client for input.
+enum LegacyCall {
+    Done(Value),
+    Ask(PendingCall),
+}
+
+async fn legacy_call(r: &Request, ctx: &Ctx<'_>) -> Result<LegacyCall, ErrorObject> {
+    let (tool, arguments) = tool_and_arguments(&r.params, ctx)?;
+    let empty = Value::Object(Map::new());
+    let arguments = arguments.unwrap_or(&empty);
+    if let Err(why) = schema::validate(&tool.input_schema, arguments) {
+        let output = ToolOutput::error(format!("Invalid arguments for {}: {why}", tool.name));
+        return Ok(LegacyCall::Done(output.to_result()));
+    }
+    let (output, end) = run_tool(tool, arguments, Map::new(), ctx).await;
+    Ok(match end {
+        RoundEnd::Ask { requests, answers } => LegacyCall::Ask(PendingCall {
+            request_id: r.id.clone(),
+            tool: tool.name.clone(),
+            arguments: arguments.clone(),
+            caps: ctx.caps,
+            answers,
+            requests,
+            round: 1,
+        }),
+        end => LegacyCall::Done(legacy_round_end(&tool.name, output, end).to_result()),
+    })
+}
+
+/// The response that ends a waiting legacy call the Worker gives up on (no answer in time,
+/// or the session's bound of waiting requests reached): a tool error saying why.
+pub fn abandon_call(pending: &PendingCall, why: &str) -> Response {
+    let output = ToolOutput::error(format!("The tool {} could not finish: {why}", pending.tool));
+    respond(
+        pending.request_id.clone(),
+        Ok(output.to_result()),
+        Era::Legacy,
+    )
+}
+
+/// The reply to a POST that answers a request this session is not waiting for (never asked,
+/// already answered, or given up on): 400, as for any input the server cannot accept.
+pub fn unexpected_answer(id: &RequestId) -> Reply {
+    let shown = match id {
+        RequestId::String(s) => truncated(s),
+        RequestId::Number(n) => n.to_string(),
+    };
+    error_reply(
+        400,
+        None,
+        ErrorObject::invalid_request(format!(
+            "Bad Request: no request with id {shown} is waiting for an answer in this session"
+        )),
+    )
+}
+
+/// What became of a waiting legacy call once its answers arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Continued {
+    /// It asks again: send these requests and wait once more.
+    Ask(PendingCall),
+    /// It is done: the response to the client's `tools/call`, the last event of the stream.
+    Done(Response),
+}
+
+/// Runs a waiting legacy call again with the client's answers (`(key, outcome)` pairs, keyed
+/// as the handler asked). A client that answered with an error ends the call with a tool
+/// error; a call still asking after [`input::MAX_ROUNDS`] rounds is ended the same way.
+pub async fn continue_call(
+    pending: PendingCall,
+    answered: Vec<(String, Result<Value, Value>)>,
+    user: &UserContext,
+    tools: &ToolRegistry,
+    env: &ToolEnv<'_>,
+) -> Continued {
+    let done = |output: ToolOutput| {
+        Continued::Done(respond(
+            pending.request_id.clone(),
+            Ok(output.to_result()),
+            Era::Legacy,
+        ))
+    };
+    let mut answers = pending.answers.clone();
+    for (key, outcome) in answered {
+        match outcome {
+            Ok(value) => {
+                answers.insert(key, value);
+            }
+            Err(error) => {
+                let method = pending
+                    .requests
+                    .get(&key)
+                    .map_or("", |r| r["method"].as_str().unwrap_or_default());
+                let message = error["message"].as_str().unwrap_or("no message");
+                return done(ToolOutput::error(format!(
+                    "The client refused the {method} request of {}: {}",
+                    pending.tool,
+                    truncated(message)
+                )));
+            }
+        }
+    }
+    let Some(tool) = tools.get(&pending.tool) else {
+        return done(ToolOutput::error(format!("Unknown tool: {}", pending.tool)));
+    };
+    let ctx = Ctx {
+        user,
+        tools,
+        env,
+        era: Era::Legacy,
+        caps: pending.caps,
+    };
+    let (output, end) = run_tool(tool, &pending.arguments, answers, &ctx).await;
+    match end {
+        RoundEnd::Ask { requests, answers } if pending.round < input::MAX_ROUNDS => {
+            Continued::Ask(PendingCall {
+                answers,
+                requests,
+                round: pending.round + 1,
+                ..pending
+            })
+        }
+        RoundEnd::Ask { .. } => done(ToolOutput::error(format!(
+            "The tool {} was still asking for input after {} rounds",
+            pending.tool,
+            input::MAX_ROUNDS
+        ))),
+        end => done(legacy_round_end(&pending.tool, output, end)),
     }
 }
 
@@ -362,7 +534,7 @@ async fn modern_post(
         Message::Request(r) => r,
         // No header rules are defined for notifications; there is nothing to cancel either,
         // since every call finishes within its own POST.
-        Message::Notification(_) | Message::Response => return McpOutcome::unchanged(accepted()),
+        Message::Notification(_) | Message::Response(_) => return McpOutcome::unchanged(accepted()),
         Message::Invalid(response) => {
             return McpOutcome::unchanged(Reply::json(400, &response).no_store())
         }
@@ -570,24 +742,10 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
 
 /// `tools/call`. The scope was checked before anything ran (see [`scope_challenge`]).
 async fn call_tool(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, ErrorObject> {
-    let name = params
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ErrorObject::invalid_params("tools/call needs params.name (a string)"))?;
-    let tool = ctx
-        .tools
-        .get(name)
-        .ok_or_else(|| ErrorObject::invalid_params(format!("Unknown tool: {}", truncated(name))))?;
+    let (tool, arguments) = tool_and_arguments(params, ctx)?;
     let empty = Value::Object(Map::new());
-    let arguments = match params.get("arguments") {
-        None | Some(Value::Null) => &empty,
-        Some(a @ Value::Object(_)) => a,
-        Some(_) => {
-            return Err(ErrorObject::invalid_params(
-                "params.arguments must be an object",
-            ))
-        }
-    };
+    let arguments = arguments.unwrap_or(&empty);
+    let name = tool.name.as_str();
     if let Err(why) = schema::validate(&tool.input_schema, arguments) {
         return Ok(ToolOutput::error(format!("Invalid arguments for {name}: {why}")).to_result());
     }
@@ -614,6 +772,28 @@ async fn call_tool(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, 
             let (output, end) = run_tool(tool, arguments, Map::new(), ctx).await;
             Ok(legacy_round_end(name, output, end).to_result())
         }
+    }
+}
+
+/// The tool a `tools/call` names and its arguments (`None`: none given, read as `{}`).
+fn tool_and_arguments<'p>(
+    params: &'p Map<String, Value>,
+    ctx: &Ctx<'p>,
+) -> Result<(&'p super::tools::Tool, Option<&'p Value>), ErrorObject> {
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ErrorObject::invalid_params("tools/call needs params.name (a string)"))?;
+    let tool = ctx
+        .tools
+        .get(name)
+        .ok_or_else(|| ErrorObject::invalid_params(format!("Unknown tool: {}", truncated(name))))?;
+    match params.get("arguments") {
+        None | Some(Value::Null) => Ok((tool, None)),
+        Some(a @ Value::Object(_)) => Ok((tool, Some(a))),
+        Some(_) => Err(ErrorObject::invalid_params(
+            "params.arguments must be an object",
+        )),
     }
 }
 

@@ -5,7 +5,8 @@
 //! ("Security Warning" for `Origin`, "Sending Messages to the Server" for status codes and
 //! `Accept`), and of 2026-07-28 ("Security & Endpoint", "Sending Messages").
 
-use super::jsonrpc::{ErrorObject, RequestId, Response};
+use super::input::PendingCall;
+use super::jsonrpc::{ClientResponse, ErrorObject, RequestId, Response};
 use super::protocol::Accepts;
 use super::session::Session;
 use crate::http::Reply;
@@ -96,11 +97,26 @@ pub enum SessionChange {
     Delete,
 }
 
+/// Input work the Worker does besides replying (legacy sessions only; see
+/// [`super::input`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputWork {
+    /// A `tools/call` needs the client's answers: reply with an SSE stream, send the call's
+    /// requests on it, wait for the answers at the session's object, then go on with
+    /// [`super::server::continue_call`] until it is done.
+    Ask(PendingCall),
+    /// The client POSTed answers to requests the server sent: hand them to the session's
+    /// object, where the call that asked is waiting.
+    Deliver(Vec<ClientResponse>),
+}
+
 /// The reply to send and the session change to apply.
 #[derive(Debug, Clone, PartialEq)]
 pub struct McpOutcome {
     pub reply: Reply,
     pub session: SessionChange,
+    /// `None` for every request that neither asks for input nor answers a question.
+    pub input: Option<InputWork>,
 }
 
 impl McpOutcome {
@@ -108,6 +124,7 @@ impl McpOutcome {
         McpOutcome {
             reply,
             session: SessionChange::Unchanged,
+            input: None,
         }
     }
 }
