@@ -42,9 +42,6 @@ const APPLICABLE = {
   "server-session-lifecycle": {},
   "server-stateless": {
     notApplicable: {
-      "sep-2575-server-rejects-undeclared-capability": "needs the suite's diagnostic tool test_missing_capability; no method or tool here depends on a client capability, so -32021 never arises",
-      "sep-2575-missing-capability-http-400": "same diagnostic tool test_missing_capability (the HTTP status of a -32021 this server never sends)",
-      "sep-2575-http-server-no-independent-requests-on-stream": "needs the suite's tool test_streaming_elicitation; this server never sends requests to the client",
       "sep-2575-server-no-log-without-loglevel": "needs the suite's tool test_logging_tool; this server emits no log notifications",
     },
   },
@@ -63,6 +60,23 @@ const APPLICABLE = {
   "http-header-validation": {},
   "server-sse-polling": {},
   "server-sse-multiple-streams": {},
+  // Input from the user or the client's model (src/mcp/input.rs), through the suite's
+  // fixture tools (src/mcp/conformance/input.rs, served with MCP_CONFORMANCE=on). The legacy
+  // ones run over a session: requests on the POST's stream, answers in new POSTs.
+  "tools-call-sampling": {},
+  "tools-call-elicitation": {},
+  "elicitation-sep1034-defaults": {},
+  "elicitation-sep1330-enums": {},
+  ...Object.fromEntries(
+    ["input-required-result-basic-elicitation", "input-required-result-basic-sampling",
+      "input-required-result-basic-list-roots", "input-required-result-request-state",
+      "input-required-result-multiple-input-requests", "input-required-result-multi-round",
+      "input-required-result-missing-input-response", "input-required-result-result-type",
+      "input-required-result-unsupported-methods", "input-required-result-tampered-state",
+      "input-required-result-capability-check", "input-required-result-ignore-extra-params",
+      "input-required-result-validate-input"]
+      .map((s) => [s, {}]),
+  ),
 };
 
 /** Scenarios that do not apply, with the reason and what their failed checks must say. */
@@ -71,8 +85,7 @@ const NOT_APPLICABLE = {
   ...Object.fromEntries(
     ["tools-call-simple-text", "tools-call-image", "tools-call-audio", "tools-call-embedded-resource",
       "tools-call-mixed-content", "tools-call-with-logging", "tools-call-error", "tools-call-with-progress",
-      "tools-call-sampling", "tools-call-elicitation", "json-schema-2020-12",
-      "elicitation-sep1034-defaults", "elicitation-sep1330-enums"]
+      "json-schema-2020-12"]
       .map((s) => [s, { reason: SUITE_TOOLS, evidence: UNKNOWN_TOOL }]),
   ),
   ...Object.fromEntries(
@@ -103,19 +116,10 @@ const NOT_APPLICABLE = {
         evidence: /Unknown tool|Not testable|-32601|capabilities\.extensions|fixture .*unavailable|-32602/,
       }]),
   ),
-  ...Object.fromEntries(
-    ["input-required-result-basic-elicitation", "input-required-result-basic-sampling",
-      "input-required-result-basic-list-roots", "input-required-result-request-state",
-      "input-required-result-multiple-input-requests", "input-required-result-multi-round",
-      "input-required-result-missing-input-response", "input-required-result-non-tool-request",
-      "input-required-result-result-type", "input-required-result-unsupported-methods",
-      "input-required-result-tampered-state", "input-required-result-capability-check",
-      "input-required-result-ignore-extra-params", "input-required-result-validate-input"]
-      .map((s) => [s, {
-        reason: `no tool here needs input from the client (SEP-2322 InputRequiredResult); ${SUITE_TOOLS}; its prompts variant needs prompts, which are not offered`,
-        evidence: /Unknown tool|Method not found|Expected InputRequiredResult|Prerequisite failed/,
-      }]),
-  ),
+  "input-required-result-non-tool-request": {
+    reason: `it asks for input from prompts/get (the suite's prompt test_input_required_result_prompt); ${NO_CAPABILITY("prompts")}`,
+    evidence: METHOD_NOT_FOUND,
+  },
 };
 
 let node22;
@@ -155,7 +159,8 @@ function counts(checks) {
 before(async () => {
   const { stdout } = await run(path.join(root, "scripts", "node22.sh"), [], { cwd: root, timeout: 300_000 });
   node22 = stdout.trim();
-  w = await startWorker();
+  // MCP_CONFORMANCE=on: the suite's fixture tools are listed and callable (test data only).
+  w = await startWorker({ extraVars: { MCP_CONFORMANCE: "on" } });
   proxy = await startBearerProxy(w.url);
   // Through the proxy, so the token's resource is the URL the suite will use (the Worker
   // derives its origin from the Host header, which the proxy keeps).
