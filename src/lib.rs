@@ -5,6 +5,7 @@
 //! covers it. `cloudflare` is the thin shell around it, built only for wasm32.
 
 pub mod cache;
+pub mod challenge;
 pub mod config;
 pub mod http;
 pub mod idn;

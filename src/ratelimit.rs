@@ -93,6 +93,13 @@ pub struct Check {
     pub key: String,
 }
 
+/// The platform's counters (Workers Rate Limiting bindings in the shell). `over` increments
+/// every counter of `checks` and answers whether any of them is over its limit; a counter
+/// that cannot be reached counts as not over (failure is open).
+pub trait Counters {
+    fn over<'a>(&'a self, checks: &'a [Check]) -> crate::outbound::LocalBoxFuture<'a, bool>;
+}
+
 /// The counters a request is checked against before its handler runs. `ip` is
 /// `CF-Connecting-IP`; `client_id` is what [`client_id_of`] found (for /token
 /// and /revoke). CORS preflights are never counted: browsers send them on their

@@ -3,6 +3,13 @@
 
 use crate::http::HttpError;
 
+/// Where RFC 9728 §3 metadata is served; clients probe `{this}/mcp` first.
+pub const PROTECTED_RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+/// The MCP endpoint, the protected resource.
+pub const MCP_PATH: &str = "/mcp";
+/// The old URL of the MCP endpoint, served exactly like [`MCP_PATH`] (docs/mcp.md).
+pub const SSE_PATH: &str = "/sse";
+
 /// Every endpoint the Worker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {

@@ -1,5 +1,6 @@
-//! `/mcp`: authenticate every request, then run the MCP core with the session
-//! loaded from (and saved to) the session's Durable Object.
+//! `/mcp`: maps the request to the core's types, admits the caller
+//! (`resource::admit`), and runs the core flow (`mcp::endpoint`) with the
+//! sessions in their Durable Objects behind the core's per-isolate copies.
 //!
 //! Hot path of an authenticated request: one KV read (the access-token record;
 //! none for the static `AUTH_TOKEN`, or for a token this isolate accepted in
@@ -15,18 +16,20 @@ use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
 use crate::mcp::server::Continued;
-use crate::mcp::{self, InputWork, McpRequest, Session, SessionChange, ToolEnv, ToolRegistry};
+use crate::mcp::session_store::{IsolateCopies, SessionStore, SessionStoreError, SESSION_COPIES};
+use crate::mcp::{self, InputWork, McpRequest, Served, Session, ToolEnv, ToolRegistry};
 use crate::oauth::crypto::{self, OsEntropy};
 use crate::oauth::metadata;
-use crate::oauth::resource::{self, Refusal};
+use crate::oauth::resource;
+use crate::outbound::LocalBoxFuture;
 use crate::user::UserContext;
 
 use super::oauth::{preflight, with_cors};
 use super::platform::{
     internal, now, object_call, FetchClient, Incoming, KvStore, SESSION_BINDING,
 };
-use super::ratelimit::challenge;
-use super::Served;
+use super::ratelimit::Bindings;
+use super::Served as Answer;
 
 thread_local! {
     /// The tool registries (without and with the conformance fixtures), each built
@@ -35,6 +38,9 @@ thread_local! {
     /// as the isolate, and a `'static` borrow can be held across awaits.
     static TOOLS: [std::cell::OnceCell<&'static ToolRegistry>; 2] =
         const { [std::cell::OnceCell::new(), std::cell::OnceCell::new()] };
+    /// This isolate's session copies (the rules are `IsolateCopies`'s).
+    static SESSIONS: &'static RefCell<TtlCache<String>> =
+        Box::leak(Box::new(RefCell::new(TtlCache::new(SESSION_COPIES))));
 }
 
 /// The shipped tools, plus the conformance suite's fixtures when `MCP_CONFORMANCE=on`.
@@ -78,36 +84,39 @@ pub async fn handle(
     config: &Config,
     req: &Incoming,
     issuer: &str,
-) -> Result<Served, HttpError> {
+) -> Result<Answer, HttpError> {
     if req.method == "OPTIONS" {
-        return Ok(Served::Reply(preflight()));
+        return Ok(Answer::Reply(preflight()));
     }
     let origin = req.header("Origin");
     if let Err(reply) = mcp::check_origin(origin.as_deref(), &req.origin, &config.allowed_origins) {
-        return Ok(Served::Reply(with_cors(reply)));
+        return Ok(Answer::Reply(with_cors(reply)));
     }
     // `/sse` is the same endpoint; its challenges point at its own metadata, whose `resource`
     // is `<origin>/sse`, so a client that started there is asked for a token it can use there.
     let endpoint = mcp::Endpoint::from_path(&req.path);
     let metadata_url = endpoint.resource_metadata_url(issuer);
-    let user = match authenticate(env, config, req, issuer).await? {
+    let (authorization, ip) = (req.header("Authorization"), req.header("CF-Connecting-IP"));
+    let store = KvStore::from_env(env)?;
+    let admitted = resource::admit(
+        &store,
+        super::platform::access_cache(),
+        &Bindings(env),
+        config,
+        issuer,
+        &metadata_url,
+        authorization.as_deref(),
+        ip.as_deref(),
+        now(),
+    )
+    .await
+    .map_err(|_| HttpError::Internal)?;
+    let user = match admitted {
         Ok(user) => user,
-        Err(refusal) => {
-            return Ok(Served::Reply(with_cors(
-                challenge(env, req, &metadata_url, &refusal).await,
-            )))
-        }
+        Err(reply) => return Ok(Answer::Reply(with_cors(reply))),
     };
 
-    let session_id = req.header("Mcp-Session-Id");
-    let existing = match session_id.as_deref() {
-        Some(id) if mcp::protocol::is_well_formed_session_id(id) => {
-            load_session(env, &user, id, config.mcp_cache_ttl).await?
-        }
-        _ => None,
-    };
     let new_session_id = crypto::random_id(&OsEntropy).map_err(|e| internal("session id", e))?;
-    let tools = tools(config.mcp_conformance);
     let github_api_base = super::upstream::github_api_base(env, config);
     let seal = KeyringSeal {
         keyring: &config.keyring,
@@ -124,6 +133,7 @@ pub async fn handle(
         req.header("MCP-Protocol-Version"),
     );
     let (mcp_method, mcp_name) = (req.header("Mcp-Method"), req.header("Mcp-Name"));
+    let session_id = req.header("Mcp-Session-Id");
     let request = McpRequest {
         http_method: &req.method,
         accept: accept.as_deref(),
@@ -136,31 +146,28 @@ pub async fn handle(
         mcp_name: mcp_name.as_deref(),
         endpoint,
     };
-    let outcome = mcp::handle(request, existing, &new_session_id, &user, tools, &tool_env).await;
-    match outcome.session {
-        SessionChange::Unchanged => {}
-        SessionChange::Store(session) => {
-            let name = session_name(&user, &session.id);
-            session_call(env, &name, SessionOp::Store(session), config.mcp_cache_ttl).await?;
-        }
-        SessionChange::Delete => {
-            if let Some(id) = session_id.as_deref() {
-                let name = session_name(&user, id);
-                session_call(env, &name, SessionOp::Delete, config.mcp_cache_ttl).await?;
-            }
-        }
-    }
-    let mut reply = outcome.reply;
-    match (outcome.input, session_id.as_deref()) {
+    let sessions = IsolateCopies {
+        inner: SessionObjects(env),
+        copies: SESSIONS.with(|s| *s),
+        ttl: config.mcp_cache_ttl,
+        clock: now,
+    };
+    let tools = tools(config.mcp_conformance);
+    let served = Served {
+        tools,
+        env: &tool_env,
+    };
+    let answered = mcp::endpoint(request, &user, &sessions, &new_session_id, &served)
+        .await
+        .map_err(|e| internal("mcp session", e))?;
+    let mut reply = answered.reply;
+    match (answered.input, session_id.as_deref()) {
         (None, _) | (Some(_), None) => {}
         (Some(InputWork::Deliver(answers)), Some(id)) => {
-            let name = session_name(&user, id);
+            let name = mcp::session_store::session_name(&user, id);
             for answer in answers {
                 let op = SessionOp::Answer {
-                    id: match &answer.id {
-                        mcp::jsonrpc::RequestId::String(s) => s.clone(),
-                        mcp::jsonrpc::RequestId::Number(n) => n.to_string(),
-                    },
+                    id: answer.id_text(),
                     outcome: answer.outcome,
                 };
                 if !input_call(env, &name, &op).await?.accepted {
@@ -176,17 +183,17 @@ pub async fn handle(
             let response = stream_response(&stream);
             let task = InputTask {
                 env: env.clone(),
-                session: session_name(&user, id),
+                session: mcp::session_store::session_name(&user, id),
                 user,
                 tools,
                 keyring: config.keyring.clone(),
                 github_api_base,
             };
             wasm_bindgen_futures::spawn_local(task.run(pending, stream));
-            return Ok(Served::Stream(response));
+            return Ok(Answer::Stream(response));
         }
     }
-    Ok(Served::Reply(with_cors(reply)))
+    Ok(Answer::Reply(with_cors(reply)))
 }
 
 // The stream a legacy call asks the client for input on, and the wait for the answers in the
@@ -329,9 +336,9 @@ impl InputTask {
     }
 }
 
-/// One SSE `message` event (serde_json never writes raw newlines, so one `data:` line).
+/// One SSE `message` event on the stream.
 async fn send_event(stream: &JsValue, json: &str) -> Result<(), JsValue> {
-    let event = format!("event: message\ndata: {json}\n\n");
+    let event = mcp::transport::sse_event(json);
     wasm_bindgen_futures::JsFuture::from(stream_write(stream, &event))
         .await
         .map(|_| ())
@@ -367,21 +374,6 @@ pub fn sse_resource_metadata(issuer: &str) -> Reply {
     )
 }
 
-/// Who is calling, or why not: the core decides (`resource::authenticate`).
-async fn authenticate(
-    env: &Env,
-    config: &Config,
-    req: &Incoming,
-    issuer: &str,
-) -> Result<Result<UserContext, Refusal>, HttpError> {
-    let header = req.header("Authorization");
-    let store = KvStore::from_env(env)?;
-    let cache = super::platform::access_cache();
-    resource::authenticate(&store, cache, config, issuer, header.as_deref(), now())
-        .await
-        .map_err(|_| HttpError::Internal)
-}
-
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum SessionOp {
@@ -404,92 +396,45 @@ enum SessionOp {
     },
 }
 
-/// Sessions kept per isolate. Each is used without asking its object again for
-/// `MCP_CACHE_TTL` (`Config::mcp_cache_ttl`) after this isolate read or wrote
-/// it: that is how late a `DELETE` handled by another isolate (or a
-/// `logging/setLevel` there) can reach this one; the isolate that handles the
-/// `DELETE` forgets the session at once. Only sessions past
-/// `notifications/initialized` are kept, so a stale copy never refuses a
-/// request as "not initialized".
-const SESSION_CACHE_ENTRIES: usize = 256;
+/// The core's `SessionStore` as one Durable Object per session, named by the
+/// core (`session_name`).
+struct SessionObjects<'a>(&'a Env);
 
-thread_local! {
-    // The session's JSON, as its object stores it (one `TtlCache<String>` type
-    // for the whole bundle: the client copies use it too).
-    static SESSIONS: RefCell<TtlCache<String>> =
-        const { RefCell::new(TtlCache::new(SESSION_CACHE_ENTRIES)) };
-}
-
-/// A session's object is named by user and session id, so a session id
-/// presented by another user names another (empty) object.
-fn session_name(user: &UserContext, session_id: &str) -> String {
-    format!("{}\n{session_id}", user.user.id)
-}
-
-/// Keeps (or, for a session that is gone or not yet initialized, drops) this
-/// isolate's copy of the session named `name`, unless a copy was dropped since
-/// `generation` (then what was read may predate a `DELETE`).
-fn remember_session(
-    name: &str,
-    session: Option<&Session>,
-    ttl: u64,
-    read_at: u64,
-    generation: u64,
-) {
-    SESSIONS.with(|c| {
-        let mut cache = c.borrow_mut();
-        let json = session
-            .filter(|s| s.initialized && cache.generation() == generation)
-            .and_then(|s| serde_json::to_string(s).ok());
-        match json {
-            Some(json) => cache.put(name, json, ttl, read_at),
-            None => cache.remove(name),
-        }
-    });
-}
-
-/// The session, from this isolate's copy or its object.
-async fn load_session(
-    env: &Env,
-    user: &UserContext,
-    session_id: &str,
-    ttl: u64,
-) -> Result<Option<Session>, HttpError> {
-    let name = session_name(user, session_id);
-    let at = now();
-    let (kept, generation) = SESSIONS.with(|c| {
-        let cache = c.borrow();
-        (cache.get(&name, at), cache.generation())
-    });
-    if let Some(session) = kept.and_then(|json| serde_json::from_str(&json).ok()) {
-        return Ok(Some(session));
+impl SessionObjects<'_> {
+    async fn call(&self, name: &str, op: &SessionOp) -> Result<Option<Session>, SessionStoreError> {
+        let fault = |e: &dyn std::fmt::Display| SessionStoreError(e.to_string());
+        let body = serde_json::to_string(op).map_err(|e| fault(&e))?;
+        let text = object_call(self.0, SESSION_BINDING, name, body)
+            .await
+            .map_err(|e| fault(&e))?;
+        serde_json::from_str::<Option<Session>>(&text).map_err(|e| fault(&e))
     }
-    let loaded = session_call(env, &name, SessionOp::Load, ttl).await?;
-    remember_session(&name, loaded.as_ref(), ttl, at, generation);
-    Ok(loaded)
 }
 
-/// One call to the session's object; a store or delete also updates this
-/// isolate's copy.
-async fn session_call(
-    env: &Env,
-    name: &str,
-    op: SessionOp,
-    ttl: u64,
-) -> Result<Option<Session>, HttpError> {
-    let body = serde_json::to_string(&op).map_err(|e| internal("encode session op", e))?;
-    if matches!(op, SessionOp::Delete) {
-        // Before the call as well: whatever its outcome, this copy is not to be trusted.
-        SESSIONS.with(|c| c.borrow_mut().remove(name));
+impl SessionStore for SessionObjects<'_> {
+    fn load<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> LocalBoxFuture<'a, Result<Option<Session>, SessionStoreError>> {
+        Box::pin(self.call(name, &SessionOp::Load))
     }
-    let generation = SESSIONS.with(|c| c.borrow().generation());
-    let text = object_call(env, SESSION_BINDING, name, body).await?;
-    match &op {
-        SessionOp::Store(session) => remember_session(name, Some(session), ttl, now(), generation),
-        SessionOp::Delete => SESSIONS.with(|c| c.borrow_mut().remove(name)),
-        _ => {}
+
+    fn store<'a>(
+        &'a self,
+        name: &'a str,
+        session: &'a Session,
+    ) -> LocalBoxFuture<'a, Result<(), SessionStoreError>> {
+        Box::pin(async move {
+            // Cloned into the op: one encoder of `SessionOp` in the wasm.
+            self.call(name, &SessionOp::Store(session.clone()))
+                .await
+                .map(|_| ())
+        })
     }
-    serde_json::from_str::<Option<Session>>(&text).map_err(|e| internal("session answer", e))
+
+    fn delete<'a>(&'a self, name: &'a str) -> LocalBoxFuture<'a, Result<(), SessionStoreError>> {
+        Box::pin(async move { self.call(name, &SessionOp::Delete).await.map(|_| ()) })
+    }
 }
 
 const SESSION_KEY: &str = "session";

@@ -14,7 +14,6 @@ use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::http::Reply;
-use crate::oauth::resource;
 use crate::ratelimit::{self, Check, ALL_LIMITERS};
 use crate::routes::Route;
 
@@ -48,22 +47,12 @@ pub async fn check(env: &Env, route: Route, req: &Incoming) -> Option<Reply> {
         .then(|| ratelimit::refused(route))
 }
 
-/// The answer to a refused request at `/mcp`: the 401/403 challenge
-/// (`resource::refuse`), or a 429 once this address has presented bad tokens
-/// too often. A request without any token is discovery, never counted.
-pub async fn challenge(
-    env: &Env,
-    req: &Incoming,
-    metadata_url: &str,
-    refusal: &resource::Refusal,
-) -> Reply {
-    let ip = req.header("CF-Connecting-IP");
-    let presented = !matches!(refusal, resource::Refusal::NoToken);
-    match ratelimit::bearer_failure_check(ip.as_deref(), presented) {
-        Some(check) if over_limit(env, std::slice::from_ref(&check)).await => {
-            ratelimit::refused(Route::Mcp)
-        }
-        _ => resource::refuse(metadata_url, refusal),
+/// The rate limit bindings as the core's counters (`resource::admit` counts refused tokens).
+pub struct Bindings<'a>(pub &'a Env);
+
+impl ratelimit::Counters for Bindings<'_> {
+    fn over<'a>(&'a self, checks: &'a [Check]) -> crate::outbound::LocalBoxFuture<'a, bool> {
+        Box::pin(over_limit(self.0, checks))
     }
 }
 

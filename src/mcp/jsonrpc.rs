@@ -176,6 +176,16 @@ pub struct ClientResponse {
     pub outcome: Result<Value, Value>,
 }
 
+impl ClientResponse {
+    /// The id as text (a number in its decimal form), as the session object keys answers.
+    pub fn id_text(&self) -> String {
+        match &self.id {
+            RequestId::String(s) => s.clone(),
+            RequestId::Number(n) => n.to_string(),
+        }
+    }
+}
+
 /// A parsed POST body (JSON-RPC 2.0 §6: a single message or a batch).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {

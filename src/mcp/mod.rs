@@ -8,20 +8,26 @@
 //! - [`protocol`]: versions, negotiation, header names and header parsing.
 //! - [`session`]: the persisted state of a legacy session.
 //! - [`transport`]: the HTTP request/outcome types, the `Origin` check, reply encoding.
-//! - [`server`]: [`handle`], the entry point the Worker calls, and method dispatch.
+//! - [`endpoint`]: [`endpoint()`], the one call down from the shell: load the session, answer,
+//!   store the change.
+//! - [`session_store`]: the [`session_store::SessionStore`] port and the per-isolate copy rules.
+//! - [`server`]: [`handle`], one request against a loaded session, and method dispatch.
 //! - [`tools`]: the tool registry and the shipped tools.
 //! - [`input`]: asking the user or the client's model for input (elicitation, sampling,
 //!   roots) in both protocol generations.
 
 pub mod conformance;
+pub mod endpoint;
 pub mod input;
 pub mod jsonrpc;
 pub mod protocol;
 pub mod server;
 pub mod session;
+pub mod session_store;
 pub mod tools;
 pub mod transport;
 
+pub use endpoint::{endpoint, Answered, Served};
 pub use server::handle;
 pub use session::Session;
 pub use tools::{Tool, ToolCall, ToolEnv, ToolOutput, ToolRegistry};

@@ -924,7 +924,7 @@ fn scope_challenge<'r>(
     let scope = needed?;
     // The one builder of this header (RFC 6750 §3.1, quoted-string safe).
     let challenge =
-        crate::oauth::metadata::insufficient_scope_challenge(req.resource_metadata_url, scope);
+        crate::challenge::insufficient_scope_challenge(req.resource_metadata_url, scope);
     let reply = match responses.as_slice() {
         [only] if !batch => Reply::json(403, only),
         all => Reply::json(403, all),

@@ -29,7 +29,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// The endpoint for a request path (`/sse` or anything else: `/mcp`).
     pub fn from_path(path: &str) -> Endpoint {
-        if path == crate::oauth::metadata::SSE_PATH {
+        if path == crate::routes::SSE_PATH {
             Endpoint::Sse
         } else {
             Endpoint::Mcp
@@ -38,14 +38,14 @@ impl Endpoint {
 
     pub fn path(self) -> &'static str {
         match self {
-            Endpoint::Mcp => crate::oauth::metadata::MCP_PATH,
-            Endpoint::Sse => crate::oauth::metadata::SSE_PATH,
+            Endpoint::Mcp => crate::routes::MCP_PATH,
+            Endpoint::Sse => crate::routes::SSE_PATH,
         }
     }
 
     /// The RFC 8707 resource identifier clients use for this URL (`<origin>/mcp` or
     /// `<origin>/sse`; both name the same protected resource, see
-    /// [`crate::oauth::metadata::same_resource`]).
+    /// [`crate::routes::same_resource`]).
     pub fn resource(self, origin: &str) -> String {
         format!("{origin}{}", self.path())
     }
@@ -55,7 +55,7 @@ impl Endpoint {
     pub fn resource_metadata_url(self, origin: &str) -> String {
         format!(
             "{origin}{}{}",
-            crate::oauth::metadata::PROTECTED_RESOURCE_METADATA_PATH,
+            crate::routes::PROTECTED_RESOURCE_METADATA_PATH,
             self.path()
         )
     }
@@ -212,6 +212,12 @@ pub(crate) fn method_not_allowed(method: &str, endpoint: Endpoint) -> Reply {
 /// `202 Accepted` with no body: the POST held only notifications or responses.
 pub(crate) fn accepted() -> Reply {
     Reply::new(202)
+}
+
+/// One SSE `message` event carrying one JSON-RPC message (serde_json never writes raw
+/// newlines, so the JSON fits one `data:` line).
+pub fn sse_event(json: &str) -> String {
+    format!("event: message\ndata: {json}\n\n")
 }
 
 /// JSON-RPC responses as the body of a POST's reply: JSON, or one SSE `message` event when the

@@ -22,10 +22,8 @@ use std::cell::RefCell;
 
 /// Where RFC 8414 §3 metadata is served.
 pub const AUTHORIZATION_SERVER_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
-/// Where RFC 9728 §3 metadata is served; clients probe `{this}/mcp` first.
-pub const PROTECTED_RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
-/// The MCP endpoint, the protected resource.
-pub const MCP_PATH: &str = "/mcp";
+pub use crate::challenge::{insufficient_scope_challenge, www_authenticate};
+pub use crate::routes::{MCP_PATH, PROTECTED_RESOURCE_METADATA_PATH, SSE_PATH};
 /// `resource_name` in the protected resource metadata (RFC 9728 §2).
 pub const RESOURCE_NAME: &str = "MCP server";
 
@@ -98,9 +96,6 @@ pub fn mcp_resource(origin: &str) -> String {
 // protected resource: a token bound (RFC 8707) to either is accepted at both, and /authorize
 // and /token accept either as `resource`. Callers compare resources with `same_resource`.
 
-/// The old URL of the MCP endpoint, served exactly like [`MCP_PATH`] (docs/mcp.md).
-pub const SSE_PATH: &str = "/sse";
-
 /// Whether two resource identifiers name this server's one protected resource the same way:
 /// byte-equal, or the `/mcp` and `/sse` URLs of the same origin.
 pub fn same_resource(a: &str, b: &str) -> bool {
@@ -111,62 +106,6 @@ pub fn same_resource(a: &str, b: &str) -> bool {
     a == b || matches!((base(a), base(b)), (Some(x), Some(y)) if x == y)
 }
 // ---- end of the /sse alias block
-
-/// The `WWW-Authenticate` value of a 401 from `/mcp`: where to discover the
-/// authorization server and which scopes to ask for, plus, for a token that was
-/// presented but refused, `error` and `error_description` (RFC 6750 §3.1).
-pub fn www_authenticate(resource_metadata_url: &str, error: Option<(&str, &str)>) -> String {
-    let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);
-    if let Some((code, description)) = error {
-        params.push(("error", code));
-        params.push(("error_description", description));
-    }
-    let scope = ALL_SCOPES.join(" ");
-    params.push(("resource_metadata", resource_metadata_url));
-    params.push(("scope", &scope));
-    bearer_challenge(&params)
-}
-
-/// The `WWW-Authenticate` value of a 403 for a token that lacks `scope`
-/// (RFC 6750 §3.1): the scopes to request on re-authorization.
-pub fn insufficient_scope_challenge(resource_metadata_url: &str, scope: &str) -> String {
-    let description = format!("this request needs the scope: {scope}");
-    bearer_challenge(&[
-        ("error", "insufficient_scope"),
-        ("error_description", &description),
-        ("resource_metadata", resource_metadata_url),
-        ("scope", scope),
-    ])
-}
-
-fn bearer_challenge(params: &[(&str, &str)]) -> String {
-    let mut out = String::from("Bearer");
-    for (i, (name, value)) in params.iter().enumerate() {
-        out.push_str(if i == 0 { " " } else { ", " });
-        out.push_str(name);
-        out.push_str("=\"");
-        push_quoted_string_content(&mut out, value);
-        out.push('"');
-    }
-    out
-}
-
-/// RFC 9110 §5.6.4 quoted-string content: `"` and `\` escaped, and characters a
-/// header may not carry (CR, LF and other controls, non-ASCII) replaced, so a
-/// value can neither end the string early nor split the header.
-fn push_quoted_string_content(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            ' '..='~' => out.push(c),
-            '\t' => out.push(' '),
-            _ => out.push('?'),
-        }
-    }
-}
 
 /// CORS headers for the public endpoints (metadata, `/register`, `/token`,
 /// `/revoke`, `/mcp`), which browser-based clients such as MCP Inspector call

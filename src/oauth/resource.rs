@@ -199,6 +199,36 @@ pub async fn authenticate(
     })
 }
 
+/// The resource server's checks for one `/mcp` request, in one call: the caller, or the
+/// answer to send instead (401 with the challenge, 403 `insufficient_scope` for a token
+/// without the base scope, or 429 once this address (`ip`, `CF-Connecting-IP`) has presented
+/// refused tokens too often; a request without any token is discovery and never counted).
+/// `Err` is a storage fault (the shell answers 500).
+#[allow(clippy::too_many_arguments)]
+pub async fn admit(
+    store: &dyn Store,
+    cache: &RefCell<AccessCache>,
+    counters: &dyn crate::ratelimit::Counters,
+    config: &Config,
+    issuer: &str,
+    resource_metadata_url: &str,
+    authorization: Option<&str>,
+    ip: Option<&str>,
+    now: u64,
+) -> Result<Result<UserContext, Reply>, StoreError> {
+    let refusal = match authenticate(store, cache, config, issuer, authorization, now).await? {
+        Ok(user) => return Ok(Ok(user)),
+        Err(refusal) => refusal,
+    };
+    let presented = !matches!(refusal, Refusal::NoToken);
+    if let Some(check) = crate::ratelimit::bearer_failure_check(ip, presented) {
+        if counters.over(std::slice::from_ref(&check)).await {
+            return Ok(Err(crate::ratelimit::refused(crate::routes::Route::Mcp)));
+        }
+    }
+    Ok(Err(refuse(resource_metadata_url, &refusal)))
+}
+
 /// Why a request to `/mcp` is not let in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {

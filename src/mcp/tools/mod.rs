@@ -357,38 +357,19 @@ pub(crate) mod test_support {
         }
     }
 
-    /// Request states sealed with a fixed key ring, at a fixed time.
-    pub struct TestSeal {
-        pub keyring: crate::oauth::crypto::Keyring,
-        pub now: std::cell::Cell<u64>,
-    }
+    /// A seal that seals nothing: a tool run alone never asks a 2026-07-28 client for input
+    /// (the real seal is tested in tests/mcp_input.rs).
+    pub struct NoSeal;
 
-    impl TestSeal {
-        pub fn new(now: u64) -> TestSeal {
-            TestSeal {
-                keyring: crate::oauth::crypto::Keyring::new(
-                    "test-secret-0123456789abcdef-0123",
-                    None,
-                ),
-                now: std::cell::Cell::new(now),
-            }
+    impl crate::mcp::input::StateSeal for NoSeal {
+        fn seal(&self, _: &[u8], _: &str) -> Option<String> {
+            None
         }
-    }
-
-    impl crate::mcp::input::StateSeal for TestSeal {
-        fn seal(&self, plaintext: &[u8], context: &str) -> Option<String> {
-            let purpose = crate::mcp::input::STATE_PURPOSE;
-            let rng = crate::oauth::crypto::OsEntropy;
-            self.keyring
-                .seal_value(plaintext, purpose, context, &rng)
-                .ok()
-        }
-        fn open(&self, sealed: &str, context: &str) -> Option<Vec<u8>> {
-            let purpose = crate::mcp::input::STATE_PURPOSE;
-            self.keyring.open_value(sealed, purpose, context).ok()
+        fn open(&self, _: &str, _: &str) -> Option<Vec<u8>> {
+            None
         }
         fn now(&self) -> u64 {
-            self.now.get()
+            0
         }
     }
 
@@ -412,7 +393,7 @@ pub(crate) mod test_support {
         if let Err(message) = schema::validate(&tool.input_schema, &arguments) {
             return ToolOutput::error(message);
         }
-        let seal = TestSeal::new(1_000);
+        let seal = NoSeal;
         let env = ToolEnv {
             http,
             github_api_base: "http://127.0.0.1:9/gh/",
