@@ -397,7 +397,7 @@ fn lists_never_carry_an_input_required_result() {
 
 use mcp_oauth_worker::mcp::input::{ClientCaps, PendingCall, MAX_ROUNDS};
 use mcp_oauth_worker::mcp::jsonrpc::RequestId;
-use mcp_oauth_worker::mcp::server::{continue_call, unexpected_answer, Continued};
+use mcp_oauth_worker::mcp::server::{abandon_call, continue_call, unexpected_answer, Continued};
 use mcp_oauth_worker::mcp::{InputWork, McpOutcome, Session, SessionChange};
 
 fn session(caps: ClientCaps) -> Session {
@@ -438,11 +438,10 @@ fn call_body(tool: &str, arguments: Value) -> Value {
            "params": {"name": tool, "arguments": arguments}})
 }
 
-#[test]
-fn initialize_records_what_the_client_can_answer() {
+fn initialized_caps(version: &str) -> ClientCaps {
     let seal = TestSeal::new(1);
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "clientInfo": {"name": "c", "version": "1"},
+        "protocolVersion": version, "clientInfo": {"name": "c", "version": "1"},
         "capabilities": {"sampling": {}, "elicitation": {"form": {}}}}});
     let body = body.to_string();
     let req = McpRequest {
@@ -456,18 +455,42 @@ fn initialize_records_what_the_client_can_answer() {
         github_api_base: "",
         seal: &seal,
     };
-    let out = pollster::block_on(handle(
-        req,
-        None,
-        "sid-new",
-        &user("u"),
-        &conformance::registry(true),
-        &env,
-    ));
+    let tools = conformance::registry(true);
+    let out = pollster::block_on(handle(req, None, "sid-new", &user("u"), &tools, &env));
     let SessionChange::Store(s) = out.session else {
         panic!("no session")
     };
-    assert!(s.client_caps.sampling && s.client_caps.elicitation_form && !s.client_caps.roots);
+    s.client_caps
+}
+
+#[test]
+fn initialize_records_what_the_client_can_answer() {
+    let caps = initialized_caps("2025-11-25");
+    assert!(caps.sampling && caps.elicitation_form && !caps.roots);
+    // Elicitation is not part of 2025-03-26: such a session is never sent one.
+    let caps = initialized_caps("2025-03-26");
+    assert!(caps.sampling && !caps.elicitation_form);
+}
+
+#[test]
+fn a_call_given_up_on_ends_with_a_tool_error_for_its_request() {
+    let pending = PendingCall {
+        request_id: RequestId::String("call-9".into()),
+        tool: "test_sampling".into(),
+        arguments: json!({}),
+        caps: all_caps(),
+        answers: Default::default(),
+        requests: Default::default(),
+        round: 1,
+    };
+    let why = "the client did not answer within 120 seconds";
+    let r = serde_json::to_value(abandon_call(&pending, why)).unwrap();
+    assert_eq!(r["id"], "call-9");
+    assert_eq!(r["result"]["isError"], true);
+    assert!(r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("did not answer"));
 }
 
 #[test]

@@ -246,6 +246,11 @@ fn initialize(r: &Request, new_session_id: &str, accepts: Accepts) -> McpOutcome
         ClientInfo::from_value(r.params.get("clientInfo")),
     );
     session.client_caps = ClientCaps::from_value(r.params.get("capabilities"));
+    if version == protocol::VERSION_2025_03_26 {
+        // Elicitation came with 2025-06-18; a 2025-03-26 session is never sent one.
+        session.client_caps.elicitation_form = false;
+        session.client_caps.elicitation_url = false;
+    }
     let result = json!({
         "protocolVersion": version,
         "capabilities": {
