@@ -29,7 +29,7 @@ use super::platform::{
     internal, now, object_call, FetchClient, Incoming, KvStore, SESSION_BINDING,
 };
 use super::ratelimit::Bindings;
-use super::Served as Answer;
+use super::Answer;
 
 thread_local! {
     /// The tool registries (without and with the conformance fixtures), each built

@@ -58,8 +58,8 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
             // Pages a person sees in a browser fail as pages, not as JSON.
             let page = routed.matched.route.is_page();
             let reply = match serve(*routed).await {
-                Ok(Served::Reply(reply)) => reply,
-                Ok(Served::Stream(response)) => return Ok(response),
+                Ok(Answer::Reply(reply)) => reply,
+                Ok(Answer::Stream(response)) => return Ok(response),
                 Err(err) if page => {
                     log_config_error(&err);
                     crate::web::error_page(&err)
@@ -75,7 +75,7 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
 
 /// What a route answers: a whole reply, or (an MCP call asking the client for input) a
 /// `Response` whose body the Worker is still writing.
-pub(crate) enum Served {
+pub(crate) enum Answer {
     Reply(Reply),
     Stream(JsValue),
 }
@@ -210,7 +210,7 @@ fn issuer(config: &Config, url: &RequestUrl) -> String {
         .unwrap_or_else(|| url.origin.clone())
 }
 
-async fn serve(routed: Routed) -> Result<Served, HttpError> {
+async fn serve(routed: Routed) -> Result<Answer, HttpError> {
     let Routed {
         raw,
         method,
@@ -232,7 +232,7 @@ async fn serve(routed: Routed) -> Result<Served, HttpError> {
     let req = Incoming::read(raw, method, url, matched.body_limit).await?;
     let env = &env;
     if let Some(refused) = ratelimit::check(env, matched.route, &req).await {
-        return Ok(Served::Reply(refused));
+        return Ok(Answer::Reply(refused));
     }
     let ctx = oauth::Ctx {
         env,
@@ -261,7 +261,7 @@ async fn serve(routed: Routed) -> Result<Served, HttpError> {
     reply
 }
 
-async fn answer(ctx: &oauth::Ctx<'_>, route: Route) -> Result<Served, HttpError> {
+async fn answer(ctx: &oauth::Ctx<'_>, route: Route) -> Result<Answer, HttpError> {
     let (env, config, req) = (ctx.env, ctx.config, ctx.req);
     if route == Route::Mcp {
         return mcp::handle(env, config, req, &ctx.issuer).await;
@@ -284,7 +284,7 @@ async fn answer(ctx: &oauth::Ctx<'_>, route: Route) -> Result<Served, HttpError>
             Err(HttpError::Internal)
         }
     };
-    reply.map(Served::Reply)
+    reply.map(Answer::Reply)
 }
 
 thread_local! {
