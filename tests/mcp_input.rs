@@ -413,6 +413,7 @@ fn lists_never_carry_an_input_required_result() {
 use mcp_oauth_worker::mcp::input::{ClientCaps, PendingCall, MAX_ROUNDS};
 use mcp_oauth_worker::mcp::jsonrpc::RequestId;
 use mcp_oauth_worker::mcp::server::{abandon_call, continue_call, unexpected_answer, Continued};
+use mcp_oauth_worker::mcp::session::LogLevel;
 use mcp_oauth_worker::mcp::{InputWork, McpOutcome, Session, SessionChange};
 
 fn session(caps: ClientCaps) -> Session {
@@ -759,4 +760,51 @@ fn a_prompt_asks_for_input_then_fills_in_with_the_answer() {
     let (status, r) = request(&seal, &me, "prompts/get", prompt, json!({}), "{}");
     assert_eq!(status, 400, "{r}");
     assert_eq!(r["error"]["code"], -32021, "{r}");
+}
+
+#[test]
+fn the_round_that_finishes_a_legacy_call_sends_its_progress_and_logs() {
+    let seal = TestSeal::new(1);
+    let env = ToolEnv {
+        http: &NoHttp,
+        github_api_base: "",
+        seal: &seal,
+    };
+    let catalog = Catalog::build(true);
+    let finish = |tool: &str, token: Option<Value>, level: Option<LogLevel>| {
+        let pending = PendingCall {
+            request_id: RequestId::Number(3.into()),
+            tool: tool.into(),
+            arguments: json!({}),
+            caps: all_caps(),
+            progress_token: token,
+            log_level: level,
+            answers: Default::default(),
+            requests: Default::default(),
+            round: 2,
+        };
+        let out = pollster::block_on(continue_call(pending, vec![], &user("u"), &catalog, &env));
+        let Continued::Done { notes, response } = out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(serde_json::to_value(&response).unwrap()["id"], 3);
+        notes
+    };
+    // The call's progress token, kept while it waited, names every notification.
+    let notes = finish("test_tool_with_progress", Some(json!("tok-1")), None);
+    let progress: Vec<_> = notes
+        .iter()
+        .map(|n| (n["method"].clone(), n["params"]["progressToken"].clone()))
+        .collect();
+    assert_eq!(
+        progress,
+        vec![(json!("notifications/progress"), json!("tok-1")); 3]
+    );
+    assert!(finish("test_tool_with_progress", None, None).is_empty());
+    // Logs at the session's level; none without one.
+    let logs = finish("test_tool_with_logging", None, Some(LogLevel::Info));
+    assert_eq!(logs.len(), 3);
+    assert!(logs.iter().all(|n| n["method"] == "notifications/message"));
+    assert!(finish("test_tool_with_logging", None, Some(LogLevel::Error)).is_empty());
+    assert!(finish("test_tool_with_logging", None, None).is_empty());
 }
