@@ -553,7 +553,8 @@ mod tests {
         assert!(!with(None).unwrap().mcp_conformance);
         assert!(!with(Some("off")).unwrap().mcp_conformance);
         assert!(with(Some("on")).unwrap().mcp_conformance);
-        assert!(with(Some("yes")).is_err());
+        let err = with(Some("yes")).unwrap_err();
+        assert_eq!(err.variable(), "MCP_CONFORMANCE");
     }
 
     #[test]

@@ -13,6 +13,8 @@ use mcp_oauth_worker::user::{UserContext, UserProfile};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 
+mod common;
+
 const PRM: &str = "https://mcp.example/.well-known/oauth-protected-resource/mcp";
 const NEW_SID: &str = "sid-new-0123";
 const GITHUB_TOKEN: &str = "gho_UpstreamSecretToken123456";
@@ -129,9 +131,11 @@ impl Harness {
             endpoint: p.endpoint,
             headers: None,
         };
+        let seal = common::mcp_seal::TestSeal::new(1_000);
         let env = ToolEnv {
             http: &self.http,
             github_api_base: GITHUB_BASE,
+            seal: &seal,
         };
         let outcome = pollster::block_on(handle(
             req,

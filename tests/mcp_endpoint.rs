@@ -3,6 +3,8 @@
 //! the MCP core (it imports nothing from `oauth/` but the caller's type; the shell's file
 //! maps types only).
 
+mod common;
+
 use mcp_oauth_worker::mcp::session_store::{session_name, MemorySessions, SessionStore};
 use mcp_oauth_worker::mcp::{endpoint, Catalog, McpRequest, Served, ToolEnv};
 use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
@@ -39,9 +41,11 @@ fn send(
     body: Value,
 ) -> (u16, Option<String>, Value) {
     let catalog = Catalog::shipped();
+    let seal = common::mcp_seal::TestSeal::new(1_000);
     let env = ToolEnv {
         http: &NoHttp,
         github_api_base: "http://127.0.0.1:1",
+        seal: &seal,
     };
     let body = body.to_string();
     let req = McpRequest {
@@ -58,7 +62,8 @@ fn send(
         env: &env,
     };
     let reply = pollster::block_on(endpoint(req, caller, store, "sid-new-0123", &served))
-        .expect("the memory store never fails");
+        .expect("the memory store never fails")
+        .reply;
     let sid = reply.header_value("Mcp-Session-Id").map(str::to_owned);
     let json = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     (reply.status, sid, json)

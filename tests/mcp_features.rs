@@ -2,6 +2,9 @@
 //! `/mcp`, in each protocol revision that has them; the conformance fixtures appear only when
 //! built in. Driven through `mcp::handle` with the shipped catalog (and the fixtures).
 
+mod common;
+
+use common::mcp_seal::TestSeal;
 use mcp_oauth_worker::mcp::session::{LogLevel, MAX_SUBSCRIPTIONS};
 use mcp_oauth_worker::mcp::{
     handle, Catalog, HeaderSource, McpOutcome, McpRequest, Session, SessionChange, ToolEnv,
@@ -56,9 +59,11 @@ fn send(catalog: &Catalog, session: Option<Session>, accept: &str, body: Value) 
         mcp_name: if modern { name } else { None },
         ..Default::default()
     };
+    let seal = TestSeal::new(1_000);
     let env = ToolEnv {
         http: &NoHttp,
         github_api_base: "",
+        seal: &seal,
     };
     pollster::block_on(handle(req, session, "new-sid", &user(), catalog, &env))
 }
@@ -539,9 +544,11 @@ fn custom(region_header: Option<&'static str>) -> McpOutcome {
         headers: Some(HeaderSource(&lookup)),
         ..Default::default()
     };
+    let seal = TestSeal::new(1_000);
     let env = ToolEnv {
         http: &NoHttp,
         github_api_base: "",
+        seal: &seal,
     };
     pollster::block_on(handle(req, None, "new-sid", &user(), &c, &env))
 }

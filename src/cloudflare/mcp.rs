@@ -9,23 +9,27 @@
 
 use std::cell::RefCell;
 
+use wasm_bindgen::prelude::*;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
+use crate::mcp::server::Continued;
 use crate::mcp::session_store::{IsolateCopies, SessionStore, SessionStoreError, SESSION_COPIES};
-use crate::mcp::{self, Catalog, HeaderSource, McpRequest, Served, Session, ToolEnv};
+use crate::mcp::{self, Catalog, HeaderSource, InputWork, McpRequest, Served, Session, ToolEnv};
 use crate::oauth::crypto::{self, OsEntropy};
 use crate::oauth::metadata;
 use crate::oauth::resource;
 use crate::outbound::LocalBoxFuture;
+use crate::user::UserContext;
 
 use super::oauth::{preflight, with_cors};
 use super::platform::{
     internal, now, object_call, FetchClient, Incoming, KvStore, SESSION_BINDING,
 };
 use super::ratelimit::Bindings;
+use super::Answer;
 
 thread_local! {
     /// The catalog (tools, resources, prompts), built once per isolate rather
@@ -39,6 +43,37 @@ thread_local! {
         Box::leak(Box::new(RefCell::new(TtlCache::new(SESSION_COPIES))));
 }
 
+/// The shipped catalog, plus the conformance suite's fixtures when `MCP_CONFORMANCE=on`
+/// (the setting is the same for every request an isolate serves).
+fn catalog(conformance: bool) -> &'static Catalog {
+    CATALOG.with(|c| *c.get_or_init(|| Box::leak(Box::new(Catalog::build(conformance)))))
+}
+
+/// Seals 2026-07-28 request states under the server's key ring (`SECRET_KEY`, and
+/// `SECRET_KEY_PREVIOUS` during a rotation), so any isolate can continue a call.
+struct KeyringSeal<'a> {
+    keyring: &'a crypto::Keyring,
+    now: u64,
+}
+
+impl mcp::input::StateSeal for KeyringSeal<'_> {
+    fn seal(&self, plaintext: &[u8], context: &str) -> Option<String> {
+        let purpose = mcp::input::STATE_PURPOSE;
+        self.keyring
+            .seal_value(plaintext, purpose, context, &OsEntropy)
+            .ok()
+    }
+
+    fn open(&self, sealed: &str, context: &str) -> Option<Vec<u8>> {
+        let purpose = mcp::input::STATE_PURPOSE;
+        self.keyring.open_value(sealed, purpose, context).ok()
+    }
+
+    fn now(&self) -> u64 {
+        self.now
+    }
+}
+
 /// Idle sessions are forgotten after this long.
 const SESSION_IDLE_SECS: i64 = 24 * 3600;
 
@@ -47,13 +82,13 @@ pub async fn handle(
     config: &Config,
     req: &Incoming,
     issuer: &str,
-) -> Result<Reply, HttpError> {
+) -> Result<Answer, HttpError> {
     if req.method == "OPTIONS" {
-        return Ok(preflight());
+        return Ok(Answer::Reply(preflight()));
     }
     let origin = req.header("Origin");
     if let Err(reply) = mcp::check_origin(origin.as_deref(), &req.origin, &config.allowed_origins) {
-        return Ok(with_cors(reply));
+        return Ok(Answer::Reply(with_cors(reply)));
     }
     // `/sse` is the same endpoint; its challenges point at its own metadata, whose `resource`
     // is `<origin>/sse`, so a client that started there is asked for a token it can use there.
@@ -81,14 +116,19 @@ pub async fn handle(
     .map_err(crate::oauth::flow::store_fault)?;
     let user = match admitted {
         Ok(user) => user,
-        Err(reply) => return Ok(with_cors(reply)),
+        Err(reply) => return Ok(Answer::Reply(with_cors(reply))),
     };
 
     let new_session_id = crypto::random_id(&OsEntropy).map_err(|e| internal("session id", e))?;
     let github_api_base = super::upstream::github_api_base(env, config);
+    let seal = KeyringSeal {
+        keyring: &config.keyring,
+        now: now(),
+    };
     let tool_env = ToolEnv {
         http: &FetchClient,
         github_api_base: &github_api_base,
+        seal: &seal,
     };
     let (accept, content_type, version) = (
         req.header("Accept"),
@@ -117,16 +157,216 @@ pub async fn handle(
         ttl: config.mcp_cache_ttl,
         clock: now,
     };
-    let catalog = CATALOG
-        .with(|c| *c.get_or_init(|| Box::leak(Box::new(Catalog::build(config.mcp_conformance)))));
+    let catalog = catalog(config.mcp_conformance);
     let served = Served {
         catalog,
         env: &tool_env,
     };
-    let reply = mcp::endpoint(request, &user, &sessions, &new_session_id, &served)
+    let answered = mcp::endpoint(request, &user, &sessions, &new_session_id, &served)
         .await
         .map_err(|e| internal("mcp session", e))?;
-    Ok(with_cors(reply))
+    let mut reply = answered.reply;
+    match (answered.input, session_id.as_deref()) {
+        (None, _) | (Some(_), None) => {}
+        (Some(InputWork::Deliver(answers)), Some(id)) => {
+            let name = mcp::session_store::session_name(&user, id);
+            for answer in answers {
+                let op = SessionOp::Answer {
+                    id: answer.id_text(),
+                    outcome: answer.outcome,
+                };
+                if !input_call(env, &name, &op).await?.accepted {
+                    reply = mcp::server::unexpected_answer(&answer.id);
+                }
+            }
+        }
+        (Some(InputWork::Ask(pending)), Some(id)) => {
+            let head = super::platform::header_lines(&with_cors(reply))
+                .ok_or_else(|| internal("stream headers", "line break"))?;
+            let stream =
+                event_stream(200, &head).map_err(|e| internal("event stream", format!("{e:?}")))?;
+            let response = stream_response(&stream);
+            let task = InputTask {
+                env: env.clone(),
+                session: mcp::session_store::session_name(&user, id),
+                user,
+                catalog,
+                keyring: config.keyring.clone(),
+                github_api_base,
+            };
+            wasm_bindgen_futures::spawn_local(task.run(pending, stream));
+            return Ok(Answer::Stream(response));
+        }
+    }
+    Ok(Answer::Reply(with_cors(reply)))
+}
+
+// The stream a legacy call asks the client for input on, and the wait for the answers in the
+// session's object. `TransformStream`: the Worker returns the readable side as the body and
+// keeps writing to the other while the call runs (the runtime keeps the request alive while
+// its body is being written).
+#[wasm_bindgen(inline_js = r#"
+export function eventStream(status, head) {
+  const headers = new Headers();
+  const parts = head.length ? head.split("\n") : [];
+  for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  const { readable, writable } = new TransformStream();
+  return { response: new Response(readable, { status, headers }), writer: writable.getWriter() };
+}
+export function streamResponse(s) { return s.response; }
+export function streamWrite(s, text) { return s.writer.write(new TextEncoder().encode(text)); }
+export function streamClose(s) { return s.writer.close().catch(() => {}); }
+// A promise that settles with true when `wake` is called, or with false after `ms`.
+export function newWaiter(ms) {
+  let settle;
+  const promise = new Promise((r) => { settle = r; });
+  const timer = setTimeout(() => settle(false), ms);
+  return { promise, wake: () => { clearTimeout(timer); settle(true); } };
+}
+export function waiterPromise(w) { return w.promise; }
+export function wake(w) { w.wake(); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = eventStream)]
+    fn event_stream(status: u16, head: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = streamResponse)]
+    fn stream_response(stream: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = streamWrite)]
+    fn stream_write(stream: &JsValue, text: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = streamClose)]
+    fn stream_close(stream: &JsValue) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = newWaiter)]
+    fn new_waiter(ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = waiterPromise)]
+    fn waiter_promise(waiter: &JsValue) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = wake)]
+    fn wake(waiter: &JsValue);
+}
+
+/// What the stream of a legacy call needs after the request handler has returned.
+struct InputTask {
+    env: Env,
+    /// The session object's name (user and session id).
+    session: String,
+    user: UserContext,
+    catalog: &'static Catalog,
+    keyring: crypto::Keyring,
+    github_api_base: String,
+}
+
+impl InputTask {
+    /// Sends the call's requests, waits for the answers, runs the call again; until it is
+    /// done or given up on. Its last event is the response to the client's `tools/call`.
+    async fn run(self, mut pending: mcp::input::PendingCall, stream: JsValue) {
+        let last = loop {
+            match self.round(&pending, &stream).await {
+                Ok(Continued::Ask(next)) => pending = next,
+                Ok(Continued::Done { notes, response }) => {
+                    for note in notes {
+                        let _ = send_event(&stream, &note.to_string()).await;
+                    }
+                    break response;
+                }
+                Err(why) => break mcp::server::abandon_call(&pending, &why),
+            }
+        };
+        if let Ok(json) = serde_json::to_string(&last) {
+            let _ = send_event(&stream, &json).await;
+        }
+        let _ = wasm_bindgen_futures::JsFuture::from(stream_close(&stream)).await;
+    }
+
+    async fn round(
+        &self,
+        pending: &mcp::input::PendingCall,
+        stream: &JsValue,
+    ) -> Result<Continued, String> {
+        let prefix = format!(
+            "{}:",
+            crypto::random_id(&OsEntropy).map_err(|_| "no randomness".to_owned())?
+        );
+        let messages = pending.messages(&prefix);
+        let ids: Vec<String> = messages.iter().map(|(id, _)| id.clone()).collect();
+        let ask = SessionOp::Ask { ids: ids.clone() };
+        let asked = input_call(&self.env, &self.session, &ask)
+            .await
+            .map_err(|_| "the session could not be reached".to_owned())?;
+        if !asked.accepted {
+            return Err(format!(
+                "this session already has {} requests waiting for the client's answers",
+                mcp::input::MAX_PENDING_PER_SESSION
+            ));
+        }
+        let mut sent = true;
+        for (_, message) in &messages {
+            sent = sent && send_event(stream, &message.to_string()).await.is_ok();
+        }
+        let wait = SessionOp::Wait {
+            ids,
+            // A client that closed the stream answers nothing: forget the requests at once.
+            ms: if sent {
+                mcp::input::ANSWER_WAIT_SECS * 1000
+            } else {
+                0
+            },
+        };
+        let waited = input_call(&self.env, &self.session, &wait)
+            .await
+            .map_err(|_| "the session could not be reached".to_owned())?;
+        if !waited.accepted {
+            return Err(format!(
+                "the client did not answer within {} seconds",
+                mcp::input::ANSWER_WAIT_SECS
+            ));
+        }
+        let answered = waited
+            .answers
+            .into_iter()
+            .filter_map(|(id, outcome)| Some((id.strip_prefix(&prefix)?.to_owned(), outcome)))
+            .collect();
+        let seal = KeyringSeal {
+            keyring: &self.keyring,
+            now: now(),
+        };
+        let tool_env = ToolEnv {
+            http: &FetchClient,
+            github_api_base: &self.github_api_base,
+            seal: &seal,
+        };
+        Ok(mcp::server::continue_call(
+            pending.clone(),
+            answered,
+            &self.user,
+            self.catalog,
+            &tool_env,
+        )
+        .await)
+    }
+}
+
+/// One SSE `message` event on the stream.
+async fn send_event(stream: &JsValue, json: &str) -> Result<(), JsValue> {
+    let event = mcp::transport::sse_event(json);
+    wasm_bindgen_futures::JsFuture::from(stream_write(stream, &event))
+        .await
+        .map(|_| ())
+}
+
+/// The session object's answer to an input operation.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct InputAnswer {
+    /// Ask: stored (within the bound). Wait: every id answered in time. Answer: the id was
+    /// waiting.
+    accepted: bool,
+    /// Wait: (id, result or error) of each answer.
+    #[serde(default)]
+    answers: Vec<(String, Result<serde_json::Value, serde_json::Value>)>,
+}
+
+async fn input_call(env: &Env, name: &str, op: &SessionOp) -> Result<InputAnswer, HttpError> {
+    let body = serde_json::to_string(op).map_err(|e| internal("encode input op", e))?;
+    let text = object_call(env, SESSION_BINDING, name, body).await?;
+    serde_json::from_str(&text).map_err(|e| internal("input answer", e))
 }
 
 /// RFC 9728 metadata for the `/sse` URL of the MCP endpoint: the same document as for `/mcp`,
@@ -148,6 +388,20 @@ enum SessionOp {
     Load,
     Store(Session),
     Delete,
+    /// Requests (by JSON-RPC id) a call is about to send the client.
+    Ask {
+        ids: Vec<String>,
+    },
+    /// Wait, at most `ms`, until every one of `ids` is answered; forget them either way.
+    Wait {
+        ids: Vec<String>,
+        ms: u64,
+    },
+    /// The client's answer to request `id`.
+    Answer {
+        id: String,
+        outcome: Result<serde_json::Value, serde_json::Value>,
+    },
 }
 
 /// The core's `SessionStore` as one Durable Object per session, named by the
@@ -199,17 +453,100 @@ const SESSION_KEY: &str = "session";
 #[durable_object(alarm)]
 pub struct McpSession {
     state: State,
+    /// Requests sent to the client and not yet collected, by id: `None` until answered.
+    /// In memory only: a waiting call keeps the object alive, and a call whose object was
+    /// evicted between its `Ask` and its `Wait` (milliseconds) just times out.
+    asked: RefCell<std::collections::HashMap<String, Option<AnswerOutcome>>>,
+    /// Calls waiting for answers: their ids and the waiter to wake.
+    waiters: RefCell<Vec<(Vec<String>, JsValue)>>,
+}
+
+type AnswerOutcome = Result<serde_json::Value, serde_json::Value>;
+
+impl McpSession {
+    fn all_answered(&self, ids: &[String]) -> bool {
+        let asked = self.asked.borrow();
+        ids.iter().all(|id| matches!(asked.get(id), Some(Some(_))))
+    }
+
+    async fn input(&self, op: SessionOp) -> InputAnswer {
+        match op {
+            SessionOp::Ask { ids } => {
+                let mut asked = self.asked.borrow_mut();
+                let fits = asked.len() + ids.len() <= mcp::input::MAX_PENDING_PER_SESSION
+                    && ids.iter().all(|id| !asked.contains_key(id));
+                if fits {
+                    for id in ids {
+                        asked.insert(id, None);
+                    }
+                }
+                InputAnswer {
+                    accepted: fits,
+                    answers: Vec::new(),
+                }
+            }
+            SessionOp::Wait { ids, ms } => {
+                if !self.all_answered(&ids) {
+                    let waiter = new_waiter(ms as f64);
+                    let promise = waiter_promise(&waiter);
+                    self.waiters.borrow_mut().push((ids.clone(), waiter));
+                    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+                    self.waiters
+                        .borrow_mut()
+                        .retain(|(waiting, _)| waiting != &ids);
+                }
+                let accepted = self.all_answered(&ids);
+                let mut asked = self.asked.borrow_mut();
+                let answers = ids
+                    .iter()
+                    .filter_map(|id| Some((id.clone(), asked.remove(id)??)))
+                    .collect();
+                InputAnswer { accepted, answers }
+            }
+            SessionOp::Answer { id, outcome } => {
+                let accepted = match self.asked.borrow_mut().get_mut(&id) {
+                    Some(slot @ None) => {
+                        *slot = Some(outcome);
+                        true
+                    }
+                    _ => false,
+                };
+                if accepted {
+                    for (ids, waiter) in self.waiters.borrow().iter() {
+                        if ids.contains(&id) && self.all_answered(ids) {
+                            wake(waiter);
+                        }
+                    }
+                }
+                InputAnswer {
+                    accepted,
+                    answers: Vec::new(),
+                }
+            }
+            SessionOp::Load | SessionOp::Store(_) | SessionOp::Delete => InputAnswer::default(),
+        }
+    }
 }
 
 impl DurableObject for McpSession {
     fn new(state: State, _env: Env) -> Self {
-        McpSession { state }
+        McpSession {
+            state,
+            asked: RefCell::default(),
+            waiters: RefCell::default(),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         // From a str, as the shell reads sessions: one decoder of `Session` in the wasm.
         let op: SessionOp = serde_json::from_str(&req.text().await?)
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        if matches!(
+            op,
+            SessionOp::Ask { .. } | SessionOp::Wait { .. } | SessionOp::Answer { .. }
+        ) {
+            return Response::from_json(&self.input(op).await);
+        }
         let storage = self.state.storage();
         let answer: Option<Session> = match op {
             SessionOp::Load => super::platform::storage_value(&storage, SESSION_KEY)
@@ -227,6 +564,7 @@ impl DurableObject for McpSession {
                 storage.delete_all().await?;
                 None
             }
+            SessionOp::Ask { .. } | SessionOp::Wait { .. } | SessionOp::Answer { .. } => None,
         };
         Response::from_json(&answer)
     }

@@ -57,19 +57,27 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
         Ok(Step::Later(routed)) => wasm_bindgen_futures::future_to_promise(async move {
             // Pages a person sees in a browser fail as pages, not as JSON.
             let page = routed.matched.route.is_page();
-            let reply = serve(*routed).await.unwrap_or_else(|err| {
-                if page {
+            let reply = match serve(*routed).await {
+                Ok(Answer::Reply(reply)) => reply,
+                Ok(Answer::Stream(response)) => return Ok(response),
+                Err(err) if page => {
                     log_config_error(&err);
                     crate::web::error_page(&err)
-                } else {
-                    error_reply(err)
                 }
-            });
+                Err(err) => error_reply(err),
+            };
             Ok(platform::respond(&reply))
         })
         .into(),
         Err(err) => platform::respond(&error_reply(err)),
     }
+}
+
+/// What a route answers: a whole reply, or (an MCP call asking the client for input) a
+/// `Response` whose body the Worker is still writing.
+pub(crate) enum Answer {
+    Reply(Reply),
+    Stream(JsValue),
 }
 
 fn error_reply(err: HttpError) -> Reply {
@@ -204,7 +212,7 @@ fn issuer(config: &Config, url: &RequestUrl) -> String {
         .unwrap_or_else(|| url.origin.clone())
 }
 
-async fn serve(routed: Routed) -> Result<Reply, HttpError> {
+async fn serve(routed: Routed) -> Result<Answer, HttpError> {
     let Routed {
         raw,
         method,
@@ -231,7 +239,7 @@ async fn serve(routed: Routed) -> Result<Reply, HttpError> {
     let req = Incoming::read(raw, method, url, matched.body_limit).await?;
     let env = &env;
     if let Some(refused) = ratelimit::check(env, matched.route, &req).await {
-        return Ok(refused);
+        return Ok(Answer::Reply(refused));
     }
     let ctx = oauth::Ctx {
         env,
@@ -260,9 +268,12 @@ async fn serve(routed: Routed) -> Result<Reply, HttpError> {
     reply
 }
 
-async fn answer(ctx: &oauth::Ctx<'_>, route: Route) -> Result<Reply, HttpError> {
+async fn answer(ctx: &oauth::Ctx<'_>, route: Route) -> Result<Answer, HttpError> {
     let (env, config, req) = (ctx.env, ctx.config, ctx.req);
-    match route {
+    if route == Route::Mcp {
+        return mcp::handle(env, config, req, &ctx.issuer).await;
+    }
+    let reply = match route {
         Route::SseResourceMetadata => Ok(mcp::sse_resource_metadata(&ctx.issuer)),
         Route::Register => oauth::register(ctx).await,
         Route::Authorize if req.method == "POST" => oauth::authorize_post(ctx).await,
@@ -271,7 +282,7 @@ async fn answer(ctx: &oauth::Ctx<'_>, route: Route) -> Result<Reply, HttpError> 
         Route::Token => oauth::token_endpoint(ctx).await,
         Route::Revoke => oauth::revoke(ctx).await,
         Route::DevLogin => oauth::dev_login(ctx).await,
-        Route::Mcp => mcp::handle(env, config, req, &ctx.issuer).await,
+        Route::Mcp => Err(HttpError::Internal),
         Route::Introspect => account::introspect(ctx).await,
         Route::Account => account::account(ctx).await,
         Route::Admin => account::admin(ctx).await,
@@ -279,7 +290,8 @@ async fn answer(ctx: &oauth::Ctx<'_>, route: Route) -> Result<Reply, HttpError> 
         Route::Health | Route::AuthorizationServerMetadata | Route::ProtectedResourceMetadata => {
             Err(HttpError::Internal)
         }
-    }
+    };
+    reply.map(Answer::Reply)
 }
 
 thread_local! {

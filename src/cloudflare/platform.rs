@@ -446,7 +446,7 @@ impl Prepared {
 
 /// The headers as "name\nvalue\n...", or `None` when a name or value holds a
 /// character that would break the split (the platform refuses them anyway).
-fn header_lines(reply: &Reply) -> Option<String> {
+pub(crate) fn header_lines(reply: &Reply) -> Option<String> {
     let mut head = String::with_capacity(
         reply
             .headers

@@ -10,7 +10,7 @@ use super::protocol;
 use super::server;
 use super::session_store::{session_name, SessionStore, SessionStoreError};
 use super::tools::ToolEnv;
-use super::transport::{McpRequest, SessionChange};
+use super::transport::{InputWork, McpRequest, SessionChange};
 use crate::http::Reply;
 use crate::user::UserContext;
 
@@ -18,6 +18,14 @@ use crate::user::UserContext;
 pub struct Served<'a> {
     pub catalog: &'a Catalog,
     pub env: &'a ToolEnv<'a>,
+}
+
+/// What the shell sends back, and the input work it does besides (legacy calls asking the
+/// client for input, or the client's answers to hand on; `None` for every other request).
+#[derive(Debug)]
+pub struct Answered {
+    pub reply: Reply,
+    pub input: Option<InputWork>,
 }
 
 /// Answers one request to the MCP endpoint for an admitted `caller`.
@@ -31,7 +39,7 @@ pub async fn endpoint(
     sessions: &dyn SessionStore,
     new_session_id: &str,
     served: &Served<'_>,
-) -> Result<Reply, SessionStoreError> {
+) -> Result<Answered, SessionStoreError> {
     let named = req
         .session_id
         .filter(|id| protocol::is_well_formed_session_id(id));
@@ -61,5 +69,8 @@ pub async fn endpoint(
             }
         }
     }
-    Ok(outcome.reply)
+    Ok(Answered {
+        reply: outcome.reply,
+        input: outcome.input,
+    })
 }

@@ -14,6 +14,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::input::{self, Input, RoundEnd, StateBinding};
 use super::jsonrpc::{ErrorObject, Response};
 use super::notes::Notes;
 use super::resources::{Found, ResourceRead};
@@ -202,12 +203,60 @@ async fn get_prompt(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value,
         }
     };
     prompt.check_arguments(arguments)?;
-    let get = super::prompts::PromptGet {
-        arguments,
-        user: ctx.user,
-        env: ctx.env,
+    // Input requests, as for tools/call: in 2026-07-28 the answers come back with a sealed
+    // requestState bound to the user, this method, the prompt and its arguments.
+    let bound_arguments = Value::Object(arguments.clone());
+    let binding = StateBinding {
+        user_id: &ctx.user.user.id,
+        method: "prompts/get",
+        name: &prompt.name,
+        arguments: &bound_arguments,
     };
-    let (description, messages) = (prompt.handler)(&get).await?;
+    let answers = match ctx.era {
+        Era::Modern => input::modern_answers(params, &binding, ctx.env.seal)?,
+        Era::Legacy => Map::new(),
+    };
+    let asked = Input::with_answers(ctx.caps, answers);
+    let outcome = {
+        let get = super::prompts::PromptGet {
+            arguments,
+            user: ctx.user,
+            env: ctx.env,
+            input: &asked,
+        };
+        (prompt.handler)(&get).await
+    };
+    let (description, messages) = match (asked.end(), ctx.era) {
+        (RoundEnd::Complete, _) => outcome?,
+        (RoundEnd::Ask { requests, answers }, Era::Modern) => {
+            return input::input_required_result(requests, answers, &binding, ctx.env.seal)
+        }
+        (RoundEnd::Missing(capability), Era::Modern) => {
+            return Err(input::missing_capability_error(capability))
+        }
+        (RoundEnd::Missing(capability), Era::Legacy) => {
+            return Err(ErrorObject::invalid_request(format!(
+                "The prompt {} needs the client capability '{}', which this client did not \
+                 declare in initialize",
+                prompt.name,
+                capability.name()
+            )))
+        }
+        (RoundEnd::Ask { .. }, Era::Legacy) => {
+            return Err(ErrorObject::invalid_request(format!(
+                "The prompt {} needs input from the client, which only protocol version \
+                 2026-07-28 can carry on prompts/get",
+                prompt.name
+            )))
+        }
+        (RoundEnd::TooMany, _) => {
+            return Err(ErrorObject::invalid_request(format!(
+                "The prompt {} asked for more than {} inputs at once",
+                prompt.name,
+                input::MAX_INPUT_REQUESTS
+            )))
+        }
+    };
     let mut result = Map::new();
     if let Some(d) = description {
         result.insert("description".into(), json!(d));

@@ -161,11 +161,29 @@ pub struct Notification {
 pub enum Message {
     Request(Request),
     Notification(Notification),
-    /// A client's response to a server request. This server never sends requests, so these are
-    /// accepted and ignored.
-    Response,
+    /// A client's response to a request this server sent (elicitation, sampling, roots on a
+    /// legacy session's stream).
+    Response(ClientResponse),
     /// Not a valid JSON-RPC message; the response to send back.
     Invalid(Response),
+}
+
+/// A client's answer to a server request: the id it answers and its `result` or `error`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientResponse {
+    pub id: RequestId,
+    /// `Ok(result)` or `Err(error object)`, as the client sent them.
+    pub outcome: Result<Value, Value>,
+}
+
+impl ClientResponse {
+    /// The id as text (a number in its decimal form), as the session object keys answers.
+    pub fn id_text(&self) -> String {
+        match &self.id {
+            RequestId::String(s) => s.clone(),
+            RequestId::Number(n) => n.to_string(),
+        }
+    }
 }
 
 /// A parsed POST body (JSON-RPC 2.0 §6: a single message or a batch).
@@ -241,7 +259,15 @@ pub fn classify(value: &Value) -> Message {
         None if obj.contains_key("id")
             && (obj.contains_key("result") || obj.contains_key("error")) =>
         {
-            Message::Response
+            let Some(id) = id else {
+                return invalid(None, "a response's id must be a string or an integer");
+            };
+            let outcome = match (obj.get("result"), obj.get("error")) {
+                (Some(result), None) => Ok(result.clone()),
+                (None, Some(error)) => Err(error.clone()),
+                _ => return invalid(Some(id), "a response has either \"result\" or \"error\""),
+            };
+            Message::Response(ClientResponse { id, outcome })
         }
         None => invalid(id, "the \"method\" member is missing"),
     }
@@ -301,15 +327,29 @@ mod tests {
     }
 
     #[test]
-    fn client_responses_are_recognised_and_ignored() {
+    fn client_responses_are_recognised_with_their_id_and_outcome() {
         assert_eq!(
             one(r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#),
-            Message::Response
+            Message::Response(ClientResponse {
+                id: RequestId::String("s1".into()),
+                outcome: Ok(json!({}))
+            })
         );
         assert_eq!(
             one(r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}}"#),
-            Message::Response
+            Message::Response(ClientResponse {
+                id: RequestId::Number(1.into()),
+                outcome: Err(json!({"code": 1, "message": "x"}))
+            })
         );
+        assert!(matches!(
+            one(r#"{"jsonrpc":"2.0","id":1,"result":{},"error":{}}"#),
+            Message::Invalid(_)
+        ));
+        assert!(matches!(
+            one(r#"{"jsonrpc":"2.0","id":null,"result":{}}"#),
+            Message::Invalid(_)
+        ));
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! - [`session_store`]: the [`session_store::SessionStore`] port and the per-isolate copy rules.
 //! - [`server`]: [`handle`], one request against a loaded session, and method dispatch.
 //! - [`tools`]: the tool registry and the shipped tools.
+//! - [`input`]: asking the user or the client's model for input (elicitation, sampling,
+//!   roots) in both protocol generations.
 
 pub mod account;
 pub mod catalog;
@@ -20,6 +22,7 @@ pub mod conformance;
 pub mod content;
 pub mod endpoint;
 pub mod features;
+pub mod input;
 pub mod jsonrpc;
 pub mod notes;
 pub mod prompts;
@@ -32,11 +35,13 @@ pub mod tools;
 pub mod transport;
 
 pub use catalog::Catalog;
-pub use endpoint::{endpoint, Served};
+pub use endpoint::{endpoint, Answered, Served};
 pub use server::handle;
 pub use session::Session;
 pub use tools::{Tool, ToolCall, ToolEnv, ToolOutput, ToolRegistry};
-pub use transport::{check_origin, Endpoint, HeaderSource, McpOutcome, McpRequest, SessionChange};
+pub use transport::{
+    check_origin, Endpoint, HeaderSource, InputWork, McpOutcome, McpRequest, SessionChange,
+};
 
 /// docs/mcp.md, so that its Rust examples ("Add your own tool, resource or prompt") are
 /// compiled and run as doc tests.

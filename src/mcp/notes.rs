@@ -80,6 +80,17 @@ impl Notes {
         }
     }
 
+    /// The request's progress token (kept by a legacy call that waits for input, so its
+    /// last run reports progress under the same token).
+    pub fn progress_token(&self) -> Option<Value> {
+        self.progress_token.clone()
+    }
+
+    /// The level below which log messages are not sent.
+    pub fn log_level(&self) -> Option<LogLevel> {
+        self.log_level
+    }
+
     /// The buffered notifications, oldest first.
     pub fn take(&self) -> Vec<Value> {
         std::mem::take(&mut self.sent.borrow_mut())

@@ -45,11 +45,14 @@ impl PromptMessage {
     }
 }
 
-/// One `prompts/get`: the arguments (every required one present), the caller, the env.
+/// One `prompts/get`: the arguments (every required one present), the caller, the env, and
+/// input requests (a 2026-07-28 `prompts/get` may ask the user or the client's model first,
+/// as a tool does; see [`crate::mcp::input`]).
 pub struct PromptGet<'a> {
     pub arguments: &'a Map<String, Value>,
     pub user: &'a UserContext,
     pub env: &'a ToolEnv<'a>,
+    pub input: &'a crate::mcp::input::Input,
 }
 
 impl PromptGet<'_> {

@@ -37,6 +37,8 @@
 
 use super::catalog::Catalog;
 use super::features;
+use super::input::PendingCall;
+use super::input::{self, ClientCaps, Input, RoundEnd, StateBinding};
 use super::jsonrpc::{
     parse_body, Body, ErrorObject, Message, Notification, Request, RequestId, Response,
     INVALID_REQUEST, METHOD_NOT_FOUND,
@@ -46,7 +48,7 @@ use super::protocol::{self, accepts, Accepts};
 use super::session::{ClientInfo, LogLevel, Session};
 use super::tools::{schema, ToolCall, ToolEnv, ToolOutput};
 use super::transport::{
-    accepted, error_reply, messages_reply, method_not_allowed, McpOutcome, McpRequest,
+    accepted, error_reply, messages_reply, method_not_allowed, InputWork, McpOutcome, McpRequest,
     SessionChange,
 };
 use crate::http::Reply;
@@ -73,11 +75,15 @@ pub(crate) enum Era {
 }
 
 /// Everything a method needs besides its params.
+#[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
     pub user: &'a UserContext,
     pub catalog: &'a Catalog,
     pub env: &'a ToolEnv<'a>,
     pub era: Era,
+    /// What the client can answer: the session's `initialize` capabilities (legacy) or the
+    /// request's `_meta` ones (2026-07-28).
+    pub caps: ClientCaps,
 }
 
 /// Answers one HTTP request to the MCP endpoint. See the module docs for the routing rules.
@@ -114,6 +120,7 @@ fn delete(req: &McpRequest<'_>, existing: Option<Session>) -> McpOutcome {
         Some(session) if session.id == id => McpOutcome {
             reply: Reply::new(204).no_store(),
             session: SessionChange::Delete,
+            input: None,
         },
         _ => McpOutcome::unchanged(session_not_found(None)),
     }
@@ -172,6 +179,7 @@ async fn post(
         catalog,
         env,
         era,
+        caps: ClientCaps::default(),
     };
     if modern {
         return modern_post(&req, header_version, body, accepts, &ctx(Era::Modern)).await;
@@ -221,7 +229,11 @@ async fn post(
         }
         _ => {}
     }
-    legacy_post(&req, body, session, accepts, &ctx(Era::Legacy)).await
+    let ctx = Ctx {
+        caps: session.client_caps,
+        ..ctx(Era::Legacy)
+    };
+    legacy_post(&req, body, session, accepts, &ctx).await
 }
 
 /// `initialize`: negotiates a version and creates the session (2025-03-26 "Lifecycle").
@@ -234,11 +246,17 @@ fn initialize(r: &Request, new_session_id: &str, accepts: Accepts) -> McpOutcome
         ));
     };
     let version = protocol::negotiate(requested);
-    let session = Session::create(
+    let mut session = Session::create(
         new_session_id,
         version,
         ClientInfo::from_value(r.params.get("clientInfo")),
     );
+    session.client_caps = ClientCaps::from_value(r.params.get("capabilities"));
+    if version == protocol::VERSION_2025_03_26 {
+        // Elicitation came with 2025-06-18; a 2025-03-26 session is never sent one.
+        session.client_caps.elicitation_form = false;
+        session.client_caps.elicitation_url = false;
+    }
     let result = json!({
         "protocolVersion": version,
         "capabilities": features::legacy_capabilities(),
@@ -255,6 +273,7 @@ fn initialize(r: &Request, new_session_id: &str, accepts: Accepts) -> McpOutcome
     McpOutcome {
         reply,
         session: SessionChange::Store(session),
+        input: None,
     }
 }
 
@@ -292,8 +311,25 @@ async fn legacy_post(
     let mut responses = Vec::new();
     let mut notes = Vec::new();
     let mut single_invalid = false;
+    // A lone call may ask the client for input on its stream (the client must accept SSE).
+    let streamable = !batch && accepts_event_stream(req.accept);
+    let mut ask = None;
+    let mut deliveries = Vec::new();
     for message in messages {
         match message {
+            Message::Request(r) if r.method == "tools/call" && streamable => {
+                let n = request_notes(&r, session.log_level);
+                match legacy_call(&r, ctx, &n).await {
+                    // A round that asks is run again from the start once answered, so its
+                    // notes are dropped; the round that finishes sends them all.
+                    Ok(LegacyCall::Ask(pending)) => ask = Some(pending),
+                    Ok(LegacyCall::Done(result)) => {
+                        notes.extend(n.take());
+                        responses.push(respond(r.id, Ok(result), ctx.era))
+                    }
+                    Err(error) => responses.push(respond(r.id, Err(error), ctx.era)),
+                }
+            }
             Message::Request(r) => {
                 let outcome = match r.method.as_str() {
                     // Only reachable inside a batch; a lone initialize was routed earlier.
@@ -315,7 +351,7 @@ async fn legacy_post(
                 responses.push(respond(r.id, outcome, ctx.era));
             }
             Message::Notification(n) => notify(&n, &mut session),
-            Message::Response => {}
+            Message::Response(answer) => deliveries.push(answer),
             Message::Invalid(response) => {
                 single_invalid = !batch;
                 responses.push(response);
@@ -327,6 +363,17 @@ async fn legacy_post(
     } else {
         SessionChange::Unchanged
     };
+    if let Some(pending) = ask {
+        // The body is the stream the Worker writes: the requests, then the call's response.
+        let reply = Reply::new(200)
+            .header("Content-Type", "text/event-stream")
+            .no_store();
+        return McpOutcome {
+            reply,
+            session: change,
+            input: Some(InputWork::Ask(pending)),
+        };
+    }
     let reply = match responses.as_slice() {
         [] => accepted(),
         [invalid] if single_invalid => Reply::json(400, invalid).no_store(),
@@ -338,6 +385,159 @@ async fn legacy_post(
     McpOutcome {
         reply,
         session: change,
+        input: (!deliveries.is_empty()).then_some(InputWork::Deliver(deliveries)),
+    }
+}
+
+/// Whether the client accepts an SSE reply (the spec has clients list both types on POST;
+/// an absent `Accept` is "anything").
+fn accepts_event_stream(accept: Option<&str>) -> bool {
+    accept.is_none_or(|a| {
+        a.split(',').any(|range| {
+            let media = range.split(';').next().unwrap_or("").trim();
+            media.eq_ignore_ascii_case("text/event-stream")
+                || media == "*/*"
+                || media.eq_ignore_ascii_case("text/*")
+        })
+    })
+}
+
+/// A legacy `tools/call` that may ask the client for input.
+enum LegacyCall {
+    Done(Value),
+    Ask(PendingCall),
+}
+
+async fn legacy_call(r: &Request, ctx: &Ctx<'_>, notes: &Notes) -> Result<LegacyCall, ErrorObject> {
+    let (tool, arguments) = tool_and_arguments(&r.params, ctx)?;
+    let empty = Value::Object(Map::new());
+    let arguments = arguments.unwrap_or(&empty);
+    if let Err(why) = schema::validate(&tool.input_schema, arguments) {
+        let output = ToolOutput::error(format!("Invalid arguments for {}: {why}", tool.name));
+        return Ok(LegacyCall::Done(output.to_result()));
+    }
+    let (output, end) = run_tool(tool, arguments, Map::new(), ctx, notes).await;
+    Ok(match end {
+        RoundEnd::Ask { requests, answers } => LegacyCall::Ask(PendingCall {
+            request_id: r.id.clone(),
+            tool: tool.name.clone(),
+            arguments: arguments.clone(),
+            caps: ctx.caps,
+            progress_token: notes.progress_token(),
+            log_level: notes.log_level(),
+            answers,
+            requests,
+            round: 1,
+        }),
+        end => LegacyCall::Done(legacy_round_end(&tool.name, output, end).to_result()),
+    })
+}
+
+/// The response that ends a waiting legacy call the Worker gives up on (no answer in time,
+/// or the session's bound of waiting requests reached): a tool error saying why.
+pub fn abandon_call(pending: &PendingCall, why: &str) -> Response {
+    let output = ToolOutput::error(format!("The tool {} could not finish: {why}", pending.tool));
+    respond(
+        pending.request_id.clone(),
+        Ok(output.to_result()),
+        Era::Legacy,
+    )
+}
+
+/// The reply to a POST that answers a request this session is not waiting for (never asked,
+/// already answered, or given up on): 400, as for any input the server cannot accept.
+pub fn unexpected_answer(id: &RequestId) -> Reply {
+    let shown = match id {
+        RequestId::String(s) => truncated(s),
+        RequestId::Number(n) => n.to_string(),
+    };
+    error_reply(
+        400,
+        None,
+        ErrorObject::invalid_request(format!(
+            "Bad Request: no request with id {shown} is waiting for an answer in this session"
+        )),
+    )
+}
+
+/// What became of a waiting legacy call once its answers arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Continued {
+    /// It asks again: send these requests and wait once more.
+    Ask(PendingCall),
+    /// It is done: the progress and log notifications of its last run, then the response to
+    /// the client's `tools/call`, the last event of the stream.
+    Done {
+        notes: Vec<Value>,
+        response: Response,
+    },
+}
+
+/// Runs a waiting legacy call again with the client's answers (`(key, outcome)` pairs, keyed
+/// as the handler asked). A client that answered with an error ends the call with a tool
+/// error; a call still asking after [`input::MAX_ROUNDS`] rounds is ended the same way.
+pub async fn continue_call(
+    pending: PendingCall,
+    answered: Vec<(String, Result<Value, Value>)>,
+    user: &UserContext,
+    catalog: &Catalog,
+    env: &ToolEnv<'_>,
+) -> Continued {
+    let notes = Notes::new(pending.progress_token.clone(), pending.log_level);
+    let done = |output: ToolOutput| Continued::Done {
+        notes: notes.take(),
+        response: respond(
+            pending.request_id.clone(),
+            Ok(output.to_result()),
+            Era::Legacy,
+        ),
+    };
+    let mut answers = pending.answers.clone();
+    for (key, outcome) in answered {
+        match outcome {
+            Ok(value) => {
+                answers.insert(key, value);
+            }
+            Err(error) => {
+                let method = pending
+                    .requests
+                    .get(&key)
+                    .map_or("", |r| r["method"].as_str().unwrap_or_default());
+                let message = error["message"].as_str().unwrap_or("no message");
+                return done(ToolOutput::error(format!(
+                    "The client refused the {method} request of {}: {}",
+                    pending.tool,
+                    truncated(message)
+                )));
+            }
+        }
+    }
+    let Some(tool) = catalog.tools.get(&pending.tool) else {
+        return done(ToolOutput::error(format!("Unknown tool: {}", pending.tool)));
+    };
+    let ctx = Ctx {
+        user,
+        catalog,
+        env,
+        era: Era::Legacy,
+        caps: pending.caps,
+    };
+    let (output, end) = run_tool(tool, &pending.arguments, answers, &ctx, &notes).await;
+    match end {
+        RoundEnd::Ask { requests, answers } if pending.round < input::MAX_ROUNDS => {
+            Continued::Ask(PendingCall {
+                answers,
+                requests,
+                round: pending.round + 1,
+                ..pending
+            })
+        }
+        RoundEnd::Ask { .. } => done(ToolOutput::error(format!(
+            "The tool {} was still asking for input after {} rounds",
+            pending.tool,
+            input::MAX_ROUNDS
+        ))),
+        end => done(legacy_round_end(&pending.tool, output, end)),
     }
 }
 
@@ -366,7 +566,7 @@ async fn modern_post(
         Message::Request(r) => r,
         // No header rules are defined for notifications; there is nothing to cancel either,
         // since every call finishes within its own POST.
-        Message::Notification(_) | Message::Response => return McpOutcome::unchanged(accepted()),
+        Message::Notification(_) | Message::Response(_) => return McpOutcome::unchanged(accepted()),
         Message::Invalid(response) => {
             return McpOutcome::unchanged(Reply::json(400, &response).no_store())
         }
@@ -384,6 +584,14 @@ async fn modern_post(
         return McpOutcome::unchanged(reply);
     }
     let notes = request_notes(&r, modern_log_level(&r));
+    let ctx = &Ctx {
+        caps: ClientCaps::from_value(
+            r.params
+                .get("_meta")
+                .and_then(|m| m.get(protocol::META_CLIENT_CAPABILITIES)),
+        ),
+        ..*ctx
+    };
     let outcome = match r.method.as_str() {
         "server/discover" => Ok(discover()),
         _ => dispatch(&r, ctx, &notes).await,
@@ -392,10 +600,11 @@ async fn modern_post(
     let response = respond(r.id, outcome, ctx.era);
     // 2026-07-28: "If the server does not implement the requested RPC method, it MUST respond
     // with 404 Not Found" and the -32601 body that tells it apart from a missing endpoint.
-    let status = if response.error_code() == Some(METHOD_NOT_FOUND) {
-        404
-    } else {
-        200
+    let status = match response.error_code() {
+        Some(METHOD_NOT_FOUND) => 404,
+        // MissingRequiredClientCapabilityError: "the response status code MUST be 400".
+        Some(input::MISSING_REQUIRED_CLIENT_CAPABILITY) => 400,
+        _ => 200,
     };
     if status == 200 && !notes.is_empty() && event_stream_ok(req) {
         return McpOutcome::unchanged(features::stream_reply(&notes, &[response], false));
@@ -677,6 +886,44 @@ async fn call_tool(
     ctx: &Ctx<'_>,
     notes: &Notes,
 ) -> Result<Value, ErrorObject> {
+    let (tool, arguments) = tool_and_arguments(params, ctx)?;
+    let empty = Value::Object(Map::new());
+    let arguments = arguments.unwrap_or(&empty);
+    let name = tool.name.as_str();
+    if let Err(why) = schema::validate(&tool.input_schema, arguments) {
+        return Ok(ToolOutput::error(format!("Invalid arguments for {name}: {why}")).to_result());
+    }
+    match ctx.era {
+        Era::Modern => {
+            let binding = StateBinding {
+                user_id: &ctx.user.user.id,
+                method: "tools/call",
+                name,
+                arguments,
+            };
+            let answers = input::modern_answers(params, &binding, ctx.env.seal)?;
+            let (output, end) = run_tool(tool, arguments, answers, ctx, notes).await;
+            match end {
+                RoundEnd::Complete => Ok(output.to_result()),
+                RoundEnd::Ask { requests, answers } => {
+                    input::input_required_result(requests, answers, &binding, ctx.env.seal)
+                }
+                RoundEnd::Missing(capability) => Err(input::missing_capability_error(capability)),
+                RoundEnd::TooMany => Ok(too_many_requests(name).to_result()),
+            }
+        }
+        Era::Legacy => {
+            let (output, end) = run_tool(tool, arguments, Map::new(), ctx, notes).await;
+            Ok(legacy_round_end(name, output, end).to_result())
+        }
+    }
+}
+
+/// The tool a `tools/call` names and its arguments (`None`: none given, read as `{}`).
+fn tool_and_arguments<'p>(
+    params: &'p Map<String, Value>,
+    ctx: &Ctx<'p>,
+) -> Result<(&'p super::tools::Tool, Option<&'p Value>), ErrorObject> {
     let name = params
         .get("name")
         .and_then(Value::as_str)
@@ -685,29 +932,59 @@ async fn call_tool(
         ctx.catalog.tools.get(name).ok_or_else(|| {
             ErrorObject::invalid_params(format!("Unknown tool: {}", truncated(name)))
         })?;
-    let empty = Value::Object(Map::new());
-    let arguments = match params.get("arguments") {
-        None | Some(Value::Null) => &empty,
-        Some(a @ Value::Object(_)) => a,
-        Some(_) => {
-            return Err(ErrorObject::invalid_params(
-                "params.arguments must be an object",
-            ))
-        }
+    match params.get("arguments") {
+        None | Some(Value::Null) => Ok((tool, None)),
+        Some(a @ Value::Object(_)) => Ok((tool, Some(a))),
+        Some(_) => Err(ErrorObject::invalid_params(
+            "params.arguments must be an object",
+        )),
+    }
+}
+
+/// Runs a tool's handler once with the answers given so far; its progress and logs go to
+/// `notes`.
+async fn run_tool(
+    tool: &super::tools::Tool,
+    arguments: &Value,
+    answers: Map<String, Value>,
+    ctx: &Ctx<'_>,
+    notes: &Notes,
+) -> (ToolOutput, RoundEnd) {
+    let input = Input::with_answers(ctx.caps, answers);
+    let output = {
+        let call = ToolCall {
+            arguments,
+            user: ctx.user,
+            env: ctx.env,
+            notes,
+            input: &input,
+        };
+        (tool.handler)(&call).await
     };
-    let output = match schema::validate(&tool.input_schema, arguments) {
-        Err(why) => ToolOutput::error(format!("Invalid arguments for {name}: {why}")),
-        Ok(()) => {
-            let call = ToolCall {
-                arguments,
-                user: ctx.user,
-                env: ctx.env,
-                notes,
-            };
-            (tool.handler)(&call).await
-        }
-    };
-    Ok(output.to_result())
+    (output, input.end())
+}
+
+/// A legacy round that cannot ask the client (yet): the handler's needs become a tool error.
+fn legacy_round_end(name: &str, output: ToolOutput, end: RoundEnd) -> ToolOutput {
+    match end {
+        RoundEnd::Complete => output,
+        RoundEnd::TooMany => too_many_requests(name),
+        RoundEnd::Missing(capability) => ToolOutput::error(format!(
+            "The tool {name} needs the client capability '{}', which this client did not \
+             declare in initialize",
+            capability.name()
+        )),
+        RoundEnd::Ask { .. } => ToolOutput::error(format!(
+            "The tool {name} needs input from the client, which this request cannot carry"
+        )),
+    }
+}
+
+fn too_many_requests(name: &str) -> ToolOutput {
+    ToolOutput::error(format!(
+        "The tool {name} asked for more than {} inputs at once",
+        input::MAX_INPUT_REQUESTS
+    ))
 }
 
 /// `logging/setLevel` (legacy only; 2026-07-28 removed it).
@@ -804,7 +1081,8 @@ fn respond(id: RequestId, outcome: Result<Value, ErrorObject>, era: Era) -> Resp
         Ok(mut result) => {
             if era == Era::Modern {
                 if let Value::Object(map) = &mut result {
-                    map.insert("resultType".into(), json!("complete"));
+                    // An `InputRequiredResult` already names its type.
+                    map.entry("resultType").or_insert_with(|| json!("complete"));
                     map.insert(
                         "_meta".into(),
                         json!({ protocol::META_SERVER_INFO: server_info() }),

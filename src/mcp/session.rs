@@ -4,6 +4,7 @@
 //! to 2025-11-25); "Utilities: Logging" for the level. Modern (2026-07-28) requests have no
 //! session and never touch this type.
 
+use super::input::ClientCaps;
 use serde::{Deserialize, Serialize};
 
 /// Longest client name or version kept; clients choose these strings, storage should not.
@@ -27,6 +28,10 @@ pub struct Session {
     /// URIs of `resources/subscribe`, at most [`MAX_SUBSCRIPTIONS`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscriptions: Vec<String>,
+    /// What the client declared in `initialize` it can answer (elicitation, sampling,
+    /// roots); the server asks for nothing else.
+    #[serde(default)]
+    pub client_caps: ClientCaps,
 }
 
 /// Most resource subscriptions one session holds; one more is refused (-32602), not stored.
@@ -42,6 +47,7 @@ impl Session {
             initialized: false,
             log_level: None,
             subscriptions: Vec::new(),
+            client_caps: ClientCaps::default(),
         }
     }
 }

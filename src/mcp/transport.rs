@@ -5,7 +5,8 @@
 //! ("Security Warning" for `Origin`, "Sending Messages to the Server" for status codes and
 //! `Accept`), and of 2026-07-28 ("Security & Endpoint", "Sending Messages").
 
-use super::jsonrpc::{ErrorObject, RequestId, Response};
+use super::input::PendingCall;
+use super::jsonrpc::{ClientResponse, ErrorObject, RequestId, Response};
 use super::protocol::Accepts;
 use super::session::Session;
 use crate::http::Reply;
@@ -109,11 +110,26 @@ pub enum SessionChange {
     Delete,
 }
 
+/// Input work the Worker does besides replying (legacy sessions only; see
+/// [`super::input`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputWork {
+    /// A `tools/call` needs the client's answers: reply with an SSE stream, send the call's
+    /// requests on it, wait for the answers at the session's object, then go on with
+    /// [`super::server::continue_call`] until it is done.
+    Ask(PendingCall),
+    /// The client POSTed answers to requests the server sent: hand them to the session's
+    /// object, where the call that asked is waiting.
+    Deliver(Vec<ClientResponse>),
+}
+
 /// The reply to send and the session change to apply.
 #[derive(Debug, Clone, PartialEq)]
 pub struct McpOutcome {
     pub reply: Reply,
     pub session: SessionChange,
+    /// `None` for every request that neither asks for input nor answers a question.
+    pub input: Option<InputWork>,
 }
 
 impl McpOutcome {
@@ -121,6 +137,7 @@ impl McpOutcome {
         McpOutcome {
             reply,
             session: SessionChange::Unchanged,
+            input: None,
         }
     }
 }
@@ -208,6 +225,12 @@ pub(crate) fn method_not_allowed(method: &str, endpoint: Endpoint) -> Reply {
 /// `202 Accepted` with no body: the POST held only notifications or responses.
 pub(crate) fn accepted() -> Reply {
     Reply::new(202)
+}
+
+/// One SSE `message` event carrying one JSON-RPC message (serde_json never writes raw
+/// newlines, so the JSON fits one `data:` line).
+pub fn sse_event(json: &str) -> String {
+    format!("event: message\ndata: {json}\n\n")
 }
 
 /// JSON-RPC responses as the body of a POST's reply: JSON, or one SSE `message` event when the

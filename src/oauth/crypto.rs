@@ -283,6 +283,32 @@ impl Keyring {
             .ok_or(CryptoError::Open)
     }
 
+    /// Seals a value only this server can open (for example the 2026-07-28 MCP
+    /// `requestState`), under a key derived from the current `SECRET_KEY` for `purpose`,
+    /// bound to `context`.
+    pub fn seal_value(
+        &self,
+        plaintext: &[u8],
+        purpose: &str,
+        context: &str,
+        rng: &dyn Entropy,
+    ) -> Result<String, CryptoError> {
+        let key = derive(&self.current, "seal", purpose);
+        seal(&key, plaintext, purpose, context, rng)
+    }
+
+    /// Opens what [`Keyring::seal_value`] sealed, under any of the keys.
+    pub fn open_value(
+        &self,
+        sealed: &str,
+        purpose: &str,
+        context: &str,
+    ) -> Result<Vec<u8>, CryptoError> {
+        self.all()
+            .find_map(|k| open(&derive(k, "seal", purpose), sealed, purpose, context).ok())
+            .ok_or(CryptoError::Open)
+    }
+
     /// Seals a grant key `K` for one token.
     pub fn wrap_key(
         &self,
@@ -406,6 +432,32 @@ pub(crate) mod tests {
             Err(CryptoError::Open)
         );
         assert_eq!(open(&key, "", "props", "grant-1"), Err(CryptoError::Open));
+    }
+
+    #[test]
+    fn sealed_server_values_open_under_either_key_of_a_rotation_and_nowhere_else() {
+        let rng = CountingEntropy(Cell::new(0));
+        let old = Keyring::new(SECRET, None);
+        let sealed = old
+            .seal_value(b"state", "mcp:request-state", "u1", &rng)
+            .unwrap();
+        assert_eq!(
+            old.open_value(&sealed, "mcp:request-state", "u1").unwrap(),
+            b"state"
+        );
+        let rotated = Keyring::new("another-secret-0123456789abcdef-01", Some(SECRET));
+        assert_eq!(
+            rotated
+                .open_value(&sealed, "mcp:request-state", "u1")
+                .unwrap(),
+            b"state"
+        );
+        let stranger = Keyring::new("another-secret-0123456789abcdef-01", None);
+        assert!(stranger
+            .open_value(&sealed, "mcp:request-state", "u1")
+            .is_err());
+        assert!(old.open_value(&sealed, "mcp:request-state", "u2").is_err());
+        assert!(old.open_value(&sealed, "props", "u1").is_err());
     }
 
     #[test]

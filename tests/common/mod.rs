@@ -5,6 +5,8 @@
 //! clock, a cookie jar, and a tiny executor for concurrent requests.
 #![allow(dead_code)]
 
+pub mod mcp_seal;
+
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

@@ -27,6 +27,7 @@ groups! {
     tools,
     resources,
     prompts,
+    input,
 }
 
 /// A 1x1 red PNG.
@@ -92,5 +93,7 @@ mod tests {
         assert_eq!(names(&Catalog::build(false)), names(&shipped));
         assert_eq!(&png()[1..4], b"PNG");
         assert_eq!(&wav()[..4], b"RIFF");
+        assert!(full.tools.get("test_missing_capability").is_some());
+        assert!(shipped.tools.get("test_elicitation").is_none());
     }
 }

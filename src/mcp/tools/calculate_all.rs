@@ -100,7 +100,7 @@ fn run<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
 mod tests {
     use super::*;
     use crate::mcp::notes::Notes;
-    use crate::mcp::tools::test_support::{user, FakeHttp};
+    use crate::mcp::tools::test_support::{user, FakeHttp, NoSeal};
     use crate::mcp::tools::ToolEnv;
     use serde_json::json;
 
@@ -110,6 +110,7 @@ mod tests {
         let env = ToolEnv {
             http: &http,
             github_api_base: "",
+            seal: &NoSeal,
         };
         let notes = Notes::new(Some(json!("p")), Some(LogLevel::Info));
         let args = json!({"expressions": ["1+2", "1/0", "2^10"]});
@@ -119,6 +120,7 @@ mod tests {
             user: &u,
             env: &env,
             notes: &notes,
+            input: &crate::mcp::input::Input::default(),
         };
         let out = pollster::block_on(run(&call));
         assert!(!out.is_error);

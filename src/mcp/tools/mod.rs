@@ -64,6 +64,8 @@ pub struct ToolEnv<'a> {
     pub http: &'a dyn HttpClient,
     /// `https://api.github.com` in production; a loopback mock in tests.
     pub github_api_base: &'a str,
+    /// Seals the 2026-07-28 `requestState` of calls that ask for input (and tells the time).
+    pub seal: &'a dyn crate::mcp::input::StateSeal,
 }
 
 /// One invocation, and the context a handler works in: validated arguments, the caller, the
@@ -75,8 +77,8 @@ pub struct ToolCall<'a> {
     pub env: &'a ToolEnv<'a>,
     /// Progress and log messages of this request (see [`ToolCall::progress`], [`ToolCall::log`]).
     pub notes: &'a Notes,
-    // Input requests (elicitation, sampling, roots; 2026-07-28 InputRequiredResult) get their
-    // field here: one more borrowed handle, filled by the server like `notes`.
+    /// Asking the user or the client's model for input: see [`crate::mcp::input`].
+    pub input: &'a crate::mcp::input::Input,
 }
 
 impl ToolCall<'_> {
@@ -414,6 +416,22 @@ pub(crate) mod test_support {
         }
     }
 
+    /// A seal that seals nothing: a tool run alone never asks a 2026-07-28 client for input
+    /// (the real seal is tested in tests/mcp_input.rs).
+    pub struct NoSeal;
+
+    impl crate::mcp::input::StateSeal for NoSeal {
+        fn seal(&self, _: &[u8], _: &str) -> Option<String> {
+            None
+        }
+        fn open(&self, _: &str, _: &str) -> Option<Vec<u8>> {
+            None
+        }
+        fn now(&self) -> u64 {
+            0
+        }
+    }
+
     pub fn user(provider: &str, token: Option<&str>) -> UserContext {
         UserContext {
             user: UserProfile {
@@ -434,16 +452,20 @@ pub(crate) mod test_support {
         if let Err(message) = schema::validate(&tool.input_schema, &arguments) {
             return ToolOutput::error(message);
         }
+        let seal = NoSeal;
         let env = ToolEnv {
             http,
             github_api_base: "http://127.0.0.1:9/gh/",
+            seal: &seal,
         };
         let notes = crate::mcp::notes::Notes::default();
+        let input = crate::mcp::input::Input::default();
         let call = ToolCall {
             arguments: &arguments,
             user,
             env: &env,
             notes: &notes,
+            input: &input,
         };
         let output = pollster::block_on((tool.handler)(&call));
         if let (Some(schema), Some(value)) = (&tool.output_schema, &output.structured) {
