@@ -97,7 +97,7 @@ pub async fn handle(
     if let Some(refused) =
         super::ratelimit::before_bearer_check(env, req, crate::routes::Route::Mcp).await
     {
-        return Ok(with_cors(refused));
+        return Ok(Answer::Reply(with_cors(refused)));
     }
     let (authorization, ip) = (req.header("Authorization"), req.header("CF-Connecting-IP"));
     let store = KvStore::from_env(env)?;
