@@ -181,21 +181,22 @@ pub fn check_origin(
     ))
 }
 
-/// `http(s)://` + a loopback host + an optional numeric port, and nothing else.
+/// `http(s)://` + a loopback host + an optional numeric port, and nothing else: the origin
+/// exactly as a browser serializes it, read by the browser's own parser (`url`).
 fn is_loopback_origin(origin: &str) -> bool {
-    // An origin is `scheme://host[:port]`: nothing after the authority.
-    let Some(uri) = crate::uri::parse(origin) else {
+    let Ok(url) = crate::urls::Url::parse(origin) else {
         return false;
     };
-    let scheme = uri.scheme_lower();
-    (scheme == "http" || scheme == "https")
-        && uri.path.is_empty()
-        && uri.query.is_none()
-        && uri.fragment.is_none()
-        && uri
-            .authority
-            .as_ref()
-            .is_some_and(|a| a.userinfo.is_none() && crate::uri::is_loopback_host(a.host))
+    // Nothing after the authority: the parse gives such a URL the path `/`, so the
+    // text itself must not end in one.
+    matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && !origin.ends_with('/')
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.host().is_some_and(|h| crate::urls::is_loopback(&h))
 }
 
 /// An HTTP error whose body is one JSON-RPC error response (all 4xx replies carry JSON).
@@ -343,7 +344,7 @@ mod tests {
             "http://127.0.0.1:3000",
             "http://[::1]:5173",
             "http://localhost",
-            // All of 127.0.0.0/8 is this machine (one loopback rule: uri::is_loopback_host).
+            // All of 127.0.0.0/8 is this machine (one loopback rule: urls::is_loopback).
             "http://127.0.0.2:80",
         ] {
             assert!(check_origin(Some(origin), local, &[]).is_ok(), "{origin}");

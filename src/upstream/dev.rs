@@ -161,7 +161,7 @@ impl IdentityProvider for DevProvider {
 
 /// Whether a host (without port) is a loopback name, the only place the
 /// development provider answers.
-pub use crate::uri::is_loopback_host;
+pub use crate::urls::is_loopback_host;
 
 #[cfg(test)]
 mod tests {
