@@ -36,7 +36,11 @@ pub enum IndexCommand {
     Add(String, u64),
     /// Grant id.
     Remove(String),
-    List,
+    /// One page of the live entries, newest first (by absolute end, then by
+    /// grant id): those after the cursor `(end, grant id)` when one is given,
+    /// at most `limit`. Answered as `<end>.<grant id>` strings, so the caller
+    /// can name the next page.
+    Page(Option<(u64, String)>, usize),
     /// The user signed out of the account page at this time: every account
     /// session issued until then ends (only in a user's index).
     SignOut(u64),
@@ -44,7 +48,7 @@ pub enum IndexCommand {
     SignedOutAt,
 }
 
-/// The answer of an index: the grant ids for `List`, empty otherwise.
+/// The answer of an index: the entries for `Page`, empty otherwise.
 pub type IndexAnswer = Result<Vec<String>, String>;
 
 /// The index object's storage: one value per grant.
@@ -98,16 +102,28 @@ pub async fn run(storage: &dyn IndexStorage, command: IndexCommand, now: u64) ->
             .filter(|(k, _)| k == SIGNED_OUT_KEY)
             .map(|(_, v)| v)
             .collect()),
-        IndexCommand::List => {
-            let mut out = Vec::new();
+        IndexCommand::Page(after, limit) => {
+            let mut live: Vec<(u64, String)> = Vec::new();
             for (key, value) in storage.list(ENTRY_PREFIX, MAX_LISTED).await? {
                 match (key.strip_prefix(ENTRY_PREFIX), value.parse::<u64>()) {
-                    (Some(grant_id), Ok(ends_at)) if ends_at > now => out.push(grant_id.to_owned()),
+                    (Some(grant_id), Ok(ends_at)) if ends_at > now => {
+                        live.push((ends_at, grant_id.to_owned()))
+                    }
                     // Past the grant's absolute end, or unreadable: nothing to list.
                     _ => storage.delete(&key).await?,
                 }
             }
-            Ok(out)
+            // Newest first: the later the end, the later the grant was made.
+            live.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            Ok(live
+                .into_iter()
+                .filter(|(end, id)| match &after {
+                    None => true,
+                    Some((a_end, a_id)) => end < a_end || (end == a_end && id > a_id),
+                })
+                .take(limit.min(MAX_LISTED))
+                .map(|(end, id)| format!("{end}.{id}"))
+                .collect())
         }
     }
 }
