@@ -11,8 +11,6 @@
 //! many grants a user has, and one grant that cannot be read leaves it out of
 //! its page (named in [`Page::unreadable`]) instead of failing the page.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::Poll;
 
 use serde::Serialize;
@@ -23,6 +21,7 @@ use crate::oauth::grant::command::{typed, GrantCommand};
 use crate::oauth::grant::inspect::GrantView;
 use crate::oauth::index::{client_index, user_index, IndexCommand};
 use crate::oauth::store::{Store, StoreError};
+use crate::outbound::LocalBoxFuture;
 
 /// One live grant, as people and operators see it.
 #[derive(Debug, Clone, Serialize)]
@@ -109,15 +108,16 @@ async fn forget(store: &dyn Store, index: &str, grant_id: &str) {
 
 /// Awaits every future, at most [`CONCURRENCY`] at a time, and answers their
 /// outputs in order. (A few lines rather than a futures crate in the bundle.)
-async fn bounded<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+/// Boxed futures: one copy of this code per output type, not per future.
+async fn bounded<T>(futures: Vec<LocalBoxFuture<'_, T>>) -> Vec<T> {
     let mut out = Vec::with_capacity(futures.len());
     let mut rest = futures.into_iter();
     loop {
-        let mut running: Vec<Pin<Box<F>>> = rest.by_ref().take(CONCURRENCY).map(Box::pin).collect();
+        let mut running: Vec<LocalBoxFuture<'_, T>> = rest.by_ref().take(CONCURRENCY).collect();
         if running.is_empty() {
             return out;
         }
-        let mut done: Vec<Option<F::Output>> = running.iter().map(|_| None).collect();
+        let mut done: Vec<Option<T>> = running.iter().map(|_| None).collect();
         std::future::poll_fn(|cx| {
             let mut all = true;
             for (future, slot) in running.iter_mut().zip(done.iter_mut()) {
@@ -207,7 +207,7 @@ pub async fn live_page(
     let ids: Vec<String> = entries.into_iter().map(|c| c.grant_id).collect();
     let reads = bounded(
         ids.iter()
-            .map(|id| connection(store, index, id.clone()))
+            .map(|id| Box::pin(connection(store, index, id.clone())) as LocalBoxFuture<'_, _>)
             .collect(),
     )
     .await;
@@ -270,16 +270,18 @@ pub async fn end_batch(
     let results = bounded(
         entries
             .iter()
-            .map(|entry| async move {
-                match end(store, &entry.grant_id, user_id).await {
-                    Ok(true) => Ok(true),
-                    Ok(false) => {
-                        // An entry of a grant long gone (or not this user's).
-                        forget(store, index, &entry.grant_id).await;
-                        Ok(false)
+            .map(|entry| {
+                Box::pin(async move {
+                    match end(store, &entry.grant_id, user_id).await {
+                        Ok(true) => Ok(true),
+                        Ok(false) => {
+                            // An entry of a grant long gone (or not this user's).
+                            forget(store, index, &entry.grant_id).await;
+                            Ok(false)
+                        }
+                        Err(e) => Err(e),
                     }
-                    Err(e) => Err(e),
-                }
+                }) as LocalBoxFuture<'_, Result<bool, HttpError>>
             })
             .collect(),
     )

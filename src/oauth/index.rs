@@ -113,17 +113,24 @@ pub async fn run(storage: &dyn IndexStorage, command: IndexCommand, now: u64) ->
                     _ => storage.delete(&key).await?,
                 }
             }
-            // Newest first: the later the end, the later the grant was made.
-            live.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-            Ok(live
+            // After the cursor, in page order: newest first (the later the
+            // end, the later the grant was made), then by grant id.
+            let newer = |a: &(u64, String), b: &(u64, String)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+            let mut left: Vec<(u64, String)> = live
                 .into_iter()
-                .filter(|(end, id)| match &after {
-                    None => true,
-                    Some((a_end, a_id)) => end < a_end || (end == a_end && id > a_id),
-                })
-                .take(limit.min(MAX_LISTED))
-                .map(|(end, id)| format!("{end}.{id}"))
-                .collect())
+                .filter(|entry| after.as_ref().is_none_or(|a| newer(a, entry).is_lt()))
+                .collect();
+            // A page needs only its own entries in order: pick the newest left
+            // `limit` times (a full sort would add its code to the bundle).
+            let mut out = Vec::new();
+            while out.len() < limit.min(MAX_LISTED) {
+                let Some(at) = (0..left.len()).min_by(|&i, &j| newer(&left[i], &left[j])) else {
+                    break;
+                };
+                let (end, id) = left.swap_remove(at);
+                out.push(format!("{end}.{id}"));
+            }
+            Ok(out)
         }
     }
 }
