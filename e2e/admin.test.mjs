@@ -96,7 +96,7 @@ test("deleting a client ends its grants and its registration", async () => {
   const kept = await obtainTokens(w.url, { login: "dora", metadata: { client_name: "Kept" } });
   assert.equal(await mcpStatus(doomed.tokens.access_token), 200);
   const out = await script("delete-client", doomed.client.client_id);
-  assert.deepEqual(out, { client_id: doomed.client.client_id, client_deleted: true, revoked_grants: 1 });
+  assert.deepEqual(out, { client_id: doomed.client.client_id, client_deleted: true, revoked_grants: 1, complete: true });
   assert.equal(await w.kv.get(`client:${doomed.client.client_id}`), null);
   assert.equal(await mcpStatus(doomed.tokens.access_token), 401);
   assert.deepEqual(await refreshStatus(doomed), { status: 401, error: "invalid_client" });
@@ -104,7 +104,7 @@ test("deleting a client ends its grants and its registration", async () => {
   const grants = (await script("grants", "dev:dora")).grants;
   assert.deepEqual(grants.map((g) => g.client_name), ["Kept"]);
   // A second delete finds nothing left.
-  assert.deepEqual(await script("delete-client", doomed.client.client_id), { client_id: doomed.client.client_id, client_deleted: false, revoked_grants: 0 });
+  assert.deepEqual(await script("delete-client", doomed.client.client_id), { client_id: doomed.client.client_id, client_deleted: false, revoked_grants: 0, complete: true });
 });
 
 test("registered clients are listed a page at a time", async () => {
@@ -136,4 +136,42 @@ test("bad bodies and wrong methods get clear errors", async () => {
   assert.match(r.json.error_description, /user_id/);
   const m = await admin("GET", "/admin/users/revoke");
   assert.equal(m.status, 405);
+});
+
+// Issue 21 (account fan-out): a user with more grants than a page holds is
+// listed 20 at a time (`next`), a cursor the server did not make is a 400, and
+// revoking ends a batch per call ("complete": false until the last), which
+// scripts/admin.sh repeats for the operator.
+test("many grants: the list pages with next, revoking goes a batch per call", async () => {
+  const conns = [];
+  for (let i = 0; i < 23; i += 1) conns.push(await obtainTokens(w.url, { login: "manny" }));
+  const first = await admin("GET", "/admin/grants?user_id=dev%3Amanny");
+  assert.equal(first.status, 200);
+  assert.equal(first.json.grants.length, 20);
+  assert.deepEqual(first.json.unavailable, []);
+  assert.match(first.json.next, /^\d+\.[\w-]+$/);
+  const second = await script("grants", "dev:manny", first.json.next);
+  assert.equal(second.grants.length, 3);
+  assert.equal(second.next, null);
+  const ids = new Set([...first.json.grants, ...second.grants].map((g) => g.grant_id));
+  assert.equal(ids.size, 23, "every grant once");
+  for (const bad of ["x", "1.short", "0.aaaaaaaaaaaaaaaaaaaa"]) {
+    const res = await admin("GET", `/admin/grants?user_id=dev%3Amanny&cursor=${encodeURIComponent(bad)}`);
+    assert.equal(res.status, 400, bad);
+    assert.equal(res.json.error, "invalid_request");
+  }
+
+  const batch = await admin("POST", "/admin/users/revoke", { body: { user_id: "dev:manny" } });
+  assert.equal(batch.status, 200);
+  assert.equal(batch.json.revoked_grants, 20);
+  assert.equal(batch.json.complete, false);
+  const rest = await admin("POST", "/admin/users/revoke", { body: { user_id: "dev:manny" } });
+  assert.deepEqual([rest.json.revoked_grants, rest.json.complete], [3, true]);
+  for (const conn of conns) assert.equal(await mcpStatus(conn.tokens.access_token), 401);
+
+  // The script repeats the call until it is complete, and sums.
+  for (let i = 0; i < 22; i += 1) await obtainTokens(w.url, { login: "manny" });
+  const out = await script("revoke-user", "dev:manny");
+  assert.deepEqual([out.revoked_grants, out.complete], [22, true]);
+  assert.deepEqual((await script("grants", "dev:manny")).grants, []);
 });

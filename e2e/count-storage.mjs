@@ -18,8 +18,17 @@ function count(kind) {
 // POST /__faults?one_in=N changes the share (0: none), e.g. to check the
 // invariants after the load without faults. Counted as `fault.<kind>`.
 let faultOneIn = null;
+// POST /__faults?fail_next=<kind>.<method>&times=N: the next N calls of that
+// one kind (e.g. `do.storage.get`) fail, whatever the share: a fault at a
+// known point for e2e tests (e2e/account.test.mjs).
+let failNext = { name: "", times: 0 };
 const WRITES = new Set(["put", "delete", "deleteAll", "setAlarm", "deleteAlarm"]);
 function faultFor(env, kind, method) {
+  if (failNext.times > 0 && failNext.name === `${kind}.${method}`) {
+    failNext.times -= 1;
+    count(`fault.${kind}.fail`);
+    return "fail";
+  }
   if (faultOneIn === null) faultOneIn = Number(env?.SOAK_FAULT_ONE_IN ?? 0) || 0;
   if (!faultOneIn || !["get", "put", "delete", "list", "setAlarm"].includes(method)) return null;
   if (Math.random() * faultOneIn >= 1) return null;
@@ -111,7 +120,8 @@ export default {
     if (url.pathname === "/__faults" && request.method === "POST") {
       faultEnv ??= env;
       faultOneIn = Number(url.searchParams.get("one_in") ?? 0) || 0;
-      return Response.json({ one_in: faultOneIn });
+      failNext = { name: url.searchParams.get("fail_next") ?? "", times: Number(url.searchParams.get("times") ?? 1) || 0 };
+      return Response.json({ one_in: faultOneIn, fail_next: failNext });
     }
     if (url.pathname === "/__storage_counts") {
       const snapshot = { ...counts };

@@ -4,9 +4,14 @@
 #   ADMIN_URL=https://mcp.example.com ADMIN_TOKEN=... scripts/admin.sh <command> [args]
 #
 # Commands:
-#   grants <user id>         the user's live grants (e.g. github:583231, dev:ada)
-#   revoke-user <user id>    end every grant of the user
+#   grants <user id> [cursor]
+#                            the user's live grants (e.g. github:583231, dev:ada),
+#                            20 a page: pass the answer's "next" for the next page
+#   revoke-user <user id>    end every grant of the user (the server ends 20 per
+#                            call: this repeats the call until it is complete and
+#                            prints the last answer with the total revoked_grants)
 #   delete-client <id>       delete a registered client and end all its grants
+#                            (repeated the same way)
 #   clients [limit] [cursor] registered clients, one page (limit 1-100, default 50)
 #   create-client <name> <redirect uri>... [--post] [--scope "<scopes>"]
 #                            a confidential client with fixed redirect URIs; prints
@@ -23,7 +28,7 @@
 # does not show in `ps` or shell history.
 set -eu
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 [ $# -ge 1 ] || usage
 : "${ADMIN_URL:?set ADMIN_URL to the Worker origin, e.g. https://mcp.example.com}"
@@ -42,17 +47,36 @@ call() { # method path [curl args...]
 
 post_json() { call POST "$1" -H 'Content-Type: application/json' --data-binary "$2"; }
 
+# POSTs until the answer says "complete":true (at most 100 batches, more than
+# an index lists); prints the last answer with revoked_grants summed. A failed
+# batch stops with its error: run the command again to continue.
+post_batches() {
+  total=0 n=0
+  while :; do
+    out=$(post_json "$1" "$2")
+    got=$(printf '%s' "$out" | sed -n 's/.*"revoked_grants":\([0-9]*\).*/\1/p')
+    total=$((total + ${got:-0})) n=$((n + 1))
+    case "$out" in *'"complete":false'*) [ "$n" -lt 100 ] && continue ;; esac
+    printf '%s\n' "$out" | sed "s/\"revoked_grants\":[0-9]*/\"revoked_grants\":$total/"
+    return
+  done
+}
+
 cmd=$1; shift
 case "$cmd" in
   grants)
-    [ $# -eq 1 ] || usage
-    call GET /admin/grants -G --data-urlencode "user_id=$1" ;;
+    [ $# -eq 1 ] || [ $# -eq 2 ] || usage
+    if [ $# -eq 2 ]; then
+      call GET /admin/grants -G --data-urlencode "user_id=$1" --data-urlencode "cursor=$2"
+    else
+      call GET /admin/grants -G --data-urlencode "user_id=$1"
+    fi ;;
   revoke-user)
     [ $# -eq 1 ] || usage
-    post_json /admin/users/revoke "{\"user_id\":$(json_str "$1")}" ;;
+    post_batches /admin/users/revoke "{\"user_id\":$(json_str "$1")}" ;;
   delete-client)
     [ $# -eq 1 ] || usage
-    post_json /admin/clients/delete "{\"client_id\":$(json_str "$1")}" ;;
+    post_batches /admin/clients/delete "{\"client_id\":$(json_str "$1")}" ;;
   clients)
     set -- "${1:-50}" "${2:-}"
     if [ -n "$2" ]; then

@@ -227,9 +227,16 @@ async function checkInvariants() {
     const init = await realFetch(`${base}/mcp`, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "soak", version: "1" } } }) });
     await init.text();
     if (init.status !== 200) violations.push(`${user.login}: a token pair handed out does not work at /mcp (${init.status})`);
-    const listed = await realFetch(`${base}/admin/grants?user_id=${encodeURIComponent(`dev:${user.login}`)}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.json());
+    // The list comes 20 a page: follow `next` until the grant shows up.
     const grant = grantOf(user.tokens.access_token);
-    if (!listed.grants?.some((g) => g.grant_id === grant)) violations.push(`${user.login}: live grant ${grant} is not in the user's index`);
+    let found = false;
+    for (let cursor = "", pages = 0; !found && cursor !== null && pages < 60; pages += 1) {
+      const query = `user_id=${encodeURIComponent(`dev:${user.login}`)}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+      const listed = await realFetch(`${base}/admin/grants?${query}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.json());
+      found = Boolean(listed.grants?.some((g) => g.grant_id === grant));
+      cursor = listed.next ?? null;
+    }
+    if (!found) violations.push(`${user.login}: live grant ${grant} is not in the user's index`);
     const r = await realFetch(`${base}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": user.ip }, body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: user.tokens.refresh_token, client_id: user.client.client_id }) });
     const body = await r.json().catch(() => ({}));
     if (r.status !== 200) violations.push(`${user.login}: its refresh token does not refresh (${r.status} ${body.error}: ${body.error_description})`);

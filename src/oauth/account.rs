@@ -15,9 +15,13 @@
 //! - **Revocation.** `POST /account/revoke` with the session's CSRF value and
 //!   either `grant` (one grant) or `all=1`. The grant's object ends the grant
 //!   (its refresh token stops working at once, its access records are deleted)
-//!   and only if it belongs to the signed-in user.
+//!   and only if it belongs to the signed-in user. `all=1` ends one batch
+//!   (`connections::PAGE_SIZE`) per request; when grants remain (more of them,
+//!   or some could not be ended just now) the page says so and its "Revoke
+//!   all" continues with them.
 //! - **The list** comes from the user's grant index, checked grant by grant
-//!   (`oauth::connections`).
+//!   (`oauth::connections`), a page at a time (`?cursor=<end>.<grant id>`);
+//!   a grant that cannot be read is left out of its page with a notice.
 
 use crate::http::{HttpError, Reply};
 use crate::oauth::connections;
@@ -143,14 +147,26 @@ pub async fn show(site: &Site<'_>, store: &dyn Store, query: &str) -> Result<Rep
         // Not signed in (or the session ended): straight to the sign-in.
         return Ok(Reply::redirect("/account/login"));
     };
-    let revoked = field(query.as_bytes(), "revoked").and_then(|n| n.parse().ok());
-    let grants = connections::live(store, &user_index(&session.user_id)).await?;
+    let number = |name: &str| field(query.as_bytes(), name).and_then(|n| n.parse().ok());
+    let cursor = match field(query.as_bytes(), "cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(raw) => match connections::Cursor::parse(&raw) {
+            Some(c) => Some(c),
+            None => return Ok(message(400, "This page cannot be shown", "The link names a page of connections this server did not make. Open /account to start from the first page.")),
+        },
+    };
+    let grants =
+        connections::live_page(store, &user_index(&session.user_id), cursor.as_ref()).await?;
     Ok(page::connections(
         &session.login,
         &grants,
         session.csrf.secret(),
-        revoked,
-        site.now,
+        page::Outcome {
+            revoked: number("revoked"),
+            left: field(query.as_bytes(), "left").as_deref() == Some("1"),
+            failed: number("failed").unwrap_or(0),
+            paged: cursor.is_some(),
+        },
     ))
 }
 
@@ -273,7 +289,18 @@ pub async fn revoke(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result<R
         return Ok(message(403, "Nothing was revoked", "This request did not come from your account page (cross-site request refused). Open /account and try again."));
     }
     let ended = if field(body, "all").as_deref() == Some("1") {
-        connections::end_all(store, &user_index(&session.user_id), Some(&session.user_id)).await?
+        // One batch per request; the page offers to continue while any remain.
+        let batch =
+            connections::end_batch(store, &user_index(&session.user_id), Some(&session.user_id))
+                .await?;
+        let mut to = format!("/account?revoked={}", batch.ended);
+        if batch.more {
+            to.push_str("&left=1");
+        }
+        if batch.failed > 0 {
+            to.push_str(&format!("&failed={}", batch.failed));
+        }
+        return Ok(Reply::redirect(&to));
     } else if let Some(grant) = field(body, "grant").filter(|g| !g.is_empty()) {
         usize::from(connections::end(store, &grant, Some(&session.user_id)).await?)
     } else {

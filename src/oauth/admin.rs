@@ -3,10 +3,14 @@
 //! as if it did not exist. Callers send `Authorization: Bearer <ADMIN_TOKEN>`,
 //! compared in constant time; anything else gets 401.
 //!
-//! - `GET /admin/grants?user_id=<id>`: the user's live grants;
-//! - `POST /admin/users/revoke` `{"user_id": "..."}`: ends all of them;
+//! - `GET /admin/grants?user_id=<id>&cursor=<c>`: the user's live grants, a
+//!   page ([`connections::PAGE_SIZE`]) at a time (`next` of the answer, `null`
+//!   on the last page; `unavailable`: grants of the page that could not be
+//!   read just now);
+//! - `POST /admin/users/revoke` `{"user_id": "..."}`: ends them, a batch of
+//!   [`connections::PAGE_SIZE`] per call (`"complete": false`: call again);
 //! - `POST /admin/clients/delete` `{"client_id": "..."}`: deletes the
-//!   registration, then ends every grant of the client;
+//!   registration, then ends the client's grants, a batch per call as above;
 //! - `GET /admin/clients?limit=<1..100>&cursor=<c>`: registered clients, a
 //!   page at a time (`cursor` of the answer, `null` on the last page);
 //! - `POST /admin/clients` `{"redirect_uris": [...], "client_name": ...}`:
@@ -22,7 +26,7 @@ use serde_json::json;
 
 use crate::http::{HttpError, Reply};
 use crate::oauth::account::field;
-use crate::oauth::connections;
+use crate::oauth::connections::{self, Cursor, Ended};
 use crate::oauth::flow::{self, load_client, Site};
 use crate::oauth::index::{client_index, user_index};
 use crate::oauth::introspect::is_admin;
@@ -67,14 +71,44 @@ fn plausible_user(id: &str) -> bool {
     (1..=300).contains(&id.len()) && !id.chars().any(char::is_control)
 }
 
-/// `GET /admin/grants?user_id=<id>`.
+/// `GET /admin/grants?user_id=<id>&cursor=<c>`.
 pub async fn user_grants(store: &dyn Store, query: &str) -> Result<Reply, HttpError> {
     let user = field(query.as_bytes(), "user_id").filter(|u| plausible_user(u));
     let Some(user) = user else {
         return Ok(error(400, "invalid_request", "user_id is required"));
     };
-    let grants = connections::live(store, &user_index(&user)).await?;
-    Ok(ok(json!({ "user_id": user, "grants": grants })))
+    let cursor =
+        match field(query.as_bytes(), "cursor").filter(|c| !c.is_empty()) {
+            None => None,
+            Some(raw) => match Cursor::parse(&raw) {
+                Some(c) => Some(c),
+                None => return Ok(error(
+                    400,
+                    "invalid_request",
+                    "cursor is not a cursor this server made (use the `next` of a previous answer)",
+                )),
+            },
+        };
+    let page = connections::live_page(store, &user_index(&user), cursor.as_ref()).await?;
+    Ok(ok(json!({
+        "user_id": user,
+        "grants": page.connections,
+        "unavailable": page.unreadable,
+        "next": page.next.map(|c| c.encode()),
+    })))
+}
+
+/// One batch of ending an index's grants, for the admin API: a grant that
+/// could not be ended makes the answer a retryable 503 (the grants ended so
+/// far stay ended, and the retry continues with the rest).
+async fn end_batch(store: &dyn Store, index: &str) -> Result<Ended, HttpError> {
+    let ended = connections::end_batch(store, index, None).await?;
+    if ended.failed > 0 {
+        return Err(flow::store_fault(crate::oauth::store::StoreError(
+            "a grant could not be ended".into(),
+        )));
+    }
+    Ok(ended)
 }
 
 /// The string `field` of a JSON object body. (Read through `Value`, which
@@ -109,8 +143,12 @@ pub async fn revoke_user(store: &dyn Store, body: &[u8]) -> Result<Reply, HttpEr
     if !plausible_user(&user_id) {
         return Ok(error(400, "invalid_request", "user_id is not a user id"));
     }
-    let ended = connections::end_all(store, &user_index(&user_id), None).await?;
-    Ok(ok(json!({ "user_id": user_id, "revoked_grants": ended })))
+    let ended = end_batch(store, &user_index(&user_id)).await?;
+    Ok(ok(json!({
+        "user_id": user_id,
+        "revoked_grants": ended.ended,
+        "complete": !ended.more,
+    })))
 }
 
 /// `POST /admin/clients/delete`: the registration goes first, so the client
@@ -132,11 +170,12 @@ pub async fn delete_client(store: &dyn Store, body: &[u8]) -> Result<Reply, Http
         .delete(&keys::client(&client_id))
         .await
         .map_err(flow::store_fault)?;
-    let ended = connections::end_all(store, &client_index(&client_id), None).await?;
+    let ended = end_batch(store, &client_index(&client_id)).await?;
     Ok(ok(json!({
         "client_id": client_id,
         "client_deleted": existed,
-        "revoked_grants": ended,
+        "revoked_grants": ended.ended,
+        "complete": !ended.more,
     })))
 }
 
@@ -300,20 +339,18 @@ pub async fn add_block(
                 .delete(&keys::client(&value))
                 .await
                 .map_err(flow::store_fault)?;
-            let ended = connections::end_all(store, &client_index(&value), None).await?;
+            let ended = end_batch(store, &client_index(&value)).await?;
             (existed, ended)
         }
-        BlockKind::DocumentUrl => (
-            false,
-            connections::end_all(store, &client_index(&value), None).await?,
-        ),
-        BlockKind::DocumentHost => (false, 0),
+        BlockKind::DocumentUrl => (false, end_batch(store, &client_index(&value)).await?),
+        BlockKind::DocumentHost => (false, Ended::default()),
     };
     Ok(ok(json!({
         "blocked": { "kind": kind.as_str(), "value": value },
         "added": added,
         "client_deleted": client_deleted,
-        "revoked_grants": ended,
+        "revoked_grants": ended.ended,
+        "complete": !ended.more,
     })))
 }
 

@@ -5,6 +5,13 @@
 //! The index is only a hint: every listed grant is asked for its status, and
 //! an entry whose grant reports it is no longer live is removed on the spot,
 //! so the index corrects itself whenever anyone reads it.
+//!
+//! Reading goes a page at a time ([`PAGE_SIZE`] grants, their calls at most
+//! [`CONCURRENCY`] at once), so a request's subrequests stay bounded however
+//! many grants a user has, and one grant that cannot be read leaves it out of
+//! its page (named in [`Page::unreadable`]) instead of failing the page.
+
+use std::task::Poll;
 
 use serde::Serialize;
 
@@ -14,6 +21,7 @@ use crate::oauth::grant::command::{typed, GrantCommand};
 use crate::oauth::grant::inspect::GrantView;
 use crate::oauth::index::{client_index, user_index, IndexCommand};
 use crate::oauth::store::{Store, StoreError};
+use crate::outbound::LocalBoxFuture;
 
 /// One live grant, as people and operators see it.
 #[derive(Debug, Clone, Serialize)]
@@ -34,12 +42,61 @@ pub struct Connection {
     pub expires_at: u64,
 }
 
-async fn grant_ids(store: &dyn Store, index: &str) -> Result<Vec<String>, HttpError> {
-    store
-        .index(index, &IndexCommand::List)
+/// Grants shown (and ended) per request: one page of the account page or of
+/// the admin list, one batch of "revoke all". A request makes at most
+/// `2 + 2 × PAGE_SIZE` Durable Object calls (the sign-out check or nothing,
+/// the index page, one status or end per grant, and one index removal per
+/// stale entry) and `PAGE_SIZE` KV reads (the clients' names): 42 and 20,
+/// within the platform's subrequest limit of 50 on the free plan.
+pub const PAGE_SIZE: usize = 20;
+/// Calls in flight at once (the platform allows six open connections per
+/// request).
+pub const CONCURRENCY: usize = 6;
+
+/// Where a page starts: after the index entry `(end, grant id)`. In a URL it
+/// is `<end>.<grant id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub ends_at: u64,
+    pub grant_id: String,
+}
+
+impl Cursor {
+    /// Reads a cursor from a request; `None` for anything this server did not
+    /// make.
+    pub fn parse(raw: &str) -> Option<Cursor> {
+        let (end, id) = raw.split_once('.')?;
+        let ok_end = !end.is_empty() && end.len() <= 20 && end.bytes().all(|b| b.is_ascii_digit());
+        (ok_end && crate::oauth::grant::plausible_id(id))
+            .then(|| Cursor {
+                ends_at: end.parse().unwrap_or(0),
+                grant_id: id.to_owned(),
+            })
+            .filter(|c| c.ends_at > 0)
+    }
+
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.ends_at, self.grant_id)
+    }
+}
+
+/// One page of an index's entries (at most `limit`), and whether more follow.
+async fn entries(
+    store: &dyn Store,
+    index: &str,
+    after: Option<&Cursor>,
+    limit: usize,
+) -> Result<(Vec<Cursor>, bool), HttpError> {
+    let command = IndexCommand::Page(after.map(|c| (c.ends_at, c.grant_id.clone())), limit + 1);
+    let raw = store
+        .index(index, &command)
         .await
         .map_err(flow::store_fault)?
-        .map_err(|e| flow::store_fault(StoreError(e)))
+        .map_err(|e| flow::store_fault(StoreError(e)))?;
+    let mut out: Vec<Cursor> = raw.iter().filter_map(|e| Cursor::parse(e)).collect();
+    let more = out.len() > limit;
+    out.truncate(limit);
+    Ok((out, more))
 }
 
 async fn forget(store: &dyn Store, index: &str, grant_id: &str) {
@@ -49,51 +106,123 @@ async fn forget(store: &dyn Store, index: &str, grant_id: &str) {
         .await;
 }
 
-/// The live grants listed in `index` (`user:<id>` or `client:<id>`), newest
-/// first. Entries of grants that ended are removed from the index.
-pub async fn live(store: &dyn Store, index: &str) -> Result<Vec<Connection>, HttpError> {
-    let mut out: Vec<Connection> = Vec::new();
-    for grant_id in grant_ids(store, index).await? {
-        let answer = store
-            .grant(&grant_id, &GrantCommand::Status)
-            .await
-            .map_err(flow::store_fault)?;
-        let status: Option<GrantView> = typed(answer).map_err(flow::grant_fault)?;
-        // Live, and really this index's (never trust an entry for more).
-        let Some(status) = status
-            .filter(|s| index == user_index(&s.user_id) || index == client_index(&s.client_id))
-        else {
-            forget(store, index, &grant_id).await;
-            continue;
-        };
-        let name = load_client(store, &status.client_id)
-            .await?
-            .and_then(|c| c.client_name);
-        let client_host = if status.client_id.starts_with("https://") {
-            crate::oauth::redirect::redirect_host(&status.client_id)
-        } else {
-            status.redirect_host
-        };
-        let connection = Connection {
-            grant_id,
-            client_id: status.client_id,
-            client_name: name,
-            client_host,
-            user_id: status.user_id,
-            scope: status.scope,
-            resource: status.resource,
-            connected_at: status.issued_at,
-            last_refreshed_at: status.last_refreshed_at,
-            expires_at: status.expires_at,
-        };
-        // Newest first (a plain insertion: lists are short).
-        let at = out
-            .iter()
-            .position(|c| c.connected_at < connection.connected_at)
-            .unwrap_or(out.len());
-        out.insert(at, connection);
+/// Awaits every future, at most [`CONCURRENCY`] at a time, and answers their
+/// outputs in order. (A few lines rather than a futures crate in the bundle.)
+/// Boxed futures: one copy of this code per output type, not per future.
+async fn bounded<T>(futures: Vec<LocalBoxFuture<'_, T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(futures.len());
+    let mut rest = futures.into_iter();
+    loop {
+        let mut running: Vec<LocalBoxFuture<'_, T>> = rest.by_ref().take(CONCURRENCY).collect();
+        if running.is_empty() {
+            return out;
+        }
+        let mut done: Vec<Option<T>> = running.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut all = true;
+            for (future, slot) in running.iter_mut().zip(done.iter_mut()) {
+                if slot.is_none() {
+                    match future.as_mut().poll(cx) {
+                        Poll::Ready(v) => *slot = Some(v),
+                        Poll::Pending => all = false,
+                    }
+                }
+            }
+            if all {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        out.extend(done.into_iter().flatten());
     }
-    Ok(out)
+}
+
+/// One page of the live grants listed in an index.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// The live grants of the page, newest first.
+    pub connections: Vec<Connection>,
+    /// Grants of the page whose object (or client record) could not be read
+    /// just now: the page is shown without them, with a notice.
+    pub unreadable: Vec<String>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Cursor>,
+}
+
+/// A grant as the page shows it: `Ok(None)` when it is no longer live (or not
+/// this index's), `Err` when it could not be read.
+async fn connection(
+    store: &dyn Store,
+    index: &str,
+    grant_id: String,
+) -> Result<Option<Connection>, ()> {
+    let answer = store
+        .grant(&grant_id, &GrantCommand::Status)
+        .await
+        .map_err(|_| ())?;
+    let status: Option<GrantView> = typed(answer).map_err(|_| ())?;
+    // Live, and really this index's (never trust an entry for more).
+    let Some(status) =
+        status.filter(|s| index == user_index(&s.user_id) || index == client_index(&s.client_id))
+    else {
+        forget(store, index, &grant_id).await;
+        return Ok(None);
+    };
+    let name = load_client(store, &status.client_id)
+        .await
+        .map_err(|_| ())?
+        .and_then(|c| c.client_name);
+    let client_host = if status.client_id.starts_with("https://") {
+        crate::oauth::redirect::redirect_host(&status.client_id)
+    } else {
+        status.redirect_host
+    };
+    Ok(Some(Connection {
+        grant_id,
+        client_id: status.client_id,
+        client_name: name,
+        client_host,
+        user_id: status.user_id,
+        scope: status.scope,
+        resource: status.resource,
+        connected_at: status.issued_at,
+        last_refreshed_at: status.last_refreshed_at,
+        expires_at: status.expires_at,
+    }))
+}
+
+/// One page ([`PAGE_SIZE`] entries) of the live grants listed in `index`
+/// (`user:<id>` or `client:<id>`), starting after `after`. Entries of grants
+/// that ended are removed from the index. Only the index itself failing
+/// fails the page; a grant that cannot be read is named in `unreadable`.
+pub async fn live_page(
+    store: &dyn Store,
+    index: &str,
+    after: Option<&Cursor>,
+) -> Result<Page, HttpError> {
+    let (entries, more) = entries(store, index, after, PAGE_SIZE).await?;
+    let next = more.then(|| entries.last().cloned()).flatten();
+    let ids: Vec<String> = entries.into_iter().map(|c| c.grant_id).collect();
+    let reads = bounded(
+        ids.iter()
+            .map(|id| Box::pin(connection(store, index, id.clone())) as LocalBoxFuture<'_, _>)
+            .collect(),
+    )
+    .await;
+    let mut page = Page {
+        next,
+        ..Page::default()
+    };
+    for (id, read) in ids.into_iter().zip(reads) {
+        match read {
+            Ok(Some(c)) => page.connections.push(c),
+            Ok(None) => {}
+            Err(()) => page.unreadable.push(id),
+        }
+    }
+    Ok(page)
 }
 
 /// Ends one grant. `user_id` restricts it to that user's grant (the account
@@ -114,22 +243,54 @@ pub async fn end(
     typed(answer).map_err(flow::grant_fault)
 }
 
-/// Ends every grant listed in `index`, and empties it. `user_id` as in
-/// [`end`]. Answers how many grants were ended.
-pub async fn end_all(
+/// What one batch of "revoke all" did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// Grants ended by this batch.
+    pub ended: usize,
+    /// Grants that could not be ended just now (still listed: the next batch
+    /// tries them again).
+    pub failed: usize,
+    /// Whether entries remain after this batch (more than [`PAGE_SIZE`], or
+    /// failures): another request continues where this one stopped.
+    pub more: bool,
+}
+
+/// Ends one batch ([`PAGE_SIZE`]) of the grants listed in `index`. Every
+/// grant ended leaves the index (it removes itself as it ends, and a stale
+/// entry is removed here), so the next batch starts where this one stopped
+/// with no cursor: at the grants that failed, then at those not yet tried.
+/// `user_id` as in [`end`]. Fails only when the index cannot be read.
+pub async fn end_batch(
     store: &dyn Store,
     index: &str,
     user_id: Option<&str>,
-) -> Result<usize, HttpError> {
-    let mut ended = 0;
-    for grant_id in grant_ids(store, index).await? {
-        if end(store, &grant_id, user_id).await? {
-            // The grant removes itself from its indexes as it ends.
-            ended += 1;
-        } else {
-            // An entry of a grant long gone (or not this user's).
-            forget(store, index, &grant_id).await;
-        }
-    }
-    Ok(ended)
+) -> Result<Ended, HttpError> {
+    let (entries, more) = entries(store, index, None, PAGE_SIZE).await?;
+    let results = bounded(
+        entries
+            .iter()
+            .map(|entry| {
+                Box::pin(async move {
+                    match end(store, &entry.grant_id, user_id).await {
+                        Ok(true) => Ok(true),
+                        Ok(false) => {
+                            // An entry of a grant long gone (or not this user's).
+                            forget(store, index, &entry.grant_id).await;
+                            Ok(false)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }) as LocalBoxFuture<'_, Result<bool, HttpError>>
+            })
+            .collect(),
+    )
+    .await;
+    let ended = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    Ok(Ended {
+        ended,
+        failed,
+        more: more || failed > 0,
+    })
 }

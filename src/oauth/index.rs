@@ -36,7 +36,11 @@ pub enum IndexCommand {
     Add(String, u64),
     /// Grant id.
     Remove(String),
-    List,
+    /// One page of the live entries, newest first (by absolute end, then by
+    /// grant id): those after the cursor `(end, grant id)` when one is given,
+    /// at most `limit`. Answered as `<end>.<grant id>` strings, so the caller
+    /// can name the next page.
+    Page(Option<(u64, String)>, usize),
     /// The user signed out of the account page at this time: every account
     /// session issued until then ends (only in a user's index).
     SignOut(u64),
@@ -44,7 +48,7 @@ pub enum IndexCommand {
     SignedOutAt,
 }
 
-/// The answer of an index: the grant ids for `List`, empty otherwise.
+/// The answer of an index: the entries for `Page`, empty otherwise.
 pub type IndexAnswer = Result<Vec<String>, String>;
 
 /// The index object's storage: one value per grant.
@@ -98,14 +102,33 @@ pub async fn run(storage: &dyn IndexStorage, command: IndexCommand, now: u64) ->
             .filter(|(k, _)| k == SIGNED_OUT_KEY)
             .map(|(_, v)| v)
             .collect()),
-        IndexCommand::List => {
-            let mut out = Vec::new();
+        IndexCommand::Page(after, limit) => {
+            let mut live: Vec<(u64, String)> = Vec::new();
             for (key, value) in storage.list(ENTRY_PREFIX, MAX_LISTED).await? {
                 match (key.strip_prefix(ENTRY_PREFIX), value.parse::<u64>()) {
-                    (Some(grant_id), Ok(ends_at)) if ends_at > now => out.push(grant_id.to_owned()),
+                    (Some(grant_id), Ok(ends_at)) if ends_at > now => {
+                        live.push((ends_at, grant_id.to_owned()))
+                    }
                     // Past the grant's absolute end, or unreadable: nothing to list.
                     _ => storage.delete(&key).await?,
                 }
+            }
+            // After the cursor, in page order: newest first (the later the
+            // end, the later the grant was made), then by grant id.
+            let newer = |a: &(u64, String), b: &(u64, String)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+            let mut left: Vec<(u64, String)> = live
+                .into_iter()
+                .filter(|entry| after.as_ref().is_none_or(|a| newer(a, entry).is_lt()))
+                .collect();
+            // A page needs only its own entries in order: pick the newest left
+            // `limit` times (a full sort would add its code to the bundle).
+            let mut out = Vec::new();
+            while out.len() < limit.min(MAX_LISTED) {
+                let Some(at) = (0..left.len()).min_by(|&i, &j| newer(&left[i], &left[j])) else {
+                    break;
+                };
+                let (end, id) = left.swap_remove(at);
+                out.push(format!("{end}.{id}"));
             }
             Ok(out)
         }

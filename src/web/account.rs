@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::render;
 use crate::http::Reply;
-use crate::oauth::connections::Connection;
+use crate::oauth::connections::Page;
 
 /// One row of the page, already in words.
 struct Row {
@@ -28,6 +28,28 @@ struct AccountPage<'a> {
     rows: Vec<Row>,
     csrf: &'a str,
     notice: Option<String>,
+    /// Grants of this page that could not be read just now.
+    unreadable: usize,
+    /// The next page's link, if there is one.
+    next: Option<String>,
+    /// Whether this is a later page (a link back to the first).
+    paged: bool,
+    /// Whether to offer "Revoke all" (anything listed, or more to end).
+    revoke_all: bool,
+}
+
+/// What the request asked and what the last action did, for the page's
+/// notices.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Outcome {
+    /// Connections just revoked.
+    pub revoked: Option<usize>,
+    /// "Revoke all" stopped with grants left.
+    pub left: bool,
+    /// Of which this many could not be revoked just now.
+    pub failed: usize,
+    /// This is a later page (`?cursor=`).
+    pub paged: bool,
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM UTC` (proleptic Gregorian calendar).
@@ -51,15 +73,10 @@ pub fn utc(secs: u64) -> String {
     )
 }
 
-/// The page for a signed-in user.
-pub fn connections(
-    login: &str,
-    grants: &[Connection],
-    csrf: &str,
-    revoked: Option<usize>,
-    _now: u64,
-) -> Reply {
-    let rows = grants
+/// The page for a signed-in user: one page of their grants.
+pub fn connections(login: &str, page: &Page, csrf: &str, outcome: Outcome) -> Reply {
+    let rows: Vec<Row> = page
+        .connections
         .iter()
         .map(|g| Row {
             grant_id: g.grant_id.clone(),
@@ -81,11 +98,27 @@ pub fn connections(
             ),
         })
         .collect();
-    let notice = revoked.map(|n| match n {
-        0 => "Nothing was revoked: that connection had already ended.".to_owned(),
+    let mut notice = outcome.revoked.map(|n| match n {
+        0 if !outcome.left => "Nothing was revoked: that connection had already ended.".to_owned(),
         1 => "1 connection was revoked.".to_owned(),
         n => format!("{n} connections were revoked."),
     });
+    if outcome.left {
+        let why = match outcome.failed {
+            0 => format!(
+                "at most {} are revoked per request",
+                crate::oauth::connections::PAGE_SIZE
+            ),
+            1 => "1 could not be revoked just now".to_owned(),
+            n => format!("{n} could not be revoked just now"),
+        };
+        notice = Some(format!(
+            "{} Some connections remain ({why}): press \u{201c}Revoke all\u{201d} again to continue.",
+            notice.unwrap_or_default()
+        ).trim_start().to_owned());
+    }
+    let revoke_all =
+        !rows.is_empty() || !page.unreadable.is_empty() || page.next.is_some() || outcome.left;
     render(
         200,
         AccountPage {
@@ -93,6 +126,10 @@ pub fn connections(
             rows,
             csrf,
             notice,
+            unreadable: page.unreadable.len(),
+            next: page.next.as_ref().map(|c| c.encode()),
+            paged: outcome.paged,
+            revoke_all,
         }
         .render(),
     )

@@ -1098,7 +1098,7 @@ fn command_kind_index(command: &IndexCommand) -> &'static str {
     match command {
         IndexCommand::Add(..) => "add",
         IndexCommand::Remove(..) => "remove",
-        IndexCommand::List => "list",
+        IndexCommand::Page(..) => "page",
         IndexCommand::SignOut(..) => "sign_out",
         IndexCommand::SignedOutAt => "signed_out_at",
     }
