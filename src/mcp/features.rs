@@ -18,7 +18,7 @@ use super::input::{self, Input, RoundEnd, StateBinding};
 use super::jsonrpc::{ErrorObject, Response};
 use super::notes::Notes;
 use super::resources::{Found, ResourceRead};
-use super::server::{cacheable, decode_cursor, encode_cursor, truncated, Ctx, Era};
+use super::server::{cacheable, encode_cursor, page_start, truncated, Ctx, Era};
 use super::session::{Session, MAX_SUBSCRIPTIONS};
 use crate::http::Reply;
 
@@ -95,22 +95,7 @@ fn page(
     key: &str,
     all: Vec<Value>,
 ) -> Result<Value, ErrorObject> {
-    let start = match params.get("cursor") {
-        None | Some(Value::Null) => 0,
-        Some(Value::String(c)) => decode_cursor(c)
-            .filter(|&o| o > 0 && o < all.len())
-            .ok_or_else(|| {
-                ErrorObject::invalid_params(
-                    "the cursor is not one this server issued or no longer applies; list again \
-                     without a cursor",
-                )
-            })?,
-        Some(_) => {
-            return Err(ErrorObject::invalid_params(
-                "params.cursor must be a string",
-            ))
-        }
-    };
+    let start = page_start(params, all.len())?;
     let end = (start + PAGE_SIZE).min(all.len());
     let total = all.len();
     let mut result = Map::new();

@@ -834,22 +834,7 @@ async fn dispatch(r: &Request, ctx: &Ctx<'_>, notes: &Notes) -> Result<Value, Er
 /// `tools/list` with opaque cursors (spec "Utilities: Pagination").
 fn list_tools(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, ErrorObject> {
     let all = ctx.catalog.tools.tools();
-    let start = match params.get("cursor") {
-        None | Some(Value::Null) => 0,
-        Some(Value::String(c)) => decode_cursor(c)
-            .filter(|&o| o > 0 && o < all.len())
-            .ok_or_else(|| {
-                ErrorObject::invalid_params(
-                    "the cursor is not one this server issued or no longer applies; list again \
-                     without a cursor",
-                )
-            })?,
-        Some(_) => {
-            return Err(ErrorObject::invalid_params(
-                "params.cursor must be a string",
-            ))
-        }
-    };
+    let start = page_start(params, all.len())?;
     let end = (start + PAGE_SIZE).min(all.len());
     let mut result = Map::new();
     result.insert(
@@ -867,6 +852,25 @@ fn list_tools(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, Error
 
 pub(crate) fn encode_cursor(offset: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("tools:{offset}"))
+}
+
+/// Where a list page starts: 0 without a cursor, else the offset a cursor this
+/// server issued names (-32602 for any other cursor, spec "Utilities: Pagination").
+pub(crate) fn page_start(params: &Map<String, Value>, len: usize) -> Result<usize, ErrorObject> {
+    match params.get("cursor") {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(c)) => decode_cursor(c)
+            .filter(|&o| o > 0 && o < len)
+            .ok_or_else(|| {
+                ErrorObject::invalid_params(
+                    "the cursor is not one this server issued or no longer applies; list again \
+                 without a cursor",
+                )
+            }),
+        Some(_) => Err(ErrorObject::invalid_params(
+            "params.cursor must be a string",
+        )),
+    }
 }
 
 pub(crate) fn decode_cursor(cursor: &str) -> Option<usize> {
