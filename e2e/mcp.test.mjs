@@ -788,6 +788,21 @@ describe("storage of authenticated requests (a Worker that counts its storage ca
     }
   });
 
+  test("a session object whose storage fails answers 503 with Retry-After, not 500, and the retry works", async () => {
+    const strict = await startWorker({ countStorage: true, extraVars: { MCP_CACHE_TTL: "0" } });
+    try {
+      const { call, token, session } = await openSessionAt(strict);
+      await strict.fetch("/__faults?fail_next=do.storage.get&times=1", { method: "POST" }).then((r) => r.text());
+      const failed = await call(token, session, "POST", WHOAMI);
+      assert.equal(failed.status, 503, failed.text);
+      assert.ok(Number(failed.headers.get("retry-after")) > 0, "Retry-After");
+      const retried = await call(token, session, "POST", WHOAMI);
+      assert.equal(retried.status, 200, retried.text);
+    } finally {
+      await strict.dispose();
+    }
+  });
+
   test("tools/call in a burst reads the token and the session once per isolate; revoke and DELETE still act at once", async () => {
     const { call, client, token, session } = await openSessionAt(c);
     const whoami = (t, s) => call(t, s, "POST", WHOAMI);

@@ -162,9 +162,16 @@ pub async fn handle(
         catalog,
         env: &tool_env,
     };
+    // A session object that is reset, times out or whose storage throws is a
+    // temporary fault: 503 with Retry-After (the client retries), never a 500.
     let answered = mcp::endpoint(request, &user, &sessions, &new_session_id, &served)
         .await
-        .map_err(|e| internal("mcp session", e))?;
+        .map_err(|e| {
+            worker::console_error!("mcp session: {e}");
+            HttpError::StorageUnavailable {
+                retry_after: crate::oauth::flow::RETRY_AFTER_SECS,
+            }
+        })?;
     let mut reply = answered.reply;
     match (answered.input, session_id.as_deref()) {
         (None, _) | (Some(_), None) => {}

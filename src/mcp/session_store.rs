@@ -16,7 +16,7 @@ use crate::user::UserContext;
 /// Sessions kept per isolate by [`IsolateCopies`]; full, the one expiring first goes.
 pub const SESSION_COPIES: usize = 256;
 
-/// The storage failed (not the client's fault: the shell answers 500).
+/// The storage failed (not the client's fault: the shell answers 503 with Retry-After).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("session storage: {0}")]
 pub struct SessionStoreError(pub String);
