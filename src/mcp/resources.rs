@@ -82,18 +82,37 @@ impl Resource {
     }
 
     fn descriptor(&self) -> Value {
-        let mut d = Map::new();
-        d.insert("uri".into(), json!(self.uri));
-        d.insert("name".into(), json!(self.name));
-        if let Some(t) = &self.title {
-            d.insert("title".into(), json!(t));
-        }
-        d.insert("description".into(), json!(self.description));
-        if let Some(m) = &self.mime_type {
-            d.insert("mimeType".into(), json!(m));
-        }
-        Value::Object(d)
+        let named = ("uri", self.uri.as_str());
+        descriptor(
+            named,
+            &self.name,
+            &self.title,
+            &self.description,
+            &self.mime_type,
+        )
     }
+}
+
+/// The listed form of a resource or a template: they differ only in the key
+/// that names them (`uri` or `uriTemplate`).
+fn descriptor(
+    (key, value): (&str, &str),
+    name: &str,
+    title: &Option<String>,
+    description: &str,
+    mime_type: &Option<String>,
+) -> Value {
+    let mut d = Map::new();
+    d.insert(key.into(), json!(value));
+    d.insert("name".into(), json!(name));
+    if let Some(t) = title {
+        d.insert("title".into(), json!(t));
+    }
+    d.insert("description".into(), json!(description));
+    if let Some(m) = mime_type {
+        d.insert("mimeType".into(), json!(m));
+    }
+    Value::Object(d)
 }
 
 /// A family of resources named by an RFC 6570 URI template.
@@ -138,17 +157,14 @@ impl ResourceTemplate {
     }
 
     fn descriptor(&self) -> Value {
-        let mut d = Map::new();
-        d.insert("uriTemplate".into(), json!(self.uri_template));
-        d.insert("name".into(), json!(self.name));
-        if let Some(t) = &self.title {
-            d.insert("title".into(), json!(t));
-        }
-        d.insert("description".into(), json!(self.description));
-        if let Some(m) = &self.mime_type {
-            d.insert("mimeType".into(), json!(m));
-        }
-        Value::Object(d)
+        let named = ("uriTemplate", self.uri_template.as_str());
+        descriptor(
+            named,
+            &self.name,
+            &self.title,
+            &self.description,
+            &self.mime_type,
+        )
     }
 
     /// The variables of `uri` if it matches this template.

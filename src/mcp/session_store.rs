@@ -176,15 +176,20 @@ mod tests {
         s
     }
 
+    /// Copies kept for 5 s in front of an in-memory store that counts its loads.
+    fn copies_over_memory(copies: &RefCell<TtlCache<String>>) -> IsolateCopies<'_, MemorySessions> {
+        IsolateCopies {
+            inner: MemorySessions::default(),
+            copies,
+            ttl: 5,
+            clock,
+        }
+    }
+
     #[test]
     fn a_copy_is_trusted_for_ttl_seconds_then_read_again() {
         let copies = RefCell::new(TtlCache::new(SESSION_COPIES));
-        let store = IsolateCopies {
-            inner: MemorySessions::default(),
-            copies: &copies,
-            ttl: 5,
-            clock,
-        };
+        let store = copies_over_memory(&copies);
         pollster::block_on(store.store("u\ns", &initialized("s"))).unwrap();
         assert!(pollster::block_on(store.load("u\ns")).unwrap().is_some());
         assert_eq!(store.inner.loads.get(), 0, "the stored copy answers");
@@ -196,12 +201,7 @@ mod tests {
     #[test]
     fn a_session_before_initialized_is_never_kept() {
         let copies = RefCell::new(TtlCache::new(SESSION_COPIES));
-        let store = IsolateCopies {
-            inner: MemorySessions::default(),
-            copies: &copies,
-            ttl: 5,
-            clock,
-        };
+        let store = copies_over_memory(&copies);
         pollster::block_on(store.store("u\ns", &Session::create("s", "2025-06-18", None))).unwrap();
         pollster::block_on(store.load("u\ns")).unwrap();
         assert_eq!(store.inner.loads.get(), 1);
@@ -210,12 +210,7 @@ mod tests {
     #[test]
     fn delete_forgets_the_copy_at_once() {
         let copies = RefCell::new(TtlCache::new(SESSION_COPIES));
-        let store = IsolateCopies {
-            inner: MemorySessions::default(),
-            copies: &copies,
-            ttl: 5,
-            clock,
-        };
+        let store = copies_over_memory(&copies);
         pollster::block_on(store.store("u\ns", &initialized("s"))).unwrap();
         pollster::block_on(store.delete("u\ns")).unwrap();
         assert_eq!(pollster::block_on(store.load("u\ns")).unwrap(), None);

@@ -257,25 +257,19 @@ fn missing_capability<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutp
 }
 
 fn streaming_elicitation<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
-    ready(
-        match call
-            .input
-            .elicit("name", one_string("What is your name?", "name"))
-        {
-            Some(answer) => ToolOutput::text(format!(
-                "Hello, {}!",
-                answer.str("name").unwrap_or("stranger")
-            )),
-            None => waiting(),
-        },
-    )
+    greet_by_name(call, "name")
 }
 
 fn irr_elicitation<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
+    greet_by_name(call, "user_name")
+}
+
+/// Asks for a name under the input key `key` (the scenarios name it differently), then greets.
+fn greet_by_name<'a>(call: &'a ToolCall<'a>, key: &str) -> LocalBoxFuture<'a, ToolOutput> {
     ready(
         match call
             .input
-            .elicit("user_name", one_string("What is your name?", "name"))
+            .elicit(key, one_string("What is your name?", "name"))
         {
             Some(answer) => ToolOutput::text(format!(
                 "Hello, {}!",
