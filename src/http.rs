@@ -126,9 +126,56 @@ pub enum HttpError {
     /// (docs/storage-schema.md, "When storage fails").
     #[error("this server's storage did not answer; try again in {retry_after} seconds")]
     StorageUnavailable { retry_after: u64 },
-    /// A fault of storage or the platform. The detail goes to the log only.
+    /// A fault of the platform or a state that should not occur. The client
+    /// sees only "internal error"; the shell logs `category` and `reason` once
+    /// (`cloudflare::error_reply`), so a 500 never loses its cause.
     #[error("internal error")]
-    Internal,
+    Internal { category: Fault, reason: String },
+}
+
+/// What kind of fault an [`HttpError::Internal`] hides, for the operator's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The platform's random source failed.
+    Entropy,
+    /// A value of ours could not be encoded or decoded (JSON we wrote ourselves).
+    Encoding,
+    /// A binding, a Durable Object or a stream of the runtime failed.
+    Platform,
+    /// A state the code rules out was reached anyway (a bug).
+    Impossible,
+}
+
+impl Fault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::Entropy => "entropy",
+            Fault::Encoding => "encoding",
+            Fault::Platform => "platform",
+            Fault::Impossible => "impossible state",
+        }
+    }
+}
+
+impl HttpError {
+    /// An opaque 500 that keeps its cause for the log.
+    pub fn internal(category: Fault, reason: impl std::fmt::Display) -> Self {
+        HttpError::Internal {
+            category,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The line the shell logs for a 500, or `None` for any other error.
+    pub fn log_line(&self) -> Option<String> {
+        match self {
+            HttpError::Internal { category, reason } => {
+                Some(format!("internal error ({}): {reason}", category.as_str()))
+            }
+            HttpError::Config(message) => Some(format!("configuration error: {message}")),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -145,7 +192,7 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } => 413,
             HttpError::UnreadableBody => 400,
             HttpError::Unavailable { .. } | HttpError::StorageUnavailable { .. } => 503,
-            HttpError::Config(_) | HttpError::Internal => 500,
+            HttpError::Config(_) | HttpError::Internal { .. } => 500,
         }
     }
 
@@ -159,7 +206,7 @@ impl HttpError {
             HttpError::Unavailable { .. } | HttpError::StorageUnavailable { .. } => {
                 "temporarily_unavailable"
             }
-            HttpError::Internal => "server_error",
+            HttpError::Internal { .. } => "server_error",
         }
     }
 
@@ -226,12 +273,19 @@ mod tests {
 
     #[test]
     fn internal_errors_say_nothing_about_internals() {
-        let r = HttpError::Internal.to_reply();
+        let err = HttpError::internal(Fault::Platform, "KV binding OAUTH_KV: secret-detail");
+        let r = err.to_reply();
         assert_eq!(r.status, 500);
         assert_eq!(
             body(&r),
             serde_json::json!({"error": "server_error", "error_description": "internal error"})
         );
+        // The cause is kept for the operator's log, and only there.
+        assert_eq!(
+            err.log_line().as_deref(),
+            Some("internal error (platform): KV binding OAUTH_KV: secret-detail")
+        );
+        assert!(!String::from_utf8_lossy(&r.body).contains("secret-detail"));
     }
 
     #[test]

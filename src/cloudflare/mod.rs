@@ -37,7 +37,7 @@ use wasm_bindgen::JsValue;
 use worker::{wasm_bindgen_futures, Env};
 
 use crate::config::Config;
-use crate::http::{HttpError, Reply};
+use crate::http::{Fault, HttpError, Reply};
 use crate::oauth::metadata::PerIssuer;
 use crate::routes::{self, Matched, Route};
 use crate::uri::RequestUrl;
@@ -61,7 +61,7 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
                 Ok(Answer::Reply(reply)) => reply,
                 Ok(Answer::Stream(response)) => return Ok(response),
                 Err(err) if page => {
-                    log_config_error(&err);
+                    log_error(&err);
                     crate::web::error_page(&err)
                 }
                 Err(err) => error_reply(err),
@@ -81,13 +81,15 @@ pub(crate) enum Answer {
 }
 
 fn error_reply(err: HttpError) -> Reply {
-    log_config_error(&err);
+    log_error(&err);
     err.to_reply()
 }
 
-fn log_config_error(err: &HttpError) {
-    if let HttpError::Config(message) = err {
-        worker::console_error!("configuration error: {message}");
+/// The one place a 500's cause is logged: its category and reason, never shown
+/// to the client.
+fn log_error(err: &HttpError) {
+    if let Some(line) = err.log_line() {
+        worker::console_error!("{line}");
     }
 }
 
@@ -282,13 +284,16 @@ async fn answer(ctx: &oauth::Ctx<'_>, route: Route) -> Result<Answer, HttpError>
         Route::Token => oauth::token_endpoint(ctx).await,
         Route::Revoke => oauth::revoke(ctx).await,
         Route::DevLogin => oauth::dev_login(ctx).await,
-        Route::Mcp => Err(HttpError::Internal),
+        Route::Mcp => Err(HttpError::internal(Fault::Impossible, "/mcp reached serve")),
         Route::Introspect => account::introspect(ctx).await,
         Route::Account => account::account(ctx).await,
         Route::Admin => account::admin(ctx).await,
         // Answered in `start`.
         Route::Health | Route::AuthorizationServerMetadata | Route::ProtectedResourceMetadata => {
-            Err(HttpError::Internal)
+            Err(HttpError::internal(
+                Fault::Impossible,
+                "a ready route reached serve",
+            ))
         }
     };
     reply.map(Answer::Reply)

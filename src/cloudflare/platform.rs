@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use worker::{Env, Fetch, Headers, Request};
 
-use crate::http::{HttpError, Reply};
+use crate::http::{Fault, HttpError, Reply};
 use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
 use crate::oauth::index::{IndexAnswer, IndexCommand};
 use std::cell::RefCell;
@@ -27,10 +27,10 @@ pub fn now() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 
-/// Logs a platform fault and hides it behind a generic 500.
+/// A platform fault, hidden behind a generic 500; the shell logs `context` and
+/// the error once when it answers.
 pub fn internal(context: &str, err: impl std::fmt::Display) -> HttpError {
-    worker::console_error!("{context}: {err}");
-    HttpError::Internal
+    HttpError::internal(Fault::Platform, format!("{context}: {err}"))
 }
 
 /// The authorization server's [`Store`]: Workers KV, and the grants' Durable

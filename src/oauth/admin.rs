@@ -24,7 +24,7 @@
 
 use serde_json::json;
 
-use crate::http::{HttpError, Reply};
+use crate::http::{Fault, HttpError, Reply};
 use crate::oauth::account::field;
 use crate::oauth::connections::{self, Cursor, Ended};
 use crate::oauth::flow::{self, load_client, Site};
@@ -251,11 +251,14 @@ pub async fn create_client(
         Ok(v) => v,
         Err(e) => return Ok(error(400, e.code.as_str(), &e.description)),
     };
-    let client_id = crate::oauth::crypto::random_id(site.rng).map_err(|_| HttpError::Internal)?;
-    let secret = crate::oauth::crypto::random_secret(site.rng).map_err(|_| HttpError::Internal)?;
+    let client_id = crate::oauth::crypto::random_id(site.rng)
+        .map_err(|e| HttpError::internal(Fault::Entropy, e))?;
+    let secret = crate::oauth::crypto::random_secret(site.rng)
+        .map_err(|e| HttpError::internal(Fault::Entropy, e))?;
     // ttl 0: the record says it never expires.
     let registered = register::register_confidential(validated, client_id, secret, site.now, 0);
-    let json = serde_json::to_string(&registered.client).map_err(|_| HttpError::Internal)?;
+    let json = serde_json::to_string(&registered.client)
+        .map_err(|e| HttpError::internal(Fault::Encoding, e))?;
     store
         .put(
             &keys::client(&registered.client.client_id),

@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ProviderKind};
-use crate::http::{HttpError, Reply};
+use crate::http::{Fault, HttpError, Reply};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeQuery, CONSENT_TTL_SECS};
 use crate::oauth::cimd::{self, ClientDocuments};
 use crate::oauth::crypto::{self, Entropy, Keyring};
@@ -121,10 +121,10 @@ impl Site<'_> {
             })
     }
     pub(crate) fn random(&self) -> Result<String, HttpError> {
-        crypto::random_secret(self.rng).map_err(|_| HttpError::Internal)
+        crypto::random_secret(self.rng).map_err(|e| HttpError::internal(Fault::Entropy, e))
     }
     fn random_id(&self) -> Result<String, HttpError> {
-        crypto::random_id(self.rng).map_err(|_| HttpError::Internal)
+        crypto::random_id(self.rng).map_err(|e| HttpError::internal(Fault::Entropy, e))
     }
     /// Sign-in pages set cookies that must be `Secure`: plain http is served to
     /// loopback development only, never to a public host.
@@ -153,7 +153,7 @@ pub(crate) fn grant_fault(e: GrantError) -> HttpError {
         GrantError::Unavailable => HttpError::StorageUnavailable {
             retry_after: RETRY_AFTER_SECS,
         },
-        _ => HttpError::Internal,
+        other => HttpError::internal(Fault::Impossible, format!("grant object: {other:?}")),
     }
 }
 
@@ -249,7 +249,7 @@ fn remember_approval(site: &Site<'_>, request: &AuthorizationRequest) -> Result<
     list.push(Approval { id, scope });
     let skip = list.len().saturating_sub(MAX_APPROVALS);
     let list: Vec<Approval> = list.into_iter().skip(skip).collect();
-    let payload = serde_json::to_vec(&list).map_err(|_| HttpError::Internal)?;
+    let payload = serde_json::to_vec(&list).map_err(|e| HttpError::internal(Fault::Encoding, e))?;
     Ok(site.set_cookie(
         "approved",
         &site.ring().sign("approvals", &payload),
@@ -293,7 +293,12 @@ pub async fn authorize(
     let query = match AuthorizeQuery::parse(query) {
         Ok(q) => q,
         Err(AuthorizeError::Local(m)) => return Ok(local_error(400, &m)),
-        Err(AuthorizeError::Redirect { .. }) => return Err(HttpError::Internal),
+        Err(AuthorizeError::Redirect { .. }) => {
+            return Err(HttpError::internal(
+                Fault::Impossible,
+                "authorize query parse answered a redirect",
+            ))
+        }
     };
     // A client_id that is a URL names a Client ID Metadata Document (CIMD).
     let mut document = None;
@@ -355,7 +360,10 @@ pub async fn authorize(
         }
     };
     let Some(client) = client else {
-        return Err(HttpError::Internal);
+        return Err(HttpError::internal(
+            Fault::Impossible,
+            "authorize: no client after resolution",
+        ));
     };
     let remember = consent_may_be_remembered(&request.redirect_uri);
     if remember && already_approved(site, &request) {
@@ -370,7 +378,8 @@ pub async fn authorize(
         csrf: csrf.clone(),
         remember,
     };
-    let payload = serde_json::to_vec(&ticket).map_err(|_| HttpError::Internal)?;
+    let payload =
+        serde_json::to_vec(&ticket).map_err(|e| HttpError::internal(Fault::Encoding, e))?;
     let signed = site.ring().sign("consent", &payload);
     let name = client
         .client_name
@@ -493,7 +502,8 @@ async fn start_upstream(
         None => (site.random_id()?, 0),
     };
     let verifier = CodeVerifier::from_random_bytes(
-        &crypto::random_bytes::<32>(site.rng).map_err(|_| HttpError::Internal)?,
+        &crypto::random_bytes::<32>(site.rng)
+            .map_err(|e| HttpError::internal(Fault::Entropy, e))?,
     );
     let nonce = site.random()?;
     let command = GrantCommand::Begin {
@@ -761,7 +771,8 @@ pub async fn register(site: &Site<'_>, store: &dyn Store, body: &[u8]) -> Result
     };
     if registered.write {
         let client = &registered.client;
-        let json = serde_json::to_string(client).map_err(|_| HttpError::Internal)?;
+        let json =
+            serde_json::to_string(client).map_err(|e| HttpError::internal(Fault::Encoding, e))?;
         store
             .put(&keys::client(&client.client_id), &json, ttl)
             .await
@@ -922,7 +933,10 @@ pub async fn token(
         .map_err(store_fault)?;
     match typed::<TokenPair>(answer) {
         Ok(pair) => Ok(with_cors(Reply::json(200, &pair.to_json()).no_store())),
-        Err(GrantError::Internal) => Err(HttpError::Internal),
+        Err(GrantError::Internal) => Err(HttpError::internal(
+            Fault::Impossible,
+            "grant object answered an internal error to a token command",
+        )),
         Err(e) => Ok(oauth_reply(&e.to_oauth(), false)),
     }
 }

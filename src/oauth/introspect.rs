@@ -17,7 +17,7 @@
 //! every KV location. A refresh token is checked by its grant's object alone.
 //! Both questions are read-only: introspection writes nothing.
 
-use crate::http::{HttpError, Reply};
+use crate::http::{Fault, HttpError, Reply};
 use crate::oauth::crypto;
 use crate::oauth::error::OAuthError;
 use crate::oauth::flow::{self, with_cors, Site};
@@ -167,7 +167,8 @@ async fn look_up(
         )
         .await
         .map_err(flow::store_fault)?;
-    let Some(mut info) = typed::<Option<GrantView>>(answer).map_err(|_| HttpError::Internal)?
+    let Some(mut info) = typed::<Option<GrantView>>(answer)
+        .map_err(|e| HttpError::internal(Fault::Encoding, format!("grant view: {e:?}")))?
     else {
         return Ok(None);
     };

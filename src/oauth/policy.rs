@@ -20,7 +20,7 @@
 
 use serde_json::{json, Value};
 
-use crate::http::{HttpError, Reply};
+use crate::http::{Fault, HttpError, Reply};
 use crate::oauth::store::{keys, Store};
 
 /// `CLIENT_POLICY`.
@@ -394,7 +394,9 @@ pub async fn load_blocks(store: &dyn Store) -> Result<BlockList, HttpError> {
         Some(r) => serde_json::from_str::<Value>(&r)
             .ok()
             .and_then(|v| BlockList::from_json(&v))
-            .ok_or(HttpError::Internal),
+            .ok_or_else(|| {
+                HttpError::internal(Fault::Encoding, "block list value is not a block list")
+            }),
     }
 }
 

@@ -115,7 +115,7 @@ pub fn error_page(err: &HttpError) -> Reply {
             "This server is not set up correctly",
             format!("Its operator needs to fix a setting: {detail}"),
         ),
-        HttpError::Internal => (
+        HttpError::Internal { .. } => (
             "Something went wrong on this server",
             "Try again in a moment, from your MCP client. If it keeps happening, tell the server's operator.".to_owned(),
         ),
@@ -156,7 +156,7 @@ mod tests {
             .unwrap()
             .contains("no-store"));
         assert!(text(&r).contains("try again in 30 seconds"), "{}", text(&r));
-        let r = error_page(&HttpError::Internal);
+        let r = error_page(&HttpError::internal(crate::http::Fault::Impossible, "test"));
         assert_eq!(r.status, 500);
         assert!(r.header_value("Retry-After").is_none());
         let r = error_page(&HttpError::Config("PUBLIC_URL <b>".into()));
