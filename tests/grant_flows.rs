@@ -8,11 +8,11 @@ mod common;
 
 use common::*;
 use mcp_oauth_worker::http::Reply;
+use mcp_oauth_worker::keys;
 use mcp_oauth_worker::oauth::crypto;
 use mcp_oauth_worker::oauth::flow;
 use mcp_oauth_worker::oauth::grant::{self, AccessError};
 use mcp_oauth_worker::oauth::register::Client;
-use mcp_oauth_worker::oauth::store::keys;
 use mcp_oauth_worker::user::UserContext;
 use serde_json::Value;
 
@@ -902,7 +902,9 @@ mod open_redirect {
 mod access_cache {
     use super::*;
     use mcp_oauth_worker::oauth::resource::{self, AccessCache, Refusal};
-    use mcp_oauth_worker::oauth::store::{KeyPage, Store, StoreError};
+    use mcp_oauth_worker::oauth::store::{
+        GrantObjects, IndexObjects, KeyPage, Kv, Store, StoreError,
+    };
     use mcp_oauth_worker::outbound::LocalBoxFuture;
     use std::cell::RefCell;
 
@@ -1080,7 +1082,7 @@ mod access_cache {
         cache: &'a RefCell<AccessCache>,
     }
 
-    impl Store for RevokedDuringTheRead<'_> {
+    impl Kv for RevokedDuringTheRead<'_> {
         fn get<'a>(
             &'a self,
             key: &'a str,
@@ -1110,6 +1112,8 @@ mod access_cache {
         ) -> LocalBoxFuture<'a, Result<KeyPage, StoreError>> {
             self.p.list_page(prefix, cursor, limit)
         }
+    }
+    impl GrantObjects for RevokedDuringTheRead<'_> {
         fn grant<'a>(
             &'a self,
             grant_id: &'a str,
@@ -1119,6 +1123,15 @@ mod access_cache {
             Result<mcp_oauth_worker::oauth::grant::command::GrantAnswer, StoreError>,
         > {
             self.p.grant(grant_id, command)
+        }
+    }
+    impl IndexObjects for RevokedDuringTheRead<'_> {
+        fn index<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a mcp_oauth_worker::oauth::index::IndexCommand,
+        ) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>> {
+            Box::pin(async { Err(StoreError("this store keeps no grant index".into())) })
         }
     }
 

@@ -10,6 +10,7 @@ mod common;
 use std::cell::RefCell;
 
 use common::{block_on, join_all, Platform, UpstreamRefresh, T0};
+use mcp_oauth_worker::keys;
 use mcp_oauth_worker::oauth::crypto::{self, purpose, Keyring};
 use mcp_oauth_worker::oauth::grant::command::{typed, GrantAnswer, GrantCommand};
 use mcp_oauth_worker::oauth::grant::{
@@ -18,7 +19,7 @@ use mcp_oauth_worker::oauth::grant::{
     REFRESH_GRACE_SECS,
 };
 use mcp_oauth_worker::oauth::pkce::CodeChallenge;
-use mcp_oauth_worker::oauth::store::{keys, Store};
+use mcp_oauth_worker::oauth::store::GrantObjects;
 use mcp_oauth_worker::oauth::types::{
     AnyToken, AuthCode, RefreshToken, StateToken, UpstreamVerifier,
 };

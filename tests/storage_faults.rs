@@ -22,10 +22,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use mcp_oauth_worker::http::{HttpError, Reply};
+use mcp_oauth_worker::keys;
+use mcp_oauth_worker::keys::{client_index, user_index};
 use mcp_oauth_worker::oauth::grant::{self, AccessError};
-use mcp_oauth_worker::oauth::index::{client_index, user_index};
 use mcp_oauth_worker::oauth::register::Client;
-use mcp_oauth_worker::oauth::store::keys;
 use mcp_oauth_worker::oauth::{account, admin, crypto, flow};
 use mcp_oauth_worker::outbound::LocalBoxFuture;
 use mcp_oauth_worker::web;

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::{block_on, body_text, form_field, location, query_param, Jar, NoHttp, Platform};
 use mcp_oauth_worker::http::Reply;
+use mcp_oauth_worker::keys;
 use mcp_oauth_worker::oauth::crypto;
 use mcp_oauth_worker::oauth::error::{ErrorCode, OAuthError};
 use mcp_oauth_worker::oauth::flow;
@@ -17,7 +18,6 @@ use mcp_oauth_worker::oauth::grant::{self, GrantError, StateProblem, TokenPair};
 use mcp_oauth_worker::oauth::register::{
     client_secret_hash, validate, Client, RegistrationRequest, TokenEndpointAuthMethod,
 };
-use mcp_oauth_worker::oauth::store::keys;
 use mcp_oauth_worker::oauth::token::{
     authenticate_client, client_credentials, parse_form, ClientAuth, GrantCommand, TokenForm,
 };

@@ -2,14 +2,17 @@
 //! `oauth::grant::object::GrantObject` its storage, KV, the clock, randomness
 //! and the identity provider; every decision is made there.
 
+use std::rc::Rc;
+
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
+use crate::http::HttpError;
 use crate::oauth::crypto::OsEntropy;
 use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
-use crate::oauth::grant::object::{GrantObject as Core, ObjectStorage, Services, UpstreamSource};
+use crate::oauth::grant::object::{GrantObject as Core, ObjectStorage, Services};
 use crate::oauth::grant::{GrantError, Keys};
 use crate::outbound::LocalBoxFuture;
-use crate::upstream::IdentityProvider;
+use crate::upstream::{IdentityProvider, ProviderSource};
 
 use super::platform::{now, FetchClient, KvStore};
 
@@ -75,15 +78,15 @@ struct Upstream<'a> {
     config: &'a crate::config::Config,
 }
 
-impl UpstreamSource for Upstream<'_> {
-    fn provider(&self) -> LocalBoxFuture<'_, Result<Box<dyn IdentityProvider>, GrantError>> {
+impl ProviderSource for Upstream<'_> {
+    fn provider(&self) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, HttpError>> {
         Box::pin(async move {
             // The origin only matters for building sign-in URLs, which a refresh
             // never does.
             let origin = self.config.public_url.clone().unwrap_or_default();
             super::upstream::provider(self.env, self.config, &origin)
                 .await
-                .map_err(|_| GrantError::Unavailable)
+                .map(Rc::from)
         })
     }
 }

@@ -10,7 +10,7 @@ use crate::oauth::crypto::OsEntropy;
 use crate::oauth::flow::{self, Site};
 use crate::oauth::metadata;
 use crate::outbound::LocalBoxFuture;
-use crate::upstream::IdentityProvider;
+use crate::upstream::{IdentityProvider, ProviderSource};
 use std::rc::Rc;
 
 use super::cimd::WorkerDocuments;
@@ -70,7 +70,7 @@ pub async fn register(ctx: &Ctx<'_>) -> Result<Reply, HttpError> {
 /// The identity provider for this deployment, built when a flow asks for it.
 pub(super) struct Upstream<'a>(pub(super) &'a Ctx<'a>);
 
-impl flow::Upstream for Upstream<'_> {
+impl ProviderSource for Upstream<'_> {
     fn provider(&self) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, HttpError>> {
         Box::pin(async move {
             let ctx = self.0;

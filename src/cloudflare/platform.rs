@@ -7,12 +7,12 @@ use worker::{Env, Fetch, Headers, Request};
 
 use crate::http::{Fault, HttpError, Reply};
 use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
-use crate::oauth::index::{IndexAnswer, IndexCommand};
+use crate::oauth::index::IndexCommand;
 use std::cell::RefCell;
 
 use crate::cache::TtlCache;
 use crate::oauth::resource::AccessCache;
-use crate::oauth::store::{KeyPage, Store, StoreError};
+use crate::oauth::store::{GrantObjects, IndexObjects, KeyPage, Kv, StoreError};
 use crate::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 
 /// KV namespace binding for OAuth data.
@@ -33,7 +33,7 @@ pub fn internal(context: &str, err: impl std::fmt::Display) -> HttpError {
     HttpError::internal(Fault::Platform, format!("{context}: {err}"))
 }
 
-/// The authorization server's [`Store`]: Workers KV, and the grants' Durable
+/// The authorization server's `Store` (its three ports): Workers KV, and the grants' Durable
 /// Objects. Faults are logged here, with their detail, and reach the core as
 /// opaque [`StoreError`]s.
 pub struct KvStore<'a> {
@@ -67,14 +67,14 @@ thread_local! {
 }
 
 fn cached_client(key: &str) -> Option<String> {
-    if !key.starts_with("client:") {
+    if !crate::keys::is_client(key) {
         return None;
     }
     CLIENTS.with(|c| c.borrow().get(key, now()))
 }
 
 fn remember_client(key: &str, value: Option<&str>) {
-    if !key.starts_with("client:") {
+    if !crate::keys::is_client(key) {
         return;
     }
     CLIENTS.with(|c| {
@@ -146,7 +146,7 @@ async fn command_call(
         .map_err(|_| StoreError(format!("object {name}")))
 }
 
-impl Store for KvStore<'_> {
+impl Kv for KvStore<'_> {
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
             if let Some(hit) = cached_client(key) {
@@ -198,17 +198,6 @@ impl Store for KvStore<'_> {
         })
     }
 
-    fn grant<'a>(
-        &'a self,
-        grant_id: &'a str,
-        command: &'a GrantCommand,
-    ) -> LocalBoxFuture<'a, Result<GrantAnswer, StoreError>> {
-        Box::pin(async move {
-            let text = command_call(self.env, grant_id, command).await?;
-            serde_json::from_str(&text).map_err(|e| store_error("grant answer", e))
-        })
-    }
-
     fn list_page<'a>(
         &'a self,
         prefix: &'a str,
@@ -221,21 +210,37 @@ impl Store for KvStore<'_> {
                 .map_err(|e| store_error("KV list", format!("{e:?}")))
         })
     }
+}
 
+impl GrantObjects for KvStore<'_> {
+    fn grant<'a>(
+        &'a self,
+        grant_id: &'a str,
+        command: &'a GrantCommand,
+    ) -> LocalBoxFuture<'a, Result<GrantAnswer, StoreError>> {
+        Box::pin(async move {
+            let name = crate::keys::grant(grant_id);
+            let text = command_call(self.env, name, command).await?;
+            serde_json::from_str(&text).map_err(|e| store_error("grant answer", e))
+        })
+    }
+}
+
+impl IndexObjects for KvStore<'_> {
     fn index<'a>(
         &'a self,
         index: &'a str,
         command: &'a IndexCommand,
-    ) -> LocalBoxFuture<'a, Result<IndexAnswer, StoreError>> {
+    ) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>> {
         Box::pin(async move {
             let text = command_call(self.env, index, command).await?;
             // See `index_object`: an array of grant ids, or a string (the fault).
             match serde_json::from_slice::<serde_json::Value>(text.as_bytes()) {
-                Ok(serde_json::Value::Array(items)) => Ok(Ok(items
+                Ok(serde_json::Value::Array(items)) => Ok(items
                     .into_iter()
                     .filter_map(|i| i.as_str().map(str::to_owned))
-                    .collect())),
-                Ok(serde_json::Value::String(fault)) => Ok(Err(fault)),
+                    .collect()),
+                Ok(serde_json::Value::String(fault)) => Err(StoreError(fault)),
                 _ => Err(store_error("index answer", "not an array or a string")),
             }
         })

@@ -24,15 +24,16 @@
 //!   a grant that cannot be read is left out of its page with a notice.
 
 use crate::http::{HttpError, Reply};
+use crate::keys::user_index;
 use crate::oauth::connections;
 use crate::oauth::crypto::{self, derive};
-use crate::oauth::flow::{Site, Upstream};
-use crate::oauth::index::{user_index, IndexCommand};
+use crate::oauth::flow::Site;
+use crate::oauth::index::IndexCommand;
 use crate::oauth::pkce::{self, CodeVerifier};
 use crate::oauth::store::Store;
 use crate::oauth::types::CsrfToken;
 use crate::outbound::HttpClient;
-use crate::upstream::{AuthorizeParams, ExchangeParams};
+use crate::upstream::{AuthorizeParams, ExchangeParams, ProviderSource};
 use crate::user::user_allowed;
 use crate::web::{self, account as page};
 
@@ -125,8 +126,7 @@ pub async fn live_session(
     let signed_out = store
         .index(&user_index(&session.user_id), &IndexCommand::SignedOutAt)
         .await
-        .map_err(crate::oauth::flow::store_fault)?
-        .map_err(|e| crate::oauth::flow::store_fault(crate::oauth::store::StoreError(e)))?;
+        .map_err(crate::oauth::flow::store_fault)?;
     let ended = signed_out
         .first()
         .and_then(|t| t.parse::<u64>().ok())
@@ -171,7 +171,7 @@ pub async fn show(site: &Site<'_>, store: &dyn Store, query: &str) -> Result<Rep
 }
 
 /// `GET /account/login`: off to the identity provider.
-pub async fn login(site: &Site<'_>, upstream: &dyn Upstream) -> Result<Reply, HttpError> {
+pub async fn login(site: &Site<'_>, upstream: &dyn ProviderSource) -> Result<Reply, HttpError> {
     if let Some(refused) = site.refuse_plain_http() {
         return Ok(refused);
     }
@@ -196,7 +196,7 @@ pub async fn login(site: &Site<'_>, upstream: &dyn Upstream) -> Result<Reply, Ht
 /// `GET /callback` for an account sign-in (the state says so).
 pub async fn callback(
     site: &Site<'_>,
-    upstream: &dyn Upstream,
+    upstream: &dyn ProviderSource,
     http: &dyn HttpClient,
     state: &str,
     code: Option<&str>,
@@ -325,8 +325,7 @@ pub async fn logout(site: &Site<'_>, store: &dyn Store) -> Result<Reply, HttpErr
                 &IndexCommand::SignOut(site.now),
             )
             .await
-            .map_err(crate::oauth::flow::store_fault)?
-            .map_err(|e| crate::oauth::flow::store_fault(crate::oauth::store::StoreError(e)))?;
+            .map_err(crate::oauth::flow::store_fault)?;
     }
     Ok(Reply::redirect("/account").header("Set-Cookie", &site.clear_cookie(SESSION_COOKIE)))
 }

@@ -25,13 +25,13 @@
 use serde_json::json;
 
 use crate::http::{Fault, HttpError, Reply};
+use crate::keys::{self, client_index, user_index};
 use crate::oauth::account::field;
 use crate::oauth::connections::{self, Cursor, Ended};
 use crate::oauth::flow::{self, load_client, Site};
-use crate::oauth::index::{client_index, user_index};
 use crate::oauth::introspect::is_admin;
 use crate::oauth::policy::{load_blocks, normalize_block, save_blocks, Block, BlockKind};
-use crate::oauth::store::{keys, Store};
+use crate::oauth::store::Store;
 
 /// Clients listed per page unless `limit` says otherwise, and at most.
 pub const DEFAULT_PAGE: usize = 50;
@@ -196,12 +196,12 @@ pub async fn list_clients(store: &dyn Store, query: &str) -> Result<Reply, HttpE
     };
     let cursor = field(query.as_bytes(), "cursor").filter(|c| !c.is_empty());
     let (page, next) = store
-        .list_page(&keys::client(""), cursor.as_deref(), limit)
+        .list_page(keys::clients(), cursor.as_deref(), limit)
         .await
         .map_err(flow::store_fault)?;
     let mut clients = Vec::new();
     for key in page {
-        let id = key.strip_prefix(&keys::client("")).unwrap_or(&key);
+        let id = key.strip_prefix(keys::clients()).unwrap_or(&key);
         let raw = store.get(&key).await.map_err(flow::store_fault)?;
         let Some(client) =
             raw.and_then(|r| serde_json::from_str::<crate::oauth::register::Client>(&r).ok())

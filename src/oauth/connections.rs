@@ -16,11 +16,12 @@ use std::task::Poll;
 use serde::Serialize;
 
 use crate::http::HttpError;
+use crate::keys::{client_index, user_index};
 use crate::oauth::flow::{self, load_client};
 use crate::oauth::grant::command::{typed, GrantCommand};
 use crate::oauth::grant::inspect::GrantView;
-use crate::oauth::index::{client_index, user_index, IndexCommand};
-use crate::oauth::store::{Store, StoreError};
+use crate::oauth::index::IndexCommand;
+use crate::oauth::store::Store;
 use crate::outbound::LocalBoxFuture;
 
 /// One live grant, as people and operators see it.
@@ -91,8 +92,7 @@ async fn entries(
     let raw = store
         .index(index, &command)
         .await
-        .map_err(flow::store_fault)?
-        .map_err(|e| flow::store_fault(StoreError(e)))?;
+        .map_err(flow::store_fault)?;
     let mut out: Vec<Cursor> = raw.iter().filter_map(|e| Cursor::parse(e)).collect();
     let more = out.len() > limit;
     out.truncate(limit);

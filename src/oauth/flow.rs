@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ProviderKind};
 use crate::http::{Fault, HttpError, Reply};
+use crate::keys;
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeQuery, CONSENT_TTL_SECS};
 use crate::oauth::cimd::{self, ClientDocuments};
 use crate::oauth::crypto::{self, Entropy, Keyring};
@@ -34,15 +35,14 @@ use crate::oauth::pkce::{self, CodeVerifier};
 use crate::oauth::policy;
 use crate::oauth::redirect::redirect_host;
 use crate::oauth::register::Client;
-use crate::oauth::store::{keys, Store, StoreError};
+use crate::oauth::store::{Store, StoreError};
 use crate::oauth::token;
 use crate::oauth::types::{AnyToken, AuthCode, CsrfToken, StateToken, UpstreamVerifier};
-use crate::outbound::{HttpClient, LocalBoxFuture};
+use crate::outbound::HttpClient;
 use crate::upstream::dev::{self, DevLoginForm};
-use crate::upstream::{AuthorizeParams, ExchangeParams, IdentityProvider, UpstreamError};
+use crate::upstream::{AuthorizeParams, ExchangeParams, ProviderSource, UpstreamError};
 use crate::user::user_allowed;
 use crate::web::{self, cookies, Consent};
-use std::rc::Rc;
 
 /// How long a browser remembers what it approved.
 pub const APPROVAL_TTL_SECS: u64 = 30 * 86_400;
@@ -50,12 +50,6 @@ pub const APPROVAL_TTL_SECS: u64 = 30 * 86_400;
 pub const MAX_APPROVALS: usize = 20;
 /// How long a client is asked to wait after `temporarily_unavailable`.
 pub const RETRY_AFTER_SECS: u64 = 5;
-
-/// The deployment's identity provider, made only when a flow needs it, so a
-/// consent page is shown even while an OpenID provider's discovery is down.
-pub trait Upstream {
-    fn provider(&self) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, HttpError>>;
-}
 
 /// What a flow knows about this deployment and this request.
 pub struct Site<'a> {
@@ -284,7 +278,7 @@ fn csrf_cookie(flow: &str) -> String {
 pub async fn authorize(
     site: &Site<'_>,
     store: &dyn Store,
-    upstream: &dyn Upstream,
+    upstream: &dyn ProviderSource,
     query: &str,
 ) -> Result<Reply, HttpError> {
     if let Some(refused) = site.refuse_plain_http() {
@@ -421,7 +415,7 @@ struct ConsentForm {
 pub async fn consent(
     site: &Site<'_>,
     store: &dyn Store,
-    upstream: &dyn Upstream,
+    upstream: &dyn ProviderSource,
     body: &[u8],
 ) -> Result<Reply, HttpError> {
     if let Some(refused) = site.refuse_plain_http() {
@@ -490,7 +484,7 @@ fn state_cookie(grant_id: &str) -> String {
 async fn start_upstream(
     site: &Site<'_>,
     store: &dyn Store,
-    upstream: &dyn Upstream,
+    upstream: &dyn ProviderSource,
     request: AuthorizationRequest,
     cookies: Vec<String>,
     form: Option<(String, u64)>,
@@ -557,7 +551,7 @@ struct CallbackQuery {
 pub async fn callback(
     site: &Site<'_>,
     store: &dyn Store,
-    upstream: &dyn Upstream,
+    upstream: &dyn ProviderSource,
     http: &dyn HttpClient,
     query: &str,
 ) -> Result<Reply, HttpError> {

@@ -3,7 +3,8 @@
 //! grant of a user or of a client.
 //!
 //! It lives in small Durable Objects (objects of the `GrantObject` class named
-//! `user:<user id>` or `client:<client id>`, see `cloudflare::index_object`),
+//! `user:<user id>` or `client:<client id>` by `crate::keys`, see
+//! `cloudflare::index_object`),
 //! not in KV: the storage budget
 //! allows a token issuance exactly one KV write (its access record), and an
 //! index entry written at code redemption would be a second. The grant's own
@@ -18,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::oauth::kv::StoreError;
 use crate::outbound::LocalBoxFuture;
 
 /// How many grants one index lists at most (a user or client with more is
@@ -51,6 +53,19 @@ pub enum IndexCommand {
 /// The answer of an index: the entries for `Page`, empty otherwise.
 pub type IndexAnswer = Result<Vec<String>, String>;
 
+/// The grant index objects, as their callers reach them (named by
+/// `crate::keys::user_index` and `crate::keys::client_index`).
+pub trait IndexObjects {
+    /// Runs `command` in the grant index object named `index`. An index that
+    /// answers a fault and one that cannot be reached are both a
+    /// [`StoreError`].
+    fn index<'a>(
+        &'a self,
+        index: &'a str,
+        command: &'a IndexCommand,
+    ) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>>;
+}
+
 /// The index object's storage: one value per grant.
 pub trait IndexStorage {
     fn put<'a>(&'a self, key: &'a str, value: &'a str) -> LocalBoxFuture<'a, Result<(), String>>;
@@ -66,16 +81,6 @@ pub trait IndexStorage {
 const ENTRY_PREFIX: &str = "g:";
 /// Where a user's index keeps its last sign-out time (no grant entry: no `g:`).
 const SIGNED_OUT_KEY: &str = "signed-out";
-
-/// The name of a user's index object.
-pub fn user_index(user_id: &str) -> String {
-    format!("user:{user_id}")
-}
-
-/// The name of a client's index object.
-pub fn client_index(client_id: &str) -> String {
-    format!("client:{client_id}")
-}
 
 /// Runs one command against an index's storage. Adding and removing are
 /// idempotent, so a retried effect does no harm.

@@ -18,13 +18,14 @@
 //! Both questions are read-only: introspection writes nothing.
 
 use crate::http::{Fault, HttpError, Reply};
+use crate::keys;
 use crate::oauth::crypto;
 use crate::oauth::error::OAuthError;
 use crate::oauth::flow::{self, with_cors, Site};
 use crate::oauth::grant::command::{typed, GrantCommand};
 use crate::oauth::grant::inspect::GrantView;
 use crate::oauth::grant::{self, access, TokenKind};
-use crate::oauth::store::{keys, Store};
+use crate::oauth::store::Store;
 use crate::oauth::types::AnyToken;
 
 /// Who asks.

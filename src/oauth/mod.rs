@@ -11,6 +11,7 @@ pub mod flow;
 pub mod grant;
 pub mod index;
 pub mod introspect;
+pub mod kv;
 pub mod metadata;
 pub mod pkce;
 pub mod policy;

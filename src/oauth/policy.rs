@@ -21,7 +21,8 @@
 use serde_json::{json, Value};
 
 use crate::http::{Fault, HttpError, Reply};
-use crate::oauth::store::{keys, Store};
+use crate::keys;
+use crate::oauth::store::Store;
 
 /// `CLIENT_POLICY`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,11 +8,12 @@ use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::config::Secret;
 use crate::http::Reply;
+use crate::keys;
 use crate::oauth::crypto;
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant::{self, AccessError, TokenKind};
 use crate::oauth::metadata;
-use crate::oauth::store::{keys, Store, StoreError};
+use crate::oauth::store::{Store, StoreError};
 use crate::user::{UserContext, UserProfile, ALL_SCOPES, SCOPE_MCP};
 
 /// What the `Authorization` header of a request holds.

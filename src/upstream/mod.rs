@@ -5,9 +5,12 @@
 //! turns an upstream authorization code into a [`SignIn`]: the user's profile
 //! and the upstream tokens, which are then stored only encrypted in the grant.
 
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
+use crate::http::HttpError;
 use crate::outbound::{HttpClient, LocalBoxFuture};
 use crate::user::UserProfile;
 
@@ -124,6 +127,16 @@ pub trait IdentityProvider {
         tokens: &'a UpstreamTokens,
         now: u64,
     ) -> LocalBoxFuture<'a, Result<Option<UpstreamTokens>, UpstreamError>>;
+}
+
+/// Builds the deployment's identity provider, only when a flow needs it: a
+/// consent page is shown even while an OpenID provider's discovery is down,
+/// and a refresh whose upstream tokens are far from their expiry builds
+/// nothing. The sign-in flows and the grant objects both ask through it.
+pub trait ProviderSource {
+    /// The provider, or why it cannot be built now (a 503 while discovery is
+    /// down, a configuration error).
+    fn provider(&self) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, HttpError>>;
 }
 
 /// Upstream tokens are refreshed when they expire within this many seconds.

@@ -16,20 +16,20 @@ use std::task::{Context, Poll};
 
 use mcp_oauth_worker::config::Config;
 use mcp_oauth_worker::http::Reply;
+use mcp_oauth_worker::keys;
 use mcp_oauth_worker::oauth::cimd::{ClientDocuments, DocumentCache, FetchError, Fetched, SigAlg};
 use mcp_oauth_worker::oauth::crypto::{CryptoError, Entropy};
 use mcp_oauth_worker::oauth::flow::Site;
 use mcp_oauth_worker::oauth::grant::command::{GrantAnswer, GrantCommand};
-use mcp_oauth_worker::oauth::grant::object::{
-    GrantObject, ObjectStorage, Services, UpstreamSource,
-};
-use mcp_oauth_worker::oauth::grant::{GrantError, Keys};
+use mcp_oauth_worker::oauth::grant::object::{GrantObject, ObjectStorage, Services};
+use mcp_oauth_worker::oauth::grant::Keys;
 use mcp_oauth_worker::oauth::index::{self, IndexAnswer, IndexCommand, IndexStorage};
 use mcp_oauth_worker::oauth::register::{self, Client, RegistrationRequest};
-use mcp_oauth_worker::oauth::store::{keys, KeyPage, Store, StoreError};
+use mcp_oauth_worker::oauth::store::{GrantObjects, IndexObjects, KeyPage, Kv, StoreError};
 use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use mcp_oauth_worker::upstream::{
-    AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
+    AuthorizeParams, ExchangeParams, IdentityProvider, ProviderSource, SignIn, UpstreamError,
+    UpstreamTokens,
 };
 use mcp_oauth_worker::user::UserProfile;
 
@@ -884,7 +884,7 @@ impl Platform {
     }
 }
 
-impl mcp_oauth_worker::oauth::flow::Upstream for Platform {
+impl ProviderSource for Platform {
     fn provider(
         &self,
     ) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, mcp_oauth_worker::http::HttpError>>
@@ -893,48 +893,7 @@ impl mcp_oauth_worker::oauth::flow::Upstream for Platform {
     }
 }
 
-impl UpstreamSource for Platform {
-    fn provider(&self) -> LocalBoxFuture<'_, Result<Box<dyn IdentityProvider>, GrantError>> {
-        Box::pin(
-            async move { Ok(Box::new(Shared(self.provider.clone())) as Box<dyn IdentityProvider>) },
-        )
-    }
-}
-
-/// An owned handle to the platform's provider (the trait wants a box).
-struct Shared(Rc<FakeProvider>);
-
-impl Shared {
-    fn get(&self) -> &FakeProvider {
-        &self.0
-    }
-}
-
-impl IdentityProvider for Shared {
-    fn kind(&self) -> &'static str {
-        "test"
-    }
-    fn authorize_url(&self, params: &AuthorizeParams<'_>) -> String {
-        self.get().authorize_url(params)
-    }
-    fn exchange<'a>(
-        &'a self,
-        http: &'a dyn HttpClient,
-        params: ExchangeParams<'a>,
-    ) -> LocalBoxFuture<'a, Result<SignIn, UpstreamError>> {
-        self.get().exchange(http, params)
-    }
-    fn refresh<'a>(
-        &'a self,
-        http: &'a dyn HttpClient,
-        tokens: &'a UpstreamTokens,
-        now: u64,
-    ) -> LocalBoxFuture<'a, Result<Option<UpstreamTokens>, UpstreamError>> {
-        self.get().refresh(http, tokens, now)
-    }
-}
-
-impl Store for Platform {
+impl Kv for Platform {
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
             before(&self.faults, &format!("kv.get {}", key_kind(key)), false)
@@ -1011,7 +970,9 @@ impl Store for Platform {
             Ok((page, next))
         })
     }
+}
 
+impl GrantObjects for Platform {
     fn grant<'a>(
         &'a self,
         grant_id: &'a str,
@@ -1049,12 +1010,14 @@ impl Store for Platform {
             after(fault, &op, serde_json::from_str(&wire).unwrap()).map_err(StoreError)
         })
     }
+}
 
+impl IndexObjects for Platform {
     fn index<'a>(
         &'a self,
         name: &'a str,
         command: &'a IndexCommand,
-    ) -> LocalBoxFuture<'a, Result<IndexAnswer, StoreError>> {
+    ) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>> {
         Box::pin(async move {
             let op = format!("index.call {}", command_kind_index(command));
             let fault = before(&self.faults, &op, true).await.map_err(StoreError)?;
@@ -1074,7 +1037,13 @@ impl Store for Platform {
             };
             let answer = index::run(&storage, command, self.now.get()).await;
             let wire = serde_json::to_string(&answer).unwrap();
-            after(fault, &op, serde_json::from_str(&wire).unwrap()).map_err(StoreError)
+            after(
+                fault,
+                &op,
+                serde_json::from_str::<IndexAnswer>(&wire).unwrap(),
+            )
+            .map_err(StoreError)?
+            .map_err(StoreError)
         })
     }
 }

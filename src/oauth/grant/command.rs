@@ -1,5 +1,6 @@
-//! The commands a grant's object runs, and their answers. They cross the
-//! boundary to the Durable Object as JSON; errors stay typed ([`GrantError`]).
+//! The commands a grant's object runs, their answers, and the port that
+//! sends them ([`GrantObjects`]). They cross the boundary to the Durable
+//! Object as JSON; errors stay typed ([`GrantError`]).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,9 @@ use super::{
     inspect, revoke, AuthorizationRequest, Effect, GrantError, GrantState, Keys, Props, Step,
 };
 use crate::oauth::crypto::Entropy;
+use crate::oauth::kv::StoreError;
 use crate::oauth::types::{AnyToken, AuthCode, RefreshToken, StateToken, UpstreamVerifier};
+use crate::outbound::LocalBoxFuture;
 
 /// A command to a grant's serializer.
 #[derive(Debug, Serialize, Deserialize)]
@@ -64,6 +67,17 @@ pub enum GrantCommand {
 
 /// The answer of a grant command: the command's value as JSON, or its error.
 pub type GrantAnswer = Result<serde_json::Value, GrantError>;
+
+/// The grants' Durable Objects, as the flows call them (`crate::keys::grant`
+/// names each one).
+pub trait GrantObjects {
+    /// Runs `command` in the serializer of grant `grant_id` and returns its answer.
+    fn grant<'a>(
+        &'a self,
+        grant_id: &'a str,
+        command: &'a GrantCommand,
+    ) -> LocalBoxFuture<'a, Result<GrantAnswer, StoreError>>;
+}
 
 /// Back to a typed result on the caller's side.
 pub fn typed<T: DeserializeOwned>(answer: GrantAnswer) -> Result<T, GrantError> {

@@ -26,9 +26,10 @@ use super::command::{execute, GrantAnswer, GrantCommand, Outcome};
 use super::rotation::{self, RefreshRequest, Start};
 use super::{Effect, GrantError, GrantState, Keys, Props, Step};
 use crate::oauth::crypto::Entropy;
-use crate::oauth::store::Store;
+use crate::oauth::index::IndexObjects;
+use crate::oauth::kv::Kv;
 use crate::outbound::{HttpClient, LocalBoxFuture};
-use crate::upstream::{IdentityProvider, UpstreamError};
+use crate::upstream::{ProviderSource, UpstreamError};
 use crate::user::user_allowed;
 
 /// How soon the alarm retries effects that could not be applied.
@@ -44,19 +45,22 @@ pub trait ObjectStorage {
     fn set_alarm(&self, in_secs: u64) -> LocalBoxFuture<'_, Result<(), String>>;
 }
 
-/// Builds the deployment's identity provider, only when a refresh needs it.
-pub trait UpstreamSource {
-    fn provider(&self) -> LocalBoxFuture<'_, Result<Box<dyn IdentityProvider>, GrantError>>;
-}
+/// Where a grant's effects go: KV (its access records) and the grant
+/// indexes. A grant object never calls another grant object.
+pub trait EffectStore: Kv + IndexObjects {}
+
+impl<T: Kv + IndexObjects + ?Sized> EffectStore for T {}
 
 /// What a command may use besides the state.
 pub struct Services<'a> {
-    /// Where the grant's KV effects go.
-    pub store: &'a dyn Store,
+    /// Where the grant's effects go.
+    pub store: &'a dyn EffectStore,
     pub keys: Keys<'a>,
     /// `ALLOWED_USERS`, re-checked on every refresh.
     pub allowed_users: &'a [String],
-    pub upstream: &'a dyn UpstreamSource,
+    /// The identity provider, built only when a refresh needs it (an
+    /// unavailable one answers [`GrantError::Unavailable`]).
+    pub upstream: &'a dyn ProviderSource,
     pub http: &'a dyn HttpClient,
     pub now: u64,
     pub rng: &'a dyn Entropy,
@@ -155,7 +159,7 @@ impl GrantObject {
     }
 
     /// The alarm: retries pending effects, and forgets the grant after its end.
-    pub async fn alarm(&self, storage: &dyn ObjectStorage, store: &dyn Store, now: u64) {
+    pub async fn alarm(&self, storage: &dyn ObjectStorage, store: &dyn EffectStore, now: u64) {
         let _turn = self.gate.lock().await;
         let Ok(raw) = storage.load().await else {
             let _ = storage.set_alarm(EFFECT_RETRY_SECS).await;
@@ -208,16 +212,12 @@ fn decode(raw: Option<&str>) -> Result<Option<GrantState>, GrantError> {
     }
 }
 
-async fn apply(store: &dyn Store, effects: &[Effect]) -> Result<(), ()> {
+async fn apply(store: &dyn EffectStore, effects: &[Effect]) -> Result<(), ()> {
     for effect in effects {
         let done = match effect {
             Effect::Put { key, value, ttl } => store.put(key, value, *ttl).await,
             Effect::Delete { key } => store.delete(key).await,
-            Effect::Index(index, command) => match store.index(index, command).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(crate::oauth::store::StoreError(e)),
-                Err(e) => Err(e),
-            },
+            Effect::Index(index, command) => store.index(index, command).await.map(|_| ()),
         };
         done.map_err(|_| ())?;
     }
@@ -257,7 +257,11 @@ async fn refresh(
     let fresh = match due {
         None => None,
         Some(tokens) => {
-            let provider = svc.upstream.provider().await?;
+            let provider = svc
+                .upstream
+                .provider()
+                .await
+                .map_err(|_| GrantError::Unavailable)?;
             match provider.refresh(svc.http, tokens, svc.now).await {
                 Ok(None) => None,
                 Ok(Some(tokens)) => Some(Props {
@@ -424,7 +428,7 @@ async fn commit(
 }
 
 /// Best effort: deletes the access records of an issuance that did not commit.
-async fn forget_records(store: &dyn Store, written: &[Effect]) {
+async fn forget_records(store: &dyn EffectStore, written: &[Effect]) {
     for effect in written {
         if let Effect::Put { key, .. } = effect {
             let _ = store.delete(key).await;

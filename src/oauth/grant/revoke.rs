@@ -2,9 +2,9 @@
 //! no longer acceptable. All end the same way, in [`end_grant`].
 
 use super::{Effect, GrantState, Keys, Step};
+use crate::keys;
 use crate::oauth::crypto;
-use crate::oauth::index::{self, IndexCommand};
-use crate::oauth::store::keys as store_keys;
+use crate::oauth::index::IndexCommand;
 use crate::oauth::types::AnyToken;
 
 /// Ends the grant: no token of it works any more. Returns the KV deletions of
@@ -14,7 +14,7 @@ pub(crate) fn end_grant(state: &mut GrantState, now: u64) -> Vec<Effect> {
         .access
         .iter()
         .map(|(hash, _)| Effect::Delete {
-            key: store_keys::access(hash),
+            key: keys::access(hash),
         })
         .collect();
     effects.extend(unindex(state));
@@ -62,8 +62,8 @@ pub(crate) fn index_adds(state: &mut GrantState, keys: &Keys<'_>) -> Vec<Effect>
     };
     let add = || IndexCommand::Add(state.id.clone(), state.hard_expiry(keys));
     let out = vec![
-        Effect::Index(index::user_index(&user_id), add()),
-        Effect::Index(index::client_index(&state.request.client_id), add()),
+        Effect::Index(keys::user_index(&user_id), add()),
+        Effect::Index(keys::client_index(&state.request.client_id), add()),
     ];
     state.indexed = true;
     out
@@ -76,11 +76,11 @@ pub(crate) fn unindex(state: &mut GrantState) -> Vec<Effect> {
     }
     let remove = || IndexCommand::Remove(state.id.clone());
     let mut out = vec![Effect::Index(
-        index::client_index(&state.request.client_id),
+        keys::client_index(&state.request.client_id),
         remove(),
     )];
     if let Some(user_id) = &state.user_id {
-        out.insert(0, Effect::Index(index::user_index(user_id), remove()));
+        out.insert(0, Effect::Index(keys::user_index(user_id), remove()));
     }
     out
 }

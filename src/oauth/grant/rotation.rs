@@ -16,9 +16,9 @@ use super::{
     PreviousRefresh, Props, RefreshState, Step, TokenPair, ACCESS_PREFIX, REFRESH_GRACE_SECS,
     REFRESH_PREFIX, SPENT_MEMORY,
 };
+use crate::keys;
 use crate::oauth::crypto::{self, purpose, Entropy};
 use crate::oauth::error::OAuthError;
-use crate::oauth::store::keys as store_keys;
 use crate::oauth::types::{AccessToken, RefreshToken};
 
 /// What the token endpoint presents with `grant_type=refresh_token`.
@@ -371,7 +371,7 @@ pub(crate) fn mint(
 
     let value = serde_json::to_string(&record).map_err(|_| GrantError::Internal)?;
     let effects = vec![Effect::Put {
-        key: store_keys::access(&access_hash),
+        key: keys::access(&access_hash),
         value,
         ttl: access_expires.saturating_sub(now),
     }];
