@@ -271,7 +271,7 @@ pub fn client_id_of(
             .and_then(|v| v.as_str())
             .map(str::to_owned)
     };
-    token::client_credentials(authorization, &form)
+    crate::oauth::client_auth::client_credentials(authorization, &form)
         .ok()
         .map(|auth| auth.client_id().to_owned())
         .or_else(by_assertion)

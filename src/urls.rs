@@ -19,6 +19,10 @@
 //!   attacker-chosen string.
 //! - [`is_registrable_public_https`]: whether a redirect may let a consent be
 //!   remembered (RFC 8252 §8.6).
+//! - [`append_query`]: parameters added to a URL as it is, byte for byte
+//!   (redirects to clients, sign-in URLs of providers), and
+//!   [`authorization_response`]: every redirect back to a client, success or
+//!   error, with `state` and `iss` (RFC 6749 §4.1.2, RFC 9207 §2).
 //!
 //! Exact matching stays exact: a registered redirect URI is kept as written and
 //! compared as a string (OAuth 2.1 §7.5.1); these rules only decide what may be
@@ -383,6 +387,59 @@ pub fn is_shared_content_host(url: &Url) -> bool {
         .is_some_and(|h| SHARED_CONTENT_HOSTS.contains(&h))
 }
 
+/// `uri` with `params` added to its query, `application/x-www-form-urlencoded`
+/// (spaces as `+`), as RFC 6749 §4.1.2 asks. Every URL this server appends
+/// parameters to goes through here.
+///
+/// The existing query is kept byte for byte (RFC 6749 §3.1.2 says it MUST be
+/// retained), so the client finds the parameters it put there unchanged. The URI
+/// is not re-parsed or re-serialized, which also keeps private-use schemes such as
+/// `com.example.app:/cb` exactly as registered. Redirect URIs never carry a
+/// fragment once validated; should one be present, parameters go before it so
+/// that they stay in the query.
+pub fn append_query(uri: &str, params: &[(&str, &str)]) -> String {
+    let (base, fragment) = match uri.find('#') {
+        Some(at) => (&uri[..at], Some(&uri[at..])),
+        None => (uri, None),
+    };
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
+    let mut out = String::with_capacity(uri.len() + encoded.len() + 1);
+    out.push_str(base);
+    if !encoded.is_empty() {
+        match base.find('?') {
+            None => out.push('?'),
+            Some(_) if base.ends_with('?') || base.ends_with('&') => {}
+            Some(_) => out.push('&'),
+        }
+        out.push_str(&encoded);
+    }
+    if let Some(fragment) = fragment {
+        out.push_str(fragment);
+    }
+    out
+}
+
+/// The authorization response, where the browser goes back to the client:
+/// `redirect_uri` with `params` (`code` on success, RFC 6749 §4.1.2; `error`
+/// and `error_description` on failure, §4.1.2.1), then `state` exactly as the
+/// request had it (when it had one), then `iss`, this server's issuer (RFC
+/// 9207 §2). Only for a client and redirect URI already validated.
+pub fn authorization_response(
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
+    let mut all: Vec<(&str, &str)> = params.to_vec();
+    if let Some(state) = state {
+        all.push(("state", state));
+    }
+    all.push(("iss", issuer));
+    append_query(redirect_uri, &all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -538,5 +595,55 @@ mod tests {
         ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn append_query_to_uri_with_empty_query_or_trailing_ampersand() {
+        assert_eq!(
+            append_query("https://a/cb?", &[("code", "x")]),
+            "https://a/cb?code=x"
+        );
+        assert_eq!(
+            append_query("https://a/cb?a=1&", &[("code", "x")]),
+            "https://a/cb?a=1&code=x"
+        );
+        assert_eq!(append_query("https://a/cb", &[]), "https://a/cb");
+        assert_eq!(
+            append_query("https://a/cb#f", &[("code", "x")]),
+            "https://a/cb?code=x#f"
+        );
+    }
+
+    #[test]
+    fn query_parameters_are_appended_to_existing_ones() {
+        assert_eq!(
+            append_query("https://a.example/auth", &[("a", "b c")]),
+            "https://a.example/auth?a=b+c"
+        );
+        assert_eq!(
+            append_query("https://a.example/auth?p=x", &[("a", "1")]),
+            "https://a.example/auth?p=x&a=1"
+        );
+        assert_eq!(
+            append_query("https://a.example/auth?", &[("a", "1")]),
+            "https://a.example/auth?a=1"
+        );
+    }
+
+    #[test]
+    fn an_authorization_response_ends_with_state_then_iss() {
+        assert_eq!(
+            authorization_response(
+                "https://a/cb?x=1",
+                &[("code", "c")],
+                Some("s t"),
+                "https://i"
+            ),
+            "https://a/cb?x=1&code=c&state=s+t&iss=https%3A%2F%2Fi"
+        );
+        assert_eq!(
+            authorization_response("https://a/cb", &[("error", "e")], None, "https://i"),
+            "https://a/cb?error=e&iss=https%3A%2F%2Fi"
+        );
     }
 }

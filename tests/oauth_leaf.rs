@@ -10,7 +10,8 @@ fn body_json(reply: &Reply) -> Value {
 
 mod errors {
     use super::*;
-    use mcp_oauth_worker::oauth::error::{append_query, ErrorCode, OAuthError};
+    use mcp_oauth_worker::oauth::error::{ErrorCode, OAuthError};
+    use mcp_oauth_worker::urls::append_query;
 
     #[test]
     fn error_codes_are_the_exact_rfc_strings() {

@@ -257,14 +257,14 @@ proptest! {
         let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let raw = format!("{}:{}", enc(&id), enc(&secret));
         let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw));
-        let auth = token::client_credentials(Some(&header), &token::TokenForm::default()).unwrap();
+        let auth = mcp_oauth_worker::oauth::client_auth::client_credentials(Some(&header), &token::TokenForm::default()).unwrap();
         prop_assert_eq!(auth.client_id(), id.as_str());
     }
 
     #[test]
     fn authorization_parsing_never_panics(header in "\\PC{0,200}") {
         let _ = resource::bearer(Some(&header));
-        let _ = token::client_credentials(Some(&header), &token::TokenForm::default());
+        let _ = mcp_oauth_worker::oauth::client_auth::client_credentials(Some(&header), &token::TokenForm::default());
         let _ = ratelimit::client_id_of(Some(&header), FORM, b"");
     }
 

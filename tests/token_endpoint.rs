@@ -10,6 +10,7 @@ use base64::Engine;
 use common::{block_on, body_text, form_field, location, query_param, Jar, NoHttp, Platform};
 use mcp_oauth_worker::http::Reply;
 use mcp_oauth_worker::keys;
+use mcp_oauth_worker::oauth::client_auth::{authenticate_client, client_credentials, ClientAuth};
 use mcp_oauth_worker::oauth::crypto;
 use mcp_oauth_worker::oauth::error::{ErrorCode, OAuthError};
 use mcp_oauth_worker::oauth::flow;
@@ -18,9 +19,7 @@ use mcp_oauth_worker::oauth::grant::{self, GrantError, StateProblem, TokenPair};
 use mcp_oauth_worker::oauth::register::{
     client_secret_hash, validate, Client, RegistrationRequest, TokenEndpointAuthMethod,
 };
-use mcp_oauth_worker::oauth::token::{
-    authenticate_client, client_credentials, parse_form, ClientAuth, GrantCommand, TokenForm,
-};
+use mcp_oauth_worker::oauth::token::{parse_form, GrantCommand, TokenForm};
 use mcp_oauth_worker::oauth::types::{AnyToken, ClientSecret};
 use serde_json::Value;
 

@@ -113,7 +113,7 @@ pub async fn handle(
         now(),
     )
     .await
-    .map_err(crate::oauth::flow::store_fault)?;
+    .map_err(crate::oauth::site::store_fault)?;
     let user = match admitted {
         Ok(user) => user,
         Err(reply) => return Ok(Answer::Reply(with_cors(reply))),
@@ -169,7 +169,7 @@ pub async fn handle(
         .map_err(|e| {
             worker::console_error!("mcp session: {e}");
             HttpError::StorageUnavailable {
-                retry_after: crate::oauth::flow::RETRY_AFTER_SECS,
+                retry_after: crate::oauth::site::RETRY_AFTER_SECS,
             }
         })?;
     let mut reply = answered.reply;

@@ -7,8 +7,9 @@ use worker::Env;
 use crate::config::Config;
 use crate::http::{HttpError, Reply};
 use crate::oauth::crypto::OsEntropy;
-use crate::oauth::flow::{self, Site};
+use crate::oauth::flow;
 use crate::oauth::metadata;
+use crate::oauth::site::Site;
 use crate::outbound::LocalBoxFuture;
 use crate::upstream::{IdentityProvider, ProviderSource};
 use std::rc::Rc;
@@ -16,7 +17,7 @@ use std::rc::Rc;
 use super::cimd::WorkerDocuments;
 use super::platform::{now, FetchClient, Incoming, KvStore};
 
-pub use crate::oauth::flow::with_cors;
+pub use crate::oauth::site::with_cors;
 
 /// Everything a handler needs about this request and deployment.
 pub struct Ctx<'a> {

@@ -334,7 +334,7 @@ pub async fn object_call(
     let unavailable = |context: &str, e: &dyn std::fmt::Display| {
         worker::console_error!("{context}: {e}");
         HttpError::StorageUnavailable {
-            retry_after: crate::oauth::flow::RETRY_AFTER_SECS,
+            retry_after: crate::oauth::site::RETRY_AFTER_SECS,
         }
     };
     let mut res = stub

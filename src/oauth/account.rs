@@ -27,9 +27,9 @@ use crate::http::{HttpError, Reply};
 use crate::keys::user_index;
 use crate::oauth::connections;
 use crate::oauth::crypto::{self, derive};
-use crate::oauth::flow::Site;
 use crate::oauth::index::IndexCommand;
 use crate::oauth::pkce::{self, CodeVerifier};
+use crate::oauth::site::{store_fault, Site};
 use crate::oauth::store::Store;
 use crate::oauth::types::CsrfToken;
 use crate::outbound::HttpClient;
@@ -126,7 +126,7 @@ pub async fn live_session(
     let signed_out = store
         .index(&user_index(&session.user_id), &IndexCommand::SignedOutAt)
         .await
-        .map_err(crate::oauth::flow::store_fault)?;
+        .map_err(store_fault)?;
     let ended = signed_out
         .first()
         .and_then(|t| t.parse::<u64>().ok())
@@ -325,7 +325,7 @@ pub async fn logout(site: &Site<'_>, store: &dyn Store) -> Result<Reply, HttpErr
                 &IndexCommand::SignOut(site.now),
             )
             .await
-            .map_err(crate::oauth::flow::store_fault)?;
+            .map_err(store_fault)?;
     }
     Ok(Reply::redirect("/account").header("Set-Cookie", &site.clear_cookie(SESSION_COOKIE)))
 }

@@ -27,10 +27,11 @@ use serde_json::json;
 use crate::http::{Fault, HttpError, Reply};
 use crate::keys::{self, client_index, user_index};
 use crate::oauth::account::field;
+use crate::oauth::client_auth::is_admin;
 use crate::oauth::connections::{self, Cursor, Ended};
-use crate::oauth::flow::{self, load_client, Site};
-use crate::oauth::introspect::is_admin;
 use crate::oauth::policy::{load_blocks, normalize_block, save_blocks, Block, BlockKind};
+use crate::oauth::registrar::RegisteredClients;
+use crate::oauth::site::{store_fault, Site};
 use crate::oauth::store::Store;
 
 /// Clients listed per page unless `limit` says otherwise, and at most.
@@ -94,7 +95,7 @@ pub async fn user_grants(store: &dyn Store, query: &str) -> Result<Reply, HttpEr
         "user_id": user,
         "grants": page.connections,
         "unavailable": page.unreadable,
-        "next": page.next.map(|c| c.encode()),
+        "next": page.next,
     })))
 }
 
@@ -104,7 +105,7 @@ pub async fn user_grants(store: &dyn Store, query: &str) -> Result<Reply, HttpEr
 async fn end_batch(store: &dyn Store, index: &str) -> Result<Ended, HttpError> {
     let ended = connections::end_batch(store, index, None).await?;
     if ended.failed > 0 {
-        return Err(flow::store_fault(crate::oauth::store::StoreError(
+        return Err(store_fault(crate::oauth::kv::StoreError(
             "a grant could not be ended".into(),
         )));
     }
@@ -165,11 +166,11 @@ pub async fn delete_client(store: &dyn Store, body: &[u8]) -> Result<Reply, Http
             "client_id is not a client id",
         ));
     }
-    let existed = load_client(store, &client_id).await?.is_some();
+    let existed = RegisteredClients(store).get(&client_id).await?.is_some();
     store
         .delete(&keys::client(&client_id))
         .await
-        .map_err(flow::store_fault)?;
+        .map_err(store_fault)?;
     let ended = end_batch(store, &client_index(&client_id)).await?;
     Ok(ok(json!({
         "client_id": client_id,
@@ -198,11 +199,11 @@ pub async fn list_clients(store: &dyn Store, query: &str) -> Result<Reply, HttpE
     let (page, next) = store
         .list_page(keys::clients(), cursor.as_deref(), limit)
         .await
-        .map_err(flow::store_fault)?;
+        .map_err(store_fault)?;
     let mut clients = Vec::new();
     for key in page {
         let id = key.strip_prefix(keys::clients()).unwrap_or(&key);
-        let raw = store.get(&key).await.map_err(flow::store_fault)?;
+        let raw = store.get(&key).await.map_err(store_fault)?;
         let Some(client) =
             raw.and_then(|r| serde_json::from_str::<crate::oauth::register::Client>(&r).ok())
         else {
@@ -266,7 +267,7 @@ pub async fn create_client(
             crate::oauth::policy::OPERATOR_RECORD_TTL,
         )
         .await
-        .map_err(flow::store_fault)?;
+        .map_err(store_fault)?;
     Ok(Reply::json(201, &registered.response()).no_store())
 }
 
@@ -337,11 +338,11 @@ pub async fn add_block(
     }
     let (client_deleted, ended) = match kind {
         BlockKind::ClientId => {
-            let existed = load_client(store, &value).await?.is_some();
+            let existed = RegisteredClients(store).get(&value).await?.is_some();
             store
                 .delete(&keys::client(&value))
                 .await
-                .map_err(flow::store_fault)?;
+                .map_err(store_fault)?;
             let ended = end_batch(store, &client_index(&value)).await?;
             (existed, ended)
         }

@@ -178,12 +178,3 @@ fn requested_scope(raw: Option<&str>, client: &Client) -> Result<Vec<String>, OA
 
 /// How long a consent page may stay open before it must be reloaded.
 pub const CONSENT_TTL_SECS: u64 = 900;
-
-/// What people read about each scope on the consent page.
-pub fn describe_scope(scope: &str) -> &'static str {
-    match scope {
-        "mcp" => "Use this MCP server's tools as you",
-        "github:repos" => "List your GitHub repositories",
-        _ => "An unknown permission",
-    }
-}

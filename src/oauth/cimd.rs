@@ -13,9 +13,10 @@
 //!   [`MIN_CACHE_SECS`, `MAX_CACHE_SECS`]; failures are never kept.
 //! - [`resolve`]: fetch (through [`ClientDocuments`], the platform's side),
 //!   validate, cache.
-//! - [`authenticate`]: client authentication of a document client at /token and
-//!   /revoke: `none` (PKCE does the rest) or `private_key_jwt` (RFC 7523 §2.2 and
-//!   §3), whose signature the platform checks with WebCrypto.
+//! - [`parse_assertion`], [`check_claims`], [`select_key`]: a `private_key_jwt`
+//!   assertion (RFC 7523 §2.2 and §3) and the key that verifies it; the
+//!   authentication itself is `oauth::client_auth`'s, and the platform checks
+//!   the signature with WebCrypto.
 //!
 //! Before any fetch, the URL passes the outbound policy in code
 //! ([`crate::urls::client_fetch_target`]: no IP literal in any notation, no
@@ -32,7 +33,6 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 pub use crate::cache::TtlCache;
-use crate::oauth::error::OAuthError;
 use crate::oauth::redirect::{validate_redirect_uri, RedirectUri};
 use crate::oauth::register::{
     Client, GrantType, ResponseType, TokenEndpointAuthMethod, MAX_NAME_LEN, MAX_REDIRECT_URIS,
@@ -789,7 +789,7 @@ fn parse_jwks(body: &[u8]) -> Result<Value, String> {
     Ok(v)
 }
 
-async fn jwks(
+pub async fn jwks(
     docs: &dyn ClientDocuments,
     uri: &str,
     now: u64,
@@ -814,122 +814,10 @@ async fn jwks(
     Ok(set)
 }
 
-/// The credentials a document client presented at /token or /revoke.
-pub struct Presented<'a> {
-    /// A `client_secret` (form or Basic) was sent.
-    pub secret: bool,
-    pub assertion_type: Option<&'a str>,
-    pub assertion: Option<&'a str>,
-}
-
-/// Authenticates a document client (RFC 6749 §2.3, RFC 7523 §3). `audiences`
-/// are the `aud` values accepted (the endpoint's URL, the token endpoint's URL,
-/// the issuer).
-pub async fn authenticate(
-    docs: &dyn ClientDocuments,
-    client: &DocumentClient,
-    presented: &Presented<'_>,
-    audiences: &[&str],
-    now: u64,
-) -> Result<(), OAuthError> {
-    let client_id = client.client.client_id.as_str();
-    if presented.secret {
-        return Err(OAuthError::invalid_client(
-            "this client is known by its metadata document and has no client secret",
-        ));
-    }
-    let Some(jwt) = presented.assertion else {
-        if presented.assertion_type.is_some() {
-            return Err(OAuthError::invalid_request(
-                "client_assertion_type was sent without client_assertion",
-            ));
-        }
-        return if client.allows(DocumentAuth::None) {
-            Ok(())
-        } else {
-            Err(OAuthError::invalid_client(
-                "this client's metadata document requires private_key_jwt authentication",
-            ))
-        };
-    };
-    if presented.assertion_type != Some(JWT_BEARER) {
-        return Err(OAuthError::invalid_client(format!(
-            "client_assertion_type must be {JWT_BEARER}"
-        )));
-    }
-    if !client.allows(DocumentAuth::PrivateKeyJwt) {
-        return Err(OAuthError::invalid_client(
-            "this client's metadata document does not list private_key_jwt",
-        ));
-    }
-    let assertion = parse_assertion(jwt).map_err(OAuthError::invalid_client)?;
-    let (jti, exp) =
-        check_claims(&assertion, client_id, audiences, now).map_err(OAuthError::invalid_client)?;
-    let key = match &client.keys {
-        None => {
-            return Err(OAuthError::invalid_client(
-                "this client's metadata document has neither jwks nor jwks_uri",
-            ))
-        }
-        Some(KeySource::Inline(set)) => select_key(set, assertion.alg, assertion.kid.as_deref())
-            .map_err(OAuthError::invalid_client)?,
-        Some(KeySource::Uri(uri)) => {
-            let set = jwks(docs, uri, now, false).await.map_err(document_error)?;
-            match select_key(&set, assertion.alg, assertion.kid.as_deref()) {
-                Ok(k) => k,
-                // The client may have rotated its keys since we cached the set:
-                // fetch again, but at most once per JWKS_REFETCH_SECS, so an
-                // unknown `kid` cannot make this server fetch on every request.
-                Err(e) if docs.cache().borrow().jwks_fetched.get(uri, now).is_some() => {
-                    return Err(OAuthError::invalid_client(e));
-                }
-                Err(_) => {
-                    let set = jwks(docs, uri, now, true).await.map_err(document_error)?;
-                    select_key(&set, assertion.alg, assertion.kid.as_deref())
-                        .map_err(OAuthError::invalid_client)?
-                }
-            }
-        }
-    };
-    let valid = docs
-        .verify_signature(
-            assertion.alg,
-            &key,
-            assertion.signed.as_bytes(),
-            &assertion.signature,
-        )
-        .await
-        .map_err(|_| OAuthError::invalid_client("the client's key could not be used"))?;
-    if !valid {
-        return Err(OAuthError::invalid_client(
-            "the client_assertion's signature does not verify",
-        ));
-    }
-    // Only a verified assertion spends its jti, so a forgery cannot burn one.
-    let key = crate::oauth::crypto::hash_token(&format!("{client_id}\n{jti}"));
-    match docs.first_use(&key, exp).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(OAuthError::invalid_client(
-            "this client_assertion was already used (jti replay)",
-        )),
-        Err(_) => Err(OAuthError::temporarily_unavailable(
-            "the assertion could not be checked for replay; try again",
-        )),
-    }
-}
-
 /// The replay register's rule: a `jti` recorded until `seen` may be used again
 /// only once that time has passed (the assertion it came with expired then).
 pub fn first_use_allowed(seen: Option<u64>, now: u64) -> bool {
     seen.is_none_or(|until| until < now)
-}
-
-/// How a document failure is answered at /token and /revoke.
-pub fn document_error(e: DocumentError) -> OAuthError {
-    match e {
-        DocumentError::Unavailable(m) => OAuthError::temporarily_unavailable(m),
-        DocumentError::Invalid(m) => OAuthError::invalid_client(m),
-    }
 }
 
 #[cfg(test)]

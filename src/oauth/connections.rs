@@ -9,47 +9,23 @@
 //! Reading goes a page at a time ([`PAGE_SIZE`] grants, their calls at most
 //! [`CONCURRENCY`] at once), so a request's subrequests stay bounded however
 //! many grants a user has, and one grant that cannot be read leaves it out of
-//! its page (named in [`Page::unreadable`]) instead of failing the page.
+//! its page (named in [`ConnectionsView::unreadable`]) instead of failing the page.
 
 use std::task::Poll;
 
-use serde::Serialize;
-
 use crate::http::HttpError;
 use crate::keys::{client_index, user_index};
-use crate::oauth::flow::{self, load_client};
 use crate::oauth::grant::command::{typed, GrantCommand};
 use crate::oauth::grant::inspect::GrantView;
 use crate::oauth::index::IndexCommand;
+use crate::oauth::registrar::RegisteredClients;
+use crate::oauth::site::{grant_fault, store_fault};
 use crate::oauth::store::Store;
+use crate::oauth::view::{ConnectionView, ConnectionsView};
 use crate::outbound::LocalBoxFuture;
 
-/// One live grant, as people and operators see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Connection {
-    pub grant_id: String,
-    pub client_id: String,
-    /// The registered name, when the client still exists and gave one.
-    pub client_name: Option<String>,
-    /// The client's verified host: its `client_id` URL's host for a Client ID
-    /// Metadata Document, otherwise the host of the redirect URI.
-    pub client_host: String,
-    pub user_id: String,
-    pub scope: Vec<String>,
-    pub resource: String,
-    /// When the person approved it.
-    pub connected_at: u64,
-    pub last_refreshed_at: Option<u64>,
-    pub expires_at: u64,
-}
+pub use crate::oauth::view::PAGE_SIZE;
 
-/// Grants shown (and ended) per request: one page of the account page or of
-/// the admin list, one batch of "revoke all". A request makes at most
-/// `2 + 2 × PAGE_SIZE` Durable Object calls (the sign-out check or nothing,
-/// the index page, one status or end per grant, and one index removal per
-/// stale entry) and `PAGE_SIZE` KV reads (the clients' names): 42 and 20,
-/// within the platform's subrequest limit of 50 on the free plan.
-pub const PAGE_SIZE: usize = 20;
 /// Calls in flight at once (the platform allows six open connections per
 /// request).
 pub const CONCURRENCY: usize = 6;
@@ -89,10 +65,7 @@ async fn entries(
     limit: usize,
 ) -> Result<(Vec<Cursor>, bool), HttpError> {
     let command = IndexCommand::Page(after.map(|c| (c.ends_at, c.grant_id.clone())), limit + 1);
-    let raw = store
-        .index(index, &command)
-        .await
-        .map_err(flow::store_fault)?;
+    let raw = store.index(index, &command).await.map_err(store_fault)?;
     let mut out: Vec<Cursor> = raw.iter().filter_map(|e| Cursor::parse(e)).collect();
     let more = out.len() > limit;
     out.truncate(limit);
@@ -139,25 +112,13 @@ async fn bounded<T>(futures: Vec<LocalBoxFuture<'_, T>>) -> Vec<T> {
     }
 }
 
-/// One page of the live grants listed in an index.
-#[derive(Debug, Default)]
-pub struct Page {
-    /// The live grants of the page, newest first.
-    pub connections: Vec<Connection>,
-    /// Grants of the page whose object (or client record) could not be read
-    /// just now: the page is shown without them, with a notice.
-    pub unreadable: Vec<String>,
-    /// Where the next page starts, if there is one.
-    pub next: Option<Cursor>,
-}
-
 /// A grant as the page shows it: `Ok(None)` when it is no longer live (or not
 /// this index's), `Err` when it could not be read.
 async fn connection(
     store: &dyn Store,
     index: &str,
     grant_id: String,
-) -> Result<Option<Connection>, ()> {
+) -> Result<Option<ConnectionView>, ()> {
     let answer = store
         .grant(&grant_id, &GrantCommand::Status)
         .await
@@ -170,7 +131,8 @@ async fn connection(
         forget(store, index, &grant_id).await;
         return Ok(None);
     };
-    let name = load_client(store, &status.client_id)
+    let name = RegisteredClients(store)
+        .get(&status.client_id)
         .await
         .map_err(|_| ())?
         .and_then(|c| c.client_name);
@@ -179,7 +141,7 @@ async fn connection(
     } else {
         status.redirect_host
     };
-    Ok(Some(Connection {
+    Ok(Some(ConnectionView {
         grant_id,
         client_id: status.client_id,
         client_name: name,
@@ -201,7 +163,7 @@ pub async fn live_page(
     store: &dyn Store,
     index: &str,
     after: Option<&Cursor>,
-) -> Result<Page, HttpError> {
+) -> Result<ConnectionsView, HttpError> {
     let (entries, more) = entries(store, index, after, PAGE_SIZE).await?;
     let next = more.then(|| entries.last().cloned()).flatten();
     let ids: Vec<String> = entries.into_iter().map(|c| c.grant_id).collect();
@@ -211,9 +173,9 @@ pub async fn live_page(
             .collect(),
     )
     .await;
-    let mut page = Page {
-        next,
-        ..Page::default()
+    let mut page = ConnectionsView {
+        next: next.map(|c| c.encode()),
+        ..ConnectionsView::default()
     };
     for (id, read) in ids.into_iter().zip(reads) {
         match read {
@@ -239,8 +201,8 @@ pub async fn end(
     let answer = store
         .grant(grant_id, &GrantCommand::End(user_id.map(str::to_owned)))
         .await
-        .map_err(flow::store_fault)?;
-    typed(answer).map_err(flow::grant_fault)
+        .map_err(store_fault)?;
+    typed(answer).map_err(grant_fault)
 }
 
 /// What one batch of "revoke all" did.

@@ -248,49 +248,12 @@ impl OAuthError {
         state: Option<&str>,
         issuer: &str,
     ) -> String {
-        let mut params: Vec<(&str, &str)> = vec![
+        let params = [
             ("error", self.code.as_str()),
-            ("error_description", &self.description),
+            ("error_description", self.description.as_str()),
         ];
-        if let Some(state) = state {
-            params.push(("state", state));
-        }
-        params.push(("iss", issuer));
-        append_query(redirect_uri, &params)
+        crate::urls::authorization_response(redirect_uri, &params, state, issuer)
     }
-}
-
-/// `uri` with `params` added to its query, `application/x-www-form-urlencoded`
-/// as RFC 6749 §4.1.2 asks.
-///
-/// The existing query is kept byte for byte (RFC 6749 §3.1.2 says it MUST be
-/// retained), so the client finds the parameters it put there unchanged. The URI
-/// is not re-parsed or re-serialized, which also keeps private-use schemes such as
-/// `com.example.app:/cb` exactly as registered. Redirect URIs never carry a
-/// fragment once validated; should one be present, parameters go before it so
-/// that they stay in the query.
-pub fn append_query(uri: &str, params: &[(&str, &str)]) -> String {
-    let (base, fragment) = match uri.find('#') {
-        Some(at) => (&uri[..at], Some(&uri[at..])),
-        None => (uri, None),
-    };
-    let encoded = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params.iter())
-        .finish();
-    let mut out = String::with_capacity(uri.len() + encoded.len() + 1);
-    out.push_str(base);
-    if !encoded.is_empty() {
-        match base.find('?') {
-            None => out.push('?'),
-            Some(_) if base.ends_with('?') || base.ends_with('&') => {}
-            Some(_) => out.push('&'),
-        }
-        out.push_str(&encoded);
-    }
-    if let Some(fragment) = fragment {
-        out.push_str(fragment);
-    }
-    out
 }
 
 fn clean_description(raw: &str) -> String {
@@ -367,23 +330,6 @@ mod tests {
         assert_eq!(
             OAuthError::invalid_grant("code expired").to_string(),
             "code expired"
-        );
-    }
-
-    #[test]
-    fn append_query_to_uri_with_empty_query_or_trailing_ampersand() {
-        assert_eq!(
-            append_query("https://a/cb?", &[("code", "x")]),
-            "https://a/cb?code=x"
-        );
-        assert_eq!(
-            append_query("https://a/cb?a=1&", &[("code", "x")]),
-            "https://a/cb?a=1&code=x"
-        );
-        assert_eq!(append_query("https://a/cb", &[]), "https://a/cb");
-        assert_eq!(
-            append_query("https://a/cb#f", &[("code", "x")]),
-            "https://a/cb?code=x#f"
         );
     }
 }

@@ -1,9 +1,10 @@
 //! RFC 7662 token introspection at `POST /introspect`.
 //!
-//! Callers (§2.1): a confidential client, authenticated as at `/token`, asking
-//! about its own tokens; or the operator, with `Authorization: Bearer
-//! <ADMIN_TOKEN>`, asking about any token. Public clients are refused: they
-//! hold no credential to authenticate the call with.
+//! Callers (§2.1, authenticated by `oauth::client_auth`): a confidential
+//! client, authenticated as at `/token`, asking about its own tokens; or the
+//! operator, with `Authorization: Bearer <ADMIN_TOKEN>`, asking about any
+//! token. Public clients are refused: they hold no credential to authenticate
+//! the call with.
 //!
 //! Answers (§2.2): a live token gets `active`, `scope`, `client_id`, `sub`,
 //! `aud` (the RFC 8707 resource), `exp`, `iat` and `token_type`. Anything else
@@ -19,37 +20,15 @@
 
 use crate::http::{Fault, HttpError, Reply};
 use crate::keys;
+use crate::oauth::client_auth::{client_request, AuthenticatedClient, Endpoint};
 use crate::oauth::crypto;
 use crate::oauth::error::OAuthError;
-use crate::oauth::flow::{self, with_cors, Site};
 use crate::oauth::grant::command::{typed, GrantCommand};
 use crate::oauth::grant::inspect::GrantView;
 use crate::oauth::grant::{self, access, TokenKind};
+use crate::oauth::site::{oauth_reply, store_fault, with_cors, Site};
 use crate::oauth::store::Store;
 use crate::oauth::types::AnyToken;
-
-/// Who asks.
-enum Caller {
-    Admin,
-    Client(String),
-}
-
-/// Whether `authorization` is `Bearer <ADMIN_TOKEN>` (compared in constant
-/// time). Always false when no admin token is configured.
-pub fn is_admin(site: &Site<'_>, authorization: Option<&str>) -> bool {
-    let Some(expected) = site.config.admin_token.as_ref() else {
-        return false;
-    };
-    let Some(presented) = authorization
-        .map(str::trim)
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, rest)| rest.trim())
-    else {
-        return false;
-    };
-    crypto::ct_eq(presented, expected.expose())
-}
 
 fn inactive() -> Reply {
     with_cors(Reply::json(200, &serde_json::json!({ "active": false })).no_store())
@@ -63,48 +42,23 @@ pub async fn introspect(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, HttpError> {
-    let (form, caller) = if is_admin(site, authorization) {
-        match crate::oauth::token::parse_form(content_type, body) {
-            Ok(form) => (form, Caller::Admin),
-            Err(e) => return Ok(flow::oauth_reply(&e, false)),
-        }
-    } else {
-        // Only a client that can prove who it is (a secret or a signed
-        // assertion) may ask. A public client sends its id alone: refused here,
-        // before anything is looked up, and so before a metadata document URL
-        // could be fetched on its behalf.
-        let basic = authorization.is_some_and(|h| !h.trim().is_empty());
-        let unproved = match crate::oauth::token::parse_form(content_type, body) {
-            Ok(f) => {
-                !basic
-                    && f.client_secret.as_deref().is_none_or(str::is_empty)
-                    && f.client_assertion.as_deref().is_none_or(str::is_empty)
-            }
-            Err(e) => return Ok(flow::oauth_reply(&e, false)),
-        };
-        if unproved {
-            return Ok(flow::oauth_reply(
-                &OAuthError::invalid_client(
-                    "token introspection is for confidential clients; public clients cannot authenticate",
-                ),
-                basic,
-            ));
-        }
-        // A registered client is authenticated without any fetch; a document
-        // client's assertion is checked for shape and claims before its
-        // document is fetched (`client_form`).
-        let endpoint = format!("{}/introspect", site.issuer);
-        let (form, client_id) =
-            match flow::client_form(site, store, &endpoint, authorization, content_type, body)
-                .await?
-            {
-                Ok(v) => v,
-                Err(reply) => return Ok(reply),
-            };
-        (form, Caller::Client(client_id))
+    // The operator, or a client that proves who it is; a registered client is
+    // authenticated without any fetch, and a document client's assertion is
+    // checked for shape and claims before its document is fetched.
+    let asked = client_request(
+        site,
+        store,
+        Endpoint::Introspect,
+        authorization,
+        content_type,
+        body,
+    );
+    let (form, caller) = match asked.await {
+        Ok(v) => v,
+        Err(denied) => return denied.answer(),
     };
     let Some(token) = form.token.filter(|t| !t.is_empty()).map(AnyToken::new) else {
-        return Ok(flow::oauth_reply(
+        return Ok(oauth_reply(
             &OAuthError::invalid_request("token is required"),
             false,
         ));
@@ -113,7 +67,7 @@ pub async fn introspect(
     let Some(info) = look_up(site, store, &token).await? else {
         return Ok(inactive());
     };
-    if let Caller::Client(client_id) = &caller {
+    if let AuthenticatedClient::Client(client_id) = &caller {
         if *client_id != info.client_id {
             return Ok(inactive());
         }
@@ -149,7 +103,7 @@ async fn look_up(
             let raw = store
                 .get(&keys::access(&crypto::hash_token(token.secret())))
                 .await
-                .map_err(flow::store_fault)?;
+                .map_err(store_fault)?;
             let Some((record, _)) = access::open_record(
                 raw.as_deref(),
                 token.secret(),
@@ -167,7 +121,7 @@ async fn look_up(
             &GrantCommand::Introspect(AnyToken::new(token.secret())),
         )
         .await
-        .map_err(flow::store_fault)?;
+        .map_err(store_fault)?;
     let Some(mut info) = typed::<Option<GrantView>>(answer)
         .map_err(|e| HttpError::internal(Fault::Encoding, format!("grant view: {e:?}")))?
     else {

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use crate::http::{Fault, HttpError, Reply};
 use crate::keys;
-use crate::oauth::store::Store;
+use crate::oauth::kv::Kv;
 
 /// `CLIENT_POLICY`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -385,11 +385,11 @@ impl BlockList {
 
 /// The block list from storage (one KV read). A value that no longer decodes
 /// is a fault, not an empty list: an operator's blocks must not silently lapse.
-pub async fn load_blocks(store: &dyn Store) -> Result<BlockList, HttpError> {
+pub async fn load_blocks(store: &dyn Kv) -> Result<BlockList, HttpError> {
     let raw = store
         .get(&keys::blocks())
         .await
-        .map_err(crate::oauth::flow::store_fault)?;
+        .map_err(crate::oauth::site::store_fault)?;
     match raw {
         None => Ok(BlockList::default()),
         Some(r) => serde_json::from_str::<Value>(&r)
@@ -406,12 +406,12 @@ pub async fn load_blocks(store: &dyn Store) -> Result<BlockList, HttpError> {
 pub const OPERATOR_RECORD_TTL: u64 = 3650 * 86_400;
 
 /// Writes the block list back.
-pub async fn save_blocks(store: &dyn Store, list: &BlockList) -> Result<(), HttpError> {
+pub async fn save_blocks(store: &dyn Kv, list: &BlockList) -> Result<(), HttpError> {
     let json = list.to_json().to_string();
     store
         .put(&keys::blocks(), &json, OPERATOR_RECORD_TTL)
         .await
-        .map_err(crate::oauth::flow::store_fault)
+        .map_err(crate::oauth::site::store_fault)
 }
 
 /// Why a client was refused.
@@ -436,7 +436,7 @@ impl Refusal {
 /// block list. Reads the block list (one KV read).
 pub async fn check(
     admission: &Admission,
-    store: &dyn Store,
+    store: &dyn Kv,
     client_id: &str,
 ) -> Result<Option<Refusal>, HttpError> {
     let document = crate::oauth::cimd::is_document_client_id(client_id);
@@ -491,7 +491,7 @@ pub fn registration_closed(admission: &Admission) -> Option<Reply> {
 /// `POST /register` of a public client whose (derived) id is blocked: `403
 /// access_denied`, one log line. Reads the block list (one KV read).
 pub async fn blocked_registration(
-    store: &dyn Store,
+    store: &dyn Kv,
     client_id: &str,
 ) -> Result<Option<Reply>, HttpError> {
     let blocks = load_blocks(store).await?;

@@ -1,18 +1,16 @@
-//! The token and revocation endpoints (RFC 6749 §2.3 and §3.2, §4.1.3, §6;
-//! RFC 7009), and the commands they send to a grant's serializer.
+//! The form of the client endpoints (`/token`, `/revoke`, `/introspect`; RFC
+//! 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1) and the grant command a token
+//! request becomes (RFC 6749 §4.1.3 and §6).
 //!
-//! The endpoint itself does what needs no serialization (parsing, client
-//! authentication); everything that reads or changes a grant goes through
-//! [`GrantCommand`] to the grant's Durable Object, which runs [`execute`].
+//! The endpoint itself does what needs no serialization (parsing here, client
+//! authentication in `oauth::client_auth`); everything that reads or changes a
+//! grant goes through [`GrantCommand`] to the grant's Durable Object.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde::Deserialize;
 
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant::{self, TokenKind};
-use crate::oauth::register::{Client, TokenEndpointAuthMethod};
-use crate::oauth::types::{AuthCode, ClientSecret, RefreshToken};
+use crate::oauth::types::{AuthCode, RefreshToken};
 
 pub use crate::oauth::grant::command::GrantCommand;
 
@@ -73,143 +71,6 @@ pub fn grant_named(body: &[u8]) -> Option<String> {
         .into_iter()
         .flatten()
         .find_map(|t| crate::oauth::grant::parse_token(&t).map(|(_, grant)| grant.to_owned()))
-}
-
-/// How the client identified itself.
-#[derive(Clone, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// A public client: only its id (`token_endpoint_auth_method=none`).
-    None { client_id: String },
-    Basic {
-        client_id: String,
-        secret: ClientSecret,
-    },
-    Post {
-        client_id: String,
-        secret: ClientSecret,
-    },
-}
-
-impl std::fmt::Debug for ClientAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ClientAuth({:?}, {})", self.method(), self.client_id())
-    }
-}
-
-impl ClientAuth {
-    pub fn client_id(&self) -> &str {
-        match self {
-            ClientAuth::None { client_id }
-            | ClientAuth::Basic { client_id, .. }
-            | ClientAuth::Post { client_id, .. } => client_id,
-        }
-    }
-
-    pub fn method(&self) -> TokenEndpointAuthMethod {
-        match self {
-            ClientAuth::None { .. } => TokenEndpointAuthMethod::None,
-            ClientAuth::Basic { .. } => TokenEndpointAuthMethod::ClientSecretBasic,
-            ClientAuth::Post { .. } => TokenEndpointAuthMethod::ClientSecretPost,
-        }
-    }
-}
-
-/// Reads the client's credentials from the `Authorization` header or the form
-/// (RFC 6749 §2.3.1). Using more than one method at once is an error.
-pub fn client_credentials(
-    authorization: Option<&str>,
-    form: &TokenForm,
-) -> Result<ClientAuth, OAuthError> {
-    if let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) {
-        // RFC 7235 §2.1: the scheme name is case-insensitive.
-        let encoded = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-            .map(|(_, rest)| rest);
-        let Some(encoded) = encoded else {
-            return Err(OAuthError::invalid_client(
-                "only HTTP Basic client authentication is accepted in the Authorization header",
-            ));
-        };
-        if form.client_secret.is_some() {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method, not several",
-            ));
-        }
-        let decoded = STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|raw| String::from_utf8(raw).ok())
-            .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
-        let (id, secret) = decoded
-            .split_once(':')
-            .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
-        // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-        let id = form_decode(id)?;
-        let secret = form_decode(secret)?;
-        if let Some(body_id) = &form.client_id {
-            if body_id != &id {
-                return Err(OAuthError::invalid_client(
-                    "client_id in the body differs from the Basic credentials",
-                ));
-            }
-        }
-        return Ok(ClientAuth::Basic {
-            client_id: id,
-            secret: ClientSecret::new(secret),
-        });
-    }
-    let client_id = form
-        .client_id
-        .clone()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| {
-            OAuthError::invalid_client("client authentication is required (client_id is missing)")
-        })?;
-    Ok(match form.client_secret.clone() {
-        Some(secret) => ClientAuth::Post {
-            client_id,
-            secret: ClientSecret::new(secret),
-        },
-        None => ClientAuth::None { client_id },
-    })
-}
-
-fn form_decode(raw: &str) -> Result<String, OAuthError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={raw}"))
-        .map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
-    Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
-}
-
-/// Authenticates the client against its registration (RFC 6749 §3.2.1). Unknown
-/// and expired clients get `invalid_client` (401), which makes MCP clients
-/// register again.
-pub fn authenticate_client(
-    auth: &ClientAuth,
-    client: Option<&Client>,
-    now: u64,
-) -> Result<(), OAuthError> {
-    let Some(client) = client.filter(|c| !c.is_expired(now)) else {
-        return Err(OAuthError::invalid_client(
-            "unknown or expired client; register again",
-        ));
-    };
-    if client.token_endpoint_auth_method != auth.method() {
-        return Err(OAuthError::invalid_client(format!(
-            "this client registered token_endpoint_auth_method={}",
-            client.token_endpoint_auth_method.as_str()
-        )));
-    }
-    match auth {
-        ClientAuth::None { .. } => Ok(()),
-        ClientAuth::Basic { secret, .. } | ClientAuth::Post { secret, .. } => {
-            if client.secret_matches(secret.secret()) {
-                Ok(())
-            } else {
-                Err(OAuthError::invalid_client("client authentication failed"))
-            }
-        }
-    }
 }
 
 /// Which grant a token request is about, and the command for it (RFC 6749

@@ -9,11 +9,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::oauth::crypto::{self, Entropy, Keyring};
-use crate::oauth::error::append_query;
 use crate::outbound::{HttpClient, LocalBoxFuture};
 use crate::upstream::{
     AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
 };
+use crate::urls::append_query;
 use crate::user::UserProfile;
 
 /// How long the development code is valid.

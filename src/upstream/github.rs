@@ -15,9 +15,7 @@
 
 use serde_json::Value;
 
-use super::oauth_client::{
-    json_object, send, with_query, ClientAuth, OAuthErrorAnswer, TokenClient,
-};
+use super::oauth_client::{json_object, send, ClientAuth, OAuthErrorAnswer, TokenClient};
 use super::settings::GitHubSettings;
 use super::{
     AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
@@ -151,7 +149,7 @@ impl IdentityProvider for GitHubProvider {
     }
 
     fn authorize_url(&self, p: &AuthorizeParams<'_>) -> String {
-        with_query(
+        crate::urls::append_query(
             &self.authorize_url,
             &[
                 ("client_id", self.client.client_id.as_str()),

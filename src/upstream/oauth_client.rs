@@ -388,17 +388,6 @@ pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     out
 }
 
-/// `base` with `params` appended to its query (form-encoded, spaces as `+`).
-pub(crate) fn with_query(base: &str, params: &[(&str, &str)]) -> String {
-    let query = serde_urlencoded::to_string(params).unwrap_or_default();
-    let separator = match base.find('?') {
-        None => "?",
-        Some(i) if i + 1 == base.len() || base.ends_with('&') => "",
-        Some(_) => "&",
-    };
-    format!("{base}{separator}{query}")
-}
-
 fn form_encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
@@ -406,22 +395,6 @@ fn form_encode(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_parameters_are_appended_to_existing_ones() {
-        assert_eq!(
-            with_query("https://a.example/auth", &[("a", "b c")]),
-            "https://a.example/auth?a=b+c"
-        );
-        assert_eq!(
-            with_query("https://a.example/auth?p=x", &[("a", "1")]),
-            "https://a.example/auth?p=x&a=1"
-        );
-        assert_eq!(
-            with_query("https://a.example/auth?", &[("a", "1")]),
-            "https://a.example/auth?a=1"
-        );
-    }
 
     fn answer(status: u16, content_type: &str, body: &str) -> OutResponse {
         OutResponse {

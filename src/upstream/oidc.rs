@@ -20,9 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::id_token::{check_id_token, is_true, ClaimChecks};
-use super::oauth_client::{
-    json_object, send, with_query, ClientAuth, OAuthErrorAnswer, TokenClient,
-};
+use super::oauth_client::{json_object, send, ClientAuth, OAuthErrorAnswer, TokenClient};
 use super::settings::{check_endpoint_url, OidcSettings};
 use super::{
     AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
@@ -314,7 +312,7 @@ impl IdentityProvider for OidcProvider {
             ("code_challenge_method", "S256"),
         ];
         params.extend(self.extra_authorize.iter().copied());
-        with_query(&self.authorize_url, &params)
+        crate::urls::append_query(&self.authorize_url, &params)
     }
 
     fn exchange<'a>(

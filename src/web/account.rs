@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::render;
 use crate::http::Reply;
-use crate::oauth::connections::Page;
+use crate::oauth::view::{ConnectionsView, PAGE_SIZE};
 
 /// One row of the page, already in words.
 struct Row {
@@ -74,7 +74,7 @@ pub fn utc(secs: u64) -> String {
 }
 
 /// The page for a signed-in user: one page of their grants.
-pub fn connections(login: &str, page: &Page, csrf: &str, outcome: Outcome) -> Reply {
+pub fn connections(login: &str, page: &ConnectionsView, csrf: &str, outcome: Outcome) -> Reply {
     let rows: Vec<Row> = page
         .connections
         .iter()
@@ -105,10 +105,7 @@ pub fn connections(login: &str, page: &Page, csrf: &str, outcome: Outcome) -> Re
     });
     if outcome.left {
         let why = match outcome.failed {
-            0 => format!(
-                "at most {} are revoked per request",
-                crate::oauth::connections::PAGE_SIZE
-            ),
+            0 => format!("at most {PAGE_SIZE} are revoked per request"),
             1 => "1 could not be revoked just now".to_owned(),
             n => format!("{n} could not be revoked just now"),
         };
@@ -127,7 +124,7 @@ pub fn connections(login: &str, page: &Page, csrf: &str, outcome: Outcome) -> Re
             csrf,
             notice,
             unreadable: page.unreadable.len(),
-            next: page.next.as_ref().map(|c| c.encode()),
+            next: page.next.clone(),
             paged: outcome.paged,
             revoke_all,
         }

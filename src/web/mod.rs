@@ -58,6 +58,15 @@ pub struct Consent<'a> {
     pub csrf: &'a str,
 }
 
+/// What people read about each scope on the consent page.
+fn describe_scope(scope: &str) -> &'static str {
+    match scope {
+        "mcp" => "Use this MCP server's tools as you",
+        "github:repos" => "List your GitHub repositories",
+        _ => "An unknown permission",
+    }
+}
+
 pub(crate) fn render(status: u16, page: Result<String, askama::Error>) -> Reply {
     match page {
         Ok(html) => Reply::html(status, html),
@@ -74,7 +83,7 @@ pub fn consent_page(c: &Consent<'_>) -> Reply {
     let scopes = c
         .scopes
         .iter()
-        .map(|s| (s.as_str(), crate::oauth::authorize::describe_scope(s)))
+        .map(|s| (s.as_str(), describe_scope(s)))
         .collect();
     render(
         200,

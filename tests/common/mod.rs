@@ -19,12 +19,12 @@ use mcp_oauth_worker::http::Reply;
 use mcp_oauth_worker::keys;
 use mcp_oauth_worker::oauth::cimd::{ClientDocuments, DocumentCache, FetchError, Fetched, SigAlg};
 use mcp_oauth_worker::oauth::crypto::{CryptoError, Entropy};
-use mcp_oauth_worker::oauth::flow::Site;
 use mcp_oauth_worker::oauth::grant::command::{GrantAnswer, GrantCommand};
 use mcp_oauth_worker::oauth::grant::object::{GrantObject, ObjectStorage, Services};
 use mcp_oauth_worker::oauth::grant::Keys;
 use mcp_oauth_worker::oauth::index::{self, IndexAnswer, IndexCommand, IndexStorage};
 use mcp_oauth_worker::oauth::register::{self, Client, RegistrationRequest};
+use mcp_oauth_worker::oauth::site::Site;
 use mcp_oauth_worker::oauth::store::{GrantObjects, IndexObjects, KeyPage, Kv, StoreError};
 use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use mcp_oauth_worker::upstream::{
