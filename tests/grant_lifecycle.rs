@@ -21,7 +21,7 @@ use mcp_oauth_worker::oauth::grant::{
 use mcp_oauth_worker::oauth::pkce::CodeChallenge;
 use mcp_oauth_worker::oauth::store::GrantObjects;
 use mcp_oauth_worker::oauth::types::{
-    AnyToken, AuthCode, RefreshToken, StateToken, UpstreamVerifier,
+    AnyToken, AuthCode, PresentedVerifier, RefreshToken, StateToken, UpstreamVerifier,
 };
 use mcp_oauth_worker::upstream::UpstreamTokens;
 use mcp_oauth_worker::user::{UserContext, UserProfile};
@@ -189,7 +189,7 @@ impl Harness {
             code: AuthCode::new(code),
             client_id: client_id.into(),
             redirect_uri: redirect_uri.map(str::to_owned),
-            code_verifier: code_verifier.map(str::to_owned),
+            code_verifier: code_verifier.map(PresentedVerifier::new),
             resource: resource.map(str::to_owned),
         }
     }

@@ -178,7 +178,7 @@ fn confidential_registrations_always_get_a_new_client_and_secret() {
         TTL,
     );
     assert!(r.write);
-    assert_eq!(r.secret.as_deref(), Some("s3cret"));
+    assert_eq!(r.secret.as_ref().map(|s| s.secret()), Some("s3cret"));
     assert!(r.client.secret_matches("s3cret"));
     assert_eq!(r.response()["client_secret"], "s3cret");
     assert_eq!(r.response()["client_secret_expires_at"], T0 + TTL);

@@ -38,7 +38,7 @@ pub trait SessionStore {
 
 /// A session's storage name: the user's stable id and the session id.
 pub fn session_name(user: &UserContext, session_id: &str) -> String {
-    format!("{}\n{session_id}", user.user.id)
+    crate::keys::session(&user.user.id, session_id)
 }
 
 /// The per-isolate copy rules, around any [`SessionStore`]:

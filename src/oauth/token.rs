@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant::{self, TokenKind};
-use crate::oauth::types::{AuthCode, RefreshToken};
+use crate::oauth::types::{AuthCode, PresentedVerifier, RefreshToken};
 
 pub use crate::oauth::grant::command::GrantCommand;
 
@@ -92,7 +92,7 @@ pub fn plan(form: &TokenForm, client_id: &str) -> Result<(String, GrantCommand),
                 code: AuthCode::new(code),
                 client_id: client_id.to_owned(),
                 redirect_uri: form.redirect_uri.clone(),
-                code_verifier: form.code_verifier.clone(),
+                code_verifier: form.code_verifier.clone().map(PresentedVerifier::new),
                 resource: form.resource.clone(),
             };
             Ok((grant_id, command))

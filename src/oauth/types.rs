@@ -77,6 +77,11 @@ secret_type!(
     AnyToken
 );
 secret_type!(
+    /// The PKCE `code_verifier` a client presents at `/token` (RFC 7636 §4.5),
+    /// carried to the grant's object, which checks it against the challenge.
+    PresentedVerifier
+);
+secret_type!(
     /// Our PKCE verifier towards the upstream provider (RFC 7636 §4.1), kept in
     /// the grant until the callback uses it.
     UpstreamVerifier

@@ -11,7 +11,9 @@ use super::{
 };
 use crate::oauth::crypto::Entropy;
 use crate::oauth::kv::StoreError;
-use crate::oauth::types::{AnyToken, AuthCode, RefreshToken, StateToken, UpstreamVerifier};
+use crate::oauth::types::{
+    AnyToken, AuthCode, PresentedVerifier, RefreshToken, StateToken, UpstreamVerifier,
+};
 use crate::outbound::LocalBoxFuture;
 
 /// A command to a grant's serializer.
@@ -41,7 +43,7 @@ pub enum GrantCommand {
         code: AuthCode,
         client_id: String,
         redirect_uri: Option<String>,
-        code_verifier: Option<String>,
+        code_verifier: Option<PresentedVerifier>,
         resource: Option<String>,
     },
     /// Rotation, with the upstream refresh and the sign-in policy checked inside
@@ -163,7 +165,7 @@ pub fn execute(
                 code: &code,
                 client_id: &client_id,
                 redirect_uri: redirect_uri.as_deref(),
-                code_verifier: code_verifier.as_deref(),
+                code_verifier: code_verifier.as_ref().map(PresentedVerifier::secret),
                 resource: resource.as_deref(),
             };
             codes::redeem_code(state, &input, now, keys, rng).into()
@@ -181,5 +183,30 @@ pub fn execute(
         }
         GrantCommand::End(user_id) => revoke::end_by_owner(state, user_id.as_deref(), now).into(),
         GrantCommand::Refresh { .. } => Step::<()>::fail(state, GrantError::Internal).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redemption_never_prints_its_code_or_verifier() {
+        let command = GrantCommand::Redeem {
+            code: AuthCode::new("mcpc.grant.code-secret"),
+            client_id: "c".into(),
+            redirect_uri: None,
+            code_verifier: Some(PresentedVerifier::new("verifier-secret-value")),
+            resource: None,
+        };
+        let printed = format!("{command:?}");
+        assert!(!printed.contains("code-secret"), "{printed}");
+        assert!(!printed.contains("verifier-secret-value"), "{printed}");
+        // The wire form is unchanged: the bare string.
+        let wire = serde_json::to_string(&command).unwrap();
+        assert!(
+            wire.contains("\"code_verifier\":\"verifier-secret-value\""),
+            "{wire}"
+        );
     }
 }
