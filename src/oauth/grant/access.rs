@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{open_props, parse_token, Props, TokenKind};
+use super::state::{open_props, parse_token, Props, TokenKind};
 use crate::oauth::crypto::{purpose, Keyring};
 use crate::user::{UserContext, SCOPE_MCP};
 

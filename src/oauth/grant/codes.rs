@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::revoke::end_grant;
 use super::rotation::mint;
-use super::{
+use super::state::{
     invalid_grant, new_token, plausible_id, seal_props, AuthorizationRequest, CodeState,
     GrantError, GrantState, Keys, Pending, Props, StateProblem, Step, TokenPair, CODE_PREFIX,
     CODE_TTL_SECS, PENDING_TTL_SECS,

@@ -6,9 +6,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::codes::{self, CodeRedemption};
-use super::{
-    inspect, revoke, AuthorizationRequest, Effect, GrantError, GrantState, Keys, Props, Step,
-};
+use super::state::{AuthorizationRequest, Effect, GrantError, GrantState, Keys, Props, Step};
+use super::{inspect, revoke};
 use crate::oauth::crypto::Entropy;
 use crate::oauth::kv::StoreError;
 use crate::oauth::types::{

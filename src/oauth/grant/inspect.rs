@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{parse_token, GrantState, TokenKind};
+use super::state::{parse_token, GrantState, TokenKind};
 use crate::oauth::crypto;
 use crate::oauth::types::AnyToken;
 

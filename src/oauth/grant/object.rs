@@ -24,7 +24,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::command::{execute, GrantAnswer, GrantCommand, Outcome};
 use super::rotation::{self, RefreshRequest, Start};
-use super::{Effect, GrantError, GrantState, Keys, Props, Step};
+use super::state::{Effect, GrantError, GrantState, Keys, Props, Step};
 use crate::oauth::crypto::Entropy;
 use crate::oauth::index::IndexObjects;
 use crate::oauth::kv::Kv;
@@ -286,7 +286,7 @@ async fn refresh(
         None => None,
         Some(props) => {
             let mut kept = ready.state.clone();
-            kept.props = Some(super::seal_props(
+            kept.props = Some(super::state::seal_props(
                 &ready.grant_key,
                 props,
                 &kept.id,

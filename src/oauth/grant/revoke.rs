@@ -1,7 +1,7 @@
 //! Ending a grant: revocation (RFC 7009), theft, code replay, a sign-in that is
 //! no longer acceptable. All end the same way, in [`end_grant`].
 
-use super::{Effect, GrantState, Keys, Step};
+use super::state::{Effect, GrantState, Keys, Step};
 use crate::keys;
 use crate::oauth::crypto;
 use crate::oauth::index::IndexCommand;

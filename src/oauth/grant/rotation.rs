@@ -11,7 +11,7 @@
 
 use super::access::AccessRecord;
 use super::revoke::end_grant;
-use super::{
+use super::state::{
     invalid_grant, new_token, open_props, seal_props, Effect, GrantError, GrantState, Keys,
     PreviousRefresh, Props, RefreshState, Step, TokenPair, ACCESS_PREFIX, REFRESH_GRACE_SECS,
     REFRESH_PREFIX, SPENT_MEMORY,

@@ -337,11 +337,11 @@ mod tests {
 
     #[test]
     fn a_registration_outcome_never_prints_its_secret() {
-        let request = super::super::RegistrationRequest {
+        let request = super::super::request::RegistrationRequest {
             redirect_uris: Some(vec!["https://app.example/cb".into()]),
             ..Default::default()
         };
-        let validated = super::super::validate(request).unwrap();
+        let validated = super::super::request::validate(request).unwrap();
         let registered =
             register_confidential(validated, "id".into(), "very-secret-value".into(), 0, 60);
         let printed = format!("{registered:?}");
