@@ -17,7 +17,6 @@ use crate::oauth::cimd::{self, ClientDocuments, DocumentClient, DocumentError};
 use crate::oauth::kv::Kv;
 use crate::oauth::register::Client;
 use crate::oauth::site::store_fault;
-use crate::outbound::LocalBoxFuture;
 
 /// A client a registrar knows.
 #[derive(Debug, Clone)]
@@ -53,14 +52,13 @@ pub enum RegistrarError {
     Document(DocumentError),
 }
 
-/// Who is this client?
+/// Who is this client? (Called with static dispatch: an isolate runs one
+/// thread, so the futures need no `Send` bound.)
+#[allow(async_fn_in_trait)]
 pub trait Registrar {
     /// The client `client_id` names; `Ok(None)` for an id nobody registered
     /// (or whose record is gone).
-    fn client<'a>(
-        &'a self,
-        client_id: &'a str,
-    ) -> LocalBoxFuture<'a, Result<Option<KnownClient>, RegistrarError>>;
+    async fn client(&self, client_id: &str) -> Result<Option<KnownClient>, RegistrarError>;
 }
 
 /// Registered clients, by their KV record.
@@ -90,16 +88,11 @@ impl RegisteredClients<'_> {
 }
 
 impl Registrar for RegisteredClients<'_> {
-    fn client<'a>(
-        &'a self,
-        client_id: &'a str,
-    ) -> LocalBoxFuture<'a, Result<Option<KnownClient>, RegistrarError>> {
-        Box::pin(async move {
-            self.get(client_id)
-                .await
-                .map(|c| c.map(KnownClient::Registered))
-                .map_err(RegistrarError::Fault)
-        })
+    async fn client(&self, client_id: &str) -> Result<Option<KnownClient>, RegistrarError> {
+        self.get(client_id)
+            .await
+            .map(|c| c.map(KnownClient::Registered))
+            .map_err(RegistrarError::Fault)
     }
 }
 
@@ -117,16 +110,11 @@ impl DocumentClients<'_> {
 }
 
 impl Registrar for DocumentClients<'_> {
-    fn client<'a>(
-        &'a self,
-        client_id: &'a str,
-    ) -> LocalBoxFuture<'a, Result<Option<KnownClient>, RegistrarError>> {
-        Box::pin(async move {
-            self.get(client_id)
-                .await
-                .map(|d| Some(KnownClient::Document(d)))
-                .map_err(RegistrarError::Document)
-        })
+    async fn client(&self, client_id: &str) -> Result<Option<KnownClient>, RegistrarError> {
+        self.get(client_id)
+            .await
+            .map(|d| Some(KnownClient::Document(d)))
+            .map_err(RegistrarError::Document)
     }
 }
 
@@ -147,14 +135,11 @@ impl<'a> Clients<'a> {
 }
 
 impl Registrar for Clients<'_> {
-    fn client<'a>(
-        &'a self,
-        client_id: &'a str,
-    ) -> LocalBoxFuture<'a, Result<Option<KnownClient>, RegistrarError>> {
+    async fn client(&self, client_id: &str) -> Result<Option<KnownClient>, RegistrarError> {
         if cimd::is_document_client_id(client_id) {
-            self.documents.client(client_id)
+            self.documents.client(client_id).await
         } else {
-            self.registered.client(client_id)
+            self.registered.client(client_id).await
         }
     }
 }
