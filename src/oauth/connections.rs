@@ -24,7 +24,13 @@ use crate::oauth::store::Store;
 use crate::oauth::view::{ConnectionView, ConnectionsView};
 use crate::outbound::LocalBoxFuture;
 
-pub use crate::oauth::view::PAGE_SIZE;
+/// Grants shown (and ended) per request: one page of the account page or of
+/// the admin list, one batch of "revoke all". A request makes at most
+/// `2 + 2 × PAGE_SIZE` Durable Object calls (the sign-out check or nothing,
+/// the index page, one status or end per grant, and one index removal per
+/// stale entry) and `PAGE_SIZE` KV reads (the clients' names): 42 and 20,
+/// within the platform's subrequest limit of 50 on the free plan.
+pub const PAGE_SIZE: usize = 20;
 
 /// Calls in flight at once (the platform allows six open connections per
 /// request).
@@ -175,6 +181,7 @@ pub async fn live_page(
     .await;
     let mut page = ConnectionsView {
         next: next.map(|c| c.encode()),
+        page_size: PAGE_SIZE,
         ..ConnectionsView::default()
     };
     for (id, read) in ids.into_iter().zip(reads) {

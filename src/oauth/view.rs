@@ -4,14 +4,6 @@
 
 use serde::Serialize;
 
-/// Grants shown (and ended) per request: one page of the account page or of
-/// the admin list, one batch of "revoke all". A request makes at most
-/// `2 + 2 × PAGE_SIZE` Durable Object calls (the sign-out check or nothing,
-/// the index page, one status or end per grant, and one index removal per
-/// stale entry) and `PAGE_SIZE` KV reads (the clients' names): 42 and 20,
-/// within the platform's subrequest limit of 50 on the free plan.
-pub const PAGE_SIZE: usize = 20;
-
 /// One live grant, as people and operators see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionView {
@@ -42,4 +34,6 @@ pub struct ConnectionsView {
     /// Where the next page starts (the `cursor` parameter of its link), if
     /// there is one.
     pub next: Option<String>,
+    /// Grants per page, and per batch of "revoke all".
+    pub page_size: usize,
 }

@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::render;
 use crate::http::Reply;
-use crate::oauth::view::{ConnectionsView, PAGE_SIZE};
+use crate::oauth::view::ConnectionsView;
 
 /// One row of the page, already in words.
 struct Row {
@@ -105,7 +105,7 @@ pub fn connections(login: &str, page: &ConnectionsView, csrf: &str, outcome: Out
     });
     if outcome.left {
         let why = match outcome.failed {
-            0 => format!("at most {PAGE_SIZE} are revoked per request"),
+            0 => format!("at most {} are revoked per request", page.page_size),
             1 => "1 could not be revoked just now".to_owned(),
             n => format!("{n} could not be revoked just now"),
         };
