@@ -79,8 +79,8 @@ impl GitHubProvider {
                     ("code_verifier", p.pkce_verifier),
                 ],
             )
-            .await?
-            .map_err(OAuthErrorAnswer::into_exchange_error)?;
+            .await
+            .or_refused(OAuthErrorAnswer::into_exchange_error)?;
         let token = answer.access_token.clone();
         let secrets = [token.as_str()];
 

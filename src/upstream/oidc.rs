@@ -210,8 +210,8 @@ impl OidcProvider {
                     ("code_verifier", p.pkce_verifier),
                 ],
             )
-            .await?
-            .map_err(OAuthErrorAnswer::into_exchange_error)?;
+            .await
+            .or_refused(OAuthErrorAnswer::into_exchange_error)?;
         let id_token = answer.id_token.clone().ok_or_else(|| {
             UpstreamError::Malformed(
                 "the token endpoint sent no id_token (is openid among the scopes?)".into(),
