@@ -123,18 +123,18 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 fn authorize_params() -> AuthorizeParams<'static> {
     AuthorizeParams {
         callback_url: CALLBACK,
-        state: STATE,
+        state: STATE.into(),
         pkce_challenge: CHALLENGE,
-        nonce: NONCE,
+        nonce: NONCE.into(),
     }
 }
 
 fn exchange_params() -> ExchangeParams<'static> {
     ExchangeParams {
-        code: CODE,
+        code: CODE.into(),
         callback_url: CALLBACK,
-        pkce_verifier: VERIFIER,
-        nonce: NONCE,
+        pkce_verifier: VERIFIER.into(),
+        nonce: NONCE.into(),
         now: NOW,
     }
 }
@@ -575,7 +575,7 @@ fn github_form_encoded_token_answers_are_understood() {
         github_user(json!("octocat@github.com")),
     ]);
     let sign_in = exchange(&github(), &http).unwrap();
-    assert_eq!(sign_in.tokens.access_token, GH_TOKEN);
+    assert_eq!(sign_in.tokens.access_token.secret(), GH_TOKEN);
     assert_eq!(
         sign_in.tokens.scope.as_deref(),
         Some("read:user user:email")
@@ -765,7 +765,10 @@ fn expiring_github_app_tokens_are_refreshed_and_rotated() {
     ]);
     let tokens = exchange(&github(), &http).unwrap().tokens;
     assert_eq!(tokens.expires_at, Some(NOW + 28800));
-    assert_eq!(tokens.refresh_token.as_deref(), Some("ghr_first"));
+    assert_eq!(
+        tokens.refresh_token.as_ref().map(|t| t.secret()),
+        Some("ghr_first")
+    );
 
     // Hours before expiry: nothing to do.
     assert_eq!(refresh(&github(), &http, &tokens, NOW + 3600), Ok(None));
@@ -781,8 +784,11 @@ fn expiring_github_app_tokens_are_refreshed_and_rotated() {
     assert_eq!(fields["refresh_token"], "ghr_first");
     assert_eq!(fields["client_id"], "Iv1.8a61f9b3a7aba766");
     assert_eq!(fields["client_secret"], CLIENT_SECRET);
-    assert_eq!(fresh.access_token, "ghu_second");
-    assert_eq!(fresh.refresh_token.as_deref(), Some("ghr_second"));
+    assert_eq!(fresh.access_token.secret(), "ghu_second");
+    assert_eq!(
+        fresh.refresh_token.as_ref().map(|t| t.secret()),
+        Some("ghr_second")
+    );
     assert_eq!(fresh.expires_at, Some(later + 28800));
 }
 
@@ -868,9 +874,9 @@ fn google_exchange_checks_the_id_token_and_builds_the_profile() {
     assert_eq!(sign_in.user.name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(sign_in.user.provider, "google");
     assert_eq!(google().kind(), "google");
-    assert_eq!(sign_in.tokens.access_token, GOOGLE_ACCESS);
+    assert_eq!(sign_in.tokens.access_token.secret(), GOOGLE_ACCESS);
     assert_eq!(
-        sign_in.tokens.refresh_token.as_deref(),
+        sign_in.tokens.refresh_token.as_ref().map(|t| t.secret()),
         Some(GOOGLE_REFRESH)
     );
     assert_eq!(sign_in.tokens.expires_at, Some(NOW + 3599));
@@ -1075,7 +1081,7 @@ fn google_token_errors_map_to_provider_and_denied() {
 fn google_tokens(expires_at: u64, refresh_token: Option<&str>) -> UpstreamTokens {
     UpstreamTokens {
         access_token: GOOGLE_ACCESS.into(),
-        refresh_token: refresh_token.map(str::to_owned),
+        refresh_token: refresh_token.map(Into::into),
         expires_at: Some(expires_at),
         scope: Some("openid email".into()),
     }
@@ -1111,8 +1117,11 @@ fn google_tokens_are_refreshed_only_near_expiry_and_keep_the_refresh_token() {
             ("client_secret", CLIENT_SECRET),
         ])
     );
-    assert_eq!(fresh.access_token, "ya29.fresh");
-    assert_eq!(fresh.refresh_token.as_deref(), Some(GOOGLE_REFRESH));
+    assert_eq!(fresh.access_token.secret(), "ya29.fresh");
+    assert_eq!(
+        fresh.refresh_token.as_ref().map(|t| t.secret()),
+        Some(GOOGLE_REFRESH)
+    );
     assert_eq!(fresh.expires_at, Some(NOW + 3599));
 }
 

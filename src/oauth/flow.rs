@@ -524,9 +524,9 @@ async fn start_upstream(
     };
     let location = provider.authorize_url(&AuthorizeParams {
         callback_url: &site.callback_url(),
-        state: state.secret(),
+        state: state.secret().into(),
         pkce_challenge: &pkce::challenge_for(&verifier),
-        nonce: &nonce,
+        nonce: nonce.as_str().into(),
     });
     // Binds the sign-in to this browser; one cookie per sign-in in flight.
     let mut reply = Reply::redirect(&location).header(
@@ -634,10 +634,10 @@ pub async fn callback(
     };
     let callback = site.callback_url();
     let params = ExchangeParams {
-        code,
+        code: code.into(),
         callback_url: &callback,
-        pkce_verifier: taken.upstream_verifier.secret(),
-        nonce: &taken.nonce,
+        pkce_verifier: taken.upstream_verifier.secret().into(),
+        nonce: taken.nonce.as_str().into(),
         now: site.now,
     };
     let sign_in = match provider.exchange(http, params).await {

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{UpstreamError, UpstreamTokens, REFRESH_MARGIN_SECS};
+use super::{UpstreamError, UpstreamToken, UpstreamTokens, REFRESH_MARGIN_SECS};
 use crate::config::Secret;
 use crate::outbound::{HttpClient, OutRequest, OutResponse};
 
@@ -172,7 +172,7 @@ impl TokenClient {
         if expires_at > now.saturating_add(REFRESH_MARGIN_SECS) {
             return Ok(None);
         }
-        let Some(refresh_token) = tokens.refresh_token.as_deref() else {
+        let Some(refresh_token) = tokens.refresh_token.as_ref().map(UpstreamToken::secret) else {
             return if expires_at <= now {
                 Err(UpstreamError::Revoked(
                     "the upstream access token expired and there is no refresh token".into(),
@@ -192,7 +192,7 @@ impl TokenClient {
             .or_refused(OAuthErrorAnswer::into_refresh_error)?;
         let mut fresh = answer.into_tokens(now);
         if fresh.refresh_token.is_none() {
-            fresh.refresh_token = Some(refresh_token.to_owned());
+            fresh.refresh_token = Some(UpstreamToken::new(refresh_token));
         }
         if fresh.scope.is_none() {
             fresh.scope.clone_from(&tokens.scope);
@@ -204,8 +204,8 @@ impl TokenClient {
 impl TokenAnswer {
     pub fn into_tokens(self, now: u64) -> UpstreamTokens {
         UpstreamTokens {
-            access_token: self.access_token,
-            refresh_token: self.refresh_token,
+            access_token: UpstreamToken::new(self.access_token),
+            refresh_token: self.refresh_token.map(UpstreamToken::new),
             expires_at: self.expires_in.map(|s| now.saturating_add(s)),
             scope: self.scope,
         }

@@ -339,8 +339,8 @@ pub fn user(login: &str) -> UserProfile {
 
 pub fn upstream_tokens(n: u32, expires_at: u64) -> UpstreamTokens {
     UpstreamTokens {
-        access_token: format!("up-access-{n}"),
-        refresh_token: Some(format!("up-refresh-{n}")),
+        access_token: format!("up-access-{n}").into(),
+        refresh_token: Some(format!("up-refresh-{n}").into()),
         expires_at: Some(expires_at),
         scope: None,
     }
@@ -352,7 +352,10 @@ impl IdentityProvider for FakeProvider {
     }
 
     fn authorize_url(&self, params: &AuthorizeParams<'_>) -> String {
-        format!("https://idp.example/authorize?state={}", params.state)
+        format!(
+            "https://idp.example/authorize?state={}",
+            params.state.secret()
+        )
     }
 
     fn exchange<'a>(
@@ -366,7 +369,7 @@ impl IdentityProvider for FakeProvider {
             let fault = before(&self.faults, "upstream.exchange", true)
                 .await
                 .map_err(UpstreamError::Network)?;
-            if params.code != "idp-code" {
+            if params.code.secret() != "idp-code" {
                 return Err(UpstreamError::Provider("bad code".into()));
             }
             let n = self.issued.get() + 1;
@@ -405,7 +408,11 @@ impl IdentityProvider for FakeProvider {
                 UpstreamRefresh::Revoked => Err(UpstreamError::Revoked("revoked".into())),
                 UpstreamRefresh::Down => Err(UpstreamError::Network("down".into())),
                 _ => {
-                    let spent = tokens.refresh_token.clone().unwrap_or_default();
+                    let spent = tokens
+                        .refresh_token
+                        .as_ref()
+                        .map(|t| t.secret().to_owned())
+                        .unwrap_or_default();
                     let mut list = self.spent_refresh_tokens.borrow_mut();
                     if list.contains(&spent) {
                         // A rotating provider refuses a spent refresh token.
