@@ -1,5 +1,6 @@
 //! The expression language of the `calculate` tool: a recursive-descent parser and evaluator
 //! of arithmetic on `f64`, its limits and its errors.
+//! (No spec section: the language is this tool's own.)
 //!
 //! Grammar, loosest binding first:
 //!
