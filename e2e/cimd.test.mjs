@@ -357,17 +357,36 @@ describe("refusals at /token", () => {
       const [h, , s] = sign(gptSigner, claims()).split(".");
       return refused(`${h}.${b64url(claims({ sub: GPT }))}.${s}`, /signature/);
     });
-    test("replayed jti, also when two requests race", async () => {
+    test("a replayed jti is refused", async () => {
       const jwt = sign(gptSigner, claims());
-      // Two concurrent uses on bogus codes: only the replay register decides.
-      const form = (code) => tokenRequest(w.url, {
-        grant_type: "authorization_code", code, redirect_uri: GPT_CB, code_verifier: "v".repeat(43),
-        client_assertion_type: JWT_BEARER, client_assertion: jwt,
+      // A bogus code: the assertion passes client authentication (and spends its
+      // jti), then the code is refused.
+      const bogus = await tokenRequest(w.url, {
+        grant_type: "authorization_code", code: "mcpc.AAAAAAAAAAAAAAAAAAAAAA.x", redirect_uri: GPT_CB,
+        code_verifier: "v".repeat(43), client_assertion_type: JWT_BEARER, client_assertion: jwt,
       });
-      const results = await Promise.all([form("mcpc.AAAAAAAAAAAAAAAAAAAAAA.x"), form("mcpc.BBBBBBBBBBBBBBBBBBBBBB.y")]);
-      const replays = results.filter((r) => r.status === 401 && /replay/.test(r.body.error_description));
-      assert.equal(replays.length, 1, JSON.stringify(results.map((r) => r.body)));
-      await refused(jwt, /replay/);
+      assert.equal(bogus.status, 400, JSON.stringify(bogus.body));
+      assert.equal(bogus.body.error, "invalid_grant", "client authentication passed");
+      await refused(jwt, /already used \(jti replay\)/);
+    });
+    test("two concurrent uses of one jti: the AssertionReplay object lets exactly one through", async () => {
+      // Two live codes, one assertion, both requests in flight at once: had the
+      // replay register let both pass, both would redeem (200, 200).
+      const grants = [await codeFor(GPT, GPT_CB), await codeFor(GPT, GPT_CB)];
+      const jwt = sign(gptSigner, claims());
+      const results = await Promise.all(grants.map((g) => redeem(GPT, GPT_CB, g, { client_assertion_type: JWT_BEARER, client_assertion: jwt })));
+      const bodies = JSON.stringify(results.map((r) => ({ status: r.status, body: r.body })));
+      const passed = results.filter((r) => r.status === 200);
+      const replayed = results.filter((r) => r.status === 401 && r.body.error === "invalid_client"
+        && r.body.error_description === "this client_assertion was already used (jti replay)");
+      assert.equal(passed.length, 1, `exactly one passes client authentication: ${bodies}`);
+      assert.ok(passed[0].body.access_token, bodies);
+      assert.equal(replayed.length, 1, `the other gets the replay refusal: ${bodies}`);
+      // The refusal was client authentication's: the loser's code was not spent,
+      // and redeems with a fresh assertion.
+      const loser = grants[results.findIndex((r) => r.status === 401)];
+      const again = await redeem(GPT, GPT_CB, loser, { client_assertion_type: JWT_BEARER, client_assertion: sign(gptSigner, claims()) });
+      assert.equal(again.status, 200, JSON.stringify(again.body));
     });
     test("after all of that, a good assertion still redeems the code", async () => {
       const res = await attempt(sign(gptSigner, claims()));
