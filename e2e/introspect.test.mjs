@@ -87,10 +87,21 @@ test("revoked tokens are inactive", async () => {
 
 test("an expired access token is inactive", async () => {
   const { client, tokens } = await confidential();
+  // Control: the same token, before it expires, is active.
+  const live = await introspect(tokens.access_token, basic(client));
+  assert.equal(live.body.active, true, JSON.stringify(live.body));
   // Time cannot be moved in workerd: the record is re-sealed with an expiry in
   // the past, exactly as the Worker would have written it an hour ago.
-  await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { expires_at: Math.floor(Date.now() / 1000) - 5 });
+  const past = Math.floor(Date.now() / 1000) - 5;
+  await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { expires_at: past });
   assert.deepEqual((await introspect(tokens.access_token, basic(client))).body, INACTIVE);
+  // Control of the forge: the same re-sealing with a future expiry is active
+  // again, with that expiry, so only the expiry refused it above.
+  const future = Math.floor(Date.now() / 1000) + 600;
+  await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { expires_at: future });
+  const again = await introspect(tokens.access_token, basic(client));
+  assert.equal(again.body.active, true, JSON.stringify(again.body));
+  assert.equal(again.body.exp, future);
 });
 
 test("another client's token is inactive to a client, and live to the admin token", async () => {
