@@ -12,6 +12,7 @@ use mcp_oauth_worker::oauth::crypto;
 use mcp_oauth_worker::oauth::flow;
 use mcp_oauth_worker::oauth::grant::{self, AccessError};
 use mcp_oauth_worker::oauth::register::Client;
+use mcp_oauth_worker::oauth::resource::{self, AccessCache, Refusal};
 use mcp_oauth_worker::oauth::store::keys;
 use mcp_oauth_worker::user::UserContext;
 use serde_json::Value;
@@ -153,17 +154,27 @@ impl World {
     }
 
     /// What /mcp does: one KV read, then the record's checks.
+    /// A `/mcp` request with `Authorization: Bearer <access_token>`, checked as
+    /// the shell checks it (`resource::authenticate`: the header, the static
+    /// token, the record read from the store, audience, expiry, scope), in a
+    /// fresh isolate (no token accepted before).
     fn mcp(&self, access_token: &str) -> Result<UserContext, AccessError> {
-        let record = self
-            .p
-            .kv_get(&keys::access(&crypto::hash_token(access_token)));
-        grant::authenticate(
-            record.as_deref(),
-            access_token,
-            &[RESOURCE],
+        let header = format!("Bearer {access_token}");
+        let cache = std::cell::RefCell::new(AccessCache::new());
+        let checked = block_on(resource::authenticate(
+            &self.p,
+            &cache,
+            &self.p.config,
+            ISSUER,
+            Some(&header),
             self.p.now.get(),
-            &self.p.config.keyring,
-        )
+        ))
+        .expect("no storage fault");
+        match checked {
+            Ok(user) => Ok(user),
+            Err(Refusal::Token(refused)) => Err(refused),
+            Err(other) => panic!("a bearer header is not refused as {other:?}"),
+        }
     }
 }
 
