@@ -14,7 +14,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { startWorker } from "./harness.mjs";
-import { Browser, consentAndSignIn, obtainTokens, pkcePair, tokenRequest } from "./browser.mjs";
+import { ScriptedProvider, authorizeCode, authorizeUrl, consentAndSignIn, obtainTokens, pkcePair, tokenRequest } from "./browser.mjs";
 
 // --- the web, as the Worker sees it --------------------------------------
 const web = new Map(); // url -> (request) => Response | Promise<Response>
@@ -36,25 +36,17 @@ before(async () => { w = await startWorker({ outboundService }); });
 after(async () => { await w?.dispose(); });
 
 // --- helpers --------------------------------------------------------------
-function authorizeUrl(clientId, redirectUri, challenge, extra = {}) {
-  const u = new URL(`${w.url}/authorize`);
-  const params = {
-    response_type: "code", client_id: clientId, redirect_uri: redirectUri, state: "st-1",
-    code_challenge: challenge, code_challenge_method: "S256", resource: `${w.url}/mcp`, ...extra,
-  };
-  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-  return u.toString();
-}
+/** A document client as /authorize names it: its URL and the redirect URI it uses. */
+const documentClient = (clientId, redirectUri) => ({ client_id: clientId, redirect_uris: [redirectUri] });
 
 /** Consent and sign-in: the code that comes back to `redirectUri`. */
 async function codeFor(clientId, redirectUri) {
-  const { verifier, challenge } = pkcePair();
-  const { location, res } = await consentAndSignIn(w.url, authorizeUrl(clientId, redirectUri, challenge));
+  const { code, verifier, location, res } = await authorizeCode(w.url, documentClient(clientId, redirectUri), { params: { state: "st-1" } });
   assert.ok(location, `redirected back (got ${res?.status} ${res && (await res.text()).slice(0, 300)})`);
   const back = new URL(location);
   assert.equal(back.origin + back.pathname, new URL(redirectUri).origin + new URL(redirectUri).pathname);
   assert.equal(back.searchParams.get("iss"), w.url);
-  return { code: back.searchParams.get("code"), verifier };
+  return { code, verifier };
 }
 
 const redeem = (clientId, redirectUri, { code, verifier }, extra = {}) =>
@@ -64,7 +56,8 @@ const redeem = (clientId, redirectUri, { code, verifier }, extra = {}) =>
   });
 
 async function consentPage(clientId, redirectUri) {
-  const res = await fetch(authorizeUrl(clientId, redirectUri, pkcePair().challenge), { redirect: "manual" });
+  const url = authorizeUrl(w.url, documentClient(clientId, redirectUri), { state: "st-1", code_challenge: pkcePair().challenge, code_challenge_method: "S256" });
+  const res = await fetch(url, { redirect: "manual" });
   return { status: res.status, location: res.headers.get("location"), html: await res.text() };
 }
 
@@ -241,25 +234,9 @@ describe("the MCP SDK client's own CIMD mode", () => {
     client_id: SDK, client_name: "SDK CIMD client", redirect_uris: ["http://127.0.0.1/oauth/callback"],
     grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none",
   }));
-  class CimdProvider {
-    constructor() { this._tokens = undefined; this._client = undefined; }
-    get redirectUrl() { return SDK_CB; }
-    get clientMetadataUrl() { return SDK; }
-    get clientMetadata() {
-      return { client_name: "SDK CIMD client", redirect_uris: [SDK_CB], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
-    }
-    state() { return "sdk-cimd-state"; }
-    clientInformation() { return this._client; }
-    saveClientInformation(info) { this._client = info; }
-    tokens() { return this._tokens; }
-    saveTokens(t) { this._tokens = t; }
-    redirectToAuthorization(url) { this.authUrl = url; }
-    saveCodeVerifier(v) { this._verifier = v; }
-    codeVerifier() { return this._verifier; }
-  }
 
   test("uses the URL as client_id (no registration), completes the flow and calls a tool", async () => {
-    const provider = new CimdProvider();
+    const provider = new ScriptedProvider(SDK_CB, { clientMetadataUrl: SDK, clientName: "SDK CIMD client", state: "sdk-cimd-state" });
     const registrationsBefore = (await w.kv.list({ prefix: "client:" })).keys.length;
     let transport = new StreamableHTTPClientTransport(new URL(`${w.url}/mcp`), { authProvider: provider });
     await assert.rejects(new Client({ name: "e2e", version: "1" }).connect(transport), UnauthorizedError);

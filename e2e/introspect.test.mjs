@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker, DEV_VARS } from "./harness.mjs";
-import { Browser, authorizeUrl, consentAndSignIn, pkcePair, registerClient, tokenRequest } from "./browser.mjs";
+import { authorizeCode, registerClient, tokenRequest } from "./browser.mjs";
 import { forgeAccessRecord } from "./forge.mjs";
 
 const ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef0123456789";
@@ -19,10 +19,7 @@ const basic = (client) => `Basic ${Buffer.from(`${encodeURIComponent(client.clie
 async function confidential(login = "ada", name = "Robot") {
   const client = await registerClient(w.url, { client_name: name, token_endpoint_auth_method: "client_secret_basic" });
   assert.ok(client.client_secret);
-  const { verifier, challenge } = pkcePair();
-  const url = authorizeUrl(w.url, client, { code_challenge: challenge, code_challenge_method: "S256" });
-  const { location } = await consentAndSignIn(w.url, url, { browser: new Browser(), login, email: `${login}@example.com` });
-  const code = new URL(location).searchParams.get("code");
+  const { code, verifier } = await authorizeCode(w.url, client, { login, email: `${login}@example.com` });
   const tok = await tokenRequest(w.url, { grant_type: "authorization_code", code, redirect_uri: client.redirect_uris[0], code_verifier: verifier }, { authorization: basic(client) });
   assert.equal(tok.status, 200, JSON.stringify(tok.body));
   return { client, tokens: tok.body };

@@ -9,9 +9,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { UnauthorizedError, refreshAuthorization, discoverAuthorizationServerMetadata } from "@modelcontextprotocol/sdk/client/auth.js";
 import { DEV_VARS, startWorker } from "./harness.mjs";
 import { accessKey, forgeAccessRecord } from "./forge.mjs";
-import {
-  Browser, authorizeUrl, consentAndSignIn, formFields, obtainTokens, pkcePair, registerClient, tokenRequest,
-} from "./browser.mjs";
+import { Browser, ScriptedProvider, authorizeCode, authorizeUrl, consentAndSignIn, formFields, obtainTokens, pkcePair, registerClient, tokenRequest } from "./browser.mjs";
 
 let w;
 before(async () => { w = await startWorker(); });
@@ -24,23 +22,6 @@ const mcpCall = (token, body, headers = {}) =>
     body: JSON.stringify(body),
   });
 const initialize = (token) => mcpCall(token, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } });
-
-/** An OAuthClientProvider whose "user" is the scripted browser. */
-class ScriptedProvider {
-  constructor(redirectUrl) { this._redirect = redirectUrl; this._tokens = undefined; this._client = undefined; }
-  get redirectUrl() { return this._redirect; }
-  get clientMetadata() {
-    return { client_name: "SDK e2e client", redirect_uris: [this._redirect], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
-  }
-  state() { return "sdk-state-42"; }
-  clientInformation() { return this._client; }
-  saveClientInformation(info) { this._client = info; }
-  tokens() { return this._tokens; }
-  saveTokens(t) { this._tokens = t; }
-  redirectToAuthorization(url) { this.authUrl = url; }
-  saveCodeVerifier(v) { this._verifier = v; }
-  codeVerifier() { return this._verifier; }
-}
 
 describe("the MCP SDK's OAuth client, start to finish", () => {
   test("discovers from the 401, registers, authorizes with PKCE through consent, gets and refreshes tokens", async () => {
@@ -336,9 +317,9 @@ describe("callback", () => {
 describe("token endpoint", () => {
   async function codeFor(params = {}, metadata = {}) {
     const client = await registerClient(w.url, metadata);
-    const pkce = pkcePair();
-    const { location } = await consentAndSignIn(w.url, authorizeUrl(w.url, client, { code_challenge: pkce.challenge, code_challenge_method: "S256", ...params }));
-    return { client, pkce, code: new URL(location).searchParams.get("code") };
+    const { code, verifier, location, res } = await authorizeCode(w.url, client, { params });
+    assert.ok(code, `the flow came back with a code (${location ?? res?.status})`);
+    return { client, pkce: { verifier }, code };
   }
   const redeem = (client, code, verifier, extra = {}) =>
     tokenRequest(w.url, { grant_type: "authorization_code", code, redirect_uri: client.redirect_uris[0], code_verifier: verifier, client_id: client.client_id, ...extra });

@@ -6,7 +6,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker, DEV_VARS } from "./harness.mjs";
-import { Browser, registerClient, authorizeUrl, pkcePair, tokenRequest, consentAndSignIn } from "./browser.mjs";
+import { Browser, authorizeCode, redeemCode, registerClient, tokenRequest } from "./browser.mjs";
 import { startGitHubMock, githubMockSignIn, startOidcMock, freePort, MOCK_REPOS } from "./mock-providers.mjs";
 
 const SECRET_KEY = DEV_VARS.SECRET_KEY;
@@ -34,9 +34,7 @@ after(async () => {
 /** Consent on the Worker; returns where the Worker sent the browser (the provider). */
 async function beginFlow(w, { browser = new Browser(), client } = {}) {
   client ??= await registerClient(w.url);
-  const { verifier, challenge } = pkcePair();
-  const url = authorizeUrl(w.url, client, { code_challenge: challenge, code_challenge_method: "S256" });
-  const { location, res } = await consentAndSignIn(w.url, url, { browser });
+  const { verifier, location, res } = await authorizeCode(w.url, client, { browser });
   assert.ok(location, `expected a redirect to the provider, got HTTP ${res.status}`);
   return { client, verifier, browser, upstreamUrl: location };
 }
@@ -49,14 +47,7 @@ async function backToWorker(w, browser, providerRedirect) {
 }
 
 async function redeem(w, client, verifier, code) {
-  const tok = await tokenRequest(w.url, {
-    grant_type: "authorization_code",
-    code,
-    redirect_uri: client.redirect_uris[0],
-    code_verifier: verifier,
-    client_id: client.client_id,
-    resource: `${w.url}/mcp`,
-  });
+  const tok = await redeemCode(w.url, client, { code, verifier });
   assert.equal(tok.status, 200, JSON.stringify(tok.body));
   secrets.add(tok.body.access_token);
   secrets.add(tok.body.refresh_token);
