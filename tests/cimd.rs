@@ -51,54 +51,15 @@ fn gpt_doc() -> Value {
     })
 }
 
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    serde_urlencoded::to_string(pairs).unwrap().into_bytes()
-}
-
+/// `GET /authorize` for a document client, from a browser without cookies.
 fn authorize(p: &Platform, client_id: &str, redirect: &str) -> Reply {
-    let q = serde_urlencoded::to_string([
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", redirect),
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-        ("state", "s"),
-    ])
-    .unwrap();
-    block_on(flow::authorize(&p.site(None), p, p, &q)).unwrap()
+    Browser::default().authorize(p, &authorize_query(client_id, redirect, "s", None))
 }
 
-/// Consent, sign-in, callback: the code.
+/// Consent, sign-in, callback in a fresh browser: the code.
 fn code_for(p: &Platform, client_id: &str, redirect: &str) -> String {
-    let mut jar = Jar::default();
-    let page = authorize(p, client_id, redirect);
-    assert_eq!(page.status, 200, "{}", body_text(&page));
-    jar.take(&page);
-    let html = body_text(&page);
-    let body = form(&[
-        ("ticket", &form_field(&html, "ticket")),
-        ("csrf", &form_field(&html, "csrf")),
-        ("action", "approve"),
-    ]);
-    let cookies = jar.header();
-    let to_idp = block_on(flow::consent(&p.site(cookies.as_deref()), p, p, &body)).unwrap();
-    assert_eq!(to_idp.status, 302);
-    jar.take(&to_idp);
-    let state = query_param(&location(&to_idp), "state").unwrap();
-    let q = serde_urlencoded::to_string([("state", state.as_str()), ("code", "idp-code")]).unwrap();
-    let cookies = jar.header();
-    let back = block_on(flow::callback(
-        &p.site(cookies.as_deref()),
-        p,
-        p,
-        &NoHttp,
-        &q,
-    ))
-    .unwrap();
-    assert_eq!(back.status, 302, "{}", body_text(&back));
-    let to = location(&back);
-    assert!(to.starts_with(redirect), "{to}");
-    query_param(&to, "code").unwrap()
+    let query = authorize_query(client_id, redirect, "s", None);
+    Browser::default().code(p, &query, redirect)
 }
 
 fn token(p: &Platform, basic: Option<&str>, pairs: &[(&str, &str)]) -> (u16, Value, Reply) {

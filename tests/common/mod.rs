@@ -5,9 +5,13 @@
 //! clock, a cookie jar, and a tiny executor for concurrent requests.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod http;
 pub mod mcp_seal;
 
+// Not every test file uses every fixture.
+#[allow(unused_imports)]
+pub use browser::{authorize_query, form, mcp_caller, Browser};
 pub use http::NoHttp;
 
 use std::cell::{Cell, RefCell};
