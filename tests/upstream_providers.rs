@@ -2,15 +2,17 @@
 //! HTTP client that records every request and replays answers shaped like the ones
 //! GitHub and Google really send.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+mod common;
+
+use std::collections::HashMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use common::http::{out_response, FakeHttp};
 use mcp_oauth_worker::config::{ConfigError, ProviderKind};
-use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
+use mcp_oauth_worker::outbound::{OutRequest, OutResponse};
 use mcp_oauth_worker::upstream::github::GitHubProvider;
 use mcp_oauth_worker::upstream::google::GoogleProvider;
 use mcp_oauth_worker::upstream::oidc::{
@@ -42,47 +44,8 @@ const GOOGLE_ACCESS: &str = "ya29.a0AfH6SMBx-access";
 const GOOGLE_REFRESH: &str = "1//0gRefreshTokenValue";
 const GOOGLE_SUB: &str = "110169484474386276334";
 
-/// Records requests; answers each with the next canned response, in order.
-#[derive(Default)]
-struct FakeHttp {
-    answers: RefCell<VecDeque<Result<OutResponse, String>>>,
-    requests: RefCell<Vec<OutRequest>>,
-}
-
-impl FakeHttp {
-    fn new(answers: Vec<Result<OutResponse, String>>) -> FakeHttp {
-        FakeHttp {
-            answers: RefCell::new(answers.into()),
-            requests: RefCell::default(),
-        }
-    }
-    fn requests(&self) -> Vec<OutRequest> {
-        self.requests.borrow().clone()
-    }
-    fn unused(&self) -> usize {
-        self.answers.borrow().len()
-    }
-}
-
-impl HttpClient for FakeHttp {
-    fn send(&self, request: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
-        let url = request.url.clone();
-        self.requests.borrow_mut().push(request);
-        let answer = self
-            .answers
-            .borrow_mut()
-            .pop_front()
-            .unwrap_or_else(|| panic!("unexpected request to {url}"));
-        Box::pin(async move { answer })
-    }
-}
-
 fn response(status: u16, content_type: &str, body: &str) -> Result<OutResponse, String> {
-    Ok(OutResponse {
-        status,
-        headers: vec![("Content-Type".into(), content_type.into())],
-        body: body.as_bytes().to_vec(),
-    })
+    out_response(status, content_type, body)
 }
 
 fn json_answer(status: u16, body: Value) -> Result<OutResponse, String> {

@@ -5,7 +5,14 @@
 //! clock, a cookie jar, and a tiny executor for concurrent requests.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod http;
 pub mod mcp_seal;
+
+// Not every test file uses every fixture.
+#[allow(unused_imports)]
+pub use browser::{authorize_query, form, mcp_caller, Browser};
+pub use http::NoHttp;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -27,7 +34,7 @@ use mcp_oauth_worker::oauth::grant::{GrantError, Keys};
 use mcp_oauth_worker::oauth::index::{self, IndexAnswer, IndexCommand, IndexStorage};
 use mcp_oauth_worker::oauth::register::{self, Client, RegistrationRequest};
 use mcp_oauth_worker::oauth::store::{keys, KeyPage, Store, StoreError};
-use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
+use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture};
 use mcp_oauth_worker::upstream::{
     AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
 };
@@ -50,13 +57,9 @@ pub struct CountingEntropy(pub Cell<u64>);
 impl Entropy for CountingEntropy {
     fn fill(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
         for chunk in buf.chunks_mut(8) {
-            let n = self.0.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-            self.0.set(n);
-            let mut z = n;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+            let n = self.0.get();
+            self.0.set(n.wrapping_add(SPLITMIX_STEP));
+            chunk.copy_from_slice(&splitmix(n).to_le_bytes()[..chunk.len()]);
         }
         Ok(())
     }
@@ -245,8 +248,11 @@ impl FaultPlan {
     }
 }
 
+const SPLITMIX_STEP: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64: the value after the counter `n`.
 fn splitmix(n: u64) -> u64 {
-    let n = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let n = n.wrapping_add(SPLITMIX_STEP);
     let mut z = n;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -428,15 +434,6 @@ impl IdentityProvider for FakeProvider {
                 }
             }
         })
-    }
-}
-
-/// Outbound HTTP is never used by the fake provider.
-pub struct NoHttp;
-
-impl HttpClient for NoHttp {
-    fn send(&self, request: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
-        Box::pin(async move { Err(format!("no network in tests: {}", request.url)) })
     }
 }
 
