@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { launchChromium } from "./chromium.mjs";
+import { devSignIn, launchChromium } from "./chromium.mjs";
 import { startWorker } from "./harness.mjs";
 import { authorizeUrl, mcpStatus as mcpStatusAt, obtainTokens, pkcePair, refreshConnection, registerClient } from "./browser.mjs";
 
@@ -30,10 +30,7 @@ async function signedIn(login, base = w.url) {
   const page = await context.newPage();
   await page.goto(`${base}/account`);
   // Not signed in: straight to the identity provider's sign-in.
-  await page.waitForURL(/\/dev\/login/);
-  await page.fill("#login", login);
-  await page.fill("#email", `${login}@example.com`);
-  await page.click("#sign-in");
+  await devSignIn(page, login, `${login}@example.com`);
   await page.waitForURL(`${base}/account`);
   assert.equal(await page.textContent("#login"), login);
   return { context, page };

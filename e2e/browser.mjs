@@ -120,6 +120,23 @@ export async function consentAndSignIn(baseUrl, url, { browser = new Browser(), 
   return { res, location, browser, html };
 }
 
+/**
+ * The authorization code flow up to the code, as a user walks it: a PKCE pair
+ * (S256), /authorize for `client` ({ client_id, redirect_uris }: the first URI
+ * is used; `params` add to or replace the query, a null leaves one out), then
+ * consent and sign-in (`walk`: the options of consentAndSignIn). Returns
+ * { code, verifier, challenge, location, res, browser }: `location` is where the
+ * flow left the Worker (the client's redirect URI, or an upstream provider), and
+ * `code` the code it carries, if any.
+ */
+export async function authorizeCode(baseUrl, client, { params = {}, ...walk } = {}) {
+  const { verifier, challenge } = pkcePair();
+  const url = authorizeUrl(baseUrl, client, { code_challenge: challenge, code_challenge_method: "S256", ...params });
+  const { location, res, browser } = await consentAndSignIn(baseUrl, url, walk);
+  const code = (location && new URL(location).searchParams.get("code")) ?? undefined;
+  return { code, verifier, challenge, location, res, browser };
+}
+
 async function postAndFollow(browser, url, form, origin) {
   const res = await browser.request(url, { method: "POST", form });
   if (res.status < 300 || res.status >= 400) return { res };
@@ -140,22 +157,29 @@ export async function tokenRequest(baseUrl, form, headers = {}) {
   return { status: res.status, headers: res.headers, body };
 }
 
-/** Registers a client, authorizes it as `login`, and redeems the code. */
-export async function obtainTokens(baseUrl, { login = "ada", email = `${login}@example.com`, metadata = {}, params = {} } = {}) {
-  const client = await registerClient(baseUrl, metadata);
-  const { verifier, challenge } = pkcePair();
-  const url = authorizeUrl(baseUrl, client, { code_challenge: challenge, code_challenge_method: "S256", ...params });
-  const { location } = await consentAndSignIn(baseUrl, url, { login, email });
-  if (!location) throw new Error("authorization did not redirect back to the client");
-  const code = new URL(location).searchParams.get("code");
-  const tok = await tokenRequest(baseUrl, {
+/**
+ * Redeems `code` with its PKCE `verifier` at /token for the public `client`
+ * (`redirect_uris[0]`, `resource` = this Worker's /mcp); `extra` adds to or
+ * replaces form fields. Returns what tokenRequest returns.
+ */
+export function redeemCode(baseUrl, client, { code, verifier }, extra = {}) {
+  return tokenRequest(baseUrl, {
     grant_type: "authorization_code",
     code,
     redirect_uri: client.redirect_uris[0],
     code_verifier: verifier,
     client_id: client.client_id,
     resource: `${baseUrl}/mcp`,
+    ...extra,
   });
+}
+
+/** Registers a client, authorizes it as `login`, and redeems the code. */
+export async function obtainTokens(baseUrl, { login = "ada", email = `${login}@example.com`, metadata = {}, params = {} } = {}) {
+  const client = await registerClient(baseUrl, metadata);
+  const { code, verifier, location } = await authorizeCode(baseUrl, client, { params, login, email });
+  if (!location) throw new Error("authorization did not redirect back to the client");
+  const tok = await redeemCode(baseUrl, client, { code, verifier });
   if (tok.status !== 200) throw new Error(`token: ${tok.status} ${JSON.stringify(tok.body)}`);
   return { client, tokens: tok.body, verifier };
 }
@@ -176,4 +200,34 @@ export async function refreshConnection(baseUrl, conn) {
   const r = await tokenRequest(baseUrl, { grant_type: "refresh_token", refresh_token: conn.tokens.refresh_token, client_id: conn.client.client_id });
   if (r.status === 200) conn.tokens = r.body;
   return { status: r.status, error: r.body.error };
+}
+
+/**
+ * An OAuthClientProvider of the MCP TypeScript SDK whose "user" is the scripted
+ * browser: `redirectToAuthorization` keeps the URL (`authUrl`) for the test to
+ * walk with consentAndSignIn. With `clientMetadataUrl`, the SDK uses that URL as
+ * its client_id (Client ID Metadata Document) instead of registering.
+ */
+export class ScriptedProvider {
+  constructor(redirectUrl, { clientMetadataUrl, clientName = "SDK e2e client", state = "sdk-state-42" } = {}) {
+    this._redirect = redirectUrl;
+    this._metadataUrl = clientMetadataUrl;
+    this._name = clientName;
+    this._state = state;
+    this._tokens = undefined;
+    this._client = undefined;
+  }
+  get redirectUrl() { return this._redirect; }
+  get clientMetadataUrl() { return this._metadataUrl; }
+  get clientMetadata() {
+    return { client_name: this._name, redirect_uris: [this._redirect], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
+  }
+  state() { return this._state; }
+  clientInformation() { return this._client; }
+  saveClientInformation(info) { this._client = info; }
+  tokens() { return this._tokens; }
+  saveTokens(t) { this._tokens = t; }
+  redirectToAuthorization(url) { this.authUrl = url; }
+  saveCodeVerifier(v) { this._verifier = v; }
+  codeVerifier() { return this._verifier; }
 }

@@ -15,3 +15,15 @@ export async function launchChromium() {
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
   });
 }
+
+/**
+ * Waits for the development provider's sign-in page and signs in there as
+ * `login` (with `email`, when given): the step every browser walk through
+ * /authorize or /account takes.
+ */
+export async function devSignIn(page, login, email) {
+  await page.waitForURL(/\/dev\/login/);
+  await page.fill("#login", login);
+  if (email !== undefined) await page.fill("#email", email);
+  await page.click("#sign-in");
+}

@@ -14,7 +14,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { startWorker } from "./harness.mjs";
-import { Browser, consentAndSignIn, obtainTokens, pkcePair, tokenRequest } from "./browser.mjs";
+import { ScriptedProvider, authorizeCode, authorizeUrl, consentAndSignIn, obtainTokens, pkcePair, tokenRequest } from "./browser.mjs";
 
 // --- the web, as the Worker sees it --------------------------------------
 const web = new Map(); // url -> (request) => Response | Promise<Response>
@@ -36,25 +36,17 @@ before(async () => { w = await startWorker({ outboundService }); });
 after(async () => { await w?.dispose(); });
 
 // --- helpers --------------------------------------------------------------
-function authorizeUrl(clientId, redirectUri, challenge, extra = {}) {
-  const u = new URL(`${w.url}/authorize`);
-  const params = {
-    response_type: "code", client_id: clientId, redirect_uri: redirectUri, state: "st-1",
-    code_challenge: challenge, code_challenge_method: "S256", resource: `${w.url}/mcp`, ...extra,
-  };
-  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-  return u.toString();
-}
+/** A document client as /authorize names it: its URL and the redirect URI it uses. */
+const documentClient = (clientId, redirectUri) => ({ client_id: clientId, redirect_uris: [redirectUri] });
 
 /** Consent and sign-in: the code that comes back to `redirectUri`. */
 async function codeFor(clientId, redirectUri) {
-  const { verifier, challenge } = pkcePair();
-  const { location, res } = await consentAndSignIn(w.url, authorizeUrl(clientId, redirectUri, challenge));
+  const { code, verifier, location, res } = await authorizeCode(w.url, documentClient(clientId, redirectUri), { params: { state: "st-1" } });
   assert.ok(location, `redirected back (got ${res?.status} ${res && (await res.text()).slice(0, 300)})`);
   const back = new URL(location);
   assert.equal(back.origin + back.pathname, new URL(redirectUri).origin + new URL(redirectUri).pathname);
   assert.equal(back.searchParams.get("iss"), w.url);
-  return { code: back.searchParams.get("code"), verifier };
+  return { code, verifier };
 }
 
 const redeem = (clientId, redirectUri, { code, verifier }, extra = {}) =>
@@ -64,7 +56,8 @@ const redeem = (clientId, redirectUri, { code, verifier }, extra = {}) =>
   });
 
 async function consentPage(clientId, redirectUri) {
-  const res = await fetch(authorizeUrl(clientId, redirectUri, pkcePair().challenge), { redirect: "manual" });
+  const url = authorizeUrl(w.url, documentClient(clientId, redirectUri), { state: "st-1", code_challenge: pkcePair().challenge, code_challenge_method: "S256" });
+  const res = await fetch(url, { redirect: "manual" });
   return { status: res.status, location: res.headers.get("location"), html: await res.text() };
 }
 
@@ -241,25 +234,9 @@ describe("the MCP SDK client's own CIMD mode", () => {
     client_id: SDK, client_name: "SDK CIMD client", redirect_uris: ["http://127.0.0.1/oauth/callback"],
     grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none",
   }));
-  class CimdProvider {
-    constructor() { this._tokens = undefined; this._client = undefined; }
-    get redirectUrl() { return SDK_CB; }
-    get clientMetadataUrl() { return SDK; }
-    get clientMetadata() {
-      return { client_name: "SDK CIMD client", redirect_uris: [SDK_CB], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
-    }
-    state() { return "sdk-cimd-state"; }
-    clientInformation() { return this._client; }
-    saveClientInformation(info) { this._client = info; }
-    tokens() { return this._tokens; }
-    saveTokens(t) { this._tokens = t; }
-    redirectToAuthorization(url) { this.authUrl = url; }
-    saveCodeVerifier(v) { this._verifier = v; }
-    codeVerifier() { return this._verifier; }
-  }
 
   test("uses the URL as client_id (no registration), completes the flow and calls a tool", async () => {
-    const provider = new CimdProvider();
+    const provider = new ScriptedProvider(SDK_CB, { clientMetadataUrl: SDK, clientName: "SDK CIMD client", state: "sdk-cimd-state" });
     const registrationsBefore = (await w.kv.list({ prefix: "client:" })).keys.length;
     let transport = new StreamableHTTPClientTransport(new URL(`${w.url}/mcp`), { authProvider: provider });
     await assert.rejects(new Client({ name: "e2e", version: "1" }).connect(transport), UnauthorizedError);
@@ -357,17 +334,36 @@ describe("refusals at /token", () => {
       const [h, , s] = sign(gptSigner, claims()).split(".");
       return refused(`${h}.${b64url(claims({ sub: GPT }))}.${s}`, /signature/);
     });
-    test("replayed jti, also when two requests race", async () => {
+    test("a replayed jti is refused", async () => {
       const jwt = sign(gptSigner, claims());
-      // Two concurrent uses on bogus codes: only the replay register decides.
-      const form = (code) => tokenRequest(w.url, {
-        grant_type: "authorization_code", code, redirect_uri: GPT_CB, code_verifier: "v".repeat(43),
-        client_assertion_type: JWT_BEARER, client_assertion: jwt,
+      // A bogus code: the assertion passes client authentication (and spends its
+      // jti), then the code is refused.
+      const bogus = await tokenRequest(w.url, {
+        grant_type: "authorization_code", code: "mcpc.AAAAAAAAAAAAAAAAAAAAAA.x", redirect_uri: GPT_CB,
+        code_verifier: "v".repeat(43), client_assertion_type: JWT_BEARER, client_assertion: jwt,
       });
-      const results = await Promise.all([form("mcpc.AAAAAAAAAAAAAAAAAAAAAA.x"), form("mcpc.BBBBBBBBBBBBBBBBBBBBBB.y")]);
-      const replays = results.filter((r) => r.status === 401 && /replay/.test(r.body.error_description));
-      assert.equal(replays.length, 1, JSON.stringify(results.map((r) => r.body)));
-      await refused(jwt, /replay/);
+      assert.equal(bogus.status, 400, JSON.stringify(bogus.body));
+      assert.equal(bogus.body.error, "invalid_grant", "client authentication passed");
+      await refused(jwt, /already used \(jti replay\)/);
+    });
+    test("two concurrent uses of one jti: the AssertionReplay object lets exactly one through", async () => {
+      // Two live codes, one assertion, both requests in flight at once: had the
+      // replay register let both pass, both would redeem (200, 200).
+      const grants = [await codeFor(GPT, GPT_CB), await codeFor(GPT, GPT_CB)];
+      const jwt = sign(gptSigner, claims());
+      const results = await Promise.all(grants.map((g) => redeem(GPT, GPT_CB, g, { client_assertion_type: JWT_BEARER, client_assertion: jwt })));
+      const bodies = JSON.stringify(results.map((r) => ({ status: r.status, body: r.body })));
+      const passed = results.filter((r) => r.status === 200);
+      const replayed = results.filter((r) => r.status === 401 && r.body.error === "invalid_client"
+        && r.body.error_description === "this client_assertion was already used (jti replay)");
+      assert.equal(passed.length, 1, `exactly one passes client authentication: ${bodies}`);
+      assert.ok(passed[0].body.access_token, bodies);
+      assert.equal(replayed.length, 1, `the other gets the replay refusal: ${bodies}`);
+      // The refusal was client authentication's: the loser's code was not spent,
+      // and redeems with a fresh assertion.
+      const loser = grants[results.findIndex((r) => r.status === 401)];
+      const again = await redeem(GPT, GPT_CB, loser, { client_assertion_type: JWT_BEARER, client_assertion: sign(gptSigner, claims()) });
+      assert.equal(again.status, 200, JSON.stringify(again.body));
     });
     test("after all of that, a good assertion still redeems the code", async () => {
       const res = await attempt(sign(gptSigner, claims()));

@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startWorker } from "./harness.mjs";
-import { consentAndSignIn, pkcePair, tokenRequest } from "./browser.mjs";
+import { authorizeCode, pkcePair, tokenRequest } from "./browser.mjs";
 import { loadFixtures } from "../scripts/clients-doc.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -112,16 +112,9 @@ async function scopeOf(w, f) {
 
 /** /authorize, consent, sign-in: the code at the client's redirect URI. */
 async function authorizeAs(w, f, reg, redirect) {
-  const { verifier, challenge } = pkcePair();
-  const u = new URL(`${w.url}/authorize`);
   const scope = await scopeOf(w, f);
-  const params = {
-    response_type: "code", client_id: reg.clientId, redirect_uri: redirect, state: "compat-state",
-    code_challenge: challenge, code_challenge_method: "S256",
-    ...(scope ? { scope } : {}), ...(f.resource.authorize ? { resource: `${w.url}/mcp` } : {}),
-  };
-  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-  const { location, res } = await consentAndSignIn(w.url, u.toString());
+  const params = { state: "compat-state", scope: scope || null, resource: f.resource.authorize ? `${w.url}/mcp` : null };
+  const { location, res, verifier } = await authorizeCode(w.url, { client_id: reg.clientId, redirect_uris: [redirect] }, { params });
   return { location, res, verifier };
 }
 

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { launchChromium } from "./chromium.mjs";
+import { devSignIn, launchChromium } from "./chromium.mjs";
 import { startWorker } from "./harness.mjs";
 import { authorizeUrl, pkcePair, registerClient } from "./browser.mjs";
 
@@ -36,9 +36,7 @@ test("a person approves the consent page and the client receives a code", async 
   assert.match(await page.textContent("#scopes"), /github:repos/);
 
   await page.click("#approve");
-  await page.waitForURL(/\/dev\/login/);
-  await page.fill("#login", "grace");
-  await page.click("#sign-in");
+  await devSignIn(page, "grace");
   await page.waitForURL(/127\.0\.0\.1:9\/callback/);
   const back = new URL(landed);
   assert.ok(back.searchParams.get("code"));

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker, DEV_VARS } from "./harness.mjs";
-import { Browser, authorizeUrl, consentAndSignIn, pkcePair, registerClient, tokenRequest } from "./browser.mjs";
+import { authorizeCode, registerClient, tokenRequest } from "./browser.mjs";
 import { forgeAccessRecord } from "./forge.mjs";
 
 const ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef0123456789";
@@ -19,10 +19,7 @@ const basic = (client) => `Basic ${Buffer.from(`${encodeURIComponent(client.clie
 async function confidential(login = "ada", name = "Robot") {
   const client = await registerClient(w.url, { client_name: name, token_endpoint_auth_method: "client_secret_basic" });
   assert.ok(client.client_secret);
-  const { verifier, challenge } = pkcePair();
-  const url = authorizeUrl(w.url, client, { code_challenge: challenge, code_challenge_method: "S256" });
-  const { location } = await consentAndSignIn(w.url, url, { browser: new Browser(), login, email: `${login}@example.com` });
-  const code = new URL(location).searchParams.get("code");
+  const { code, verifier } = await authorizeCode(w.url, client, { login, email: `${login}@example.com` });
   const tok = await tokenRequest(w.url, { grant_type: "authorization_code", code, redirect_uri: client.redirect_uris[0], code_verifier: verifier }, { authorization: basic(client) });
   assert.equal(tok.status, 200, JSON.stringify(tok.body));
   return { client, tokens: tok.body };
@@ -87,10 +84,21 @@ test("revoked tokens are inactive", async () => {
 
 test("an expired access token is inactive", async () => {
   const { client, tokens } = await confidential();
+  // Control: the same token, before it expires, is active.
+  const live = await introspect(tokens.access_token, basic(client));
+  assert.equal(live.body.active, true, JSON.stringify(live.body));
   // Time cannot be moved in workerd: the record is re-sealed with an expiry in
   // the past, exactly as the Worker would have written it an hour ago.
-  await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { expires_at: Math.floor(Date.now() / 1000) - 5 });
+  const past = Math.floor(Date.now() / 1000) - 5;
+  await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { expires_at: past });
   assert.deepEqual((await introspect(tokens.access_token, basic(client))).body, INACTIVE);
+  // Control of the forge: the same re-sealing with a future expiry is active
+  // again, with that expiry, so only the expiry refused it above.
+  const future = Math.floor(Date.now() / 1000) + 600;
+  await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { expires_at: future });
+  const again = await introspect(tokens.access_token, basic(client));
+  assert.equal(again.body.active, true, JSON.stringify(again.body));
+  assert.equal(again.body.exp, future);
 });
 
 test("another client's token is inactive to a client, and live to the admin token", async () => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startWorker } from "./harness.mjs";
-import { Browser, registerClient, pkcePair, authorizeUrl, consentAndSignIn, tokenRequest, obtainTokens } from "./browser.mjs";
+import { Browser, authorizeCode, redeemCode, authorizeUrl, obtainTokens, pkcePair, registerClient, tokenRequest } from "./browser.mjs";
 
 let w;
 let mcpToken; // bound to <origin>/mcp (obtainTokens asks for /mcp)
@@ -20,19 +20,9 @@ after(async () => { await w?.dispose(); });
 /** The authorization code flow with `resource` = `authorizeResource` (and `tokenResource` at /token). */
 async function tokensFor(authorizeResource, tokenResource = authorizeResource, login = "sam") {
   const client = await registerClient(w.url);
-  const { verifier, challenge } = pkcePair();
-  const url = authorizeUrl(w.url, client, { code_challenge: challenge, code_challenge_method: "S256", resource: authorizeResource });
-  const { location } = await consentAndSignIn(w.url, url, { login });
+  const { code, verifier, location } = await authorizeCode(w.url, client, { params: { resource: authorizeResource }, login });
   assert.ok(location, "the flow redirects back to the client");
-  const code = new URL(location).searchParams.get("code");
-  const tok = await tokenRequest(w.url, {
-    grant_type: "authorization_code",
-    code,
-    redirect_uri: client.redirect_uris[0],
-    code_verifier: verifier,
-    client_id: client.client_id,
-    resource: tokenResource,
-  });
+  const tok = await redeemCode(w.url, client, { code, verifier }, { resource: tokenResource });
   return { ...tok, client };
 }
 

@@ -9,9 +9,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { UnauthorizedError, refreshAuthorization, discoverAuthorizationServerMetadata } from "@modelcontextprotocol/sdk/client/auth.js";
 import { DEV_VARS, startWorker } from "./harness.mjs";
 import { accessKey, forgeAccessRecord } from "./forge.mjs";
-import {
-  Browser, authorizeUrl, consentAndSignIn, formFields, obtainTokens, pkcePair, registerClient, tokenRequest,
-} from "./browser.mjs";
+import { Browser, ScriptedProvider, authorizeCode, authorizeUrl, consentAndSignIn, formFields, obtainTokens, pkcePair, registerClient, tokenRequest } from "./browser.mjs";
 
 let w;
 before(async () => { w = await startWorker(); });
@@ -24,23 +22,6 @@ const mcpCall = (token, body, headers = {}) =>
     body: JSON.stringify(body),
   });
 const initialize = (token) => mcpCall(token, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } });
-
-/** An OAuthClientProvider whose "user" is the scripted browser. */
-class ScriptedProvider {
-  constructor(redirectUrl) { this._redirect = redirectUrl; this._tokens = undefined; this._client = undefined; }
-  get redirectUrl() { return this._redirect; }
-  get clientMetadata() {
-    return { client_name: "SDK e2e client", redirect_uris: [this._redirect], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
-  }
-  state() { return "sdk-state-42"; }
-  clientInformation() { return this._client; }
-  saveClientInformation(info) { this._client = info; }
-  tokens() { return this._tokens; }
-  saveTokens(t) { this._tokens = t; }
-  redirectToAuthorization(url) { this.authUrl = url; }
-  saveCodeVerifier(v) { this._verifier = v; }
-  codeVerifier() { return this._verifier; }
-}
 
 describe("the MCP SDK's OAuth client, start to finish", () => {
   test("discovers from the 401, registers, authorizes with PKCE through consent, gets and refreshes tokens", async () => {
@@ -336,9 +317,9 @@ describe("callback", () => {
 describe("token endpoint", () => {
   async function codeFor(params = {}, metadata = {}) {
     const client = await registerClient(w.url, metadata);
-    const pkce = pkcePair();
-    const { location } = await consentAndSignIn(w.url, authorizeUrl(w.url, client, { code_challenge: pkce.challenge, code_challenge_method: "S256", ...params }));
-    return { client, pkce, code: new URL(location).searchParams.get("code") };
+    const { code, verifier, location, res } = await authorizeCode(w.url, client, { params });
+    assert.ok(code, `the flow came back with a code (${location ?? res?.status})`);
+    return { client, pkce: { verifier }, code };
   }
   const redeem = (client, code, verifier, extra = {}) =>
     tokenRequest(w.url, { grant_type: "authorization_code", code, redirect_uri: client.redirect_uris[0], code_verifier: verifier, client_id: client.client_id, ...extra });
@@ -500,6 +481,19 @@ describe("resource server", () => {
   // untouched record where it does not belong, or forge an edited record that is
   // consistent (e2e/forge.mjs re-wraps the grant key with SECRET_KEY and the token).
   const status = async (res) => ({ status: res.status, challenge: res.headers.get("www-authenticate"), body: await res.text() });
+  /** `initialize` at `<base>/mcp`: the same Worker reached at any origin (its resource there is `<base>/mcp`). */
+  const initializeAt = (base, token) => w.mf.dispatchFetch(`${base}/mcp`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } }),
+  });
+  /** The RFC 8707 refusal: 401 invalid_token saying why (src/oauth/resource.rs `refuse`), not the generic one. */
+  const ANOTHER_RESOURCE = "the access token was issued for another resource";
+  const assertIssuedForAnotherResource = (res) => {
+    assert.equal(res.status, 401, res.body);
+    assert.match(res.challenge, /^Bearer error="invalid_token", error_description="the access token was issued for another resource", resource_metadata="/);
+    assert.deepEqual(JSON.parse(res.body), { error: "invalid_token", error_description: ANOTHER_RESOURCE });
+  };
 
   // Each test edits the record before the token's first use: an isolate trusts a token
   // it has accepted for 5 s without reading its record again, while refusals are never
@@ -525,17 +519,11 @@ describe("resource server", () => {
     // is https://mcp.example.com/mcp, while the token (and its untouched record)
     // was issued for this origin's /mcp. Nothing but the audience differs.
     const { tokens } = await obtainTokens(w.url);
-    const request = (base) => w.mf.dispatchFetch(`${base}/mcp`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${tokens.access_token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } }),
-    });
-    const home = await status(await request(w.url));
+    const home = await status(await initializeAt(w.url, tokens.access_token));
     assert.equal(home.status, 200, `control: the token works at the resource it was issued for: ${home.body}`);
-    const elsewhere = await status(await request("https://mcp.example.com"));
-    assert.equal(elsewhere.status, 401, elsewhere.body);
-    assert.match(elsewhere.challenge, /error="invalid_token"/);
-    assert.match(elsewhere.challenge, /https:\/\/mcp\.example\.com\/\.well-known\/oauth-protected-resource/);
+    const elsewhere = await status(await initializeAt("https://mcp.example.com", tokens.access_token));
+    assertIssuedForAnotherResource(elsewhere);
+    assert.match(elsewhere.challenge, /resource_metadata="https:\/\/mcp\.example\.com\/\.well-known\/oauth-protected-resource\/mcp"/);
   });
 
   test("an expired access token is refused with invalid_token", async () => {
@@ -557,9 +545,12 @@ describe("resource server", () => {
     // A consistent record for another resource: it unwraps, is unexpired, and names
     // this grant, client and user; only the audience check can refuse it.
     await forgeAccessRecord(w.kv, DEV_VARS.SECRET_KEY, tokens.access_token, { resource: "https://other.example/mcp" });
-    const res = await status(await initialize(tokens.access_token));
-    assert.equal(res.status, 401, res.body);
-    assert.match(res.challenge, /error="invalid_token"/);
+    const res = await status(await initializeAt(w.url, tokens.access_token));
+    assertIssuedForAnotherResource(res);
+    // Control: the same token, with the same forged record, works at the resource
+    // the record now names (the Worker reached at that origin).
+    const there = await status(await initializeAt("https://other.example", tokens.access_token));
+    assert.equal(there.status, 200, `control: accepted at its own resource: ${there.body}`);
   });
 
   test("tokens are accepted only in the Authorization header", async () => {

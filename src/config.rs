@@ -32,7 +32,7 @@ impl ProviderKind {
 
 /// A secret string. `Debug` never prints it; the value is reached only through
 /// [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {

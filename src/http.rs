@@ -5,9 +5,12 @@
 //! headers and bodies, and keeps every error-to-response decision in the core.
 
 use serde::Serialize;
+use std::fmt;
 
-/// A response the Worker will send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A response the Worker will send. Its `Debug` shows the status, the headers (with
+/// `Set-Cookie` values and the query of a `Location` redacted: cookies and redirects carry
+/// sessions, codes and states) and the body's length only (it may hold tokens).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -94,6 +97,55 @@ impl Reply {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("body", &RedactedBody(&self.body))
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// Headers for `Debug`: the value of a header that carries credentials or sessions
+/// (`Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`) is redacted, and so is
+/// the query of a `Location` (an authorization code, a state).
+const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+
+pub(crate) struct RedactedHeaders<'a>(pub &'a [(String, String)]);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for (name, value) in self.0 {
+            let is = |s: &str| name.eq_ignore_ascii_case(s);
+            if SECRET_HEADERS.into_iter().any(is) {
+                list.entry(&(name, "[redacted]"));
+            } else if let Some((path, _)) = value.split_once('?').filter(|_| is("location")) {
+                list.entry(&(name, format_args!("{path}?[redacted]")));
+            } else {
+                list.entry(&(name, value));
+            }
+        }
+        list.finish()
+    }
+}
+
+/// A body for `Debug`: its length only.
+pub(crate) struct RedactedBody<'a>(pub &'a [u8]);
+
+impl fmt::Debug for RedactedBody<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[redacted, {} bytes]", self.0.len())
     }
 }
 

@@ -2,14 +2,18 @@
 //! providers, GitHub) and native tests can answer those calls themselves.
 //! The Worker's implementation (`cloudflare::fetch_client`) uses the platform fetch.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+
+use crate::http::{RedactedBody, RedactedHeaders};
 
 /// A boxed future that need not be `Send` (nothing in a Worker is).
 pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
-/// A request to another server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request to another server. Its `Debug` redacts the body (a token request's code,
+/// verifier or client secret) and credential headers (`Authorization`).
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutRequest {
     pub method: &'static str,
     pub url: String,
@@ -47,12 +51,33 @@ impl OutRequest {
     }
 }
 
-/// What came back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl fmt::Debug for OutRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("body", &self.body.as_deref().map(RedactedBody))
+            .finish()
+    }
+}
+
+/// What came back. Its `Debug` redacts the body (a token answer) and `Set-Cookie`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl fmt::Debug for OutResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutResponse")
+            .field("status", &self.status)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("body", &RedactedBody(&self.body))
+            .finish()
+    }
 }
 
 impl OutResponse {

@@ -13,15 +13,11 @@ use mcp_oauth_worker::oauth::grant::{self, AccessError};
 use mcp_oauth_worker::oauth::index::IndexCommand;
 use mcp_oauth_worker::oauth::register::Client;
 use mcp_oauth_worker::oauth::store::IndexObjects;
-use mcp_oauth_worker::oauth::{account, admin, crypto, flow, introspect};
+use mcp_oauth_worker::oauth::{account, admin, flow, introspect};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "admin-token-0123456789abcdef-0123456789";
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
-
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    serde_urlencoded::to_string(pairs).unwrap().into_bytes()
-}
 
 fn s(v: &Value, field: &str) -> String {
     v[field].as_str().unwrap_or_default().to_owned()
@@ -42,24 +38,23 @@ fn basic(client: &Client) -> String {
 /// One browser and one deployment (with `ADMIN_TOKEN` set).
 struct World {
     p: Platform,
-    jar: std::cell::RefCell<Jar>,
+    browser: Browser,
 }
 
 impl World {
     fn new() -> World {
         World {
             p: Platform::with_config(config_with(&[("ADMIN_TOKEN", ADMIN)])),
-            jar: Default::default(),
+            browser: Browser::default(),
         }
     }
 
     fn cookies(&self) -> Option<String> {
-        self.jar.borrow().header()
+        self.browser.cookies()
     }
 
     fn keep(&self, reply: Reply) -> Reply {
-        self.jar.borrow_mut().take(&reply);
-        reply
+        self.browser.keep(reply)
     }
 
     fn confidential(&self, name: &str) -> Client {
@@ -79,45 +74,13 @@ impl World {
     }
 
     fn callback(&self, to_provider: &Reply) -> Reply {
-        let state = query_param(&location(to_provider), "state").expect("a state");
-        let query =
-            serde_urlencoded::to_string([("state", state.as_str()), ("code", "idp-code")]).unwrap();
-        let cookies = self.cookies();
-        let site = self.p.site(cookies.as_deref());
-        let reply = block_on(flow::callback(&site, &self.p, &self.p, &NoHttp, &query)).unwrap();
-        self.keep(reply)
+        self.browser.callback(&self.p, to_provider, "idp-code")
     }
 
     /// Authorize, consent, sign in, redeem: the client's first token pair.
     fn connect(&self, client: &Client) -> Value {
-        let query = serde_urlencoded::to_string([
-            ("response_type", "code"),
-            ("client_id", client.client_id.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-            ("state", "st"),
-            ("scope", "mcp"),
-        ])
-        .unwrap();
-        let cookies = self.cookies();
-        let site = self.p.site(cookies.as_deref());
-        let page = self.keep(block_on(flow::authorize(&site, &self.p, &self.p, &query)).unwrap());
-        let to_provider = if page.status == 302 {
-            page
-        } else {
-            let html = body_text(&page);
-            let body = form(&[
-                ("ticket", &form_field(&html, "ticket")),
-                ("csrf", &form_field(&html, "csrf")),
-                ("action", "approve"),
-            ]);
-            let cookies = self.cookies();
-            let site = self.p.site(cookies.as_deref());
-            self.keep(block_on(flow::consent(&site, &self.p, &self.p, &body)).unwrap())
-        };
-        let back = self.callback(&to_provider);
-        let code = query_param(&location(&back), "code").expect("a code");
+        let query = authorize_query(&client.client_id, REDIRECT, "st", Some("mcp"));
+        let code = self.browser.code(&self.p, &query, REDIRECT);
         let mut pairs = vec![
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
@@ -162,18 +125,9 @@ impl World {
         self.token(auth.as_deref(), &pairs)
     }
 
+    /// A `/mcp` request with this access token (see `common::mcp_caller`).
     fn mcp(&self, access_token: &str) -> Result<(), AccessError> {
-        let record = self
-            .p
-            .kv_get(&keys::access(&crypto::hash_token(access_token)));
-        grant::authenticate(
-            record.as_deref(),
-            access_token,
-            &[RESOURCE],
-            self.p.now.get(),
-            &self.p.config.keyring,
-        )
-        .map(|_| ())
+        mcp_caller(&self.p, access_token).map(|_| ())
     }
 
     fn introspect(&self, authorization: Option<&str>, pairs: &[(&str, &str)]) -> Reply {
@@ -387,7 +341,7 @@ mod introspection {
     fn the_admin_token_is_ignored_when_none_is_configured() {
         let w = World {
             p: Platform::new(),
-            jar: Default::default(),
+            browser: Browser::default(),
         };
         let client = w.confidential("Robot");
         let pair = w.connect(&client);
@@ -512,7 +466,7 @@ mod admin_api {
     fn without_an_admin_token_the_api_does_not_exist() {
         let w = World {
             p: Platform::new(),
-            jar: Default::default(),
+            browser: Browser::default(),
         };
         let r = gate(&w, "/admin/clients", Some(&bearer())).unwrap();
         assert_eq!(r.status, 404);
@@ -792,7 +746,7 @@ mod account_page {
     fn users_not_allowed_get_no_session() {
         let w = World {
             p: Platform::with_config(config_with(&[("ALLOWED_USERS", "someone-else")])),
-            jar: Default::default(),
+            browser: Browser::default(),
         };
         let site = w.p.site(None);
         let to_provider = w.keep(block_on(account::login(&site, &w.p)).unwrap());

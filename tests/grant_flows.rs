@@ -19,11 +19,7 @@ use serde_json::Value;
 /// One browser (its cookie jar) talking to one deployment.
 struct World {
     p: Platform,
-    jar: std::cell::RefCell<Jar>,
-}
-
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    serde_urlencoded::to_string(pairs).unwrap().into_bytes()
+    browser: Browser,
 }
 
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
@@ -36,76 +32,32 @@ impl World {
     fn with(p: Platform) -> World {
         World {
             p,
-            jar: Default::default(),
+            browser: Browser::default(),
         }
     }
 
-    fn cookies(&self) -> Option<String> {
-        self.jar.borrow().header()
-    }
-
-    fn keep(&self, reply: Reply) -> Reply {
-        self.jar.borrow_mut().take(&reply);
-        reply
-    }
-
     fn authorize_query(&self, client: &Client, scope: &str) -> String {
-        serde_urlencoded::to_string([
-            ("response_type", "code"),
-            ("client_id", client.client_id.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-            ("state", "client-state"),
-            ("scope", scope),
-        ])
-        .unwrap()
+        authorize_query(&client.client_id, REDIRECT, "client-state", Some(scope))
     }
 
     fn authorize(&self, query: &str) -> Reply {
-        let cookies = self.cookies();
-        let site = self.p.site(cookies.as_deref());
-        let reply = block_on(flow::authorize(&site, &self.p, &self.p, query)).unwrap();
-        self.keep(reply)
+        self.browser.authorize(&self.p, query)
     }
 
     fn consent(&self, page: &Reply, action: &str) -> Reply {
-        let html = body_text(page);
-        let body = form(&[
-            ("ticket", &form_field(&html, "ticket")),
-            ("csrf", &form_field(&html, "csrf")),
-            ("action", action),
-        ]);
-        let cookies = self.cookies();
-        let site = self.p.site(cookies.as_deref());
-        let reply = block_on(flow::consent(&site, &self.p, &self.p, &body)).unwrap();
-        self.keep(reply)
+        self.browser.consent(&self.p, page, action)
     }
 
     /// The identity provider sends the browser back with `idp_code`.
     fn callback(&self, to_provider: &Reply, idp_code: &str) -> Reply {
-        let state = query_param(&location(to_provider), "state").expect("a state");
-        let query =
-            serde_urlencoded::to_string([("state", state.as_str()), ("code", idp_code)]).unwrap();
-        let cookies = self.cookies();
-        let site = self.p.site(cookies.as_deref());
-        let reply = block_on(flow::callback(&site, &self.p, &self.p, &NoHttp, &query)).unwrap();
-        self.keep(reply)
+        self.browser.callback(&self.p, to_provider, idp_code)
     }
 
     /// Consent, sign-in and callback: the code the client receives.
     fn code_for(&self, client: &Client, scope: &str) -> String {
-        let page = self.authorize(&self.authorize_query(client, scope));
-        // A browser that approved exactly this before goes straight on.
-        let to_provider = if page.status == 302 {
-            page
-        } else {
-            assert_eq!(page.status, 200, "{}", body_text(&page));
-            self.consent(&page, "approve")
-        };
-        assert_eq!(to_provider.status, 302);
-        let back = self.callback(&to_provider, "idp-code");
-        assert_eq!(back.status, 302, "{}", body_text(&back));
+        let back = self
+            .browser
+            .back_to_client(&self.p, &self.authorize_query(client, scope));
         let to = location(&back);
         assert!(to.starts_with(REDIRECT), "{to}");
         assert_eq!(query_param(&to, "state").as_deref(), Some("client-state"));
@@ -152,18 +104,9 @@ impl World {
             .status
     }
 
-    /// What /mcp does: one KV read, then the record's checks.
+    /// A `/mcp` request with this access token (see `common::mcp_caller`).
     fn mcp(&self, access_token: &str) -> Result<UserContext, AccessError> {
-        let record = self
-            .p
-            .kv_get(&keys::access(&crypto::hash_token(access_token)));
-        grant::authenticate(
-            record.as_deref(),
-            access_token,
-            &[RESOURCE],
-            self.p.now.get(),
-            &self.p.config.keyring,
-        )
+        mcp_caller(&self.p, access_token)
     }
 }
 
@@ -832,7 +775,7 @@ mod one_browser {
         let w = World::new();
         let client = w.p.public_client();
         let page = w.authorize(&w.authorize_query(&client, "mcp"));
-        w.jar.borrow_mut().0.clear();
+        w.browser.clear_cookies();
         let reply = w.consent(&page, "approve");
         assert_eq!(reply.status, 403);
     }

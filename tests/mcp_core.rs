@@ -8,48 +8,18 @@ use mcp_oauth_worker::mcp::{
     check_origin, handle, Catalog, Endpoint, McpOutcome, McpRequest, Session, SessionChange, Tool,
     ToolCall, ToolEnv, ToolOutput, ToolRegistry,
 };
-use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
+use mcp_oauth_worker::outbound::LocalBoxFuture;
 use mcp_oauth_worker::user::{UserContext, UserProfile};
 use serde_json::{json, Value};
-use std::cell::RefCell;
 
 mod common;
+
+use common::http::FakeHttp;
 
 const PRM: &str = "https://mcp.example/.well-known/oauth-protected-resource/mcp";
 const NEW_SID: &str = "sid-new-0123";
 const GITHUB_TOKEN: &str = "gho_UpstreamSecretToken123456";
 const GITHUB_BASE: &str = "http://127.0.0.1:4010";
-
-/// Records every outbound request and answers with a canned response.
-struct FakeHttp {
-    answer: RefCell<Result<OutResponse, String>>,
-    seen: RefCell<Vec<OutRequest>>,
-}
-
-impl FakeHttp {
-    fn new() -> FakeHttp {
-        FakeHttp {
-            answer: RefCell::new(Err("no answer configured".into())),
-            seen: RefCell::new(Vec::new()),
-        }
-    }
-
-    fn answer(&self, status: u16, body: &str) {
-        *self.answer.borrow_mut() = Ok(OutResponse {
-            status,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: body.as_bytes().to_vec(),
-        });
-    }
-}
-
-impl HttpClient for FakeHttp {
-    fn send(&self, request: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
-        self.seen.borrow_mut().push(request);
-        let answer = self.answer.borrow().clone();
-        Box::pin(async move { answer })
-    }
-}
 
 struct Harness {
     catalog: Catalog,
@@ -112,7 +82,8 @@ impl Harness {
     fn new() -> Harness {
         Harness {
             catalog: Catalog::shipped(),
-            http: FakeHttp::new(),
+            // Every request fails until a test sets an answer.
+            http: FakeHttp::always(Err("no answer configured".into())),
             user: github_user(&["mcp", "github:repos"]),
         }
     }
@@ -851,7 +822,7 @@ fn invalid_arguments_are_tool_errors_the_model_can_read() {
 fn a_tool_needing_a_scope_the_token_lacks_is_a_403_step_up_challenge() {
     let mut h = Harness::new();
     h.user = github_user(&["mcp"]);
-    h.http.answer(200, "[]");
+    h.http.answer_json(200, "[]");
     let out = h.in_session("2025-11-25", call(7, "list_github_repos", json!({})));
     assert_eq!(out.reply.status, 403);
     assert_eq!(
@@ -866,7 +837,7 @@ fn a_tool_needing_a_scope_the_token_lacks_is_a_403_step_up_challenge() {
     let body = json_body(&out.reply);
     assert_eq!(body["id"], json!(7));
     assert_eq!(body["error"]["data"]["scope"], json!("github:repos"));
-    assert!(h.http.seen.borrow().is_empty(), "nothing was executed");
+    assert!(h.http.requests().is_empty(), "nothing was executed");
     // Tools without a required scope still work with the base scope.
     let out = h.in_session("2025-11-25", call(8, "whoami", json!({})));
     assert_eq!(out.reply.status, 200);
@@ -954,7 +925,7 @@ fn whoami_reports_the_user_and_the_token_scopes() {
 #[test]
 fn list_github_repos_sends_the_exact_request_and_never_reveals_the_token() {
     let h = Harness::new();
-    h.http.answer(
+    h.http.answer_json(
         200,
         &json!([{"full_name": "octocat/Hello-World", "private": false,
                  "description": "My first repository", "stargazers_count": 80,
@@ -970,7 +941,7 @@ fn list_github_repos_sends_the_exact_request_and_never_reveals_the_token() {
             json!({"per_page": 10, "sort": "full_name"}),
         ),
     );
-    let seen = h.http.seen.borrow();
+    let seen = h.http.requests();
     assert_eq!(seen.len(), 1);
     let sent = &seen[0];
     assert_eq!(sent.method, "GET");
@@ -1013,7 +984,7 @@ fn list_github_repos_sends_the_exact_request_and_never_reveals_the_token() {
 #[test]
 fn list_github_repos_explains_a_revoked_github_token() {
     let h = Harness::new();
-    h.http.answer(401, r#"{"message":"Bad credentials"}"#);
+    h.http.answer_json(401, r#"{"message":"Bad credentials"}"#);
     let out = h.in_session("2025-11-25", call(1, "list_github_repos", json!({})));
     assert!(!String::from_utf8_lossy(&out.reply.body).contains(GITHUB_TOKEN));
     let r = &json_body(&out.reply)["result"];
@@ -1034,13 +1005,14 @@ fn list_github_repos_needs_a_github_sign_in() {
         r["content"][0]["text"],
         json!("This tool needs a GitHub sign-in; this server signs users in with google.")
     );
-    assert!(h.http.seen.borrow().is_empty());
+    assert!(h.http.requests().is_empty());
 }
 
 #[test]
 fn list_github_repos_reports_network_failures_without_the_token() {
     let h = Harness::new();
-    *h.http.answer.borrow_mut() = Err(format!("TLS error talking with Bearer {GITHUB_TOKEN}"));
+    h.http
+        .answer_always(Err(format!("TLS error talking with Bearer {GITHUB_TOKEN}")));
     let out = h.in_session("2025-11-25", call(1, "list_github_repos", json!({})));
     let raw = String::from_utf8(out.reply.body.clone()).unwrap();
     assert!(!raw.contains(GITHUB_TOKEN));
@@ -1361,7 +1333,7 @@ fn origin_check_allows_absent_own_and_configured_origins_only() {
 #[test]
 fn random_and_truncated_bodies_never_panic_and_errors_stay_json() {
     let mut h = Harness::new();
-    h.http.answer(200, "[]");
+    h.http.answer_json(200, "[]");
     h.user = github_user(&["mcp"]);
     let samples = [
         initialize("2025-03-26").to_string(),

@@ -5,18 +5,12 @@
 
 mod common;
 
+use common::NoHttp;
+
 use mcp_oauth_worker::mcp::session_store::{session_name, MemorySessions, SessionStore};
 use mcp_oauth_worker::mcp::{endpoint, Catalog, McpRequest, Served, ToolEnv};
-use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use mcp_oauth_worker::user::{UserContext, UserProfile};
 use serde_json::{json, Value};
-
-struct NoHttp;
-impl HttpClient for NoHttp {
-    fn send(&self, _: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
-        Box::pin(async { Err("no network in this test".into()) })
-    }
-}
 
 fn user(id: &str) -> UserContext {
     UserContext {

@@ -4,21 +4,16 @@
 
 mod common;
 
+use common::NoHttp;
+
 use common::mcp_seal::TestSeal;
 use mcp_oauth_worker::mcp::session::{LogLevel, MAX_SUBSCRIPTIONS};
 use mcp_oauth_worker::mcp::{
     handle, Catalog, HeaderSource, McpOutcome, McpRequest, Session, SessionChange, ToolEnv,
 };
-use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
+use mcp_oauth_worker::outbound::LocalBoxFuture;
 use mcp_oauth_worker::user::{UserContext, UserProfile};
 use serde_json::{json, Value};
-
-struct NoHttp;
-impl HttpClient for NoHttp {
-    fn send(&self, _: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
-        Box::pin(async { Err("no network in this test".into()) })
-    }
-}
 
 fn user() -> UserContext {
     UserContext {

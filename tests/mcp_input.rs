@@ -4,20 +4,13 @@
 
 mod common;
 
+use common::NoHttp;
+
 use common::mcp_seal::TestSeal;
 use mcp_oauth_worker::mcp::input::STATE_TTL_SECS;
 use mcp_oauth_worker::mcp::{handle, Catalog, McpRequest, ToolEnv};
-use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use mcp_oauth_worker::user::{UserContext, UserProfile};
 use serde_json::{json, Value};
-
-struct NoHttp;
-
-impl HttpClient for NoHttp {
-    fn send(&self, _: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
-        Box::pin(async { Err("no network in this test".to_owned()) })
-    }
-}
 
 fn user(id: &str) -> UserContext {
     UserContext {

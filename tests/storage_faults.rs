@@ -17,7 +17,6 @@
 
 mod common;
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
@@ -34,10 +33,6 @@ use serde_json::{json, Value};
 const ADMIN: &str = "admin-token-0123456789abcdef-0123456789";
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    serde_urlencoded::to_string(pairs).unwrap().into_bytes()
-}
-
 fn s(v: &Value, field: &str) -> String {
     v[field].as_str().unwrap_or_default().to_owned()
 }
@@ -53,24 +48,23 @@ fn grant_of(token: &str) -> String {
 /// One browser and one deployment (with `ADMIN_TOKEN` set).
 struct World {
     p: Platform,
-    jar: RefCell<Jar>,
+    browser: Browser,
 }
 
 impl World {
     fn new() -> World {
         World {
             p: Platform::with_config(config_with(&[("ADMIN_TOKEN", ADMIN)])),
-            jar: Default::default(),
+            browser: Browser::default(),
         }
     }
 
     fn cookies(&self) -> Option<String> {
-        self.jar.borrow().header()
+        self.browser.cookies()
     }
 
     fn keep(&self, reply: Reply) -> Reply {
-        self.jar.borrow_mut().take(&reply);
-        reply
+        self.browser.keep(reply)
     }
 
     fn public(&self, name: &str) -> Client {
@@ -82,24 +76,14 @@ impl World {
     }
 
     fn authorize_query(client: &Client) -> String {
-        serde_urlencoded::to_string([
-            ("response_type", "code"),
-            ("client_id", client.client_id.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-            ("state", "st"),
-            ("scope", "mcp"),
-        ])
-        .unwrap()
+        authorize_query(&client.client_id, REDIRECT, "st", Some("mcp"))
     }
 
     /// `GET /authorize`: the consent page.
     fn consent_page(&self, client: &Client) -> Reply {
-        let cookies = self.cookies();
-        let site = self.p.site(cookies.as_deref());
-        let query = World::authorize_query(client);
-        let page = self.keep(block_on(flow::authorize(&site, &self.p, &self.p, &query)).unwrap());
+        let page = self
+            .browser
+            .authorize(&self.p, &World::authorize_query(client));
         assert_eq!(page.status, 200, "{}", body_text(&page));
         page
     }
@@ -115,10 +99,7 @@ impl World {
 
     fn to_provider(&self, client: &Client) -> Reply {
         let page = self.consent_page(client);
-        let cookies = self.cookies();
-        let site = self.p.site(cookies.as_deref());
-        let body = World::consent_body(&page);
-        let r = self.keep(block_on(flow::consent(&site, &self.p, &self.p, &body)).unwrap());
+        let r = self.browser.consent(&self.p, &page, "approve");
         assert_eq!(r.status, 302, "{}", body_text(&r));
         r
     }
@@ -129,11 +110,7 @@ impl World {
     }
 
     fn callback(&self, to_provider: &Reply) -> Reply {
-        let query = World::callback_query(to_provider);
-        let cookies = self.cookies();
-        let site = self.p.site(cookies.as_deref());
-        let reply = block_on(flow::callback(&site, &self.p, &self.p, &NoHttp, &query)).unwrap();
-        self.keep(reply)
+        self.browser.callback(&self.p, to_provider, "idp-code")
     }
 
     fn code_for(&self, client: &Client) -> String {
@@ -172,18 +149,9 @@ impl World {
         pair
     }
 
+    /// A `/mcp` request with this access token (see `common::mcp_caller`).
     fn mcp(&self, access_token: &str) -> Result<(), AccessError> {
-        let record = self
-            .p
-            .kv_get(&keys::access(&crypto::hash_token(access_token)));
-        grant::authenticate(
-            record.as_deref(),
-            access_token,
-            &[RESOURCE],
-            self.p.now.get(),
-            &self.p.config.keyring,
-        )
-        .map(|_| ())
+        mcp_caller(&self.p, access_token).map(|_| ())
     }
 
     fn account_sign_in(&self) {
@@ -762,7 +730,7 @@ fn run_one(flow: &Flow, fault: Option<(u32, Fault)>) -> (Vec<String>, String, Ve
     let injected = w.p.faults.injected.get() > 0;
     w.p.faults.disarm();
     if let Some(r) = &attempt {
-        w.jar.borrow_mut().take(r);
+        w.browser.take(r);
     }
 
     // Honest answers.
@@ -794,7 +762,7 @@ fn run_one(flow: &Flow, fault: Option<(u32, Fault)>) -> (Vec<String>, String, Ve
     let retry = w.p.drive((flow.send)(&w, &ctx)).map(|r| reply_of(flow, r));
     let retry_outcome = match &retry {
         Some(r) => {
-            w.jar.borrow_mut().take(r);
+            w.browser.take(r);
             if is_success(r) {
                 if let Err(e) = (flow.verify)(&w, &ctx, r) {
                     violations.push(format!("dishonest success on retry: {e}"));

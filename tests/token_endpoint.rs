@@ -7,8 +7,7 @@ mod common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::{block_on, body_text, form_field, location, query_param, Jar, NoHttp, Platform};
-use mcp_oauth_worker::http::Reply;
+use common::{block_on, location, query_param, Browser, Platform};
 use mcp_oauth_worker::keys;
 use mcp_oauth_worker::oauth::client_auth::{authenticate_client, client_credentials, ClientAuth};
 use mcp_oauth_worker::oauth::crypto;
@@ -446,45 +445,7 @@ fn platform_with(client: &Client) -> Platform {
 /// the consent page, the user's approval, the upstream sign-in and our
 /// callback, through the same flows the Worker runs.
 fn authorize_and_sign_in(p: &Platform, query: &str) -> String {
-    let mut jar = Jar::default();
-    let keep = |jar: &mut Jar, reply: Reply| {
-        jar.take(&reply);
-        reply
-    };
-    let cookies = jar.header();
-    let page = block_on(flow::authorize(&p.site(cookies.as_deref()), p, p, query)).unwrap();
-    let page = keep(&mut jar, page);
-    assert_eq!(page.status, 200, "{}", body_text(&page));
-    let html = body_text(&page);
-    let body = serde_urlencoded::to_string([
-        ("ticket", form_field(&html, "ticket")),
-        ("csrf", form_field(&html, "csrf")),
-        ("action", "approve".into()),
-    ])
-    .unwrap();
-    let cookies = jar.header();
-    let to_provider = block_on(flow::consent(
-        &p.site(cookies.as_deref()),
-        p,
-        p,
-        body.as_bytes(),
-    ))
-    .unwrap();
-    let to_provider = keep(&mut jar, to_provider);
-    assert_eq!(to_provider.status, 302, "{}", body_text(&to_provider));
-    let state = query_param(&location(&to_provider), "state").expect("a state");
-    let back_query =
-        serde_urlencoded::to_string([("state", state.as_str()), ("code", "idp-code")]).unwrap();
-    let cookies = jar.header();
-    let back = block_on(flow::callback(
-        &p.site(cookies.as_deref()),
-        p,
-        p,
-        &NoHttp,
-        &back_query,
-    ))
-    .unwrap();
-    assert_eq!(back.status, 302, "{}", body_text(&back));
+    let back = Browser::default().back_to_client(p, query);
     query_param(&location(&back), "code").expect("a code")
 }
 

@@ -2,15 +2,17 @@
 //! HTTP client that records every request and replays answers shaped like the ones
 //! GitHub and Google really send.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+mod common;
+
+use std::collections::HashMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use common::http::{out_response, FakeHttp};
 use mcp_oauth_worker::config::{ConfigError, ProviderKind};
-use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
+use mcp_oauth_worker::outbound::{OutRequest, OutResponse};
 use mcp_oauth_worker::upstream::github::GitHubProvider;
 use mcp_oauth_worker::upstream::google::GoogleProvider;
 use mcp_oauth_worker::upstream::oidc::{
@@ -42,47 +44,8 @@ const GOOGLE_ACCESS: &str = "ya29.a0AfH6SMBx-access";
 const GOOGLE_REFRESH: &str = "1//0gRefreshTokenValue";
 const GOOGLE_SUB: &str = "110169484474386276334";
 
-/// Records requests; answers each with the next canned response, in order.
-#[derive(Default)]
-struct FakeHttp {
-    answers: RefCell<VecDeque<Result<OutResponse, String>>>,
-    requests: RefCell<Vec<OutRequest>>,
-}
-
-impl FakeHttp {
-    fn new(answers: Vec<Result<OutResponse, String>>) -> FakeHttp {
-        FakeHttp {
-            answers: RefCell::new(answers.into()),
-            requests: RefCell::default(),
-        }
-    }
-    fn requests(&self) -> Vec<OutRequest> {
-        self.requests.borrow().clone()
-    }
-    fn unused(&self) -> usize {
-        self.answers.borrow().len()
-    }
-}
-
-impl HttpClient for FakeHttp {
-    fn send(&self, request: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
-        let url = request.url.clone();
-        self.requests.borrow_mut().push(request);
-        let answer = self
-            .answers
-            .borrow_mut()
-            .pop_front()
-            .unwrap_or_else(|| panic!("unexpected request to {url}"));
-        Box::pin(async move { answer })
-    }
-}
-
 fn response(status: u16, content_type: &str, body: &str) -> Result<OutResponse, String> {
-    Ok(OutResponse {
-        status,
-        headers: vec![("Content-Type".into(), content_type.into())],
-        body: body.as_bytes().to_vec(),
-    })
+    out_response(status, content_type, body)
 }
 
 fn json_answer(status: u16, body: Value) -> Result<OutResponse, String> {
@@ -123,18 +86,18 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 fn authorize_params() -> AuthorizeParams<'static> {
     AuthorizeParams {
         callback_url: CALLBACK,
-        state: STATE,
+        state: STATE.into(),
         pkce_challenge: CHALLENGE,
-        nonce: NONCE,
+        nonce: NONCE.into(),
     }
 }
 
 fn exchange_params() -> ExchangeParams<'static> {
     ExchangeParams {
-        code: CODE,
+        code: CODE.into(),
         callback_url: CALLBACK,
-        pkce_verifier: VERIFIER,
-        nonce: NONCE,
+        pkce_verifier: VERIFIER.into(),
+        nonce: NONCE.into(),
         now: NOW,
     }
 }
@@ -268,7 +231,10 @@ fn github_token_json() -> Result<OutResponse, String> {
 
 #[test]
 fn the_dev_provider_needs_no_upstream_settings() {
-    assert_eq!(settings_for(ProviderKind::Dev, env(&[])), Ok(None));
+    assert!(matches!(
+        settings_for(ProviderKind::Dev, env(&[])),
+        Ok(None)
+    ));
 }
 
 #[test]
@@ -572,7 +538,7 @@ fn github_form_encoded_token_answers_are_understood() {
         github_user(json!("octocat@github.com")),
     ]);
     let sign_in = exchange(&github(), &http).unwrap();
-    assert_eq!(sign_in.tokens.access_token, GH_TOKEN);
+    assert_eq!(sign_in.tokens.access_token.secret(), GH_TOKEN);
     assert_eq!(
         sign_in.tokens.scope.as_deref(),
         Some("read:user user:email")
@@ -762,7 +728,10 @@ fn expiring_github_app_tokens_are_refreshed_and_rotated() {
     ]);
     let tokens = exchange(&github(), &http).unwrap().tokens;
     assert_eq!(tokens.expires_at, Some(NOW + 28800));
-    assert_eq!(tokens.refresh_token.as_deref(), Some("ghr_first"));
+    assert_eq!(
+        tokens.refresh_token.as_ref().map(|t| t.secret()),
+        Some("ghr_first")
+    );
 
     // Hours before expiry: nothing to do.
     assert_eq!(refresh(&github(), &http, &tokens, NOW + 3600), Ok(None));
@@ -778,8 +747,11 @@ fn expiring_github_app_tokens_are_refreshed_and_rotated() {
     assert_eq!(fields["refresh_token"], "ghr_first");
     assert_eq!(fields["client_id"], "Iv1.8a61f9b3a7aba766");
     assert_eq!(fields["client_secret"], CLIENT_SECRET);
-    assert_eq!(fresh.access_token, "ghu_second");
-    assert_eq!(fresh.refresh_token.as_deref(), Some("ghr_second"));
+    assert_eq!(fresh.access_token.secret(), "ghu_second");
+    assert_eq!(
+        fresh.refresh_token.as_ref().map(|t| t.secret()),
+        Some("ghr_second")
+    );
     assert_eq!(fresh.expires_at, Some(later + 28800));
 }
 
@@ -865,9 +837,9 @@ fn google_exchange_checks_the_id_token_and_builds_the_profile() {
     assert_eq!(sign_in.user.name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(sign_in.user.provider, "google");
     assert_eq!(google().kind(), "google");
-    assert_eq!(sign_in.tokens.access_token, GOOGLE_ACCESS);
+    assert_eq!(sign_in.tokens.access_token.secret(), GOOGLE_ACCESS);
     assert_eq!(
-        sign_in.tokens.refresh_token.as_deref(),
+        sign_in.tokens.refresh_token.as_ref().map(|t| t.secret()),
         Some(GOOGLE_REFRESH)
     );
     assert_eq!(sign_in.tokens.expires_at, Some(NOW + 3599));
@@ -1072,7 +1044,7 @@ fn google_token_errors_map_to_provider_and_denied() {
 fn google_tokens(expires_at: u64, refresh_token: Option<&str>) -> UpstreamTokens {
     UpstreamTokens {
         access_token: GOOGLE_ACCESS.into(),
-        refresh_token: refresh_token.map(str::to_owned),
+        refresh_token: refresh_token.map(Into::into),
         expires_at: Some(expires_at),
         scope: Some("openid email".into()),
     }
@@ -1108,8 +1080,11 @@ fn google_tokens_are_refreshed_only_near_expiry_and_keep_the_refresh_token() {
             ("client_secret", CLIENT_SECRET),
         ])
     );
-    assert_eq!(fresh.access_token, "ya29.fresh");
-    assert_eq!(fresh.refresh_token.as_deref(), Some(GOOGLE_REFRESH));
+    assert_eq!(fresh.access_token.secret(), "ya29.fresh");
+    assert_eq!(
+        fresh.refresh_token.as_ref().map(|t| t.secret()),
+        Some(GOOGLE_REFRESH)
+    );
     assert_eq!(fresh.expires_at, Some(NOW + 3599));
 }
 

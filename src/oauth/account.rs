@@ -179,9 +179,9 @@ pub async fn login(site: &Site<'_>, upstream: &dyn ProviderSource) -> Result<Rep
     let state = format!("{STATE_PREFIX}{}", site.random()?);
     let location = provider.authorize_url(&AuthorizeParams {
         callback_url: &site.callback_url(),
-        state: &state,
+        state: state.as_str().into(),
         pkce_challenge: &pkce::challenge_for(&verifier_for(site, &state)),
-        nonce: &nonce_for(site, &state),
+        nonce: nonce_for(site, &state).as_str().into(),
     });
     Ok(Reply::redirect(&location).header(
         "Set-Cookie",
@@ -222,10 +222,10 @@ pub async fn callback(
     let nonce = nonce_for(site, state);
     let callback = site.callback_url();
     let params = ExchangeParams {
-        code,
+        code: code.into(),
         callback_url: &callback,
-        pkce_verifier: verifier.secret(),
-        nonce: &nonce,
+        pkce_verifier: verifier.secret().into(),
+        nonce: nonce.as_str().into(),
         now: site.now,
     };
     let Ok(sign_in) = provider.exchange(http, params).await else {

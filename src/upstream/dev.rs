@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::oauth::crypto::{self, Entropy, Keyring};
 use crate::outbound::{HttpClient, LocalBoxFuture};
 use crate::upstream::{
-    AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
+    AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamToken,
+    UpstreamTokens,
 };
 use crate::urls::append_query;
 use crate::user::UserProfile;
@@ -109,7 +110,7 @@ impl IdentityProvider for DevProvider {
     fn authorize_url(&self, params: &AuthorizeParams<'_>) -> String {
         append_query(
             &format!("{}/dev/login", self.origin),
-            &[("state", params.state)],
+            &[("state", params.state.secret())],
         )
     }
 
@@ -119,9 +120,12 @@ impl IdentityProvider for DevProvider {
         params: ExchangeParams<'a>,
     ) -> LocalBoxFuture<'a, Result<SignIn, UpstreamError>> {
         Box::pin(async move {
-            let payload = self.ring.verify(PURPOSE, params.code).ok_or_else(|| {
-                UpstreamError::Provider("the development sign-in code is not valid".into())
-            })?;
+            let payload = self
+                .ring
+                .verify(PURPOSE, params.code.secret())
+                .ok_or_else(|| {
+                    UpstreamError::Provider("the development sign-in code is not valid".into())
+                })?;
             let code: DevCode = crate::http::json_from_bytes(&payload).ok_or_else(|| {
                 UpstreamError::Malformed("the development sign-in code is malformed".into())
             })?;
@@ -139,7 +143,7 @@ impl IdentityProvider for DevProvider {
                     provider: "dev".into(),
                 },
                 tokens: UpstreamTokens {
-                    access_token: code.token,
+                    access_token: UpstreamToken::new(code.token),
                     refresh_token: None,
                     expires_at: None,
                     scope: None,
@@ -211,16 +215,16 @@ mod tests {
         assert!(location.ends_with("&state=gid.statevalue"));
         let code = code_of(&location);
         let params = ExchangeParams {
-            code: &code,
+            code: code.as_str().into(),
             callback_url: "",
-            pkce_verifier: "",
-            nonce: "",
+            pkce_verifier: "".into(),
+            nonce: "".into(),
             now: 1010,
         };
         let sign_in = pollster::block_on(p.exchange(&NoHttp, params)).unwrap();
         assert_eq!(sign_in.user.id, "dev:ada");
         assert_eq!(sign_in.user.email.as_deref(), Some("ada@example.com"));
-        assert!(sign_in.tokens.access_token.starts_with("devtok_"));
+        assert!(sign_in.tokens.access_token.secret().starts_with("devtok_"));
     }
 
     #[test]
@@ -233,10 +237,10 @@ mod tests {
             complete_login(&form("ada", ""), &p.origin, &p.ring, 1000, &OsEntropy).unwrap();
         let code = code_of(&location);
         let late = ExchangeParams {
-            code: &code,
+            code: code.as_str().into(),
             callback_url: "",
-            pkce_verifier: "",
-            nonce: "",
+            pkce_verifier: "".into(),
+            nonce: "".into(),
             now: 1000 + DEV_CODE_TTL_SECS + 1,
         };
         assert!(matches!(
@@ -249,10 +253,10 @@ mod tests {
             br#"{"login":"root","name":null,"email":null,"token":"t","expires_at":99999}"#,
         );
         let params = ExchangeParams {
-            code: &forged,
+            code: forged.as_str().into(),
             callback_url: "",
-            pkce_verifier: "",
-            nonce: "",
+            pkce_verifier: "".into(),
+            nonce: "".into(),
             now: 1000,
         };
         assert!(pollster::block_on(p.exchange(&NoHttp, params)).is_err());

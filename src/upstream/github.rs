@@ -72,13 +72,13 @@ impl GitHubProvider {
             .request(
                 http,
                 &[
-                    ("code", p.code),
+                    ("code", p.code.secret()),
                     ("redirect_uri", p.callback_url),
-                    ("code_verifier", p.pkce_verifier),
+                    ("code_verifier", p.pkce_verifier.secret()),
                 ],
             )
-            .await?
-            .map_err(OAuthErrorAnswer::into_exchange_error)?;
+            .await
+            .or_refused(OAuthErrorAnswer::into_exchange_error)?;
         let token = answer.access_token.clone();
         let secrets = [token.as_str()];
 
@@ -155,7 +155,7 @@ impl IdentityProvider for GitHubProvider {
                 ("client_id", self.client.client_id.as_str()),
                 ("redirect_uri", p.callback_url),
                 ("scope", self.scopes.as_str()),
-                ("state", p.state),
+                ("state", p.state.secret()),
                 (
                     "allow_signup",
                     if self.allow_signup { "true" } else { "false" },

@@ -8,11 +8,84 @@
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
 use crate::http::HttpError;
 use crate::outbound::{HttpClient, LocalBoxFuture};
 use crate::user::UserProfile;
+
+/// A borrowed secret of one sign-in (our `state`, the upstream code, our PKCE verifier, the
+/// nonce): `Debug` prints `[redacted]`, the value is read only through
+/// [`SecretStr::secret`]. Built with `.into()` from a `&str`.
+#[derive(Clone, Copy)]
+pub struct SecretStr<'a>(&'a str);
+
+impl<'a> SecretStr<'a> {
+    pub fn new(value: &'a str) -> SecretStr<'a> {
+        SecretStr(value)
+    }
+    /// The value itself: only where it must be sent or checked.
+    pub fn secret(&self) -> &'a str {
+        self.0
+    }
+}
+
+impl<'a> From<&'a str> for SecretStr<'a> {
+    fn from(value: &'a str) -> SecretStr<'a> {
+        SecretStr(value)
+    }
+}
+
+impl std::fmt::Debug for SecretStr<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// An access or refresh token the provider issued to us: `Debug` prints
+/// `UpstreamToken([redacted])`, the value is read only through [`UpstreamToken::secret`],
+/// `==` compares in constant time. Serialized as the bare string (the grant's encrypted
+/// props keep their shape).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UpstreamToken(String);
+
+impl UpstreamToken {
+    pub fn new(value: impl Into<String>) -> UpstreamToken {
+        UpstreamToken(value.into())
+    }
+    /// The value itself: only where it must be sent.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for UpstreamToken {
+    fn from(value: &str) -> UpstreamToken {
+        UpstreamToken(value.to_owned())
+    }
+}
+
+impl From<String> for UpstreamToken {
+    fn from(value: String) -> UpstreamToken {
+        UpstreamToken(value)
+    }
+}
+
+impl std::fmt::Debug for UpstreamToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpstreamToken([redacted])")
+    }
+}
+
+impl PartialEq for UpstreamToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for UpstreamToken {}
 
 /// What the authorization server asks of a provider's authorization endpoint.
 #[derive(Debug, Clone)]
@@ -20,31 +93,32 @@ pub struct AuthorizeParams<'a> {
     /// Our `/callback` URL, registered at the provider.
     pub callback_url: &'a str,
     /// Our single-use state for this sign-in.
-    pub state: &'a str,
+    pub state: SecretStr<'a>,
     /// PKCE S256 challenge towards the provider (used where the provider supports it).
+    /// Public by design (it travels in the browser's URL); the verifier is the secret.
     pub pkce_challenge: &'a str,
     /// OpenID Connect nonce (used by OIDC providers, ignored by others).
-    pub nonce: &'a str,
+    pub nonce: SecretStr<'a>,
 }
 
 /// What the callback hands to [`IdentityProvider::exchange`].
 #[derive(Debug, Clone)]
 pub struct ExchangeParams<'a> {
-    pub code: &'a str,
+    pub code: SecretStr<'a>,
     pub callback_url: &'a str,
-    pub pkce_verifier: &'a str,
-    pub nonce: &'a str,
+    pub pkce_verifier: SecretStr<'a>,
+    pub nonce: SecretStr<'a>,
     /// Unix seconds.
     pub now: u64,
 }
 
 /// Tokens the provider issued to us for this user. Kept only inside the grant's
 /// encrypted props; never returned to MCP clients.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamTokens {
-    pub access_token: String,
+    pub access_token: UpstreamToken,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<UpstreamToken>,
     /// Unix seconds when the access token expires, when the provider said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
@@ -52,23 +126,9 @@ pub struct UpstreamTokens {
     pub scope: Option<String>,
 }
 
-impl std::fmt::Debug for UpstreamTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamTokens")
-            .field("access_token", &"[redacted]")
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[redacted]"),
-            )
-            .field("expires_at", &self.expires_at)
-            .field("scope", &self.scope)
-            .finish()
-    }
-}
-
 impl UpstreamTokens {
     pub fn access_secret(&self) -> Secret {
-        Secret::new(self.access_token.clone())
+        Secret::new(self.access_token.secret())
     }
 }
 

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{UpstreamError, UpstreamTokens, REFRESH_MARGIN_SECS};
+use super::{UpstreamError, UpstreamToken, UpstreamTokens, REFRESH_MARGIN_SECS};
 use crate::config::Secret;
 use crate::outbound::{HttpClient, OutRequest, OutResponse};
 
@@ -60,6 +60,31 @@ pub(crate) struct OAuthErrorAnswer {
     pub description: Option<String>,
 }
 
+/// What a token endpoint's answer came to: tokens, an OAuth refusal, or no usable answer.
+pub(crate) enum TokenReply {
+    /// A successful answer (RFC 6749 §5.1).
+    Issued(TokenAnswer),
+    /// An OAuth error answer (RFC 6749 §5.2): what it means depends on the grant asked for.
+    Refused(OAuthErrorAnswer),
+    /// No answer, or one we could not use.
+    Failed(UpstreamError),
+}
+
+impl TokenReply {
+    /// The tokens, or the error: a refusal becomes one through `refused` (an exchange and a
+    /// refresh read the same OAuth error differently).
+    pub fn or_refused(
+        self,
+        refused: impl FnOnce(OAuthErrorAnswer) -> UpstreamError,
+    ) -> Result<TokenAnswer, UpstreamError> {
+        match self {
+            TokenReply::Issued(answer) => Ok(answer),
+            TokenReply::Refused(error) => Err(refused(error)),
+            TokenReply::Failed(error) => Err(error),
+        }
+    }
+}
+
 impl OAuthErrorAnswer {
     fn text(&self) -> String {
         match &self.description {
@@ -93,11 +118,7 @@ impl OAuthErrorAnswer {
 
 impl TokenClient {
     /// POSTs `fields` (plus client authentication) and reads the answer.
-    pub async fn request(
-        &self,
-        http: &dyn HttpClient,
-        fields: &[(&str, &str)],
-    ) -> Result<Result<TokenAnswer, OAuthErrorAnswer>, UpstreamError> {
+    pub async fn request(&self, http: &dyn HttpClient, fields: &[(&str, &str)]) -> TokenReply {
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         let secrets: Vec<&str> = fields
             .iter()
@@ -126,8 +147,10 @@ impl TokenClient {
         }
         // GitHub answers form-encoded unless asked for JSON; others ignore it or agree.
         request = request.header("Accept", "application/json");
-        let response = send(http, request, &secrets).await?;
-        parse_token_answer(&response, &secrets)
+        match send(http, request, &secrets).await {
+            Ok(response) => parse_token_answer(&response, &secrets),
+            Err(error) => TokenReply::Failed(error),
+        }
     }
 
     /// Refreshes `tokens` when they expire within [`REFRESH_MARGIN_SECS`] of `now`.
@@ -149,7 +172,7 @@ impl TokenClient {
         if expires_at > now.saturating_add(REFRESH_MARGIN_SECS) {
             return Ok(None);
         }
-        let Some(refresh_token) = tokens.refresh_token.as_deref() else {
+        let Some(refresh_token) = tokens.refresh_token.as_ref().map(UpstreamToken::secret) else {
             return if expires_at <= now {
                 Err(UpstreamError::Revoked(
                     "the upstream access token expired and there is no refresh token".into(),
@@ -165,11 +188,11 @@ impl TokenClient {
         fields.extend_from_slice(extra);
         let answer = self
             .request(http, &fields)
-            .await?
-            .map_err(OAuthErrorAnswer::into_refresh_error)?;
+            .await
+            .or_refused(OAuthErrorAnswer::into_refresh_error)?;
         let mut fresh = answer.into_tokens(now);
         if fresh.refresh_token.is_none() {
-            fresh.refresh_token = Some(refresh_token.to_owned());
+            fresh.refresh_token = Some(UpstreamToken::new(refresh_token));
         }
         if fresh.scope.is_none() {
             fresh.scope.clone_from(&tokens.scope);
@@ -181,8 +204,8 @@ impl TokenClient {
 impl TokenAnswer {
     pub fn into_tokens(self, now: u64) -> UpstreamTokens {
         UpstreamTokens {
-            access_token: self.access_token,
-            refresh_token: self.refresh_token,
+            access_token: UpstreamToken::new(self.access_token),
+            refresh_token: self.refresh_token.map(UpstreamToken::new),
             expires_at: self.expires_in.map(|s| now.saturating_add(s)),
             scope: self.scope,
         }
@@ -215,20 +238,18 @@ pub(crate) async fn send(
 /// Reads a token endpoint's answer, whatever its encoding.
 ///
 /// An `error` field wins over the HTTP status: GitHub reports errors with 200.
-pub(crate) fn parse_token_answer(
-    response: &OutResponse,
-    secrets: &[&str],
-) -> Result<Result<TokenAnswer, OAuthErrorAnswer>, UpstreamError> {
+pub(crate) fn parse_token_answer(response: &OutResponse, secrets: &[&str]) -> TokenReply {
+    let failed = TokenReply::Failed;
     let fields = match read_fields(response) {
         Some(fields) => fields,
         None if !(200..300).contains(&response.status) => {
-            return Err(UpstreamError::Provider(format!(
+            return failed(UpstreamError::Provider(format!(
                 "the token endpoint answered HTTP {} without an OAuth error",
                 response.status
             )))
         }
         None => {
-            return Err(UpstreamError::Malformed(format!(
+            return failed(UpstreamError::Malformed(format!(
                 "the token endpoint's answer (HTTP {}, {}) is neither JSON nor form-encoded",
                 response.status,
                 content_type(response).unwrap_or("no Content-Type")
@@ -236,38 +257,43 @@ pub(crate) fn parse_token_answer(
         }
     };
     if let Some(code) = fields.text("error") {
-        return Ok(Err(OAuthErrorAnswer {
+        return TokenReply::Refused(OAuthErrorAnswer {
             code: clean(&code, secrets),
             description: fields
                 .text("error_description")
                 .map(|d| clean(&d, secrets))
                 .filter(|d| !d.is_empty()),
-        }));
+        });
     }
     if !(200..300).contains(&response.status) {
-        return Err(UpstreamError::Provider(format!(
+        return failed(UpstreamError::Provider(format!(
             "the token endpoint answered HTTP {} without an OAuth error",
             response.status
         )));
     }
-    let access_token = fields.text("access_token").ok_or_else(|| {
-        UpstreamError::Malformed("the token endpoint's answer has no access_token".into())
-    })?;
+    let Some(access_token) = fields.text("access_token") else {
+        return failed(UpstreamError::Malformed(
+            "the token endpoint's answer has no access_token".into(),
+        ));
+    };
     if let Some(kind) = fields.text("token_type") {
         if !kind.eq_ignore_ascii_case("bearer") {
-            return Err(UpstreamError::Malformed(format!(
+            return failed(UpstreamError::Malformed(format!(
                 "the token endpoint issued a token of type '{}', not Bearer",
                 clean(&kind, secrets)
             )));
         }
     }
-    let expires_in = match fields.get("expires_in") {
+    let expires_in = match fields.get("expires_in").map(seconds) {
         None => None,
-        Some(v) => Some(seconds(v).ok_or_else(|| {
-            UpstreamError::Malformed("the token endpoint's expires_in is not a number".into())
-        })?),
+        Some(Some(seconds)) => Some(seconds),
+        Some(None) => {
+            return failed(UpstreamError::Malformed(
+                "the token endpoint's expires_in is not a number".into(),
+            ))
+        }
     };
-    Ok(Ok(TokenAnswer {
+    TokenReply::Issued(TokenAnswer {
         access_token,
         refresh_token: fields.text("refresh_token"),
         expires_in,
@@ -279,7 +305,7 @@ pub(crate) fn parse_token_answer(
                 .join(" ")
         }),
         id_token: fields.text("id_token"),
-    }))
+    })
 }
 
 /// Parses a JSON object body, for profile and discovery answers.
@@ -396,6 +422,15 @@ fn form_encode(value: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The tokens of an answer that must have issued some (no `Debug`: it holds tokens).
+    fn issued(reply: TokenReply) -> TokenAnswer {
+        match reply {
+            TokenReply::Issued(answer) => answer,
+            TokenReply::Refused(e) => panic!("refused: {}", e.text()),
+            TokenReply::Failed(e) => panic!("failed: {e}"),
+        }
+    }
+
     fn answer(status: u16, content_type: &str, body: &str) -> OutResponse {
         OutResponse {
             status,
@@ -411,9 +446,10 @@ mod tests {
             r#"{"access_token":"a","expires_in":"3599"}"#,
             r#"{"access_token":"a","expires_in":3599.0}"#,
         ] {
-            let a = parse_token_answer(&answer(200, "application/json", body), &[])
-                .unwrap()
-                .unwrap();
+            let a = issued(parse_token_answer(
+                &answer(200, "application/json", body),
+                &[],
+            ));
             assert_eq!(a.expires_in, Some(3599), "{body}");
         }
         let e = parse_token_answer(
@@ -424,21 +460,39 @@ mod tests {
             ),
             &[],
         );
-        assert!(matches!(e, Err(UpstreamError::Malformed(_))));
+        assert!(matches!(e, TokenReply::Failed(UpstreamError::Malformed(_))));
+    }
+
+    #[test]
+    fn an_oauth_error_is_a_refusal_whatever_the_status() {
+        for status in [200, 400] {
+            let reply = parse_token_answer(
+                &answer(
+                    status,
+                    "application/json",
+                    r#"{"error":"invalid_grant","error_description":"bad code"}"#,
+                ),
+                &[],
+            );
+            let revoked = |e: OAuthErrorAnswer| UpstreamError::Revoked(e.text());
+            assert_eq!(
+                reply.or_refused(revoked).err(),
+                Some(UpstreamError::Revoked("invalid_grant (bad code)".into())),
+                "HTTP {status}"
+            );
+        }
     }
 
     #[test]
     fn form_answers_are_sniffed_when_mislabelled() {
-        let a = parse_token_answer(
+        let a = issued(parse_token_answer(
             &answer(
                 200,
                 "text/plain",
                 "access_token=gho_x&scope=repo%2Cgist&token_type=bearer",
             ),
             &[],
-        )
-        .unwrap()
-        .unwrap();
+        ));
         assert_eq!(a.access_token, "gho_x");
         assert_eq!(a.scope.as_deref(), Some("repo gist"));
     }
@@ -446,9 +500,9 @@ mod tests {
     #[test]
     fn html_is_not_mistaken_for_a_form() {
         let e = parse_token_answer(&answer(200, "text/html", "<html>a=b</html>"), &[]);
-        assert!(matches!(e, Err(UpstreamError::Malformed(_))));
+        assert!(matches!(e, TokenReply::Failed(UpstreamError::Malformed(_))));
         let e = parse_token_answer(&answer(502, "text/html", "<html>Bad gateway</html>"), &[]);
-        assert!(matches!(e, Err(UpstreamError::Provider(_))));
+        assert!(matches!(e, TokenReply::Failed(UpstreamError::Provider(_))));
     }
 
     #[test]
@@ -461,7 +515,7 @@ mod tests {
             ),
             &[],
         );
-        assert!(matches!(e, Err(UpstreamError::Malformed(_))));
+        assert!(matches!(e, TokenReply::Failed(UpstreamError::Malformed(_))));
     }
 
     #[test]

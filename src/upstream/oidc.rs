@@ -203,13 +203,13 @@ impl OidcProvider {
                 http,
                 &[
                     ("grant_type", "authorization_code"),
-                    ("code", p.code),
+                    ("code", p.code.secret()),
                     ("redirect_uri", p.callback_url),
-                    ("code_verifier", p.pkce_verifier),
+                    ("code_verifier", p.pkce_verifier.secret()),
                 ],
             )
-            .await?
-            .map_err(OAuthErrorAnswer::into_exchange_error)?;
+            .await
+            .or_refused(OAuthErrorAnswer::into_exchange_error)?;
         let id_token = answer.id_token.clone().ok_or_else(|| {
             UpstreamError::Malformed(
                 "the token endpoint sent no id_token (is openid among the scopes?)".into(),
@@ -220,7 +220,7 @@ impl OidcProvider {
             &ClaimChecks {
                 issuers: &self.issuers,
                 client_id: &self.client.client_id,
-                nonce: p.nonce,
+                nonce: p.nonce.secret(),
                 now: p.now,
             },
         )?;
@@ -306,8 +306,8 @@ impl IdentityProvider for OidcProvider {
             ("client_id", self.client.client_id.as_str()),
             ("redirect_uri", p.callback_url),
             ("scope", self.scopes.as_str()),
-            ("state", p.state),
-            ("nonce", p.nonce),
+            ("state", p.state.secret()),
+            ("nonce", p.nonce.secret()),
             ("code_challenge", p.pkce_challenge),
             ("code_challenge_method", "S256"),
         ];

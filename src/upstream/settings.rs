@@ -60,7 +60,7 @@ pub const GOOGLE_DEFAULT_USERINFO_URL: &str = "https://openidconnect.googleapis.
 pub const GOOGLE_DEFAULT_ISSUER: &str = "https://accounts.google.com";
 
 /// Settings of the configured upstream provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum UpstreamSettings {
     GitHub(GitHubSettings),
     Google(GoogleSettings),
@@ -68,7 +68,7 @@ pub enum UpstreamSettings {
 }
 
 /// A GitHub OAuth app (or GitHub App acting for users).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct GitHubSettings {
     pub client_id: String,
     pub client_secret: Secret,
@@ -83,7 +83,7 @@ pub struct GitHubSettings {
 }
 
 /// Google, as an OpenID Connect provider with fixed endpoints (no discovery fetch).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct GoogleSettings {
     pub client_id: String,
     pub client_secret: Secret,
@@ -102,7 +102,7 @@ pub struct GoogleSettings {
 ///
 /// For refresh tokens, most providers want the `offline_access` scope: add it to
 /// `OIDC_SCOPES` (e.g. `openid email profile offline_access`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct OidcSettings {
     /// Exactly as configured; compared byte for byte with the discovery document
     /// and the ID token's `iss`.

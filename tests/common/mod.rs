@@ -5,7 +5,14 @@
 //! clock, a cookie jar, and a tiny executor for concurrent requests.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod http;
 pub mod mcp_seal;
+
+// Not every test file uses every fixture.
+#[allow(unused_imports)]
+pub use browser::{authorize_query, form, mcp_caller, Browser};
+pub use http::NoHttp;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -26,7 +33,7 @@ use mcp_oauth_worker::oauth::index::{self, IndexAnswer, IndexCommand, IndexStora
 use mcp_oauth_worker::oauth::register::{self, Client, RegistrationRequest};
 use mcp_oauth_worker::oauth::site::Site;
 use mcp_oauth_worker::oauth::store::{GrantObjects, IndexObjects, KeyPage, Kv, StoreError};
-use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
+use mcp_oauth_worker::outbound::{HttpClient, LocalBoxFuture};
 use mcp_oauth_worker::upstream::{
     AuthorizeParams, ExchangeParams, IdentityProvider, ProviderSource, SignIn, UpstreamError,
     UpstreamTokens,
@@ -50,13 +57,9 @@ pub struct CountingEntropy(pub Cell<u64>);
 impl Entropy for CountingEntropy {
     fn fill(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
         for chunk in buf.chunks_mut(8) {
-            let n = self.0.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-            self.0.set(n);
-            let mut z = n;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+            let n = self.0.get();
+            self.0.set(n.wrapping_add(SPLITMIX_STEP));
+            chunk.copy_from_slice(&splitmix(n).to_le_bytes()[..chunk.len()]);
         }
         Ok(())
     }
@@ -245,8 +248,11 @@ impl FaultPlan {
     }
 }
 
+const SPLITMIX_STEP: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64: the value after the counter `n`.
 fn splitmix(n: u64) -> u64 {
-    let n = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let n = n.wrapping_add(SPLITMIX_STEP);
     let mut z = n;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -339,8 +345,8 @@ pub fn user(login: &str) -> UserProfile {
 
 pub fn upstream_tokens(n: u32, expires_at: u64) -> UpstreamTokens {
     UpstreamTokens {
-        access_token: format!("up-access-{n}"),
-        refresh_token: Some(format!("up-refresh-{n}")),
+        access_token: format!("up-access-{n}").into(),
+        refresh_token: Some(format!("up-refresh-{n}").into()),
         expires_at: Some(expires_at),
         scope: None,
     }
@@ -352,7 +358,10 @@ impl IdentityProvider for FakeProvider {
     }
 
     fn authorize_url(&self, params: &AuthorizeParams<'_>) -> String {
-        format!("https://idp.example/authorize?state={}", params.state)
+        format!(
+            "https://idp.example/authorize?state={}",
+            params.state.secret()
+        )
     }
 
     fn exchange<'a>(
@@ -366,7 +375,7 @@ impl IdentityProvider for FakeProvider {
             let fault = before(&self.faults, "upstream.exchange", true)
                 .await
                 .map_err(UpstreamError::Network)?;
-            if params.code != "idp-code" {
+            if params.code.secret() != "idp-code" {
                 return Err(UpstreamError::Provider("bad code".into()));
             }
             let n = self.issued.get() + 1;
@@ -405,7 +414,11 @@ impl IdentityProvider for FakeProvider {
                 UpstreamRefresh::Revoked => Err(UpstreamError::Revoked("revoked".into())),
                 UpstreamRefresh::Down => Err(UpstreamError::Network("down".into())),
                 _ => {
-                    let spent = tokens.refresh_token.clone().unwrap_or_default();
+                    let spent = tokens
+                        .refresh_token
+                        .as_ref()
+                        .map(|t| t.secret().to_owned())
+                        .unwrap_or_default();
                     let mut list = self.spent_refresh_tokens.borrow_mut();
                     if list.contains(&spent) {
                         // A rotating provider refuses a spent refresh token.
@@ -421,15 +434,6 @@ impl IdentityProvider for FakeProvider {
                 }
             }
         })
-    }
-}
-
-/// Outbound HTTP is never used by the fake provider.
-pub struct NoHttp;
-
-impl HttpClient for NoHttp {
-    fn send(&self, request: OutRequest) -> LocalBoxFuture<'_, Result<OutResponse, String>> {
-        Box::pin(async move { Err(format!("no network in tests: {}", request.url)) })
     }
 }
 

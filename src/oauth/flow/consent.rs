@@ -285,9 +285,9 @@ async fn start_upstream(
     };
     let location = provider.authorize_url(&AuthorizeParams {
         callback_url: &site.callback_url(),
-        state: state.secret(),
+        state: state.secret().into(),
         pkce_challenge: &pkce::challenge_for(&verifier),
-        nonce: &nonce,
+        nonce: nonce.as_str().into(),
     });
     // Binds the sign-in to this browser; one cookie per sign-in in flight.
     let mut reply = Reply::redirect(&location).header(

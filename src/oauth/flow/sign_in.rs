@@ -111,10 +111,10 @@ pub async fn callback(
     };
     let callback = site.callback_url();
     let params = ExchangeParams {
-        code,
+        code: code.into(),
         callback_url: &callback,
-        pkce_verifier: taken.upstream_verifier.secret(),
-        nonce: &taken.nonce,
+        pkce_verifier: taken.upstream_verifier.secret().into(),
+        nonce: taken.nonce.as_str().into(),
         now: site.now,
     };
     let sign_in = match provider.exchange(http, params).await {

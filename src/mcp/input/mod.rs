@@ -25,47 +25,35 @@
 //! [`MAX_INPUT_RESPONSES`] answers per retry, a sealed state of at most [`MAX_STATE_CHARS`]
 //! that lapses after [`STATE_TTL_SECS`], and (legacy sessions) at most
 //! [`MAX_PENDING_PER_SESSION`] requests waiting for answers per session.
+//!
+//! The parts: this file owns the handler's side ([`Input`], how a round ends, the client's
+//! capabilities); `requests` the requests a handler can make and the parsing of their
+//! answers; `state` the sealed `requestState` of 2026-07-28; `pending` a legacy call
+//! waiting for its answers.
+
+mod pending;
+mod requests;
+mod state;
+
+pub use pending::{PendingCall, ANSWER_WAIT_SECS, MAX_PENDING_PER_SESSION, MAX_ROUNDS};
+pub use requests::{ElicitAction, Elicitation, Elicited, Root, Sampled, Sampling};
+pub use state::{
+    input_required_result, modern_answers, StateBinding, StateSeal, MAX_INPUT_RESPONSES,
+    MAX_STATE_CHARS, STATE_PURPOSE, STATE_TTL_SECS,
+};
 
 use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
-use super::jsonrpc::{ErrorObject, RequestId};
-use super::tools::schema;
+use super::jsonrpc::ErrorObject;
 
 /// Requests one round may ask at once; a handler asking more gets a tool error.
 pub const MAX_INPUT_REQUESTS: usize = 8;
-/// Entries accepted in one retry's `inputResponses`; more is Invalid params.
-pub const MAX_INPUT_RESPONSES: usize = 32;
-/// How long a `requestState` stays valid after it was issued.
-pub const STATE_TTL_SECS: u64 = 600;
-/// Largest `requestState` issued or accepted, in characters.
-pub const MAX_STATE_CHARS: usize = 64 * 1024;
-/// Requests of a legacy session waiting for the client's answer at one time.
-pub const MAX_PENDING_PER_SESSION: usize = 16;
-/// Rounds of one legacy call (each: requests sent, answers awaited, handler run again).
-pub const MAX_ROUNDS: u32 = 8;
-/// How long a legacy call waits for the client's answers to one round, in seconds.
-pub const ANSWER_WAIT_SECS: u64 = 120;
+
 /// `MissingRequiredClientCapabilityError` (2026-07-28).
 pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
-
-/// The AEAD purpose of a sealed request state, so no other sealed value opens as one.
-pub const STATE_PURPOSE: &str = "mcp:request-state";
-
-/// Seals and opens request states; the Worker implements it with the server's key ring
-/// (`SECRET_KEY`, AES-256-GCM), so any isolate can continue any request.
-pub trait StateSeal {
-    /// AEAD-encrypts `plaintext`, bound to `context` (associated data).
-    fn seal(&self, plaintext: &[u8], context: &str) -> Option<String>;
-    /// The plaintext, or `None` when `sealed` was not made by [`StateSeal::seal`] with this
-    /// `context` under a current key (tampered, foreign, or another request's).
-    fn open(&self, sealed: &str, context: &str) -> Option<Vec<u8>>;
-    /// Seconds since the Unix epoch.
-    fn now(&self) -> u64;
-}
 
 /// What a client declared it can answer (`ClientCapabilities`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,178 +84,6 @@ impl ClientCaps {
             roots: caps.get("roots").is_some_and(Value::is_object),
         }
     }
-}
-
-/// A form the user fills in (`elicitation/create`, form mode).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Elicitation {
-    pub message: String,
-    /// A flat JSON Schema object of primitive properties (the spec's restricted subset).
-    pub requested_schema: Value,
-}
-
-impl Elicitation {
-    pub fn form(message: impl Into<String>, requested_schema: Value) -> Elicitation {
-        Elicitation {
-            message: message.into(),
-            requested_schema,
-        }
-    }
-
-    /// A yes/no question: one required boolean field `confirm`.
-    pub fn confirm(message: impl Into<String>) -> Elicitation {
-        Elicitation::form(
-            message,
-            json!({
-                "type": "object",
-                "properties": {"confirm": {"type": "boolean", "title": "Confirm"}},
-                "required": ["confirm"]
-            }),
-        )
-    }
-
-    fn request(&self) -> Value {
-        json!({
-            "method": "elicitation/create",
-            "params": {"message": self.message, "requestedSchema": self.requested_schema}
-        })
-    }
-}
-
-/// What the user did with an elicitation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ElicitAction {
-    Accept,
-    Decline,
-    Cancel,
-}
-
-/// An `ElicitResult`. `content` is present (and satisfied the requested schema) only when
-/// the user accepted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Elicited {
-    pub action: ElicitAction,
-    pub content: Map<String, Value>,
-}
-
-impl Elicited {
-    pub fn accepted(&self) -> bool {
-        self.action == ElicitAction::Accept
-    }
-
-    pub fn str(&self, field: &str) -> Option<&str> {
-        self.content.get(field).and_then(Value::as_str)
-    }
-
-    pub fn bool(&self, field: &str) -> Option<bool> {
-        self.content.get(field).and_then(Value::as_bool)
-    }
-
-    /// Reads an answer; `None` for anything that is not an `ElicitResult` whose accepted
-    /// content satisfies `schema` (then the server asks again).
-    fn parse(value: &Value, schema: &Value) -> Option<Elicited> {
-        let obj = value.as_object()?;
-        let action = match obj.get("action")?.as_str()? {
-            "accept" => ElicitAction::Accept,
-            "decline" => ElicitAction::Decline,
-            "cancel" => ElicitAction::Cancel,
-            _ => return None,
-        };
-        let content = match (action, obj.get("content")) {
-            (ElicitAction::Accept, Some(c @ Value::Object(map))) => {
-                schema::validate(schema, c).ok()?;
-                map.clone()
-            }
-            (ElicitAction::Accept, None) => {
-                schema::validate(schema, &json!({})).ok()?;
-                Map::new()
-            }
-            (ElicitAction::Accept, Some(_)) => return None,
-            _ => Map::new(),
-        };
-        Some(Elicited { action, content })
-    }
-}
-
-/// A request for a completion from the client's model (`sampling/createMessage`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sampling {
-    pub params: Value,
-}
-
-impl Sampling {
-    /// One user message of text, at most `max_tokens` in the answer.
-    pub fn text(prompt: impl Into<String>, max_tokens: u32) -> Sampling {
-        Sampling {
-            params: json!({
-                "messages": [{"role": "user", "content": {"type": "text", "text": prompt.into()}}],
-                "maxTokens": max_tokens
-            }),
-        }
-    }
-
-    fn request(&self) -> Value {
-        json!({"method": "sampling/createMessage", "params": self.params})
-    }
-}
-
-/// A `CreateMessageResult`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sampled {
-    pub model: String,
-    pub content: Value,
-    pub stop_reason: Option<String>,
-}
-
-impl Sampled {
-    /// The text of a text answer (the first text block of a multi-block one).
-    pub fn text(&self) -> Option<&str> {
-        let block = match &self.content {
-            Value::Array(blocks) => blocks.iter().find(|b| b["type"] == "text")?,
-            other => other,
-        };
-        (block["type"] == "text").then(|| block["text"].as_str())?
-    }
-
-    fn parse(value: &Value) -> Option<Sampled> {
-        let obj = value.as_object()?;
-        if obj.get("role")?.as_str()? != "assistant" {
-            return None;
-        }
-        let content = obj.get("content")?;
-        if !(content.is_object() || content.is_array()) {
-            return None;
-        }
-        Some(Sampled {
-            model: obj.get("model")?.as_str()?.to_owned(),
-            content: content.clone(),
-            stop_reason: obj
-                .get("stopReason")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        })
-    }
-}
-
-/// One of the client's roots (`roots/list`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Root {
-    pub uri: String,
-    pub name: Option<String>,
-}
-
-fn parse_roots(value: &Value) -> Option<Vec<Root>> {
-    value
-        .get("roots")?
-        .as_array()?
-        .iter()
-        .map(|r| {
-            Some(Root {
-                uri: r.get("uri")?.as_str()?.to_owned(),
-                name: r.get("name").and_then(Value::as_str).map(str::to_owned),
-            })
-        })
-        .collect()
 }
 
 /// A capability the handler needed and the client did not declare.
@@ -388,7 +204,7 @@ impl Input {
 
     /// The client's roots under `key`, or `None` (see [`Input::elicit`]).
     pub fn roots(&self, key: &str) -> Option<Vec<Root>> {
-        let parsed = self.answers.get(key).and_then(parse_roots);
+        let parsed = self.answers.get(key).and_then(requests::parse_roots);
         self.settle(
             key,
             parsed,
@@ -456,48 +272,6 @@ pub fn waiting() -> super::tools::ToolOutput {
     super::tools::ToolOutput::text("waiting for the client's input")
 }
 
-/// A legacy `tools/call` waiting for the client's answers: its requests go out on the POST's
-/// SSE stream, and the call runs again when the answers (new POSTs, maybe to another isolate)
-/// have reached the session's Durable Object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingCall {
-    /// The id of the client's `tools/call`, for the final response.
-    pub request_id: RequestId,
-    pub tool: String,
-    pub arguments: Value,
-    pub caps: ClientCaps,
-    /// The call's `_meta.progressToken` and the session's log level: the round that finishes
-    /// sends its progress and log notifications on the stream before the response.
-    pub progress_token: Option<Value>,
-    pub log_level: Option<crate::mcp::session::LogLevel>,
-    /// Answers the handler used in earlier rounds.
-    pub answers: Map<String, Value>,
-    /// This round's requests, keyed as the handler named them.
-    pub requests: Map<String, Value>,
-    /// Rounds so far (1 for the first).
-    pub round: u32,
-}
-
-impl PendingCall {
-    /// This round's JSON-RPC requests to the client, with ids `<prefix><key>`; `prefix` is
-    /// random per round, so ids never repeat within a session.
-    pub fn messages(&self, prefix: &str) -> Vec<(String, Value)> {
-        self.requests
-            .iter()
-            .map(|(key, request)| {
-                let id = format!("{prefix}{key}");
-                let message = json!({
-                    "jsonrpc": "2.0",
-                    "id": id,
-                    "method": request["method"],
-                    "params": request["params"],
-                });
-                (id, message)
-            })
-            .collect()
-    }
-}
-
 /// The -32021 error for a capability the client did not declare (HTTP 400).
 pub fn missing_capability_error(capability: Capability) -> ErrorObject {
     ErrorObject::new(
@@ -509,159 +283,6 @@ pub fn missing_capability_error(capability: Capability) -> ErrorObject {
         ),
     )
     .with_data(json!({"requiredCapabilities": {capability.name(): {}}}))
-}
-
-/// What a request state binds to: the caller, the method, and the request's salient params.
-pub struct StateBinding<'a> {
-    pub user_id: &'a str,
-    pub method: &'a str,
-    /// The tool (or prompt, resource) name.
-    pub name: &'a str,
-    pub arguments: &'a Value,
-}
-
-impl StateBinding<'_> {
-    /// The associated data: a state issued for one user, method, name or set of arguments
-    /// does not open for another.
-    fn context(&self) -> String {
-        let mut canonical = Vec::new();
-        write_canonical(self.arguments, &mut canonical);
-        let digest = Sha256::digest(&canonical);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}\n{}\n{}\n{hex}", self.user_id, self.method, self.name)
-    }
-}
-
-/// JSON with object keys sorted, so the digest does not depend on the client's key order.
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push(b'{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(Value::String(k.clone()).to_string().as_bytes());
-                out.push(b':');
-                write_canonical(&map[k], out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(b']');
-        }
-        other => out.extend_from_slice(other.to_string().as_bytes()),
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct SealedState {
-    /// Expiry, seconds since the epoch.
-    exp: u64,
-    answers: Map<String, Value>,
-}
-
-/// The answers of a 2026-07-28 retry: those sealed in `requestState` (checked) plus the new
-/// `inputResponses`. A request without either is a first call (no answers, nothing read).
-pub fn modern_answers(
-    params: &Map<String, Value>,
-    binding: &StateBinding<'_>,
-    seal: &dyn StateSeal,
-) -> Result<Map<String, Value>, ErrorObject> {
-    let mut answers = match params.get("requestState") {
-        None => Map::new(),
-        Some(Value::String(sealed)) => open_state(sealed, binding, seal)?,
-        Some(_) => {
-            return Err(ErrorObject::invalid_params(
-                "params.requestState must be the string this server returned",
-            ))
-        }
-    };
-    match params.get("inputResponses") {
-        None => {}
-        Some(Value::Object(responses)) => {
-            if responses.len() > MAX_INPUT_RESPONSES {
-                return Err(ErrorObject::invalid_params(format!(
-                    "params.inputResponses has {} entries; at most {MAX_INPUT_RESPONSES} are accepted",
-                    responses.len()
-                )));
-            }
-            for (k, v) in responses {
-                answers.insert(k.clone(), v.clone());
-            }
-        }
-        Some(_) => {
-            return Err(ErrorObject::invalid_params(
-                "params.inputResponses must be an object mapping each inputRequests key to the \
-                 client's result",
-            ))
-        }
-    }
-    Ok(answers)
-}
-
-fn open_state(
-    sealed: &str,
-    binding: &StateBinding<'_>,
-    seal: &dyn StateSeal,
-) -> Result<Map<String, Value>, ErrorObject> {
-    let refused = || {
-        ErrorObject::invalid_params(
-            "params.requestState is not one this server issued for this user and request (or \
-             it was altered); call again without requestState and inputResponses",
-        )
-    };
-    if sealed.len() > MAX_STATE_CHARS {
-        return Err(refused());
-    }
-    let plain = seal.open(sealed, &binding.context()).ok_or_else(refused)?;
-    let state: SealedState = serde_json::from_slice(&plain).map_err(|_| refused())?;
-    if state.exp <= seal.now() {
-        return Err(ErrorObject::invalid_params(format!(
-            "params.requestState has expired (it is valid for {STATE_TTL_SECS} seconds); call \
-             again without requestState and inputResponses"
-        )));
-    }
-    Ok(state.answers)
-}
-
-/// The `InputRequiredResult` of a 2026-07-28 round: the requests, and the answers so far
-/// sealed into `requestState` (always present: it also binds the retry to this request).
-pub fn input_required_result(
-    requests: Map<String, Value>,
-    answers: Map<String, Value>,
-    binding: &StateBinding<'_>,
-    seal: &dyn StateSeal,
-) -> Result<Value, ErrorObject> {
-    let state = SealedState {
-        exp: seal.now() + STATE_TTL_SECS,
-        answers,
-    };
-    let plain = serde_json::to_vec(&state)
-        .map_err(|_| ErrorObject::internal("the request state could not be encoded"))?;
-    let sealed = seal
-        .seal(&plain, &binding.context())
-        .ok_or_else(|| ErrorObject::internal("the request state could not be sealed"))?;
-    if sealed.len() > MAX_STATE_CHARS {
-        return Err(ErrorObject::invalid_params(format!(
-            "the answers given so far are too large to carry to the next round (more than \
-             {MAX_STATE_CHARS} characters sealed)"
-        )));
-    }
-    Ok(json!({
-        "resultType": "input_required",
-        "inputRequests": requests,
-        "requestState": sealed,
-    }))
 }
 
 #[cfg(test)]
@@ -820,18 +441,5 @@ mod tests {
             .collect(),
         );
         assert_eq!(bad.sample("s", Sampling::text("q", 5)), None);
-    }
-
-    #[test]
-    fn canonical_json_ignores_key_order() {
-        let mut a = Vec::new();
-        let mut b = Vec::new();
-        write_canonical(&json!({"b": [1, {"y": 2, "x": "\n"}], "a": null}), &mut a);
-        write_canonical(&json!({"a": null, "b": [1, {"x": "\n", "y": 2}]}), &mut b);
-        assert_eq!(a, b);
-        assert_eq!(
-            String::from_utf8(a).unwrap(),
-            r#"{"a":null,"b":[1,{"x":"\n","y":2}]}"#
-        );
     }
 }

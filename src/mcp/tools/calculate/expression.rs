@@ -1,4 +1,6 @@
-//! The `calculate` tool: a recursive-descent parser and evaluator of arithmetic on `f64`.
+//! The expression language of the `calculate` tool: a recursive-descent parser and evaluator
+//! of arithmetic on `f64`, its limits and its errors.
+//! (No spec section: the language is this tool's own.)
 //!
 //! Grammar, loosest binding first:
 //!
@@ -18,9 +20,7 @@
 //! expression cannot exhaust the stack, and every failure is a message naming the 1-based
 //! character position where it happened.
 
-use super::{schema, Tool, ToolCall, ToolOutput};
-use crate::outbound::LocalBoxFuture;
-use serde_json::json;
+use super::format_number;
 
 /// Longest expression accepted, in characters.
 pub const MAX_LEN: usize = 1000;
@@ -32,57 +32,9 @@ const CONSTANTS: &[(&str, f64)] = &[
     ("e", std::f64::consts::E),
     ("tau", std::f64::consts::TAU),
 ];
-const FUNCTIONS: &[&str] = &[
+pub(super) const FUNCTIONS: &[&str] = &[
     "sqrt", "abs", "ln", "log10", "log2", "exp", "sin", "cos", "tan", "floor", "ceil", "round",
 ];
-
-pub fn tool() -> Tool {
-    Tool::new(
-        "calculate",
-        "Evaluates an arithmetic expression exactly as written and returns the number. \
-         Supports + - * / % ^ (power, right-associative, binds tighter than unary minus: \
-         -2^2 = -4), parentheses, decimals and exponent notation (1.5e3), the constants \
-         pi, e, tau and the functions sqrt, abs, ln, log10, log2, exp, sin, cos, tan \
-         (radians), floor, ceil, round.",
-        schema(
-            r#"{
-            "additionalProperties": false,
-            "properties": {
-                "expression": {
-                    "description": "The expression, e.g. \"(1 + 2) * 3^2 / 4\"",
-                    "maxLength": 1000,
-                    "type": "string"
-                }
-            },
-            "required": ["expression"],
-            "type": "object"
-        }"#,
-        ),
-        run,
-    )
-    .title("Calculator")
-    .output_schema(schema(
-        r#"{
-        "properties": {"expression": {"type": "string"}, "result": {"type": "number"}},
-        "required": ["expression", "result"],
-        "type": "object"
-    }"#,
-    ))
-    .annotations(schema(r#"{"openWorldHint": false, "readOnlyHint": true}"#))
-}
-
-fn run<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
-    Box::pin(async move {
-        let expression = call.str_arg("expression").unwrap_or_default();
-        match evaluate(expression) {
-            Ok(value) => ToolOutput::structured(
-                format!("{} = {}", expression.trim(), format_number(value)),
-                json!({"expression": expression.trim(), "result": value}),
-            ),
-            Err(e) => ToolOutput::error(format!("Could not evaluate the expression: {e}")),
-        }
-    })
-}
 
 /// Why an expression has no value. Positions are 1-based character positions.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -143,24 +95,6 @@ pub fn evaluate(input: &str) -> Result<f64, CalcError> {
         Kind::End => Ok(value),
         Kind::Close => Err(CalcError::Unopened { pos: token.pos }),
         _ => Err(parser.syntax("an operator or the end of the expression")),
-    }
-}
-
-/// Integers print without a fraction; everything else in the shortest form that reads back
-/// as the same `f64` (exponent notation for very large or small magnitudes).
-///
-/// Non-integers go through serde_json's float writer, which the bundle carries anyway,
-/// rather than `core::fmt`'s, which would add about 20 KB of wasm for this one call.
-pub fn format_number(value: f64) -> String {
-    if value == 0.0 {
-        return "0".to_owned();
-    }
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        return (value as i64).to_string();
-    }
-    match serde_json::Number::from_f64(value) {
-        Some(n) => n.to_string().replace("e+", "e"),
-        None => "not a finite number".to_owned(),
     }
 }
 
@@ -503,16 +437,6 @@ fn finite(value: f64, op: &str, pos: usize) -> Result<f64, CalcError> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_schema_text_states_the_length_limit_the_code_enforces() {
-        let d = super::tool().descriptor();
-        assert_eq!(
-            d["inputSchema"]["properties"]["expression"]["maxLength"],
-            super::MAX_LEN
-        );
-    }
-
-    use super::super::test_support::{run as run_tool, user, FakeHttp};
     use super::*;
 
     fn eval(s: &str) -> f64 {
@@ -664,39 +588,5 @@ mod tests {
             }
             let _ = evaluate(&s);
         }
-    }
-
-    #[test]
-    fn numbers_print_plainly() {
-        assert_eq!(format_number(512.0), "512");
-        assert_eq!(format_number(-4.0), "-4");
-        assert_eq!(format_number(0.1 + 0.2), "0.30000000000000004");
-        assert_eq!(format_number(-0.0), "0");
-        assert_eq!(format_number(1e20), "1e20");
-        assert_eq!(format_number(-2.5e-9), "-2.5e-9");
-        assert_eq!(format_number(0.125), "0.125");
-    }
-
-    #[test]
-    fn the_tool_returns_structured_results_and_readable_errors() {
-        let http = FakeHttp::failing("unused");
-        let u = user("dev", None);
-        let out = run_tool(&tool(), json!({"expression": " 2^3^2 "}), &u, &http);
-        assert!(!out.is_error);
-        assert_eq!(out.text, "2^3^2 = 512");
-        assert_eq!(
-            out.structured,
-            Some(json!({"expression": "2^3^2", "result": 512.0}))
-        );
-        let out = run_tool(&tool(), json!({"expression": "1/0"}), &u, &http);
-        assert!(out.is_error);
-        assert_eq!(
-            out.text,
-            "Could not evaluate the expression: division by zero at position 2"
-        );
-        let out = run_tool(&tool(), json!({}), &u, &http);
-        assert!(out.is_error);
-        assert_eq!(out.text, "`expression` is required");
-        assert!(http.seen.borrow().is_empty());
     }
 }
