@@ -9,6 +9,7 @@ pub mod challenge;
 pub mod config;
 pub mod http;
 pub mod idn;
+pub mod isolate;
 pub mod mcp;
 pub mod oauth;
 pub mod outbound;

@@ -74,7 +74,7 @@ impl flow::Upstream for Upstream<'_> {
     fn provider(&self) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, HttpError>> {
         Box::pin(async move {
             let ctx = self.0;
-            super::upstream::provider(ctx.env, ctx.config, &ctx.issuer)
+            super::upstream::provider(ctx.config, &ctx.issuer)
                 .await
                 .map(Rc::from)
         })
@@ -166,5 +166,6 @@ pub(super) fn site<'a>(
         now: now(),
         rng: &OsEntropy,
         documents,
+        isolate: super::isolate(),
     }
 }

@@ -72,6 +72,8 @@ pub struct Site<'a> {
     pub rng: &'a dyn Entropy,
     /// Fetching, caching and checking Client ID Metadata Documents.
     pub documents: &'a dyn ClientDocuments,
+    /// This isolate's copies: a flow that changes a grant forgets its access tokens here.
+    pub isolate: &'a crate::isolate::Isolate,
 }
 
 impl Site<'_> {
@@ -927,11 +929,10 @@ pub async fn token(
         Ok(plan) => plan,
         Err(e) => return Ok(oauth_reply(&e, false)),
     };
-    let answer = store
-        .grant(&grant_id, &command)
-        .await
-        .map_err(store_fault)?;
-    match typed::<TokenPair>(answer) {
+    let answer = store.grant(&grant_id, &command).await;
+    // Rotated, redeemed, or revoked as a replay: whatever the answer.
+    site.isolate.forget_grant(&grant_id);
+    match typed::<TokenPair>(answer.map_err(store_fault)?) {
         Ok(pair) => Ok(with_cors(Reply::json(200, &pair.to_json()).no_store())),
         Err(GrantError::Internal) => Err(HttpError::internal(
             Fault::Impossible,
@@ -968,11 +969,9 @@ pub async fn revoke(
                 token,
                 client_id: client_id.clone(),
             };
-            let answer = store
-                .grant(&grant_id, &command)
-                .await
-                .map_err(store_fault)?;
-            typed::<()>(answer).map_err(grant_fault)?;
+            let answer = store.grant(&grant_id, &command).await;
+            site.isolate.forget_grant(&grant_id);
+            typed::<()>(answer.map_err(store_fault)?).map_err(grant_fault)?;
         }
     }
     Ok(with_cors(Reply::new(200).no_store()))
