@@ -13,6 +13,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
+use crate::http::header::{AUTHORIZATION, CF_CONNECTING_IP, CONTENT_TYPE};
 use crate::http::Reply;
 use crate::ratelimit::{self, Check, ALL_LIMITERS};
 use crate::routes::Route;
@@ -37,13 +38,13 @@ pub async fn check(env: &Env, route: Route, req: &Incoming) -> Option<Reply> {
     }
     let client_id = match route {
         Route::Token | Route::Revoke | Route::Introspect => ratelimit::client_id_of(
-            req.header("Authorization").as_deref(),
-            req.header("Content-Type").as_deref(),
+            req.header(AUTHORIZATION).as_deref(),
+            req.header(CONTENT_TYPE).as_deref(),
             &req.body,
         ),
         _ => None,
     };
-    let ip = req.header("CF-Connecting-IP");
+    let ip = req.header(CF_CONNECTING_IP);
     let checks = ratelimit::checks(route, &req.method, ip.as_deref(), client_id.as_deref());
     over_limit(env, &checks)
         .await
@@ -77,9 +78,9 @@ impl ratelimit::Counters for Bindings<'_> {
 /// Others pass uncounted (they are counted only when refused).
 pub async fn before_bearer_check(env: &Env, req: &Incoming, route: Route) -> Option<Reply> {
     let presented = req
-        .header("Authorization")
+        .header(AUTHORIZATION)
         .is_some_and(|h| !h.trim().is_empty());
-    let ip = req.header("CF-Connecting-IP");
+    let ip = req.header(CF_CONNECTING_IP);
     let check = ratelimit::bearer_failure_check(ip.as_deref(), presented)?;
     let isolate = super::isolate();
     if !isolate.known_over_limit(&check.key, super::platform::now()) {
@@ -95,7 +96,7 @@ pub async fn before_bearer_check(env: &Env, req: &Incoming, route: Route) -> Opt
 /// Counts a refused token at `/admin/*` (a wrong `ADMIN_TOKEN`), as a refused
 /// bearer token at `/mcp`: true when its address is now over the limit.
 pub async fn refused_admin_token(env: &Env, req: &Incoming) -> bool {
-    let ip = req.header("CF-Connecting-IP");
+    let ip = req.header(CF_CONNECTING_IP);
     let Some(check) = ratelimit::bearer_failure_check(ip.as_deref(), true) else {
         return false;
     };
