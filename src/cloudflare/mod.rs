@@ -180,8 +180,9 @@ fn start(raw: web_sys::Request, head: RequestHead, env: Env) -> Result<Step, Htt
     let matched = routes::resolve(&head.method, &url.path)?;
     let config = load_config(&env)?;
     let held = kept();
-    let kept = match matched.route {
-        // The provider settings come from env, which an isolate never sees change.
+    let ready = match matched.route {
+        // The provider settings are parsed with the configuration, which an
+        // isolate never sees change.
         Route::Health => kept_response(&held.health, || {
             upstream::check_settings(&config)?;
             let mut body =
@@ -221,7 +222,7 @@ fn start(raw: web_sys::Request, head: RequestHead, env: Env) -> Result<Step, Htt
         }
         _ => return later(raw, head.method, url, matched, env, config),
     };
-    Ok(Step::Ready(kept))
+    Ok(Step::Ready(ready))
 }
 
 fn later(
