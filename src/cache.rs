@@ -1,7 +1,7 @@
 //! A small per-isolate map whose entries expire, for the values an isolate
 //! keeps between requests (registered clients, validated client documents,
-//! validated access tokens, MCP sessions). Plain data: the maps live in
-//! [`crate::isolate::Isolate`], which states when each copy may be trusted.
+//! validated access tokens, MCP sessions). Plain data: the maps live in the
+//! `Isolate` (`src/isolate.rs`), which states when each copy may be trusted.
 
 use std::cell::Cell;
 
