@@ -1,6 +1,7 @@
 //! A small per-isolate map whose entries expire, for the values an isolate
-//! keeps between requests (validated client documents, validated access
-//! tokens, MCP sessions). Plain data: the shell holds one in a `thread_local`.
+//! keeps between requests (registered clients, validated client documents,
+//! validated access tokens, MCP sessions). Plain data: the maps live in the
+//! `Isolate` (`src/isolate.rs`), which states when each copy may be trusted.
 
 use std::cell::Cell;
 
@@ -48,12 +49,23 @@ impl<T: Clone> TtlCache<T> {
 
     /// The value under `key` and the time it expires, if it has not at `now`.
     pub fn get_with_expiry(&self, key: &str, now: u64) -> Option<(T, u64)> {
+        let entry = self.entry(key, now)?;
+        Some((entry.2.clone(), entry.1))
+    }
+
+    /// The value under `key`, borrowed, if it has not expired at `now` (a read
+    /// counts as a use): for callers that need only part of it.
+    pub fn peek(&self, key: &str, now: u64) -> Option<&T> {
+        self.entry(key, now).map(|entry| &entry.2)
+    }
+
+    fn entry(&self, key: &str, now: u64) -> Option<&(String, u64, T, Cell<u64>)> {
         let entry = self
             .entries
             .iter()
             .find(|(k, until, _, _)| k == key && now < *until)?;
         entry.3.set(self.next_tick());
-        Some((entry.2.clone(), entry.1))
+        Some(entry)
     }
 
     /// Keeps `value` under `key` until `now + ttl` (a `ttl` of 0 keeps nothing).
@@ -84,6 +96,14 @@ impl<T: Clone> TtlCache<T> {
         self.generation += 1;
     }
 
+    /// How many entries unexpired at `now` hold a value that `matches`.
+    pub fn count_where(&self, matches: impl Fn(&T) -> bool, now: u64) -> usize {
+        self.entries
+            .iter()
+            .filter(|(_, until, v, _)| now < *until && matches(v))
+            .count()
+    }
+
     pub fn clear(&mut self) {
         self.entries.clear();
         self.generation += 1;
@@ -111,7 +131,9 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c.get("a", 0), None, "the least recently used was dropped");
         assert_eq!(c.get("b", 19), Some(2));
+        assert_eq!(c.peek("b", 19), Some(&2));
         assert_eq!(c.get("b", 20), None);
+        assert_eq!(c.peek("b", 20), None);
     }
 
     #[test]
@@ -146,6 +168,12 @@ mod tests {
         c.put("d", 4, 10, 0);
         c.put("e", 5, 10, 0);
         let before = c.generation();
+        assert_eq!(c.count_where(|v| *v == 4, 1), 1);
+        assert_eq!(
+            c.count_where(|v| *v == 4, 10),
+            0,
+            "expired entries are not counted"
+        );
         c.remove_where(|v| *v == 4);
         assert_eq!((c.get("d", 1), c.get("e", 1)), (None, Some(5)));
         assert_ne!(c.generation(), before);

@@ -290,6 +290,41 @@ pub fn json_from_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T
     serde_json::from_str(std::str::from_utf8(bytes).ok()?).ok()
 }
 
+/// Names of the HTTP request headers the shell reads (MCP's own are in
+/// `mcp::protocol`), and the parsing of those it reads as values.
+pub mod header {
+    pub const ACCEPT: &str = "Accept";
+    pub const AUTHORIZATION: &str = "Authorization";
+    /// The client's address, as Cloudflare saw it (rate limits).
+    pub const CF_CONNECTING_IP: &str = "CF-Connecting-IP";
+    pub const CONTENT_LENGTH: &str = "Content-Length";
+    pub const CONTENT_TYPE: &str = "Content-Type";
+    pub const CACHE_CONTROL: &str = "Cache-Control";
+    pub const ORIGIN: &str = "Origin";
+
+    /// A declared `Content-Length` (RFC 9110 §8.6: decimal digits), or `None`
+    /// when absent or not a number (the body is then counted as it streams).
+    pub fn content_length(value: Option<&str>) -> Option<usize> {
+        value.and_then(|v| v.trim().parse::<usize>().ok())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn content_length_is_a_decimal_count_or_nothing() {
+            assert_eq!(content_length(Some("42")), Some(42));
+            assert_eq!(content_length(Some(" 7 ")), Some(7));
+            assert_eq!(content_length(Some("0")), Some(0));
+            for bad in ["", "-1", "1e3", "0x10", "12 34", "99999999999999999999999"] {
+                assert_eq!(content_length(Some(bad)), None, "{bad}");
+            }
+            assert_eq!(content_length(None), None);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -838,23 +838,23 @@ mod open_redirect {
     }
 }
 
-/// `/mcp`'s check through the per-isolate cache of accepted tokens
-/// (`resource::authenticate` with an `AccessCache`): what it saves, and what it
+/// `/mcp`'s check through the per-isolate copies of accepted tokens
+/// (`resource::authenticate` with an `Isolate`): what it saves, and what it
 /// may never do (outlive a token, serve another resource, keep a refusal, or
 /// keep an answer read before a revocation was seen).
 mod access_cache {
     use super::*;
-    use mcp_oauth_worker::oauth::resource::{self, AccessCache, Refusal};
+    use mcp_oauth_worker::isolate::Isolate;
+    use mcp_oauth_worker::oauth::resource::{self, NotAuthenticated, Refusal};
     use mcp_oauth_worker::oauth::store::{
         GrantObjects, IndexObjects, KeyPage, Kv, Store, StoreError,
     };
     use mcp_oauth_worker::outbound::LocalBoxFuture;
-    use std::cell::RefCell;
 
     fn check(
         store: &dyn Store,
         p: &Platform,
-        cache: &RefCell<AccessCache>,
+        cache: &Isolate,
         issuer: &str,
         token: &str,
     ) -> Result<UserContext, Refusal> {
@@ -867,7 +867,10 @@ mod access_cache {
             Some(&header),
             p.now.get(),
         ))
-        .expect("no storage fault")
+        .map_err(|e| match e {
+            NotAuthenticated::Refused(refusal) => refusal,
+            NotAuthenticated::Storage(fault) => panic!("storage fault: {fault:?}"),
+        })
     }
 
     fn signed_in() -> (World, Client, Value) {
@@ -881,7 +884,7 @@ mod access_cache {
     fn a_token_checked_a_moment_ago_costs_no_read_until_the_cache_time_is_up() {
         let (w, _, tokens) = signed_in();
         let access = s(&tokens, "access_token");
-        let cache = RefCell::new(AccessCache::new());
+        let cache = Isolate::new();
         w.p.reset_counts();
         let first = check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
         assert_eq!(w.p.counts.get().kv_reads, 1);
@@ -909,13 +912,13 @@ mod access_cache {
         )])));
         let client = w.p.public_client();
         let access = s(&w.tokens(&client), "access_token");
-        let cache = RefCell::new(AccessCache::new());
+        let cache = Isolate::new();
         w.p.reset_counts();
         for _ in 0..3 {
             check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
         }
         assert_eq!(w.p.counts.get().kv_reads, 3);
-        assert!(cache.borrow().is_empty());
+        assert!(cache.accepted_tokens() == 0);
     }
 
     #[test]
@@ -923,26 +926,36 @@ mod access_cache {
         let (w, client, tokens) = signed_in();
         let access = s(&tokens, "access_token");
         let other = s(&w.tokens(&client), "access_token");
-        let here = RefCell::new(AccessCache::new());
-        let elsewhere = RefCell::new(AccessCache::new());
+        // The isolate the flows run in (`Site::isolate`), and another one.
+        let here = &w.p.isolate;
+        let elsewhere = Isolate::new();
         for token in [&access, &other] {
-            check(&w.p, &w.p, &here, ISSUER, token).unwrap();
+            check(&w.p, &w.p, here, ISSUER, token).unwrap();
         }
         check(&w.p, &w.p, &elsewhere, ISSUER, &access).unwrap();
-        assert_eq!(w.revoke(&client, &access), 200);
-        // What the shell does after a /revoke (or /token) request: forget the grant
-        // its body names.
-        let body = form(&[("token", &access), ("client_id", &client.client_id)]);
-        let grant = mcp_oauth_worker::oauth::token::grant_named(&body).expect("names a grant");
-        assert_eq!(grant, grant_of(&access));
-        here.borrow_mut().forget_grant(&grant);
         assert_eq!(
-            check(&w.p, &w.p, &here, ISSUER, &access).unwrap_err(),
+            here.accepted_tokens_of(&grant_of(&access), w.p.now.get()),
+            1
+        );
+        // The real revoke flow, in this isolate: it forgets the grant itself.
+        assert_eq!(w.revoke(&client, &access), 200);
+        assert_eq!(
+            here.accepted_tokens_of(&grant_of(&access), w.p.now.get()),
+            0
+        );
+        w.p.reset_counts();
+        assert_eq!(
+            check(&w.p, &w.p, here, ISSUER, &access).unwrap_err(),
             Refusal::Token(AccessError::Invalid)
+        );
+        assert_eq!(
+            w.p.counts.get().kv_reads,
+            1,
+            "read again, not answered from the copy"
         );
         // Another grant's token stays trusted without a read.
         w.p.reset_counts();
-        check(&w.p, &w.p, &here, ISSUER, &other).unwrap();
+        check(&w.p, &w.p, here, ISSUER, &other).unwrap();
         assert_eq!(w.p.counts.get().kv_reads, 0);
         // An isolate that did not see the revocation trusts its copy, for a bounded time.
         assert!(check(&w.p, &w.p, &elsewhere, ISSUER, &access).is_ok());
@@ -957,17 +970,34 @@ mod access_cache {
     fn a_refresh_seen_here_forgets_the_rotated_grant() {
         let (w, client, tokens) = signed_in();
         let access = s(&tokens, "access_token");
-        let cache = RefCell::new(AccessCache::new());
-        check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
-        let refresh = s(&tokens, "refresh_token");
-        let body = form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &client.client_id),
-        ]);
-        let grant = mcp_oauth_worker::oauth::token::grant_named(&body).unwrap();
-        cache.borrow_mut().forget_grant(&grant);
-        assert!(cache.borrow().is_empty());
+        let other = s(&w.tokens(&client), "access_token");
+        let here = &w.p.isolate;
+        for token in [&access, &other] {
+            check(&w.p, &w.p, here, ISSUER, token).unwrap();
+        }
+        let grant = grant_of(&access);
+        assert_eq!(here.accepted_tokens_of(&grant, w.p.now.get()), 1);
+        // A real refresh through the token flow, in this isolate.
+        let (status, rotated) = w.refresh(&client, &s(&tokens, "refresh_token"));
+        assert_eq!(status, 200, "{rotated}");
+        assert_eq!(
+            grant_of(&s(&rotated, "access_token")),
+            grant,
+            "same grant, rotated"
+        );
+        assert_eq!(
+            here.accepted_tokens_of(&grant, w.p.now.get()),
+            0,
+            "the rotated grant's access record is gone"
+        );
+        // The old token is checked against storage again, not answered from the copy.
+        w.p.reset_counts();
+        let _ = check(&w.p, &w.p, here, ISSUER, &access);
+        assert_eq!(w.p.counts.get().kv_reads, 1);
+        // Only that grant was forgotten.
+        w.p.reset_counts();
+        check(&w.p, &w.p, here, ISSUER, &other).unwrap();
+        assert_eq!(w.p.counts.get().kv_reads, 0);
     }
 
     #[test]
@@ -975,7 +1005,7 @@ mod access_cache {
         let (w, _, tokens) = signed_in();
         let access = s(&tokens, "access_token");
         let lifetime = tokens["expires_in"].as_u64().unwrap();
-        let cache = RefCell::new(AccessCache::new());
+        let cache = Isolate::new();
         w.p.advance(lifetime - 2);
         check(&w.p, &w.p, &cache, ISSUER, &access).unwrap();
         w.p.advance(1);
@@ -993,7 +1023,7 @@ mod access_cache {
     fn a_token_cached_for_one_resource_is_still_refused_at_another() {
         let (w, _, tokens) = signed_in();
         let access = s(&tokens, "access_token");
-        let cache = RefCell::new(AccessCache::new());
+        let cache = Isolate::new();
         let other = "https://other.example";
         assert_eq!(
             check(&w.p, &w.p, &cache, other, &access).unwrap_err(),
@@ -1011,18 +1041,18 @@ mod access_cache {
     fn refusals_are_never_kept() {
         let (w, _, tokens) = signed_in();
         let access = s(&tokens, "access_token");
-        let cache = RefCell::new(AccessCache::new());
+        let cache = Isolate::new();
         let wrong = format!("{}x", &access[..access.len() - 1]);
         for token in [wrong.as_str(), "junk"] {
             assert!(check(&w.p, &w.p, &cache, ISSUER, token).is_err());
         }
-        assert!(cache.borrow().is_empty());
+        assert!(cache.accepted_tokens() == 0);
     }
 
     /// A store whose read is overtaken by a revocation seen in this isolate.
     struct RevokedDuringTheRead<'a> {
         p: &'a Platform,
-        cache: &'a RefCell<AccessCache>,
+        cache: &'a Isolate,
     }
 
     impl Kv for RevokedDuringTheRead<'_> {
@@ -1032,7 +1062,7 @@ mod access_cache {
         ) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
             Box::pin(async move {
                 let value = self.p.get(key).await;
-                self.cache.borrow_mut().clear();
+                self.cache.forget_all();
                 value
             })
         }
@@ -1082,7 +1112,7 @@ mod access_cache {
     fn an_answer_read_before_a_revocation_was_seen_is_not_kept() {
         let (w, _, tokens) = signed_in();
         let access = s(&tokens, "access_token");
-        let cache = RefCell::new(AccessCache::new());
+        let cache = Isolate::new();
         let store = RevokedDuringTheRead {
             p: &w.p,
             cache: &cache,
@@ -1090,7 +1120,7 @@ mod access_cache {
         // The request that started first may still be answered with what it read...
         check(&store, &w.p, &cache, ISSUER, &access).unwrap();
         // ...but it leaves nothing for later requests to trust.
-        assert!(cache.borrow().is_empty());
+        assert!(cache.accepted_tokens() == 0);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The platform's side of Client ID Metadata Documents (`oauth::cimd`): the
 //! Worker's own `fetch` with redirects off, `Accept: application/json`, a
 //! timeout and a streaming read that stops past the size cap; this isolate's
-//! cache; WebCrypto (`crypto.subtle`) for RS256/ES256 signatures, so no JWT or
+//! cache (held by `crate::isolate::Isolate`); WebCrypto (`crypto.subtle`) for RS256/ES256 signatures, so no JWT or
 //! RSA code is compiled into the bundle; and the `AssertionReplay` Durable
 //! Object that lets each assertion `jti` pass once.
 //!
@@ -12,7 +12,6 @@
 //! this Worker's own zone through the front door; it refuses nothing.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
@@ -32,22 +31,18 @@ use super::platform::{now, object_call};
 /// The Durable Object binding that remembers used assertion `jti`s.
 pub const REPLAY_BINDING: &str = "ASSERTIONS";
 
-thread_local! {
-    /// Validated documents and JWKS of this isolate; never a failure.
-    static CACHE: Rc<RefCell<DocumentCache>> = Rc::new(RefCell::new(DocumentCache::default()));
-}
-
-/// [`ClientDocuments`] for a request.
+/// [`ClientDocuments`] for a request; the cache is this isolate's
+/// ([`crate::isolate::Isolate::client_documents`]).
 pub struct WorkerDocuments<'a> {
     env: &'a Env,
-    cache: Rc<RefCell<DocumentCache>>,
+    cache: &'static RefCell<DocumentCache>,
 }
 
 impl<'a> WorkerDocuments<'a> {
     pub fn new(env: &'a Env) -> WorkerDocuments<'a> {
         WorkerDocuments {
             env,
-            cache: CACHE.with(Rc::clone),
+            cache: super::isolate().client_documents(),
         }
     }
 }
@@ -207,7 +202,7 @@ impl ClientDocuments for WorkerDocuments<'_> {
     }
 
     fn cache(&self) -> &RefCell<DocumentCache> {
-        &self.cache
+        self.cache
     }
 
     fn log(&self, line: &str) {

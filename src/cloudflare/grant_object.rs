@@ -74,7 +74,6 @@ impl ObjectStorage for Storage<'_> {
 
 /// The deployment's provider, built only when a refresh needs it.
 struct Upstream<'a> {
-    env: &'a Env,
     config: &'a crate::config::Config,
 }
 
@@ -84,7 +83,7 @@ impl ProviderSource for Upstream<'_> {
             // The origin only matters for building sign-in URLs, which a refresh
             // never does.
             let origin = self.config.public_url.clone().unwrap_or_default();
-            super::upstream::provider(self.env, self.config, &origin)
+            super::upstream::provider(self.config, &origin)
                 .await
                 .map(Rc::from)
         })
@@ -129,10 +128,7 @@ impl GrantObject {
     async fn run(&self, command: GrantCommand) -> GrantAnswer {
         let config = super::load_config(&self.env).map_err(|_| GrantError::Internal)?;
         let store = KvStore::from_env(&self.env).map_err(|_| GrantError::Internal)?;
-        let upstream = Upstream {
-            env: &self.env,
-            config: &config,
-        };
+        let upstream = Upstream { config: &config };
         let svc = Services {
             store: &store,
             keys: Keys {

@@ -12,15 +12,20 @@ use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
-use crate::cache::TtlCache;
 use crate::config::Config;
+use crate::http::header::{
+    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CF_CONNECTING_IP, CONTENT_TYPE, ORIGIN,
+};
 use crate::http::{HttpError, Reply};
+use crate::mcp::protocol::{
+    METHOD_HEADER, NAME_HEADER, PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER,
+};
 use crate::mcp::server::Continued;
-use crate::mcp::session_store::{IsolateCopies, SessionStore, SessionStoreError, SESSION_COPIES};
+use crate::mcp::session_store::{IsolateCopies, SessionStore, SessionStoreError};
 use crate::mcp::{self, Catalog, HeaderSource, InputWork, McpRequest, Served, Session, ToolEnv};
 use crate::oauth::crypto::{self, OsEntropy};
 use crate::oauth::metadata;
-use crate::oauth::resource;
+use crate::oauth::resource::{self, NotAdmitted};
 use crate::outbound::LocalBoxFuture;
 use crate::user::UserContext;
 
@@ -31,22 +36,12 @@ use super::platform::{
 use super::ratelimit::Bindings;
 use super::Answer;
 
-thread_local! {
-    /// The catalog (tools, resources, prompts), built once per isolate rather
-    /// than on every request (building it parses each tool's JSON schemas), with
-    /// the conformance fixtures only under `MCP_CONFORMANCE=on`. Leaked on
-    /// purpose: it lives as long as the isolate, and a `'static` borrow can be
-    /// held across awaits.
-    static CATALOG: std::cell::OnceCell<&'static Catalog> = const { std::cell::OnceCell::new() };
-    /// This isolate's session copies (the rules are `IsolateCopies`'s).
-    static SESSIONS: &'static RefCell<TtlCache<String>> =
-        Box::leak(Box::new(RefCell::new(TtlCache::new(SESSION_COPIES))));
-}
-
 /// The shipped catalog, plus the conformance suite's fixtures when `MCP_CONFORMANCE=on`
-/// (the setting is the same for every request an isolate serves).
+/// (the setting is the same for every request an isolate serves), built once per isolate.
 fn catalog(conformance: bool) -> &'static Catalog {
-    CATALOG.with(|c| *c.get_or_init(|| Box::leak(Box::new(Catalog::build(conformance)))))
+    super::kept()
+        .catalog
+        .get_or_init(|| Catalog::build(conformance))
 }
 
 /// Seals 2026-07-28 request states under the server's key ring (`SECRET_KEY`, and
@@ -86,7 +81,7 @@ pub async fn handle(
     if req.method == "OPTIONS" {
         return Ok(Answer::Reply(preflight()));
     }
-    let origin = req.header("Origin");
+    let origin = req.header(ORIGIN);
     if let Err(reply) = mcp::check_origin(origin.as_deref(), &req.origin, &config.allowed_origins) {
         return Ok(Answer::Reply(with_cors(reply)));
     }
@@ -99,11 +94,12 @@ pub async fn handle(
     {
         return Ok(Answer::Reply(with_cors(refused)));
     }
-    let (authorization, ip) = (req.header("Authorization"), req.header("CF-Connecting-IP"));
+    let (authorization, ip) = (req.header(AUTHORIZATION), req.header(CF_CONNECTING_IP));
     let store = KvStore::from_env(env)?;
+    let isolate = super::isolate();
     let admitted = resource::admit(
         &store,
-        super::platform::access_cache(),
+        isolate,
         &Bindings(env),
         config,
         issuer,
@@ -112,31 +108,31 @@ pub async fn handle(
         ip.as_deref(),
         now(),
     )
-    .await
-    .map_err(crate::oauth::site::store_fault)?;
+    .await;
     let user = match admitted {
         Ok(user) => user,
-        Err(reply) => return Ok(Answer::Reply(with_cors(reply))),
+        Err(NotAdmitted::Answer(reply)) => return Ok(Answer::Reply(with_cors(reply))),
+        Err(NotAdmitted::Storage(fault)) => return Err(crate::oauth::site::store_fault(fault)),
     };
 
     let new_session_id = crypto::random_id(&OsEntropy).map_err(|e| internal("session id", e))?;
-    let github_api_base = super::upstream::github_api_base(env, config);
+    let github_api_base = super::upstream::github_api_base(config);
     let seal = KeyringSeal {
         keyring: &config.keyring,
         now: now(),
     };
     let tool_env = ToolEnv {
         http: &FetchClient,
-        github_api_base: &github_api_base,
+        github_api_base,
         seal: &seal,
     };
     let (accept, content_type, version) = (
-        req.header("Accept"),
-        req.header("Content-Type"),
-        req.header("MCP-Protocol-Version"),
+        req.header(ACCEPT),
+        req.header(CONTENT_TYPE),
+        req.header(PROTOCOL_VERSION_HEADER),
     );
-    let (mcp_method, mcp_name) = (req.header("Mcp-Method"), req.header("Mcp-Name"));
-    let session_id = req.header("Mcp-Session-Id");
+    let (mcp_method, mcp_name) = (req.header(METHOD_HEADER), req.header(NAME_HEADER));
+    let session_id = req.header(SESSION_ID_HEADER);
     let other_header = |name: &str| req.header(name);
     let request = McpRequest {
         http_method: &req.method,
@@ -153,7 +149,7 @@ pub async fn handle(
     };
     let sessions = IsolateCopies {
         inner: SessionObjects(env),
-        copies: SESSIONS.with(|s| *s),
+        isolate,
         ttl: config.mcp_cache_ttl,
         clock: now,
     };
@@ -199,7 +195,7 @@ pub async fn handle(
                 user,
                 catalog,
                 keyring: config.keyring.clone(),
-                github_api_base,
+                github_api_base: github_api_base.to_owned(),
             };
             wasm_bindgen_futures::spawn_local(task.run(pending, stream));
             return Ok(Answer::Stream(response));
@@ -385,7 +381,7 @@ pub fn sse_resource_metadata(issuer: &str) -> Reply {
             200,
             &metadata::protected_resource_metadata(&resource, issuer),
         )
-        .header("Cache-Control", "max-age=300"),
+        .header(CACHE_CONTROL, "max-age=300"),
     )
 }
 

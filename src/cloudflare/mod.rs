@@ -37,7 +37,8 @@ use wasm_bindgen::JsValue;
 use worker::{wasm_bindgen_futures, Env};
 
 use crate::config::Config;
-use crate::http::{Fault, HttpError, Reply};
+use crate::http::{header, Fault, HttpError, Reply};
+use crate::isolate::Isolate;
 use crate::oauth::metadata::PerIssuer;
 use crate::routes::{self, Matched, Route};
 use crate::uri::RequestUrl;
@@ -110,27 +111,63 @@ struct Routed {
     config: Rc<Config>,
 }
 
-thread_local! {
+/// Everything this isolate keeps between requests, in the shell's only
+/// `thread_local`: the core's [`Isolate`] (every copy of stored data, with its
+/// rules) and what only the shell can hold (the parsed configuration, and
+/// responses that depend only on it, as platform objects).
+pub(crate) struct Kept {
+    pub isolate: Isolate,
+    /// Parsed once; errors are not kept (see [`load_config`]).
+    config: RefCell<Option<Rc<Config>>>,
     // Responses that depend only on the isolate's configuration (and, for the
     // metadata, on the issuer), kept after the first request builds them.
-    static AS_METADATA: PerIssuer<Prepared> = const { PerIssuer::new() };
-    static PR_METADATA: PerIssuer<Prepared> = const { PerIssuer::new() };
-    static HEALTH: RefCell<Option<Prepared>> = const { RefCell::new(None) };
-    static PREFLIGHT: RefCell<Option<Prepared>> = const { RefCell::new(None) };
+    as_metadata: PerIssuer<Prepared>,
+    pr_metadata: PerIssuer<Prepared>,
+    health: RefCell<Option<Prepared>>,
+    preflight: RefCell<Option<Prepared>>,
+    /// The MCP catalog (tools, resources, prompts), built once: building it
+    /// parses each tool's JSON schemas.
+    pub catalog: std::cell::OnceCell<crate::mcp::Catalog>,
+    pub ratelimit: ratelimit::KeptWarnings,
+}
+
+thread_local! {
+    /// Leaked on purpose: it lives as long as the isolate, and a `'static`
+    /// borrow of it (never a `RefCell` borrow inside it) can be held across awaits.
+    static KEPT: &'static Kept = Box::leak(Box::new(Kept {
+        isolate: Isolate::new(),
+        config: RefCell::new(None),
+        as_metadata: PerIssuer::new(),
+        pr_metadata: PerIssuer::new(),
+        health: RefCell::new(None),
+        preflight: RefCell::new(None),
+        catalog: std::cell::OnceCell::new(),
+        ratelimit: ratelimit::KeptWarnings::default(),
+    }));
+}
+
+/// What this isolate keeps (see [`Kept`]).
+pub(crate) fn kept() -> &'static Kept {
+    KEPT.with(|kept| *kept)
+}
+
+/// This isolate's copies (see [`Isolate`]).
+pub(crate) fn isolate() -> &'static Isolate {
+    &kept().isolate
 }
 
 /// A response from the one kept in `cell`, built by `build` the first time.
-fn kept(
-    cell: &'static std::thread::LocalKey<RefCell<Option<Prepared>>>,
+fn kept_response(
+    cell: &RefCell<Option<Prepared>>,
     build: impl FnOnce() -> Result<Reply, HttpError>,
 ) -> Result<JsValue, HttpError> {
-    if let Some(response) = cell.with(|c| c.borrow().as_ref().map(Prepared::send)) {
+    if let Some(response) = cell.borrow().as_ref().map(Prepared::send) {
         return Ok(response);
     }
     // Errors are not kept: they are logged and answered on every request.
     let prepared = Prepared::new(&build()?);
     let response = prepared.send();
-    cell.with(|c| *c.borrow_mut() = Some(prepared));
+    *cell.borrow_mut() = Some(prepared);
     Ok(response)
 }
 
@@ -142,10 +179,12 @@ fn start(raw: web_sys::Request, head: RequestHead, env: Env) -> Result<Step, Htt
     };
     let matched = routes::resolve(&head.method, &url.path)?;
     let config = load_config(&env)?;
-    let kept = match matched.route {
-        // The provider settings come from env, which an isolate never sees change.
-        Route::Health => kept(&HEALTH, || {
-            upstream::check_settings(&env, &config)?;
+    let held = kept();
+    let ready = match matched.route {
+        // The provider settings are parsed with the configuration, which an
+        // isolate never sees change.
+        Route::Health => kept_response(&held.health, || {
+            upstream::check_settings(&config)?;
             let mut body =
                 serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") });
             ratelimit::add_health_warnings(&env, &mut body);
@@ -154,38 +193,36 @@ fn start(raw: web_sys::Request, head: RequestHead, env: Env) -> Result<Step, Htt
         Route::Mcp => return later(raw, head.method, url, matched, env, config),
         // Behind its gate, whatever the method (404 while disabled).
         Route::Admin => return later(raw, head.method, url, matched, env, config),
-        _ if head.method == "OPTIONS" => kept(&PREFLIGHT, || Ok(oauth::preflight()))?,
+        _ if head.method == "OPTIONS" => kept_response(&held.preflight, || Ok(oauth::preflight()))?,
         Route::AuthorizationServerMetadata | Route::ProtectedResourceMetadata => {
             let issuer = issuer(&config, &url);
             let cache = if matched.route == Route::AuthorizationServerMetadata {
-                &AS_METADATA
+                &held.as_metadata
             } else {
-                &PR_METADATA
+                &held.pr_metadata
             };
-            cache.with(|cache| {
-                cache.use_or_render(
-                    &issuer,
-                    || {
-                        let req = Incoming::without_body(raw, head.method, url);
-                        let ctx = oauth::Ctx {
-                            env: &env,
-                            config: &config,
-                            req: &req,
-                            issuer: issuer.clone(),
-                        };
-                        Prepared::new(&if matched.route == Route::AuthorizationServerMetadata {
-                            oauth::authorization_server_metadata(&ctx)
-                        } else {
-                            oauth::protected_resource_metadata(&ctx)
-                        })
-                    },
-                    Prepared::send,
-                )
-            })
+            cache.use_or_render(
+                &issuer,
+                || {
+                    let req = Incoming::without_body(raw, head.method, url);
+                    let ctx = oauth::Ctx {
+                        env: &env,
+                        config: &config,
+                        req: &req,
+                        issuer: issuer.clone(),
+                    };
+                    Prepared::new(&if matched.route == Route::AuthorizationServerMetadata {
+                        oauth::authorization_server_metadata(&ctx)
+                    } else {
+                        oauth::protected_resource_metadata(&ctx)
+                    })
+                },
+                Prepared::send,
+            )
         }
         _ => return later(raw, head.method, url, matched, env, config),
     };
-    Ok(Step::Ready(kept))
+    Ok(Step::Ready(ready))
 }
 
 fn later(
@@ -226,9 +263,8 @@ async fn serve(routed: Routed) -> Result<Answer, HttpError> {
     let takes_body =
         matched.body_limit > 0 && !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
     if takes_body {
-        if let Some(declared) =
-            platform::header(&raw, "Content-Length").and_then(|v| v.trim().parse::<usize>().ok())
-        {
+        let declared = platform::header(&raw, header::CONTENT_LENGTH);
+        if let Some(declared) = header::content_length(declared.as_deref()) {
             if let Err(too_large) = routes::check_body_len(&matched, declared) {
                 if declared <= body::DRAIN_CAP {
                     body::drain(&raw, declared).await;
@@ -250,22 +286,12 @@ async fn serve(routed: Routed) -> Result<Answer, HttpError> {
         issuer,
     };
     let reply = answer(&ctx, matched.route).await;
-    // A request that may have rotated or revoked a grant: this isolate stops
-    // trusting the access tokens it accepted for it (`resource::AccessCache`),
-    // whatever isolate ran the grant's object. `/token` and `/revoke` name their
-    // grant in the token they carry; the account page and the admin API (rare)
-    // drop every copy.
-    if req.method != "GET" {
-        let cache = platform::access_cache();
-        match matched.route {
-            Route::Token | Route::Revoke => {
-                if let Some(grant) = crate::oauth::token::grant_named(&req.body) {
-                    cache.borrow_mut().forget_grant(&grant);
-                }
-            }
-            Route::Account | Route::Admin => cache.borrow_mut().clear(),
-            _ => {}
-        }
+    // `/token` and `/revoke` forget the grant they change themselves (they know
+    // its id: `Site::isolate`). The account page and the admin API (rare) may
+    // change any grant: this isolate stops trusting every access token it
+    // accepted, whatever isolate ran the grants' objects.
+    if req.method != "GET" && matches!(matched.route, Route::Account | Route::Admin) {
+        isolate().forget_all();
     }
     reply
 }
@@ -299,10 +325,6 @@ async fn answer(ctx: &oauth::Ctx<'_>, route: Route) -> Result<Answer, HttpError>
     reply.map(Answer::Reply)
 }
 
-thread_local! {
-    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-}
-
 /// The settings from vars and secrets (both reach the Worker as strings),
 /// parsed and validated once per isolate.
 ///
@@ -314,13 +336,14 @@ thread_local! {
 /// calls of a `/health` request before). Errors are not cached, so a
 /// misconfigured deployment keeps saying what is wrong on every request.
 pub(crate) fn load_config(env: &Env) -> Result<Rc<Config>, HttpError> {
-    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+    let kept = &kept().config;
+    if let Some(config) = kept.borrow().clone() {
         return Ok(config);
     }
     let config = Rc::new(
         Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()))
             .map_err(|e| HttpError::Config(e.to_string()))?,
     );
-    CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
+    *kept.borrow_mut() = Some(config.clone());
     Ok(config)
 }

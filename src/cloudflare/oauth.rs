@@ -75,7 +75,7 @@ impl ProviderSource for Upstream<'_> {
     fn provider(&self) -> LocalBoxFuture<'_, Result<Rc<dyn IdentityProvider>, HttpError>> {
         Box::pin(async move {
             let ctx = self.0;
-            super::upstream::provider(ctx.env, ctx.config, &ctx.issuer)
+            super::upstream::provider(ctx.config, &ctx.issuer)
                 .await
                 .map(Rc::from)
         })
@@ -167,5 +167,6 @@ pub(super) fn site<'a>(
         now: now(),
         rng: &OsEntropy,
         documents,
+        isolate: super::isolate(),
     }
 }

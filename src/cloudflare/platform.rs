@@ -8,10 +8,6 @@ use worker::{Env, Fetch, Headers, Request};
 use crate::http::{Fault, HttpError, Reply};
 use crate::oauth::grant::command::{GrantAnswer, GrantCommand};
 use crate::oauth::index::IndexCommand;
-use std::cell::RefCell;
-
-use crate::cache::TtlCache;
-use crate::oauth::resource::AccessCache;
 use crate::oauth::store::{GrantObjects, IndexObjects, KeyPage, Kv, StoreError};
 use crate::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 
@@ -52,50 +48,6 @@ impl<'a> KvStore<'a> {
 fn store_error(context: &str, err: impl std::fmt::Display) -> StoreError {
     worker::console_error!("{context}: {err}");
     StoreError(context.to_owned())
-}
-
-/// Registered clients are read on every /authorize and /token request and
-/// change rarely (registration, renewal), so each isolate keeps the ones it read
-/// for [`CLIENT_CACHE_SECS`]. That adds no staleness KV does not already have:
-/// KV itself serves a read from its edge cache for about 60 s after a change.
-const CLIENT_CACHE_SECS: u64 = 60;
-const CLIENT_CACHE_MAX: usize = 64;
-
-thread_local! {
-    static CLIENTS: RefCell<TtlCache<String>> =
-        const { RefCell::new(TtlCache::new(CLIENT_CACHE_MAX)) };
-}
-
-fn cached_client(key: &str) -> Option<String> {
-    if !crate::keys::is_client(key) {
-        return None;
-    }
-    CLIENTS.with(|c| c.borrow().get(key, now()))
-}
-
-fn remember_client(key: &str, value: Option<&str>) {
-    if !crate::keys::is_client(key) {
-        return;
-    }
-    CLIENTS.with(|c| {
-        let mut c = c.borrow_mut();
-        match value {
-            Some(v) => c.put(key, v.to_owned(), CLIENT_CACHE_SECS, now()),
-            None => c.remove(key),
-        }
-    });
-}
-
-thread_local! {
-    /// Access tokens this isolate checked (see `resource::AccessCache`). Leaked on
-    /// purpose: it lives as long as the isolate, and `/mcp` holds a `'static`
-    /// borrow of the cell (never of its contents) across its KV read.
-    static ACCESS_CACHE: &'static RefCell<AccessCache> =
-        Box::leak(Box::new(RefCell::new(AccessCache::new())));
-}
-
-pub fn access_cache() -> &'static RefCell<AccessCache> {
-    ACCESS_CACHE.with(|cache| *cache)
 }
 
 /// One page of `OAUTH_KV.list()`, read straight from the binding: worker's
@@ -149,7 +101,9 @@ async fn command_call(
 impl Kv for KvStore<'_> {
     fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
-            if let Some(hit) = cached_client(key) {
+            // Client records: this isolate's copy when fresh (`Isolate::client_record`).
+            let isolate = super::isolate();
+            if let Some(hit) = isolate.client_record(key, now) {
                 return Ok(Some(hit));
             }
             let value = self
@@ -161,7 +115,7 @@ impl Kv for KvStore<'_> {
             // Only what exists is kept: a client registered a moment later is
             // found at once.
             if let Some(v) = value.as_deref() {
-                remember_client(key, Some(v));
+                isolate.keep_client_record(key, v, now);
             }
             Ok(value)
         })
@@ -183,14 +137,14 @@ impl Kv for KvStore<'_> {
                 .execute()
                 .await
                 .map_err(|e| store_error("KV put", e))?;
-            remember_client(key, Some(value));
+            super::isolate().keep_client_record(key, value, now);
             Ok(())
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            remember_client(key, None);
+            super::isolate().forget_client_record(key);
             self.kv
                 .delete(key)
                 .await

@@ -6,32 +6,29 @@
 //! Failure is open: a missing binding, or one that throws, means no limit
 //! (logged, and reported by `/health`), never a failed request.
 
-use std::cell::{Cell, OnceCell, RefCell};
-use std::collections::HashMap;
+use std::cell::{Cell, OnceCell};
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
+use crate::http::header::{AUTHORIZATION, CF_CONNECTING_IP, CONTENT_TYPE};
 use crate::http::Reply;
 use crate::ratelimit::{self, Check, ALL_LIMITERS};
 use crate::routes::Route;
 
 use super::platform::Incoming;
 
-/// At most this many addresses are remembered as over the bearer-failure limit.
-const MAX_OVER: usize = 256;
-
-thread_local! {
-    /// Addresses (their keys) this isolate saw go over the bearer-failure
-    /// limit, and until when: their next token is counted before its KV read.
-    static OVER: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+/// What this module keeps per isolate (in `super::Kept`; the addresses over
+/// the bearer-failure limit are the core's, `Isolate::known_over_limit`).
+#[derive(Default)]
+pub(crate) struct KeptWarnings {
     /// Whether this isolate already logged that bindings are missing.
-    static WARNED: Cell<bool> = const { Cell::new(false) };
+    warned: Cell<bool>,
     /// The `/health` warning, worked out once per isolate (bindings do not
     /// change while it lives); `/health` is the cheapest request and stays so.
-    static HEALTH_WARNING: OnceCell<Option<String>> = const { OnceCell::new() };
+    health_warning: OnceCell<Option<String>>,
 }
 
 /// Counts the request against its route's limiters; `Some(reply)` when it is over one.
@@ -41,13 +38,13 @@ pub async fn check(env: &Env, route: Route, req: &Incoming) -> Option<Reply> {
     }
     let client_id = match route {
         Route::Token | Route::Revoke | Route::Introspect => ratelimit::client_id_of(
-            req.header("Authorization").as_deref(),
-            req.header("Content-Type").as_deref(),
+            req.header(AUTHORIZATION).as_deref(),
+            req.header(CONTENT_TYPE).as_deref(),
             &req.body,
         ),
         _ => None,
     };
-    let ip = req.header("CF-Connecting-IP");
+    let ip = req.header(CF_CONNECTING_IP);
     let checks = ratelimit::checks(route, &req.method, ip.as_deref(), client_id.as_deref());
     over_limit(env, &checks)
         .await
@@ -67,7 +64,7 @@ impl ratelimit::Counters for Bindings<'_> {
             if over {
                 let now = super::platform::now();
                 for check in checks {
-                    remember_over(check.key.clone(), now);
+                    super::isolate().remember_over_limit(check.key.clone(), now);
                 }
             }
             over
@@ -81,58 +78,44 @@ impl ratelimit::Counters for Bindings<'_> {
 /// Others pass uncounted (they are counted only when refused).
 pub async fn before_bearer_check(env: &Env, req: &Incoming, route: Route) -> Option<Reply> {
     let presented = req
-        .header("Authorization")
+        .header(AUTHORIZATION)
         .is_some_and(|h| !h.trim().is_empty());
-    let ip = req.header("CF-Connecting-IP");
+    let ip = req.header(CF_CONNECTING_IP);
     let check = ratelimit::bearer_failure_check(ip.as_deref(), presented)?;
-    let now = super::platform::now();
-    let known = OVER.with(|o| o.borrow().get(&check.key).is_some_and(|until| *until > now));
-    if !known {
+    let isolate = super::isolate();
+    if !isolate.known_over_limit(&check.key, super::platform::now()) {
         return None;
     }
     if over_limit(env, std::slice::from_ref(&check)).await {
         return Some(ratelimit::refused(route));
     }
-    OVER.with(|o| o.borrow_mut().remove(&check.key));
+    isolate.forget_over_limit(&check.key);
     None
 }
 
 /// Counts a refused token at `/admin/*` (a wrong `ADMIN_TOKEN`), as a refused
 /// bearer token at `/mcp`: true when its address is now over the limit.
 pub async fn refused_admin_token(env: &Env, req: &Incoming) -> bool {
-    let ip = req.header("CF-Connecting-IP");
+    let ip = req.header(CF_CONNECTING_IP);
     let Some(check) = ratelimit::bearer_failure_check(ip.as_deref(), true) else {
         return false;
     };
     let over = over_limit(env, std::slice::from_ref(&check)).await;
     if over {
-        remember_over(check.key, super::platform::now());
+        super::isolate().remember_over_limit(check.key, super::platform::now());
     }
     over
 }
 
-fn remember_over(key: String, now: u64) {
-    OVER.with(|o| {
-        let mut over = o.borrow_mut();
-        over.retain(|_, until| *until > now);
-        if over.len() < MAX_OVER {
-            over.insert(key, now + ratelimit::PERIOD_SECS);
-        }
-    });
-}
-
 /// Adds a `warnings` list to the `/health` body when limiters have no binding.
 pub fn add_health_warnings(env: &Env, body: &mut serde_json::Value) {
-    let warning = HEALTH_WARNING.with(|cell| {
-        cell.get_or_init(|| {
-            let missing: Vec<&str> = ALL_LIMITERS
-                .iter()
-                .map(|l| l.binding())
-                .filter(|name| binding(env, name).is_none())
-                .collect();
-            ratelimit::missing_bindings_warning(&missing)
-        })
-        .clone()
+    let warning = super::kept().ratelimit.health_warning.get_or_init(|| {
+        let missing: Vec<&str> = ALL_LIMITERS
+            .iter()
+            .map(|l| l.binding())
+            .filter(|name| binding(env, name).is_none())
+            .collect();
+        ratelimit::missing_bindings_warning(&missing)
     });
     if let Some(warning) = warning {
         body["warnings"] = serde_json::json!([warning]);
@@ -191,7 +174,7 @@ fn start(env: &Env, check: &Check) -> Option<Promise> {
 }
 
 fn warn_missing(name: &str) {
-    if !WARNED.with(|w| w.replace(true)) {
+    if !super::kept().ratelimit.warned.replace(true) {
         worker::console_warn!("rate limit binding {name} is missing: not limiting (see /health)");
     }
 }

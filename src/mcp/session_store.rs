@@ -1,6 +1,6 @@
 //! Where legacy sessions live: the [`SessionStore`] port (rmcp's vocabulary: `load`, `store`,
-//! `delete`), and [`IsolateCopies`], the decorator that keeps a per-isolate copy of each
-//! session and states when that copy may be trusted.
+//! `delete`), and [`IsolateCopies`], the decorator that puts this isolate's copy of each
+//! session in front of the store (the copy's rules are [`Isolate`]'s).
 //!
 //! Spec: "Transports: Session Management" (2025-03-26 to 2025-11-25). A session is named by
 //! (user, session id) — see [`session_name`] — so a session id presented by another user
@@ -9,12 +9,9 @@
 use std::cell::RefCell;
 
 use super::session::Session;
-use crate::cache::TtlCache;
+use crate::isolate::Isolate;
 use crate::outbound::LocalBoxFuture;
 use crate::user::UserContext;
-
-/// Sessions kept per isolate by [`IsolateCopies`]; full, the one expiring first goes.
-pub const SESSION_COPIES: usize = 256;
 
 /// The storage failed (not the client's fault: the shell answers 503 with Retry-After).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,37 +38,17 @@ pub fn session_name(user: &UserContext, session_id: &str) -> String {
     crate::keys::session(&user.user.id, session_id)
 }
 
-/// The per-isolate copy rules, around any [`SessionStore`]:
-///
-/// - A copy is used without asking the store again for `ttl` seconds (`MCP_CACHE_TTL`) after
-///   this isolate read or wrote it. That is how late a `DELETE` handled by another isolate (or
-///   a `logging/setLevel` there) can reach this one.
-/// - The isolate that handles a `DELETE` forgets its copy at once, before and after the call.
-/// - Only sessions past `notifications/initialized` are kept, so a stale copy never refuses a
-///   request as "not initialized".
-/// - A load whose answer was read while a copy was dropped (the copies' generation moved) is
-///   not kept: it may predate a `DELETE`.
+/// This isolate's session copies in front of any [`SessionStore`]. The rules (how long a
+/// copy is trusted, which sessions are kept, what forgets one) are [`Isolate::keep_session`]'s
+/// and [`Isolate::forget_session`]'s; this decorator only asks the copies first and tells
+/// them what storage answered.
 pub struct IsolateCopies<'a, S> {
     pub inner: S,
-    /// The session's JSON by name (one `TtlCache<String>` type for the whole bundle).
-    pub copies: &'a RefCell<TtlCache<String>>,
-    /// Seconds a copy is trusted (0 keeps nothing).
+    pub isolate: &'a Isolate,
+    /// Seconds a copy is trusted (`MCP_CACHE_TTL`; 0 keeps nothing).
     pub ttl: u64,
     /// Seconds since the epoch.
     pub clock: fn() -> u64,
-}
-
-impl<S: SessionStore> IsolateCopies<'_, S> {
-    fn remember(&self, name: &str, session: Option<&Session>, at: u64, generation: u64) {
-        let mut copies = self.copies.borrow_mut();
-        let json = session
-            .filter(|s| s.initialized && copies.generation() == generation)
-            .and_then(|s| serde_json::to_string(s).ok());
-        match json {
-            Some(json) => copies.put(name, json, self.ttl, at),
-            None => copies.remove(name),
-        }
-    }
 }
 
 impl<S: SessionStore> SessionStore for IsolateCopies<'_, S> {
@@ -81,15 +58,13 @@ impl<S: SessionStore> SessionStore for IsolateCopies<'_, S> {
     ) -> LocalBoxFuture<'a, Result<Option<Session>, SessionStoreError>> {
         Box::pin(async move {
             let at = (self.clock)();
-            let (kept, generation) = {
-                let copies = self.copies.borrow();
-                (copies.get(name, at), copies.generation())
-            };
-            if let Some(session) = kept.and_then(|json| serde_json::from_str(&json).ok()) {
+            if let Some(session) = self.isolate.session_copy(name, at) {
                 return Ok(Some(session));
             }
+            let since = self.isolate.session_mark();
             let loaded = self.inner.load(name).await?;
-            self.remember(name, loaded.as_ref(), at, generation);
+            self.isolate
+                .keep_session(since, name, loaded.as_ref(), self.ttl, at);
             Ok(loaded)
         })
     }
@@ -100,19 +75,20 @@ impl<S: SessionStore> SessionStore for IsolateCopies<'_, S> {
         session: &'a Session,
     ) -> LocalBoxFuture<'a, Result<(), SessionStoreError>> {
         Box::pin(async move {
-            let generation = self.copies.borrow().generation();
+            let since = self.isolate.session_mark();
             self.inner.store(name, session).await?;
-            self.remember(name, Some(session), (self.clock)(), generation);
+            let at = (self.clock)();
+            self.isolate
+                .keep_session(since, name, Some(session), self.ttl, at);
             Ok(())
         })
     }
 
     fn delete<'a>(&'a self, name: &'a str) -> LocalBoxFuture<'a, Result<(), SessionStoreError>> {
         Box::pin(async move {
-            // Before the call as well: whatever its outcome, this copy is not to be trusted.
-            self.copies.borrow_mut().remove(name);
+            self.isolate.forget_session(name);
             let outcome = self.inner.delete(name).await;
-            self.copies.borrow_mut().remove(name);
+            self.isolate.forget_session(name);
             outcome
         })
     }
@@ -177,10 +153,10 @@ mod tests {
     }
 
     /// Copies kept for 5 s in front of an in-memory store that counts its loads.
-    fn copies_over_memory(copies: &RefCell<TtlCache<String>>) -> IsolateCopies<'_, MemorySessions> {
+    fn copies_over_memory(isolate: &Isolate) -> IsolateCopies<'_, MemorySessions> {
         IsolateCopies {
             inner: MemorySessions::default(),
-            copies,
+            isolate,
             ttl: 5,
             clock,
         }
@@ -188,8 +164,8 @@ mod tests {
 
     #[test]
     fn a_copy_is_trusted_for_ttl_seconds_then_read_again() {
-        let copies = RefCell::new(TtlCache::new(SESSION_COPIES));
-        let store = copies_over_memory(&copies);
+        let isolate = Isolate::new();
+        let store = copies_over_memory(&isolate);
         pollster::block_on(store.store("u\ns", &initialized("s"))).unwrap();
         assert!(pollster::block_on(store.load("u\ns")).unwrap().is_some());
         assert_eq!(store.inner.loads.get(), 0, "the stored copy answers");
@@ -200,8 +176,8 @@ mod tests {
 
     #[test]
     fn a_session_before_initialized_is_never_kept() {
-        let copies = RefCell::new(TtlCache::new(SESSION_COPIES));
-        let store = copies_over_memory(&copies);
+        let isolate = Isolate::new();
+        let store = copies_over_memory(&isolate);
         pollster::block_on(store.store("u\ns", &Session::create("s", "2025-06-18", None))).unwrap();
         pollster::block_on(store.load("u\ns")).unwrap();
         assert_eq!(store.inner.loads.get(), 1);
@@ -209,8 +185,8 @@ mod tests {
 
     #[test]
     fn delete_forgets_the_copy_at_once() {
-        let copies = RefCell::new(TtlCache::new(SESSION_COPIES));
-        let store = copies_over_memory(&copies);
+        let isolate = Isolate::new();
+        let store = copies_over_memory(&isolate);
         pollster::block_on(store.store("u\ns", &initialized("s"))).unwrap();
         pollster::block_on(store.delete("u\ns")).unwrap();
         assert_eq!(pollster::block_on(store.load("u\ns")).unwrap(), None);

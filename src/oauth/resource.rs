@@ -2,12 +2,10 @@
 //! authorization): reading the bearer token of a /mcp request and the 401
 //! challenge that tells a client where to authorize.
 
-use std::cell::RefCell;
-
-use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::config::Secret;
 use crate::http::Reply;
+use crate::isolate::{Accepted, Isolate};
 use crate::keys;
 use crate::oauth::crypto;
 use crate::oauth::error::OAuthError;
@@ -84,131 +82,95 @@ pub fn unauthorized(resource_metadata_url: &str, problem: Option<&str>) -> Reply
         .no_store()
 }
 
-/// Tokens kept per isolate; full, the one expiring first goes.
-pub const ACCESS_CACHE_ENTRIES: usize = 256;
-
-/// Access tokens this isolate has checked and accepted, by their record's KV
-/// key (`access:<hash>`), each with the resource it was checked for. Only
-/// accepted tokens are kept; an entry never outlives its token, nor
-/// `MCP_CACHE_TTL` (`Config::mcp_cache_ttl`, 5 s by default).
-///
-/// That time is how late a revocation made elsewhere can reach an isolate that
-/// accepted the token just before (on top of KV's own propagation, up to about
-/// 60 s between locations). The isolate that handles the request that revokes
-/// it forgets at once: after a `/token` or `/revoke` request the shell forgets
-/// the grant the request names ([`crate::oauth::token::grant_named`]), and
-/// after an account page or admin API change, everything.
-///
-/// A check whose record was read before a `forget` or `clear` here does not
-/// put its (maybe revoked) answer into the cache afterwards.
-#[derive(Debug)]
-pub struct AccessCache {
-    /// (resource, grant id, the caller)
-    entries: TtlCache<(String, String, UserContext)>,
-}
-
-impl AccessCache {
-    pub const fn new() -> Self {
-        AccessCache {
-            entries: TtlCache::new(ACCESS_CACHE_ENTRIES),
-        }
-    }
-
-    /// Drops the tokens of one grant (it was rotated or revoked here).
-    pub fn forget_grant(&mut self, grant_id: &str) {
-        self.entries.remove_where(|(_, grant, _)| grant == grant_id);
-    }
-
-    /// Drops every token (grants changed here, and which is not known).
-    pub fn clear(&mut self) {
-        self.entries.clear();
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
-
-impl Default for AccessCache {
-    fn default() -> Self {
-        AccessCache::new()
-    }
-}
-
 /// Who is calling `/mcp` (RFC 6750 §2.1): the static `AUTH_TOKEN`, or an access
 /// token checked against its record, one KV read and no write (integrity,
 /// expiry, audience per RFC 8707, the base scope; see `grant::access`), or no
 /// read when this isolate accepted the same token for the same resource within
-/// `config.mcp_cache_ttl` seconds.
-/// `Err` is a storage fault; `Ok(Err(refusal))` is the client's to hear.
+/// `config.mcp_cache_ttl` seconds (the rules are [`Isolate::keep_accepted_token`]'s).
 pub async fn authenticate(
     store: &dyn Store,
-    cache: &RefCell<AccessCache>,
+    isolate: &Isolate,
     config: &Config,
     issuer: &str,
     authorization: Option<&str>,
     now: u64,
-) -> Result<Result<UserContext, Refusal>, StoreError> {
+) -> Result<UserContext, NotAuthenticated> {
     let token = match bearer(authorization) {
-        Bearer::Missing => return Ok(Err(Refusal::NoToken)),
-        Bearer::Malformed => return Ok(Err(Refusal::Malformed)),
+        Bearer::Missing => return Err(Refusal::NoToken.into()),
+        Bearer::Malformed => return Err(Refusal::Malformed.into()),
         Bearer::Token(t) => t,
     };
     if is_static_token(token, config.auth_token.as_ref()) {
-        return Ok(Ok(static_token_user()));
+        return Ok(static_token_user());
     }
     // Not shaped like our access tokens: not worth a read.
     let grant_id = match grant::parse_token(token) {
         Some((TokenKind::Access, grant_id)) => grant_id,
-        _ => return Ok(Err(Refusal::Token(AccessError::Invalid))),
+        _ => return Err(Refusal::Token(AccessError::Invalid).into()),
     };
     let key = keys::access(&crypto::hash_token(token));
     // One protected resource with two URLs (`/mcp` and `/sse`): see `same_resource`.
     let resource = metadata::mcp_resource(issuer);
-    let generation = {
-        let cache = cache.borrow();
-        if let Some((checked_for, _, user)) = cache.entries.get(&key, now) {
-            if checked_for == resource {
-                return Ok(Ok(user));
-            }
-        }
-        cache.entries.generation()
-    };
+    if let Some(user) = isolate.accepted_token(&key, &resource, now) {
+        return Ok(user);
+    }
+    let since = isolate.access_mark();
     let record = store.get(&key).await?;
-    let checked = grant::access::check(
+    let (user, expires_at) = grant::access::check(
         record.as_deref(),
         token,
         &[resource.as_str()],
         now,
         &config.keyring,
-    );
-    Ok(match checked {
-        Ok((user, expires_at)) => {
-            let mut cache = cache.borrow_mut();
-            if cache.entries.generation() == generation {
-                let ttl = expires_at.saturating_sub(now).min(config.mcp_cache_ttl);
-                let entry = (resource, grant_id.to_owned(), user.clone());
-                cache.entries.put(&key, entry, ttl, now);
-            }
-            Ok(user)
-        }
-        Err(refused) => Err(Refusal::Token(refused)),
-    })
+    )
+    .map_err(Refusal::Token)?;
+    let accepted = Accepted {
+        resource,
+        grant_id: grant_id.to_owned(),
+        user: user.clone(),
+    };
+    isolate.keep_accepted_token(since, &key, accepted, expires_at, config.mcp_cache_ttl, now);
+    Ok(user)
+}
+
+/// Why [`authenticate`] let no caller in.
+#[derive(Debug)]
+pub enum NotAuthenticated {
+    /// The client's to hear (see [`refuse`]).
+    Refused(Refusal),
+    /// A storage fault: not the client's.
+    Storage(StoreError),
+}
+
+impl From<Refusal> for NotAuthenticated {
+    fn from(refusal: Refusal) -> Self {
+        NotAuthenticated::Refused(refusal)
+    }
+}
+
+impl From<StoreError> for NotAuthenticated {
+    fn from(fault: StoreError) -> Self {
+        NotAuthenticated::Storage(fault)
+    }
+}
+
+/// Why [`admit`] let no caller in.
+#[derive(Debug)]
+pub enum NotAdmitted {
+    /// The answer to send instead (401, 403 or 429).
+    Answer(Reply),
+    /// A storage fault (the shell answers 500).
+    Storage(StoreError),
 }
 
 /// The resource server's checks for one `/mcp` request, in one call: the caller, or the
 /// answer to send instead (401 with the challenge, 403 `insufficient_scope` for a token
 /// without the base scope, or 429 once this address (`ip`, `CF-Connecting-IP`) has presented
 /// refused tokens too often; a request without any token is discovery and never counted).
-/// `Err` is a storage fault (the shell answers 500).
 #[allow(clippy::too_many_arguments)]
 pub async fn admit(
     store: &dyn Store,
-    cache: &RefCell<AccessCache>,
+    isolate: &Isolate,
     counters: &dyn crate::ratelimit::Counters,
     config: &Config,
     issuer: &str,
@@ -216,18 +178,20 @@ pub async fn admit(
     authorization: Option<&str>,
     ip: Option<&str>,
     now: u64,
-) -> Result<Result<UserContext, Reply>, StoreError> {
-    let refusal = match authenticate(store, cache, config, issuer, authorization, now).await? {
-        Ok(user) => return Ok(Ok(user)),
-        Err(refusal) => refusal,
+) -> Result<UserContext, NotAdmitted> {
+    let refusal = match authenticate(store, isolate, config, issuer, authorization, now).await {
+        Ok(user) => return Ok(user),
+        Err(NotAuthenticated::Storage(fault)) => return Err(NotAdmitted::Storage(fault)),
+        Err(NotAuthenticated::Refused(refusal)) => refusal,
     };
     let presented = !matches!(refusal, Refusal::NoToken);
     if let Some(check) = crate::ratelimit::bearer_failure_check(ip, presented) {
         if counters.over(std::slice::from_ref(&check)).await {
-            return Ok(Err(crate::ratelimit::refused(crate::routes::Route::Mcp)));
+            let refused = crate::ratelimit::refused(crate::routes::Route::Mcp);
+            return Err(NotAdmitted::Answer(refused));
         }
     }
-    Ok(Err(refuse(resource_metadata_url, &refusal)))
+    Err(NotAdmitted::Answer(refuse(resource_metadata_url, &refusal)))
 }
 
 /// Why a request to `/mcp` is not let in.

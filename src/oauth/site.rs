@@ -40,6 +40,8 @@ pub struct Site<'a> {
     pub rng: &'a dyn Entropy,
     /// Fetching, caching and checking Client ID Metadata Documents.
     pub documents: &'a dyn ClientDocuments,
+    /// This isolate's copies: a flow that changes a grant forgets its access tokens here.
+    pub isolate: &'a crate::isolate::Isolate,
 }
 
 impl Site<'_> {

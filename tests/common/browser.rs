@@ -5,9 +5,10 @@
 use std::cell::RefCell;
 
 use mcp_oauth_worker::http::Reply;
+use mcp_oauth_worker::isolate::Isolate;
 use mcp_oauth_worker::oauth::flow;
 use mcp_oauth_worker::oauth::grant::AccessError;
-use mcp_oauth_worker::oauth::resource::{self, AccessCache, Refusal};
+use mcp_oauth_worker::oauth::resource::{self, NotAuthenticated, Refusal};
 use mcp_oauth_worker::user::UserContext;
 
 use super::{
@@ -141,19 +142,19 @@ impl Browser {
 /// (no token accepted before).
 pub fn mcp_caller(p: &Platform, access_token: &str) -> Result<UserContext, AccessError> {
     let header = format!("Bearer {access_token}");
-    let cache = RefCell::new(AccessCache::new());
+    let isolate = Isolate::new();
     let checked = block_on(resource::authenticate(
         p,
-        &cache,
+        &isolate,
         &p.config,
         ISSUER,
         Some(&header),
         p.now.get(),
-    ))
-    .expect("no storage fault");
+    ));
     match checked {
         Ok(user) => Ok(user),
-        Err(Refusal::Token(refused)) => Err(refused),
+        Err(NotAuthenticated::Refused(Refusal::Token(refused))) => Err(refused),
+        Err(NotAuthenticated::Storage(fault)) => panic!("storage fault: {fault:?}"),
         Err(other) => panic!("a bearer header is not refused as {other:?}"),
     }
 }

@@ -521,6 +521,8 @@ pub struct Platform {
     pub failing_index_calls: Cell<u32>,
     /// The web as Client ID Metadata Documents see it.
     pub docs: FakeDocuments,
+    /// The isolate the flows run in (its access-token copies).
+    pub isolate: mcp_oauth_worker::isolate::Isolate,
     /// Faults injected into any operation above (KV, grant and index objects
     /// and their storage, the provider, document fetches).
     pub faults: Rc<FaultPlan>,
@@ -661,6 +663,7 @@ impl Platform {
                 faults: faults.clone(),
                 ..FakeDocuments::default()
             },
+            isolate: mcp_oauth_worker::isolate::Isolate::new(),
             faults,
         }
     }
@@ -884,6 +887,7 @@ impl Platform {
             now: self.now.get(),
             rng: &self.rng,
             documents: &self.docs,
+            isolate: &self.isolate,
         }
     }
 }

@@ -58,11 +58,10 @@ pub async fn token(
         Ok(plan) => plan,
         Err(e) => return Ok(oauth_reply(&e, false)),
     };
-    let answer = store
-        .grant(&grant_id, &command)
-        .await
-        .map_err(store_fault)?;
-    match typed::<TokenPair>(answer) {
+    let answer = store.grant(&grant_id, &command).await;
+    // Rotated, redeemed, or revoked as a replay: whatever the answer.
+    site.isolate.forget_grant(&grant_id);
+    match typed::<TokenPair>(answer.map_err(store_fault)?) {
         Ok(pair) => Ok(with_cors(Reply::json(200, &pair.to_json()).no_store())),
         Err(GrantError::Internal) => Err(HttpError::internal(
             Fault::Impossible,
@@ -102,11 +101,9 @@ pub async fn revoke(
         if kind != TokenKind::Code {
             let grant_id = grant_id.to_owned();
             let command = GrantCommand::Revoke { token, client_id };
-            let answer = store
-                .grant(&grant_id, &command)
-                .await
-                .map_err(store_fault)?;
-            typed::<()>(answer).map_err(grant_fault)?;
+            let answer = store.grant(&grant_id, &command).await;
+            site.isolate.forget_grant(&grant_id);
+            typed::<()>(answer.map_err(store_fault)?).map_err(grant_fault)?;
         }
     }
     Ok(with_cors(Reply::new(200).no_store()))
