@@ -20,6 +20,8 @@ pub mod account;
 pub mod catalog;
 pub mod conformance;
 pub mod content;
+pub(crate) mod context;
+pub(crate) mod cursor;
 pub mod endpoint;
 pub mod features;
 pub mod input;

@@ -2,9 +2,10 @@
 //! reporting progress after each one and logging each result, so a client shows a long batch
 //! moving. Typed arguments and typed structured output (the developer API at its plainest).
 
-use super::calculate::{evaluate, format_number};
+use super::calculate::evaluate;
+use super::number::format_number;
 use super::{schema, Tool, ToolCall, ToolOutput};
-use crate::mcp::session::LogLevel;
+use crate::mcp::protocol::LogLevel;
 use crate::outbound::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 

@@ -41,12 +41,13 @@
 pub mod calculate;
 pub mod calculate_all;
 pub mod github_repos;
+pub mod number;
 pub mod schema;
 pub mod whoami;
 
 use super::content::Content;
 use super::notes::Notes;
-use super::session::LogLevel;
+use super::protocol::LogLevel;
 use crate::outbound::{HttpClient, LocalBoxFuture};
 use crate::user::UserContext;
 use serde_json::{json, Map, Value};
@@ -169,6 +170,12 @@ impl ToolOutput {
             Ok(v) => ToolOutput::structured(v.to_string(), v),
             Err(e) => ToolOutput::error(format!("the result could not be encoded: {e}")),
         }
+    }
+
+    /// What a handler returns when it asked for input (see [`crate::mcp::input`]): never
+    /// sent, since the server answers the round with the requests instead.
+    pub fn waiting() -> ToolOutput {
+        ToolOutput::text("waiting for the client's input")
     }
 
     /// A tool execution error: the model sees the message and may retry differently.

@@ -20,7 +20,7 @@
 //! expression cannot exhaust the stack, and every failure is a message naming the 1-based
 //! character position where it happened.
 
-use super::format_number;
+use crate::mcp::tools::number::format_number;
 
 /// Longest expression accepted, in characters.
 pub const MAX_LEN: usize = 1000;
