@@ -620,7 +620,11 @@ fn the_checker_ignores_test_modules_strings_and_a_parent_declaring_its_children(
 fn print_the_import_graph() {
     for (from, edges) in file_graph(&read_src()) {
         for (to, import) in edges {
-            println!("{from} -> {to}  (line {}: {})", import.line, import.path.join("::"));
+            println!(
+                "{from} -> {to}  (line {}: {})",
+                import.line,
+                import.path.join("::")
+            );
         }
     }
 }
