@@ -1,6 +1,6 @@
 //! The MCP endpoint: one HTTP request in, one reply and a session change out. This file owns
-//! the routing of a request to its era and what both eras share (the context, the shape of
-//! a response, transport-level errors).
+//! the routing of a request to its era and what both eras share (the shape of a response,
+//! transport-level errors); the context a method runs in is `context`'s.
 //!
 //! Spec sections: "Lifecycle" and "Transports: Streamable HTTP" (2025-03-26, 2025-06-18,
 //! 2025-11-25), "Versioning" and "Streamable HTTP" (2026-07-28), "Server Features: Tools",

@@ -41,6 +41,7 @@
 pub mod calculate;
 pub mod calculate_all;
 pub mod github_repos;
+pub mod math;
 pub mod number;
 pub mod schema;
 pub mod whoami;
@@ -67,6 +68,9 @@ pub struct ToolEnv<'a> {
     pub github_api_base: &'a str,
     /// Seals the 2026-07-28 `requestState` of calls that ask for input (and tells the time).
     pub seal: &'a dyn crate::mcp::input::StateSeal,
+    /// `sin`, `ln`, `pow` and the rest: the runtime's own in the Worker, [`math::RustMath`]
+    /// elsewhere (see [`math`]).
+    pub math: &'a dyn math::Transcendental,
 }
 
 /// One invocation, and the context a handler works in: validated arguments, the caller, the
@@ -464,6 +468,7 @@ pub(crate) mod test_support {
             http,
             github_api_base: "http://127.0.0.1:9/gh/",
             seal: &seal,
+            math: &math::RustMath,
         };
         let notes = crate::mcp::notes::Notes::default();
         let input = crate::mcp::input::Input::default();

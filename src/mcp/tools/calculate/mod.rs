@@ -51,7 +51,7 @@ pub fn tool() -> Tool {
 fn run<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
     Box::pin(async move {
         let expression = call.str_arg("expression").unwrap_or_default();
-        match evaluate(expression) {
+        match evaluate(expression, call.env.math) {
             Ok(value) => ToolOutput::structured(
                 format!("{} = {}", expression.trim(), format_number(value)),
                 json!({"expression": expression.trim(), "result": value}),
