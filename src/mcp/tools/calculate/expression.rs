@@ -412,6 +412,51 @@ mod tests {
         evaluate(s, &RustMath).unwrap_err().to_string()
     }
 
+    /// Each function answers its own index, so a result shows which one ran and that it
+    /// came from the port, not from Rust's `f64` methods.
+    struct Marked;
+
+    impl Transcendental for Marked {
+        fn ln(&self, _: f64) -> f64 {
+            1.0
+        }
+        fn log10(&self, _: f64) -> f64 {
+            10.0
+        }
+        fn log2(&self, _: f64) -> f64 {
+            100.0
+        }
+        fn exp(&self, _: f64) -> f64 {
+            1e3
+        }
+        fn sin(&self, _: f64) -> f64 {
+            1e4
+        }
+        fn cos(&self, _: f64) -> f64 {
+            1e5
+        }
+        fn tan(&self, _: f64) -> f64 {
+            1e6
+        }
+        fn pow(&self, _: f64, _: f64) -> f64 {
+            1e7
+        }
+    }
+
+    #[test]
+    fn every_transcendental_function_comes_from_the_port() {
+        let all = "ln(2) + log10(2) + log2(2) + exp(2) + sin(2) + cos(2) + tan(2) + 2^2";
+        assert_eq!(evaluate(all, &Marked), Ok(11_111_111.0));
+        // The rest is computed here, whatever the port says.
+        assert_eq!(
+            evaluate(
+                "sqrt(4) + abs(-1) + floor(1.5) + ceil(1.5) + round(1.5)",
+                &Marked
+            ),
+            Ok(8.0)
+        );
+    }
+
     #[test]
     fn power_is_right_associative() {
         assert_eq!(eval("2^3^2"), 512.0);
