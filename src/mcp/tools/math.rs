@@ -2,11 +2,12 @@
 //! port the platform fills: [`ToolEnv::math`](super::ToolEnv::math).
 //!
 //! Why a port: in the Worker the runtime already has them (`Math.sin` and friends), and Rust's
-//! software versions would add about 11 KB raw, 4.7 KB gzip of wasm; they also differ from
-//! the runtime's in the last digit for some arguments (about 1 in 160 for `sin`), which
-//! would change the calculator's printed results. So the shell passes the runtime's own
-//! (src/cloudflare/), and everything else (native tests) passes [`RustMath`].
-//! docs/decisions.md, "Issue 20", has the figures. (No spec section.)
+//! software versions would add about 11 KB raw, 4.7 KiB gzip of wasm; they also differ from
+//! the runtime's in the last digit for some arguments (about 1 in 160 for `sin`, 1 in 20
+//! for `log10`), which would change the calculator's printed results. So the shell passes
+//! the runtime's own (src/cloudflare/), and everything else (native tests) passes
+//! [`RustMath`]. docs/decisions.md, "Architecture (issue 20)", has the figures. (No spec
+//! section.)
 
 /// `ln`, `log10`, `log2`, `exp`, `sin`, `cos`, `tan` (radians) and `pow` on IEEE 754 doubles.
 pub trait Transcendental {
