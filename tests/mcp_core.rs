@@ -107,6 +107,7 @@ impl Harness {
             http: &self.http,
             github_api_base: GITHUB_BASE,
             seal: &seal,
+            math: &mcp_oauth_worker::mcp::tools::math::RustMath,
         };
         let outcome = pollster::block_on(handle(
             req,

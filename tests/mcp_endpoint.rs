@@ -40,6 +40,7 @@ fn send(
         http: &NoHttp,
         github_api_base: "http://127.0.0.1:1",
         seal: &seal,
+        math: &mcp_oauth_worker::mcp::tools::math::RustMath,
     };
     let body = body.to_string();
     let req = McpRequest {

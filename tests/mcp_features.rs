@@ -59,6 +59,7 @@ fn send(catalog: &Catalog, session: Option<Session>, accept: &str, body: Value) 
         http: &NoHttp,
         github_api_base: "",
         seal: &seal,
+        math: &mcp_oauth_worker::mcp::tools::math::RustMath,
     };
     pollster::block_on(handle(req, session, "new-sid", &user(), catalog, &env))
 }
@@ -544,6 +545,7 @@ fn custom(region_header: Option<&'static str>) -> McpOutcome {
         http: &NoHttp,
         github_api_base: "",
         seal: &seal,
+        math: &mcp_oauth_worker::mcp::tools::math::RustMath,
     };
     pollster::block_on(handle(req, None, "new-sid", &user(), &c, &env))
 }

@@ -71,6 +71,7 @@ fn request(
         http: &NoHttp,
         github_api_base: "http://127.0.0.1:9",
         seal,
+        math: &mcp_oauth_worker::mcp::tools::math::RustMath,
     };
     let tools = Catalog::build(true);
     let outcome = pollster::block_on(handle(req, None, "sid", who, &tools, &env));
@@ -380,6 +381,7 @@ fn lists_never_carry_an_input_required_result() {
         http: &NoHttp,
         github_api_base: "",
         seal: &seal,
+        math: &mcp_oauth_worker::mcp::tools::math::RustMath,
     };
     let tools = Catalog::build(true);
     let out = pollster::block_on(handle(req, None, "sid", &user("u"), &tools, &env));
@@ -431,6 +433,7 @@ fn legacy(seal: &TestSeal, body: Value, existing: Option<Session>, accept: &str)
         http: &NoHttp,
         github_api_base: "",
         seal,
+        math: &mcp_oauth_worker::mcp::tools::math::RustMath,
     };
     let tools = Catalog::build(true);
     pollster::block_on(handle(req, existing, "sid-new", &user("u"), &tools, &env))
@@ -463,6 +466,7 @@ fn initialized_caps(version: &str) -> ClientCaps {
         http: &NoHttp,
         github_api_base: "",
         seal: &seal,
+        math: &mcp_oauth_worker::mcp::tools::math::RustMath,
     };
     let tools = Catalog::build(true);
     let out = pollster::block_on(handle(req, None, "sid-new", &user("u"), &tools, &env));
@@ -540,6 +544,7 @@ fn a_legacy_call_that_needs_input_streams_its_requests_then_finishes_with_the_an
         http: &NoHttp,
         github_api_base: "",
         seal: &seal,
+        math: &mcp_oauth_worker::mcp::tools::math::RustMath,
     };
     let tools = Catalog::build(true);
     let answer =
@@ -607,6 +612,7 @@ fn a_legacy_call_ends_after_the_round_bound() {
         http: &NoHttp,
         github_api_base: "",
         seal: &seal,
+        math: &mcp_oauth_worker::mcp::tools::math::RustMath,
     };
     let tools = Catalog::build(true);
     let pending = PendingCall {
@@ -762,6 +768,7 @@ fn the_round_that_finishes_a_legacy_call_sends_its_progress_and_logs() {
         http: &NoHttp,
         github_api_base: "",
         seal: &seal,
+        math: &mcp_oauth_worker::mcp::tools::math::RustMath,
     };
     let catalog = Catalog::build(true);
     let finish = |tool: &str, token: Option<Value>, level: Option<LogLevel>| {

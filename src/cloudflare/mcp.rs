@@ -44,6 +44,36 @@ fn catalog(conformance: bool) -> &'static Catalog {
         .get_or_init(|| Catalog::build(conformance))
 }
 
+/// The runtime's `Math` functions for the tools (`mcp::tools::math` says why not Rust's).
+struct JsMath;
+
+impl mcp::tools::math::Transcendental for JsMath {
+    fn ln(&self, x: f64) -> f64 {
+        js_sys::Math::log(x)
+    }
+    fn log10(&self, x: f64) -> f64 {
+        js_sys::Math::log10(x)
+    }
+    fn log2(&self, x: f64) -> f64 {
+        js_sys::Math::log2(x)
+    }
+    fn exp(&self, x: f64) -> f64 {
+        js_sys::Math::exp(x)
+    }
+    fn sin(&self, x: f64) -> f64 {
+        js_sys::Math::sin(x)
+    }
+    fn cos(&self, x: f64) -> f64 {
+        js_sys::Math::cos(x)
+    }
+    fn tan(&self, x: f64) -> f64 {
+        js_sys::Math::tan(x)
+    }
+    fn pow(&self, x: f64, y: f64) -> f64 {
+        js_sys::Math::pow(x, y)
+    }
+}
+
 /// Seals 2026-07-28 request states under the server's key ring (`SECRET_KEY`, and
 /// `SECRET_KEY_PREVIOUS` during a rotation), so any isolate can continue a call.
 struct KeyringSeal<'a> {
@@ -125,6 +155,7 @@ pub async fn handle(
         http: &FetchClient,
         github_api_base,
         seal: &seal,
+        math: &JsMath,
     };
     let (accept, content_type, version) = (
         req.header(ACCEPT),
@@ -335,6 +366,7 @@ impl InputTask {
             http: &FetchClient,
             github_api_base: &self.github_api_base,
             seal: &seal,
+            math: &JsMath,
         };
         Ok(mcp::server::continue_call(
             pending.clone(),

@@ -1,5 +1,7 @@
 //! Everything the MCP server offers: tools, resources (and templates), prompts. Built once
-//! per isolate by the shell; the conformance fixtures join only when `MCP_CONFORMANCE=on`.
+//! per isolate by the shell with `Catalog::build`, which the conformance module defines
+//! (it adds that suite's fixtures only when `MCP_CONFORMANCE=on`), so this file knows only
+//! the shipped content.
 //!
 //! # Adding a tool, resource or prompt
 //!
@@ -32,15 +34,6 @@ impl Catalog {
             .resources
             .add_template(super::account::profile_field_template());
         let _ = c.prompts.add(super::account::review_prompt());
-        c
-    }
-
-    /// The shipped content, plus the conformance fixtures when `conformance` is true.
-    pub fn build(conformance: bool) -> Catalog {
-        let mut c = Catalog::shipped();
-        if conformance {
-            super::conformance::register(&mut c);
-        }
         c
     }
 

@@ -14,11 +14,12 @@
 
 use serde_json::{json, Map, Value};
 
+use super::context::{cacheable, truncated, Ctx, Era};
+use super::cursor::{encode_cursor, page_start};
 use super::input::{self, Input, RoundEnd, StateBinding};
 use super::jsonrpc::{ErrorObject, Response};
 use super::notes::Notes;
 use super::resources::{Found, ResourceRead};
-use super::server::{cacheable, encode_cursor, page_start, truncated, Ctx, Era};
 use super::session::{Session, MAX_SUBSCRIPTIONS};
 use crate::http::Reply;
 

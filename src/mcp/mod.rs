@@ -5,13 +5,17 @@
 //! (sessions opened by `initialize`) and 2026-07-28 (stateless requests), on one endpoint.
 //!
 //! - [`jsonrpc`]: JSON-RPC 2.0 messages, parsing and error codes.
-//! - [`protocol`]: versions, negotiation, header names and header parsing.
+//! - [`protocol`]: the protocol's vocabulary: versions, negotiation, header names, client
+//!   capabilities, log levels.
 //! - [`session`]: the persisted state of a legacy session.
 //! - [`transport`]: the HTTP request/outcome types, the `Origin` check, reply encoding.
 //! - [`endpoint`]: [`endpoint()`], the one call down from the shell: load the session, answer,
 //!   store the change.
 //! - [`session_store`]: the [`session_store::SessionStore`] port and the per-isolate copy rules.
-//! - [`server`]: [`handle`], one request against a loaded session, and method dispatch.
+//! - [`server`]: [`handle`], one request against a loaded session, and method dispatch;
+//!   `context` holds what every method gets (`Ctx`), `cursor` the list cursors.
+//! - [`features`]: resources, prompts, completions; [`catalog`]: what the server offers
+//!   (built with [`Catalog::build`], defined in [`conformance`] with that suite's fixtures).
 //! - [`tools`]: the tool registry and the shipped tools.
 //! - [`input`]: asking the user or the client's model for input (elicitation, sampling,
 //!   roots) in both protocol generations.
@@ -20,6 +24,8 @@ pub mod account;
 pub mod catalog;
 pub mod conformance;
 pub mod content;
+pub(crate) mod context;
+pub(crate) mod cursor;
 pub mod endpoint;
 pub mod features;
 pub mod input;

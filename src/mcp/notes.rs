@@ -11,7 +11,7 @@ use std::cell::RefCell;
 
 use serde_json::{json, Map, Value};
 
-use super::session::LogLevel;
+use super::protocol::LogLevel;
 
 /// Most notifications one request may buffer; later ones are dropped (a tool in a loop must
 /// not grow the reply without bound).

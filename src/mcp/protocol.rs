@@ -1,8 +1,11 @@
-//! Protocol versions, their negotiation, and the HTTP header names of Streamable HTTP.
+//! The protocol's vocabulary: versions and their negotiation, the HTTP header names of
+//! Streamable HTTP, the `_meta` keys and error codes of 2026-07-28, what a client can
+//! answer ([`ClientCaps`]) and the logging levels ([`LogLevel`]).
 //!
 //! Spec sections: "Lifecycle: Version Negotiation" (2025-03-26 to 2025-11-25),
 //! "Transports: Protocol Version Header" (2025-06-18 and later), "Versioning and
-//! Compatibility" and "Streamable HTTP: Request Metadata" (2026-07-28).
+//! Compatibility" and "Streamable HTTP: Request Metadata" (2026-07-28), the schema's
+//! `ClientCapabilities` and `LoggingLevel` ("Utilities: Logging").
 //!
 //! Two eras share one endpoint. The legacy versions (2025-03-26 to 2025-11-25) open a session
 //! with `initialize`; the modern one (2026-07-28) has no handshake and no session: every
@@ -10,6 +13,8 @@
 //! the words of the 2026-07-28 versioning page.
 
 use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Every version this server speaks, latest first.
 pub const SUPPORTED_VERSIONS: &[&str] = &["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
@@ -32,9 +37,9 @@ pub const NAME_HEADER: &str = "Mcp-Name";
 
 /// `_meta` key of a modern request's protocol version.
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-/// `_meta` key of a modern request's client capabilities (required, an object).
 /// 2026-07-28: the log level a request asks for (no level, no log message).
 pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+/// `_meta` key of a modern request's client capabilities (required, an object).
 pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 /// `_meta` key of a modern request's client identity.
 pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
@@ -147,9 +152,83 @@ pub fn is_json_content_type(content_type: Option<&str>) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// What a client declared it can answer (`ClientCapabilities`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCaps {
+    #[serde(default)]
+    pub elicitation_form: bool,
+    #[serde(default)]
+    pub elicitation_url: bool,
+    #[serde(default)]
+    pub sampling: bool,
+    #[serde(default)]
+    pub roots: bool,
+}
+
+impl ClientCaps {
+    /// Reads a `ClientCapabilities` object. `elicitation: {}` means form mode (the spec keeps
+    /// that reading for clients written before modes existed).
+    pub fn from_value(value: Option<&Value>) -> ClientCaps {
+        let Some(caps) = value.and_then(Value::as_object) else {
+            return ClientCaps::default();
+        };
+        let elicitation = caps.get("elicitation").and_then(Value::as_object);
+        ClientCaps {
+            elicitation_form: elicitation
+                .is_some_and(|e| e.contains_key("form") || !e.contains_key("url")),
+            elicitation_url: elicitation.is_some_and(|e| e.contains_key("url")),
+            sampling: caps.get("sampling").is_some_and(Value::is_object),
+            roots: caps.get("roots").is_some_and(Value::is_object),
+        }
+    }
+}
+
+/// Syslog severities of RFC 5424 §6.2.1, as the MCP logging utility names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl LogLevel {
+    pub const NAMES: &'static [&'static str] = &[
+        "debug",
+        "info",
+        "notice",
+        "warning",
+        "error",
+        "critical",
+        "alert",
+        "emergency",
+    ];
+
+    /// Exact, lowercase names only, as the schema's `LoggingLevel` enumerates them.
+    pub fn parse(name: &str) -> Option<LogLevel> {
+        Some(match name {
+            "debug" => LogLevel::Debug,
+            "info" => LogLevel::Info,
+            "notice" => LogLevel::Notice,
+            "warning" => LogLevel::Warning,
+            "error" => LogLevel::Error,
+            "critical" => LogLevel::Critical,
+            "alert" => LogLevel::Alert,
+            "emergency" => LogLevel::Emergency,
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn versions_are_listed_latest_first() {
@@ -237,5 +316,37 @@ mod tests {
         assert!(!is_json_content_type(Some("text/plain")));
         assert!(!is_json_content_type(Some("application/jsonx")));
         assert!(!is_json_content_type(None));
+    }
+
+    fn caps(v: Value) -> ClientCaps {
+        ClientCaps::from_value(Some(&v))
+    }
+
+    #[test]
+    fn capabilities_are_read_as_declared() {
+        let all = caps(json!({"elicitation": {}, "sampling": {}, "roots": {"listChanged": true}}));
+        assert!(all.elicitation_form && all.sampling && all.roots && !all.elicitation_url);
+        let url_only = caps(json!({"elicitation": {"url": {}}}));
+        assert!(!url_only.elicitation_form && url_only.elicitation_url);
+        let both = caps(json!({"elicitation": {"form": {}, "url": {}}}));
+        assert!(both.elicitation_form && both.elicitation_url);
+        assert_eq!(caps(json!({})), ClientCaps::default());
+        assert_eq!(
+            caps(json!({"sampling": true, "elicitation": "yes"})),
+            ClientCaps::default()
+        );
+        assert_eq!(ClientCaps::from_value(None), ClientCaps::default());
+    }
+
+    #[test]
+    fn the_eight_rfc_5424_levels_parse_and_nothing_else() {
+        for name in LogLevel::NAMES {
+            let level = LogLevel::parse(name).unwrap();
+            assert_eq!(serde_json::to_value(level).unwrap(), json!(name));
+        }
+        for bad in ["Debug", "warn", "fatal", "", "trace"] {
+            assert_eq!(LogLevel::parse(bad), None, "{bad}");
+        }
+        assert!(LogLevel::Debug < LogLevel::Emergency);
     }
 }

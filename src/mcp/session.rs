@@ -4,8 +4,12 @@
 //! to 2025-11-25); "Utilities: Logging" for the level. Modern (2026-07-28) requests have no
 //! session and never touch this type.
 
-use super::input::ClientCaps;
+use super::protocol::ClientCaps;
 use serde::{Deserialize, Serialize};
+
+/// The type of [`Session::log_level`]; protocol vocabulary, defined in `protocol` (this path
+/// is kept for callers).
+pub use super::protocol::LogLevel;
 
 /// Longest client name or version kept; clients choose these strings, storage should not.
 const MAX_CLIENT_FIELD: usize = 200;
@@ -77,48 +81,6 @@ impl ClientInfo {
     }
 }
 
-/// Syslog severities of RFC 5424 §6.2.1, as the MCP logging utility names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Notice,
-    Warning,
-    Error,
-    Critical,
-    Alert,
-    Emergency,
-}
-
-impl LogLevel {
-    pub const NAMES: &'static [&'static str] = &[
-        "debug",
-        "info",
-        "notice",
-        "warning",
-        "error",
-        "critical",
-        "alert",
-        "emergency",
-    ];
-
-    /// Exact, lowercase names only, as the schema's `LoggingLevel` enumerates them.
-    pub fn parse(name: &str) -> Option<LogLevel> {
-        Some(match name {
-            "debug" => LogLevel::Debug,
-            "info" => LogLevel::Info,
-            "notice" => LogLevel::Notice,
-            "warning" => LogLevel::Warning,
-            "error" => LogLevel::Error,
-            "critical" => LogLevel::Critical,
-            "alert" => LogLevel::Alert,
-            "emergency" => LogLevel::Emergency,
-            _ => return None,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,18 +110,6 @@ mod tests {
         assert!(!s.initialized);
         assert_eq!(s.client_info, None);
         assert_eq!(s.log_level, None);
-    }
-
-    #[test]
-    fn the_eight_rfc_5424_levels_parse_and_nothing_else() {
-        for name in LogLevel::NAMES {
-            let level = LogLevel::parse(name).unwrap();
-            assert_eq!(serde_json::to_value(level).unwrap(), json!(name));
-        }
-        for bad in ["Debug", "warn", "fatal", "", "trace"] {
-            assert_eq!(LogLevel::parse(bad), None, "{bad}");
-        }
-        assert!(LogLevel::Debug < LogLevel::Emergency);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::super::catalog::Catalog;
 use crate::mcp::content::Content;
-use crate::mcp::input::{waiting, Elicitation, Elicited, Sampling};
+use crate::mcp::input::{Elicitation, Elicited, Sampling};
 use crate::mcp::prompts::{Prompt, PromptGet, PromptMessage, PromptResult};
 use crate::mcp::tools::{schema, Tool, ToolCall, ToolHandler, ToolOutput};
 use crate::outbound::LocalBoxFuture;
@@ -171,7 +171,7 @@ fn elicitation<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
     );
     ready(match call.input.elicit("user_info", form) {
         Some(answer) => ToolOutput::text(format!("User response: {}", describe(&answer))),
-        None => waiting(),
+        None => ToolOutput::waiting(),
     })
 }
 
@@ -183,7 +183,7 @@ fn sampling<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
                 "LLM response: {}",
                 answer.text().unwrap_or("(no text)")
             )),
-            None => waiting(),
+            None => ToolOutput::waiting(),
         },
     )
 }
@@ -207,7 +207,7 @@ fn sep1034_defaults<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput
     );
     ready(match call.input.elicit("defaults", form) {
         Some(answer) => ToolOutput::text(format!("Elicitation completed: {}", describe(&answer))),
-        None => waiting(),
+        None => ToolOutput::waiting(),
     })
 }
 
@@ -239,7 +239,7 @@ fn sep1330_enums<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
     );
     ready(match call.input.elicit("enums", form) {
         Some(answer) => ToolOutput::text(format!("Elicitation completed: {}", describe(&answer))),
-        None => waiting(),
+        None => ToolOutput::waiting(),
     })
 }
 
@@ -251,7 +251,7 @@ fn missing_capability<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutp
             .sample("summary", Sampling::text("Summarize: hello", 20))
         {
             Some(answer) => ToolOutput::text(answer.text().unwrap_or_default().to_owned()),
-            None => waiting(),
+            None => ToolOutput::waiting(),
         },
     )
 }
@@ -275,7 +275,7 @@ fn greet_by_name<'a>(call: &'a ToolCall<'a>, key: &str) -> LocalBoxFuture<'a, To
                 "Hello, {}!",
                 answer.str("name").unwrap_or("stranger")
             )),
-            None => waiting(),
+            None => ToolOutput::waiting(),
         },
     )
 }
@@ -284,7 +284,7 @@ fn irr_sampling<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
     let question = Sampling::text("What is the capital of France?", 100);
     ready(match call.input.sample("capital_question", question) {
         Some(answer) => ToolOutput::text(answer.text().unwrap_or("(no text)").to_owned()),
-        None => waiting(),
+        None => ToolOutput::waiting(),
     })
 }
 
@@ -294,7 +294,7 @@ fn irr_list_roots<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> 
             let uris: Vec<&str> = roots.iter().map(|r| r.uri.as_str()).collect();
             ToolOutput::text(format!("Roots: {}", uris.join(", ")))
         }
-        None => waiting(),
+        None => ToolOutput::waiting(),
     })
 }
 
@@ -318,7 +318,7 @@ fn irr_request_state<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutpu
                 "state-ok: confirmed={}",
                 answer.bool("ok").unwrap_or(false)
             )),
-            None => waiting(),
+            None => ToolOutput::waiting(),
         },
     )
 }
@@ -335,20 +335,20 @@ fn irr_multiple_inputs<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOut
             name.str("name").unwrap_or("stranger"),
             roots.len()
         )),
-        _ => waiting(),
+        _ => ToolOutput::waiting(),
     })
 }
 
 fn irr_multi_round<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
     let input = call.input;
     let Some(name) = input.elicit("step1", one_string("Step 1: What is your name?", "name")) else {
-        return ready(waiting());
+        return ready(ToolOutput::waiting());
     };
     let Some(color) = input.elicit(
         "step2",
         one_string("Step 2: What is your favorite color?", "color"),
     ) else {
-        return ready(waiting());
+        return ready(ToolOutput::waiting());
     };
     ready(ToolOutput::text(format!(
         "{} likes {}.",
@@ -364,7 +364,7 @@ fn irr_tampered_state<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutp
             .elicit("confirm", confirm_form("Please confirm to continue"))
         {
             Some(_) => ToolOutput::text("Confirmed."),
-            None => waiting(),
+            None => ToolOutput::waiting(),
         },
     )
 }
@@ -383,7 +383,7 @@ fn irr_capabilities<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput
         }
     }
     ready(if input.asked() {
-        waiting()
+        ToolOutput::waiting()
     } else if parts.is_empty() {
         ToolOutput::text("The client declared neither elicitation nor sampling; nothing to ask.")
     } else {

@@ -4,7 +4,9 @@
 //! server: they exist so `make test` can run every scenario against the real Worker.
 //!
 //! Off unless `MCP_CONFORMANCE=on` (config `mcp_conformance`): then they are neither listed
-//! nor callable, because [`register`] never runs and the catalog does not hold them.
+//! nor callable, because [`register`] never runs and the catalog does not hold them. The
+//! builder of the catalog the server runs with, [`Catalog::build`], is here: the catalog
+//! itself knows only the shipped content, and the fixtures register themselves into it.
 //!
 //! One file per group, each with a `pub fn register(&mut Catalog)`; a group is added by one
 //! line in the `groups!` list below (its module and its registration).
@@ -28,6 +30,17 @@ groups! {
     resources,
     prompts,
     input,
+}
+
+impl Catalog {
+    /// The shipped content, plus the conformance fixtures when `conformance` is true.
+    pub fn build(conformance: bool) -> Catalog {
+        let mut c = Catalog::shipped();
+        if conformance {
+            register(&mut c);
+        }
+        c
+    }
 }
 
 /// A 1x1 red PNG.

@@ -3,7 +3,7 @@
 
 use super::super::catalog::Catalog;
 use super::super::content::{Content, ResourceContents};
-use super::super::session::LogLevel;
+use super::super::protocol::LogLevel;
 use super::super::tools::{schema, Tool, ToolCall, ToolOutput};
 use crate::outbound::LocalBoxFuture;
 

@@ -26,8 +26,8 @@
 //! that lapses after [`STATE_TTL_SECS`], and (legacy sessions) at most
 //! [`MAX_PENDING_PER_SESSION`] requests waiting for answers per session.
 //!
-//! The parts: this file owns the handler's side ([`Input`], how a round ends, the client's
-//! capabilities); `requests` the requests a handler can make and the parsing of their
+//! The parts: this file owns the handler's side ([`Input`], how a round ends, which
+//! capability was missing); `requests` the requests a handler can make and the parsing of their
 //! answers; `state` the sealed `requestState` of 2026-07-28; `pending` a legacy call
 //! waiting for its answers.
 
@@ -44,47 +44,18 @@ pub use state::{
 
 use std::cell::RefCell;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::jsonrpc::ErrorObject;
+/// Where the handler's side reads what the client can answer; the type is protocol
+/// vocabulary, defined with the rest in `protocol` (this path is kept for callers).
+pub use super::protocol::ClientCaps;
 
 /// Requests one round may ask at once; a handler asking more gets a tool error.
 pub const MAX_INPUT_REQUESTS: usize = 8;
 
 /// `MissingRequiredClientCapabilityError` (2026-07-28).
 pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
-
-/// What a client declared it can answer (`ClientCapabilities`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClientCaps {
-    #[serde(default)]
-    pub elicitation_form: bool,
-    #[serde(default)]
-    pub elicitation_url: bool,
-    #[serde(default)]
-    pub sampling: bool,
-    #[serde(default)]
-    pub roots: bool,
-}
-
-impl ClientCaps {
-    /// Reads a `ClientCapabilities` object. `elicitation: {}` means form mode (the spec keeps
-    /// that reading for clients written before modes existed).
-    pub fn from_value(value: Option<&Value>) -> ClientCaps {
-        let Some(caps) = value.and_then(Value::as_object) else {
-            return ClientCaps::default();
-        };
-        let elicitation = caps.get("elicitation").and_then(Value::as_object);
-        ClientCaps {
-            elicitation_form: elicitation
-                .is_some_and(|e| e.contains_key("form") || !e.contains_key("url")),
-            elicitation_url: elicitation.is_some_and(|e| e.contains_key("url")),
-            sampling: caps.get("sampling").is_some_and(Value::is_object),
-            roots: caps.get("roots").is_some_and(Value::is_object),
-        }
-    }
-}
 
 /// A capability the handler needed and the client did not declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,12 +237,6 @@ impl Input {
     }
 }
 
-/// What a handler returns when it asked for input: never sent, since the server answers the
-/// round with the requests instead.
-pub fn waiting() -> super::tools::ToolOutput {
-    super::tools::ToolOutput::text("waiting for the client's input")
-}
-
 /// The -32021 error for a capability the client did not declare (HTTP 400).
 pub fn missing_capability_error(capability: Capability) -> ErrorObject {
     ErrorObject::new(
@@ -291,22 +256,6 @@ mod tests {
 
     fn caps(v: Value) -> ClientCaps {
         ClientCaps::from_value(Some(&v))
-    }
-
-    #[test]
-    fn capabilities_are_read_as_declared() {
-        let all = caps(json!({"elicitation": {}, "sampling": {}, "roots": {"listChanged": true}}));
-        assert!(all.elicitation_form && all.sampling && all.roots && !all.elicitation_url);
-        let url_only = caps(json!({"elicitation": {"url": {}}}));
-        assert!(!url_only.elicitation_form && url_only.elicitation_url);
-        let both = caps(json!({"elicitation": {"form": {}, "url": {}}}));
-        assert!(both.elicitation_form && both.elicitation_url);
-        assert_eq!(caps(json!({})), ClientCaps::default());
-        assert_eq!(
-            caps(json!({"sampling": true, "elicitation": "yes"})),
-            ClientCaps::default()
-        );
-        assert_eq!(ClientCaps::from_value(None), ClientCaps::default());
     }
 
     #[test]

@@ -7,8 +7,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::ClientCaps;
 use crate::mcp::jsonrpc::RequestId;
+use crate::mcp::protocol::{ClientCaps, LogLevel};
 
 /// Requests of a legacy session waiting for the client's answer at one time.
 pub const MAX_PENDING_PER_SESSION: usize = 16;
@@ -30,7 +30,7 @@ pub struct PendingCall {
     /// The call's `_meta.progressToken` and the session's log level: the round that finishes
     /// sends its progress and log notifications on the stream before the response.
     pub progress_token: Option<Value>,
-    pub log_level: Option<crate::mcp::session::LogLevel>,
+    pub log_level: Option<LogLevel>,
     /// Answers the handler used in earlier rounds.
     pub answers: Map<String, Value>,
     /// This round's requests, keyed as the handler named them.

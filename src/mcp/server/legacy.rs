@@ -8,15 +8,16 @@
 //! (`logging/setLevel`), "Client Features: Elicitation", "Sampling" and "Roots".
 
 use super::methods::{dispatch, legacy_round_end, run_tool, scope_challenge, tool_and_arguments};
-use super::{event_stream_ok, request_notes, respond, truncated, Ctx, Era};
+use super::{event_stream_ok, request_notes, respond};
 use crate::http::Reply;
 use crate::mcp::catalog::Catalog;
+use crate::mcp::context::{truncated, Ctx, Era};
 use crate::mcp::features;
 use crate::mcp::input::{self, PendingCall, RoundEnd};
 use crate::mcp::jsonrpc::{Body, ErrorObject, Message, Notification, Request, RequestId, Response};
 use crate::mcp::notes::Notes;
-use crate::mcp::protocol::{self, Accepts};
-use crate::mcp::session::{LogLevel, Session};
+use crate::mcp::protocol::{self, Accepts, LogLevel};
+use crate::mcp::session::Session;
 use crate::mcp::tools::{schema, ToolEnv, ToolOutput};
 use crate::mcp::transport::{
     accepted, error_reply, messages_reply, InputWork, McpOutcome, McpRequest, SessionChange,

@@ -6,15 +6,15 @@
 //! Requests" (2026-07-28, the `tools/call` side), and the authorization spec's "Scope
 //! Challenge Handling" (403 `insufficient_scope`, RFC 6750 §3.1).
 
-use super::{cacheable, truncated, Ctx, Era};
 use crate::http::Reply;
+use crate::mcp::context::{cacheable, truncated, Ctx, Era};
+use crate::mcp::cursor::{encode_cursor, page_start};
 use crate::mcp::features;
 use crate::mcp::input::{self, Input, RoundEnd, StateBinding};
 use crate::mcp::jsonrpc::{ErrorObject, Request, Response, INVALID_REQUEST};
 use crate::mcp::notes::Notes;
 use crate::mcp::tools::{schema, Tool, ToolCall, ToolOutput};
 use crate::mcp::transport::McpRequest;
-use base64::Engine;
 use serde_json::{json, Map, Value};
 
 /// Tools per `tools/list` page.
@@ -56,40 +56,6 @@ fn list_tools(params: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Value, Error
         cacheable(&mut result);
     }
     Ok(Value::Object(result))
-}
-
-pub(crate) fn encode_cursor(offset: usize) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("tools:{offset}"))
-}
-
-/// Where a list page starts: 0 without a cursor, else the offset a cursor this
-/// server issued names (-32602 for any other cursor, spec "Utilities: Pagination").
-pub(crate) fn page_start(params: &Map<String, Value>, len: usize) -> Result<usize, ErrorObject> {
-    match params.get("cursor") {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::String(c)) => decode_cursor(c)
-            .filter(|&o| o > 0 && o < len)
-            .ok_or_else(|| {
-                ErrorObject::invalid_params(
-                    "the cursor is not one this server issued or no longer applies; list again \
-                 without a cursor",
-                )
-            }),
-        Some(_) => Err(ErrorObject::invalid_params(
-            "params.cursor must be a string",
-        )),
-    }
-}
-
-pub(crate) fn decode_cursor(cursor: &str) -> Option<usize> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("tools:")?
-        .parse()
-        .ok()
 }
 
 /// `tools/call`. The scope was checked before anything ran (see [`scope_challenge`]).

@@ -1,6 +1,6 @@
 //! The MCP endpoint: one HTTP request in, one reply and a session change out. This file owns
-//! the routing of a request to its era and what both eras share (the context, the shape of
-//! a response, transport-level errors).
+//! the routing of a request to its era and what both eras share (the shape of a response,
+//! transport-level errors); the context a method runs in is `context`'s.
 //!
 //! Spec sections: "Lifecycle" and "Transports: Streamable HTTP" (2025-03-26, 2025-06-18,
 //! 2025-11-25), "Versioning" and "Streamable HTTP" (2026-07-28), "Server Features: Tools",
@@ -51,50 +51,27 @@ mod modern;
 
 pub use legacy::{abandon_call, continue_call, unexpected_answer, Continued};
 pub use methods::PAGE_SIZE;
-pub(crate) use methods::{encode_cursor, page_start};
 
 use super::catalog::Catalog;
+use super::context::{truncated, Ctx, Era};
 use super::features;
-use super::input::ClientCaps;
 use super::jsonrpc::{parse_body, Body, ErrorObject, Message, Request, RequestId, Response};
 use super::notes::Notes;
-use super::protocol::{self, accepts, Accepts};
-use super::session::{ClientInfo, LogLevel, Session};
+use super::protocol::ClientCaps;
+use super::protocol::{self, accepts, Accepts, LogLevel};
+use super::session::{ClientInfo, Session};
 use super::tools::ToolEnv;
 use super::transport::{
     error_reply, messages_reply, method_not_allowed, McpOutcome, McpRequest, SessionChange,
 };
 use crate::http::Reply;
 use crate::user::UserContext;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-/// How long a client may reuse a 2026-07-28 list or discovery result, in milliseconds.
-const CACHE_TTL_MS: u64 = 300_000;
 const SERVER_NAME: &str = env!("CARGO_PKG_NAME");
 const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
 const INSTRUCTIONS: &str = "Tools here act as the signed-in user; call whoami to see which \
                             account and OAuth scopes this connection uses.";
-
-/// Which protocol generation a request speaks; it changes the shape of results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Era {
-    /// 2025-03-26 to 2025-11-25: `initialize` and a session.
-    Legacy,
-    /// 2026-07-28: stateless; results carry `resultType` and `_meta`.
-    Modern,
-}
-
-/// Everything a method needs besides its params.
-#[derive(Clone, Copy)]
-pub(crate) struct Ctx<'a> {
-    pub user: &'a UserContext,
-    pub catalog: &'a Catalog,
-    pub env: &'a ToolEnv<'a>,
-    pub era: Era,
-    /// What the client can answer: the session's `initialize` capabilities (legacy) or the
-    /// request's `_meta` ones (2026-07-28).
-    pub caps: ClientCaps,
-}
 
 /// Answers one HTTP request to the MCP endpoint. See the module docs for the routing rules.
 ///
@@ -325,13 +302,6 @@ fn respond(id: RequestId, outcome: Result<Value, ErrorObject>, era: Era) -> Resp
     }
 }
 
-/// `ttlMs` and `cacheScope` of 2026-07-28 list results. Private: the list is fetched with the
-/// user's token, so shared caches must not keep it.
-pub(crate) fn cacheable(result: &mut Map<String, Value>) {
-    result.insert("ttlMs".into(), json!(CACHE_TTL_MS));
-    result.insert("cacheScope".into(), json!("private"));
-}
-
 fn server_info() -> Value {
     json!({"name": SERVER_NAME, "title": "MCP OAuth Worker", "version": SERVER_VERSION})
 }
@@ -382,8 +352,4 @@ fn meta_version(body: &Body) -> Option<&str> {
         .get("_meta")?
         .get(protocol::META_PROTOCOL_VERSION)?
         .as_str()
-}
-
-pub(crate) fn truncated(s: &str) -> String {
-    super::jsonrpc::truncate(s, 100)
 }

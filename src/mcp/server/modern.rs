@@ -7,13 +7,13 @@
 //! the logging level carried in `_meta`.
 
 use super::methods::{dispatch, scope_challenge};
-use super::{cacheable, event_stream_ok, request_notes, respond, truncated, Ctx, INSTRUCTIONS};
+use super::{event_stream_ok, request_notes, respond, INSTRUCTIONS};
 use crate::http::Reply;
+use crate::mcp::context::{cacheable, truncated, Ctx};
 use crate::mcp::features;
-use crate::mcp::input::{self, ClientCaps};
+use crate::mcp::input;
 use crate::mcp::jsonrpc::{Body, ErrorObject, Message, Request, METHOD_NOT_FOUND};
-use crate::mcp::protocol::{self, Accepts};
-use crate::mcp::session::LogLevel;
+use crate::mcp::protocol::{self, Accepts, ClientCaps, LogLevel};
 use crate::mcp::transport::{accepted, error_reply, messages_reply, McpOutcome, McpRequest};
 use serde_json::{json, Map, Value};
 

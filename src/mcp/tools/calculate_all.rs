@@ -2,9 +2,10 @@
 //! reporting progress after each one and logging each result, so a client shows a long batch
 //! moving. Typed arguments and typed structured output (the developer API at its plainest).
 
-use super::calculate::{evaluate, format_number};
+use super::calculate::evaluate;
+use super::number::format_number;
 use super::{schema, Tool, ToolCall, ToolOutput};
-use crate::mcp::session::LogLevel;
+use crate::mcp::protocol::LogLevel;
 use crate::outbound::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
@@ -68,7 +69,7 @@ fn run<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
         let total = args.expressions.len() as f64;
         let mut results = Vec::with_capacity(args.expressions.len());
         for (i, expression) in args.expressions.into_iter().enumerate() {
-            let line = match evaluate(&expression) {
+            let line = match evaluate(&expression, call.env.math) {
                 Ok(value) => {
                     call.log(
                         LogLevel::Info,
@@ -111,6 +112,7 @@ mod tests {
             http: &http,
             github_api_base: "",
             seal: &NoSeal,
+            math: &crate::mcp::tools::math::RustMath,
         };
         let notes = Notes::new(Some(json!("p")), Some(LogLevel::Info));
         let args = json!({"expressions": ["1+2", "1/0", "2^10"]});

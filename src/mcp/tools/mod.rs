@@ -41,12 +41,14 @@
 pub mod calculate;
 pub mod calculate_all;
 pub mod github_repos;
+pub mod math;
+pub mod number;
 pub mod schema;
 pub mod whoami;
 
 use super::content::Content;
 use super::notes::Notes;
-use super::session::LogLevel;
+use super::protocol::LogLevel;
 use crate::outbound::{HttpClient, LocalBoxFuture};
 use crate::user::UserContext;
 use serde_json::{json, Map, Value};
@@ -66,6 +68,9 @@ pub struct ToolEnv<'a> {
     pub github_api_base: &'a str,
     /// Seals the 2026-07-28 `requestState` of calls that ask for input (and tells the time).
     pub seal: &'a dyn crate::mcp::input::StateSeal,
+    /// `sin`, `ln`, `pow` and the rest: the runtime's own in the Worker, [`math::RustMath`]
+    /// elsewhere (see [`math`]).
+    pub math: &'a dyn math::Transcendental,
 }
 
 /// One invocation, and the context a handler works in: validated arguments, the caller, the
@@ -169,6 +174,12 @@ impl ToolOutput {
             Ok(v) => ToolOutput::structured(v.to_string(), v),
             Err(e) => ToolOutput::error(format!("the result could not be encoded: {e}")),
         }
+    }
+
+    /// What a handler returns when it asked for input (see [`crate::mcp::input`]): never
+    /// sent, since the server answers the round with the requests instead.
+    pub fn waiting() -> ToolOutput {
+        ToolOutput::text("waiting for the client's input")
     }
 
     /// A tool execution error: the model sees the message and may retry differently.
@@ -457,6 +468,7 @@ pub(crate) mod test_support {
             http,
             github_api_base: "http://127.0.0.1:9/gh/",
             seal: &seal,
+            math: &math::RustMath,
         };
         let notes = crate::mcp::notes::Notes::default();
         let input = crate::mcp::input::Input::default();

@@ -174,10 +174,10 @@ fn describe(value: &Value) -> &'static str {
     }
 }
 
-/// Numbers in messages go through the calculator's formatter (serde_json's float writer),
+/// Numbers in messages go through the tools' number printer (serde_json's float writer),
 /// which keeps `core::fmt`'s float formatting out of the wasm bundle.
 fn number(value: f64) -> String {
-    super::calculate::format_number(value)
+    super::number::format_number(value)
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@
 //! expression cannot exhaust the stack, and every failure is a message naming the 1-based
 //! character position where it happened.
 
-use super::format_number;
+use crate::mcp::tools::math::Transcendental;
+use crate::mcp::tools::number::format_number;
 
 /// Longest expression accepted, in characters.
 pub const MAX_LEN: usize = 1000;
@@ -75,8 +76,8 @@ pub enum CalcError {
     },
 }
 
-/// Evaluates `input`.
-pub fn evaluate(input: &str) -> Result<f64, CalcError> {
+/// Evaluates `input`, with `math`'s transcendental functions.
+pub fn evaluate(input: &str, math: &dyn Transcendental) -> Result<f64, CalcError> {
     if input.chars().count() > MAX_LEN {
         return Err(CalcError::TooLong);
     }
@@ -85,6 +86,7 @@ pub fn evaluate(input: &str) -> Result<f64, CalcError> {
         return Err(CalcError::Empty);
     }
     let mut parser = Parser {
+        math,
         tokens,
         next: 0,
         depth: 0,
@@ -180,13 +182,14 @@ fn tokenize(input: &str) -> Result<Vec<Token>, CalcError> {
     Ok(tokens)
 }
 
-struct Parser {
+struct Parser<'m> {
+    math: &'m dyn Transcendental,
     tokens: Vec<Token>,
     next: usize,
     depth: usize,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> &Token {
         // `tokenize` always ends with `End`, and `bump` never moves past it.
         &self.tokens[self.next.min(self.tokens.len() - 1)]
@@ -274,7 +277,7 @@ impl Parser {
         if let Kind::Op('^') = self.peek().kind {
             let pos = self.bump().pos;
             let exponent = self.unary()?;
-            return finite(math::pow(base, exponent), "^", pos);
+            return finite(self.math.pow(base, exponent), "^", pos);
         }
         Ok(base)
     }
@@ -311,7 +314,7 @@ impl Parser {
                 self.bump();
                 let arg = self.expr()?;
                 self.close(open)?;
-                apply(&lower, arg, token.pos)
+                apply(self.math, &lower, arg, token.pos)
             }
             Kind::Close => Err(self.unbalanced_close()),
             Kind::End | Kind::Op(_) => Err(self.syntax("a number, a name or '('")),
@@ -348,7 +351,7 @@ impl Parser {
     }
 }
 
-fn apply(function: &str, x: f64, pos: usize) -> Result<f64, CalcError> {
+fn apply(math: &dyn Transcendental, function: &str, x: f64, pos: usize) -> Result<f64, CalcError> {
     let value = match function {
         "sqrt" if x < 0.0 => {
             return Err(CalcError::NotFinite {
@@ -366,57 +369,18 @@ fn apply(function: &str, x: f64, pos: usize) -> Result<f64, CalcError> {
         }
         "sqrt" => x.sqrt(),
         "abs" => x.abs(),
-        "ln" => math::ln(x),
-        "log10" => math::log10(x),
-        "log2" => math::log2(x),
-        "exp" => math::exp(x),
-        "sin" => math::sin(x),
-        "cos" => math::cos(x),
-        "tan" => math::tan(x),
+        "ln" => math.ln(x),
+        "log10" => math.log10(x),
+        "log2" => math.log2(x),
+        "exp" => math.exp(x),
+        "sin" => math.sin(x),
+        "cos" => math.cos(x),
+        "tan" => math.tan(x),
         "floor" => x.floor(),
         "ceil" => x.ceil(),
         _ => x.round(),
     };
     finite(value, function, pos)
-}
-
-/// The transcendental functions. In the Worker they are the runtime's own
-/// (`Math.sin` and friends, IEEE 754 doubles like Rust's): Rust's software
-/// versions would add about 15 KB of wasm (argument reduction tables included)
-/// for what the platform already has. Natively (tests) they are Rust's.
-mod math {
-    #[cfg(target_arch = "wasm32")]
-    pub use js_sys::Math::{cos, exp, log as ln, log10, log2, pow, sin, tan};
-
-    #[cfg(not(target_arch = "wasm32"))]
-    mod native {
-        pub fn ln(x: f64) -> f64 {
-            x.ln()
-        }
-        pub fn log10(x: f64) -> f64 {
-            x.log10()
-        }
-        pub fn log2(x: f64) -> f64 {
-            x.log2()
-        }
-        pub fn exp(x: f64) -> f64 {
-            x.exp()
-        }
-        pub fn sin(x: f64) -> f64 {
-            x.sin()
-        }
-        pub fn cos(x: f64) -> f64 {
-            x.cos()
-        }
-        pub fn tan(x: f64) -> f64 {
-            x.tan()
-        }
-        pub fn pow(x: f64, y: f64) -> f64 {
-            x.powf(y)
-        }
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    pub use native::*;
 }
 
 fn finite(value: f64, op: &str, pos: usize) -> Result<f64, CalcError> {
@@ -438,13 +402,59 @@ fn finite(value: f64, op: &str, pos: usize) -> Result<f64, CalcError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::tools::math::RustMath;
 
     fn eval(s: &str) -> f64 {
-        evaluate(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+        evaluate(s, &RustMath).unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
     fn err(s: &str) -> String {
-        evaluate(s).unwrap_err().to_string()
+        evaluate(s, &RustMath).unwrap_err().to_string()
+    }
+
+    /// Each function answers its own index, so a result shows which one ran and that it
+    /// came from the port, not from Rust's `f64` methods.
+    struct Marked;
+
+    impl Transcendental for Marked {
+        fn ln(&self, _: f64) -> f64 {
+            1.0
+        }
+        fn log10(&self, _: f64) -> f64 {
+            10.0
+        }
+        fn log2(&self, _: f64) -> f64 {
+            100.0
+        }
+        fn exp(&self, _: f64) -> f64 {
+            1e3
+        }
+        fn sin(&self, _: f64) -> f64 {
+            1e4
+        }
+        fn cos(&self, _: f64) -> f64 {
+            1e5
+        }
+        fn tan(&self, _: f64) -> f64 {
+            1e6
+        }
+        fn pow(&self, _: f64, _: f64) -> f64 {
+            1e7
+        }
+    }
+
+    #[test]
+    fn every_transcendental_function_comes_from_the_port() {
+        let all = "ln(2) + log10(2) + log2(2) + exp(2) + sin(2) + cos(2) + tan(2) + 2^2";
+        assert_eq!(evaluate(all, &Marked), Ok(11_111_111.0));
+        // The rest is computed here, whatever the port says.
+        assert_eq!(
+            evaluate(
+                "sqrt(4) + abs(-1) + floor(1.5) + ceil(1.5) + round(1.5)",
+                &Marked
+            ),
+            Ok(8.0)
+        );
     }
 
     #[test]
@@ -559,18 +569,24 @@ mod tests {
 
     #[test]
     fn empty_long_and_deep_inputs_are_refused() {
-        assert_eq!(evaluate("   "), Err(CalcError::Empty));
-        assert_eq!(evaluate(""), Err(CalcError::Empty));
-        assert_eq!(evaluate(&"1+".repeat(600)), Err(CalcError::TooLong));
-        let deep = format!("{}1{}", "(".repeat(150), ")".repeat(150));
-        assert_eq!(evaluate(&deep), Err(CalcError::TooDeep));
-        assert_eq!(evaluate(&"-".repeat(500)), Err(CalcError::TooDeep));
+        assert_eq!(evaluate("   ", &RustMath), Err(CalcError::Empty));
+        assert_eq!(evaluate("", &RustMath), Err(CalcError::Empty));
         assert_eq!(
-            evaluate(&format!("{}1", "2^".repeat(300))),
+            evaluate(&"1+".repeat(600), &RustMath),
+            Err(CalcError::TooLong)
+        );
+        let deep = format!("{}1{}", "(".repeat(150), ")".repeat(150));
+        assert_eq!(evaluate(&deep, &RustMath), Err(CalcError::TooDeep));
+        assert_eq!(
+            evaluate(&"-".repeat(500), &RustMath),
+            Err(CalcError::TooDeep)
+        );
+        assert_eq!(
+            evaluate(&format!("{}1", "2^".repeat(300)), &RustMath),
             Err(CalcError::TooDeep)
         );
         let ok = format!("{}1{}", "(".repeat(90), ")".repeat(90));
-        assert_eq!(evaluate(&ok), Ok(1.0));
+        assert_eq!(evaluate(&ok, &RustMath), Ok(1.0));
     }
 
     #[test]
@@ -586,7 +602,7 @@ mod tests {
                 state ^= state << 17;
                 s.push(alphabet[(state % alphabet.len() as u64) as usize]);
             }
-            let _ = evaluate(&s);
+            let _ = evaluate(&s, &RustMath);
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The `calculate` tool: its descriptor, its handler, and how a result is printed. The
-//! expression language itself (grammar, limits, errors) is in `expression`.
+//! The `calculate` tool: its descriptor and its handler. The expression language itself
+//! (grammar, limits, errors) is in `expression`; a result is printed by `tools::number`.
 //!
 //! Spec section: "Server Features: Tools" (a tool with an `outputSchema` returns
 //! `structuredContent`; a bad expression is a tool execution error, `isError: true`).
@@ -8,6 +8,7 @@ mod expression;
 
 pub use expression::{evaluate, CalcError, MAX_DEPTH, MAX_LEN};
 
+use super::number::format_number;
 use super::{schema, Tool, ToolCall, ToolOutput};
 use crate::outbound::LocalBoxFuture;
 use serde_json::json;
@@ -50,7 +51,7 @@ pub fn tool() -> Tool {
 fn run<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
     Box::pin(async move {
         let expression = call.str_arg("expression").unwrap_or_default();
-        match evaluate(expression) {
+        match evaluate(expression, call.env.math) {
             Ok(value) => ToolOutput::structured(
                 format!("{} = {}", expression.trim(), format_number(value)),
                 json!({"expression": expression.trim(), "result": value}),
@@ -58,24 +59,6 @@ fn run<'a>(call: &'a ToolCall<'a>) -> LocalBoxFuture<'a, ToolOutput> {
             Err(e) => ToolOutput::error(format!("Could not evaluate the expression: {e}")),
         }
     })
-}
-
-/// Integers print without a fraction; everything else in the shortest form that reads back
-/// as the same `f64` (exponent notation for very large or small magnitudes).
-///
-/// Non-integers go through serde_json's float writer, which the bundle carries anyway,
-/// rather than `core::fmt`'s, which would add about 20 KB of wasm for this one call.
-pub fn format_number(value: f64) -> String {
-    if value == 0.0 {
-        return "0".to_owned();
-    }
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        return (value as i64).to_string();
-    }
-    match serde_json::Number::from_f64(value) {
-        Some(n) => n.to_string().replace("e+", "e"),
-        None => "not a finite number".to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -91,17 +74,6 @@ mod tests {
 
     use super::super::test_support::{run as run_tool, user, FakeHttp};
     use super::*;
-
-    #[test]
-    fn numbers_print_plainly() {
-        assert_eq!(format_number(512.0), "512");
-        assert_eq!(format_number(-4.0), "-4");
-        assert_eq!(format_number(0.1 + 0.2), "0.30000000000000004");
-        assert_eq!(format_number(-0.0), "0");
-        assert_eq!(format_number(1e20), "1e20");
-        assert_eq!(format_number(-2.5e-9), "-2.5e-9");
-        assert_eq!(format_number(0.125), "0.125");
-    }
 
     #[test]
     fn the_tool_returns_structured_results_and_readable_errors() {
