@@ -10,35 +10,18 @@
 //! `values`; the client admission policy in `admission`; the upstream identity
 //! provider's settings in `upstream` (also reachable as `crate::upstream::settings`).
 
-use std::fmt;
-
 use values::{list, optional_token, parse_origin, parse_public_url, seconds};
 
 mod admission;
+mod error;
 pub mod upstream;
 mod values;
 
+pub use crate::secret::Secret;
+pub use error::ConfigError;
+use error::{secret_hint, var_hint};
 pub use upstream::{ProviderKind, UpstreamSettings};
-
-/// A secret string. `Debug` never prints it; the value is reached only through
-/// [`Secret::expose`].
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
+pub use values::MIN_SECRET_LEN;
 
 /// Everything the Worker needs to know about its deployment.
 #[derive(Debug, Clone)]
@@ -87,42 +70,6 @@ pub struct Config {
 
 /// Longest `ACCESS_TOKEN_TTL`: 30 days (README "Long-lived access tokens").
 pub const MAX_ACCESS_TOKEN_TTL: u64 = 30 * 86_400;
-
-/// A setting is missing or malformed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{name} is not set. {hint}")]
-    Missing { name: &'static str, hint: String },
-    #[error("{name} is invalid: {reason}. {hint}")]
-    Invalid {
-        name: &'static str,
-        reason: String,
-        hint: String,
-    },
-}
-
-impl ConfigError {
-    /// The variable this error is about.
-    pub fn variable(&self) -> &'static str {
-        match self {
-            ConfigError::Missing { name, .. } | ConfigError::Invalid { name, .. } => name,
-        }
-    }
-}
-
-/// Shortest accepted `SECRET_KEY`, in characters (32 random characters carry well
-/// over 128 bits even from a small alphabet).
-pub const MIN_SECRET_LEN: usize = 32;
-
-pub(crate) fn secret_hint(name: &str) -> String {
-    format!(
-        "Set it with `npx wrangler secret put {name}` (locally: add it to .dev.vars, see .dev.vars.example)."
-    )
-}
-
-pub(crate) fn var_hint(name: &str) -> String {
-    format!("Set it under [vars] in wrangler.toml (locally: in .dev.vars, see .dev.vars.example); {name} is documented in .dev.vars.example.")
-}
 
 impl Config {
     /// Reads every setting through `lookup`, which returns a variable's raw value

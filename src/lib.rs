@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod outbound;
 pub mod ratelimit;
 pub mod routes;
+pub mod secret;
 pub mod upstream;
 pub mod uri;
 pub mod urls;

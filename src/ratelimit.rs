@@ -23,7 +23,6 @@
 
 use crate::http::Reply;
 use crate::oauth::metadata::cors_headers;
-use crate::oauth::token;
 use crate::routes::Route;
 
 /// One counter with its own limit: a `[[ratelimits]]` binding.
@@ -101,7 +100,7 @@ pub trait Counters {
 }
 
 /// The counters a request is checked against before its handler runs. `ip` is
-/// `CF-Connecting-IP`; `client_id` is what [`client_id_of`] found (for /token
+/// `CF-Connecting-IP`; `client_id` is what `oauth::client_auth::claimed_client_id` found (for /token
 /// and /revoke). CORS preflights are never counted: browsers send them on their
 /// own, and they cost nothing.
 pub fn checks(route: Route, method: &str, ip: Option<&str>, client_id: Option<&str>) -> Vec<Check> {
@@ -247,34 +246,6 @@ pub fn client_key(client_id: &str) -> String {
 
 fn short_hash(value: &str) -> String {
     crate::oauth::crypto::hash_token(value)[..32].to_owned()
-}
-
-/// The `client_id` a /token or /revoke request names, from HTTP Basic
-/// credentials or the form, read exactly as the endpoint will read it. `None`
-/// when the request names none (it is then refused by the endpoint anyway, and
-/// counted per IP only).
-pub fn client_id_of(
-    authorization: Option<&str>,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Option<String> {
-    let form = token::parse_form(content_type, body).unwrap_or_default();
-    // RFC 7523 §3: a client that authenticates by assertion alone is named by
-    // the assertion's `iss` (read, not verified: only a counter's key), so it
-    // is counted per client like any other.
-    let by_assertion = || {
-        let jwt = form.client_assertion.as_deref().filter(|a| !a.is_empty())?;
-        let assertion = crate::oauth::cimd::parse_assertion(jwt).ok()?;
-        assertion
-            .claims
-            .get("iss")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
-    crate::oauth::client_auth::client_credentials(authorization, &form)
-        .ok()
-        .map(|auth| auth.client_id().to_owned())
-        .or_else(by_assertion)
 }
 
 /// The answer to a request over a limit: 429 with `Retry-After`; an HTML page
@@ -458,26 +429,6 @@ mod tests {
         assert!(long.starts_with("h:") && long.len() == 34);
         assert!(client_key("a b").starts_with("h:"));
         assert_ne!(client_key("a b"), client_key("a c"));
-    }
-
-    #[test]
-    fn client_id_is_read_from_the_form_or_basic_credentials() {
-        let form = Some("application/x-www-form-urlencoded");
-        assert_eq!(
-            client_id_of(None, form, b"grant_type=refresh_token&client_id=abc"),
-            Some("abc".into())
-        );
-        // base64("my%20id:secret")
-        assert_eq!(
-            client_id_of(Some("Basic bXklMjBpZDpzZWNyZXQ="), form, b"grant_type=x"),
-            Some("my id".into())
-        );
-        assert_eq!(client_id_of(None, form, b"grant_type=x"), None);
-        assert_eq!(
-            client_id_of(None, Some("text/plain"), b"client_id=abc"),
-            None
-        );
-        assert_eq!(client_id_of(Some("Bearer x"), form, b"client_id=abc"), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Who is calling: the signed-in user as the MCP server and its tools see them.
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 
 /// The scope every token needs to use the MCP server at all.

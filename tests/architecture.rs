@@ -15,7 +15,10 @@ use std::path::Path;
 
 /// What `src/web/` and `src/mcp/` may import from `src/oauth/`: plain data made
 /// for showing, with no behaviour of the authorization server behind it.
-const OAUTH_VIEWS: &[&str] = &[];
+const OAUTH_VIEWS: &[&str] = &[
+    "crate::oauth::view::ConnectionView",
+    "crate::oauth::view::ConnectionsView",
+];
 
 /// Crates of the Workers runtime, allowed only in `src/cloudflare/`.
 const RUNTIME_CRATES: &[&str] = &["worker", "js_sys", "web_sys"];

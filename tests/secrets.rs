@@ -2,18 +2,12 @@
 //! no secret value (issue 20). Each value is built with known secret strings, and the test
 //! asserts that none of them appears in either form, as text or as the list of bytes a
 //! derived `Debug` prints for a `Vec<u8>` body.
-//!
-//! TODO for the lead, once r20-a (helper A) has merged:
-//! - remove the `#[ignore]` of `a_redeem_command_shows_no_code_verifier` below
-//!   (`GrantCommand::Redeem.code_verifier` becomes a redacting newtype in r20-a);
-//! - enable `registered_shows_no_client_secret` (commented out at the end of this file;
-//!   `Registered.secret` becomes a redacting newtype in r20-a; adapt the call to
-//!   `register_confidential` if its signature changed).
 
-use mcp_oauth_worker::config::Secret;
 use mcp_oauth_worker::http::Reply;
 use mcp_oauth_worker::oauth::grant::command::GrantCommand;
+use mcp_oauth_worker::oauth::register::{register_confidential, validate, RegistrationRequest};
 use mcp_oauth_worker::outbound::{OutRequest, OutResponse};
+use mcp_oauth_worker::secret::Secret;
 use mcp_oauth_worker::upstream::{AuthorizeParams, ExchangeParams, SignIn, UpstreamTokens};
 use mcp_oauth_worker::user::UserProfile;
 use serde_json::json;
@@ -160,10 +154,8 @@ fn a_config_secret_shows_no_value() {
     assert_eq!(secret.expose(), CLIENT_SECRET);
 }
 
-/// Built from its JSON (how it crosses to the grant's object), so it compiles whatever
-/// type r20-a gives the verifier.
+/// Built from its JSON, as it crosses to the grant's object.
 #[test]
-#[ignore = "enable once r20-a has made GrantCommand::Redeem.code_verifier a redacting newtype"]
 fn a_redeem_command_shows_no_code_verifier() {
     let command: GrantCommand = serde_json::from_value(json!({
         "redeem": {
@@ -178,17 +170,13 @@ fn a_redeem_command_shows_no_code_verifier() {
     assert_hidden(&command, &[CODE, VERIFIER]);
 }
 
-// Enable once r20-a has made `Registered.secret` a redacting newtype:
-//
-// use mcp_oauth_worker::oauth::register::{register_confidential, validate, RegistrationRequest};
-//
-// #[test]
-// fn registered_shows_no_client_secret() {
-//     let body = br#"{"redirect_uris": ["https://client.example/cb"], "client_name": "C"}"#;
-//     let validated = validate(RegistrationRequest::from_json(body).unwrap()).unwrap();
-//     let registered =
-//         register_confidential(validated, "client".into(), CLIENT_SECRET.into(), 0, 3600);
-//     assert_hidden(&registered, &[CLIENT_SECRET]);
-//     // The one place it is shown: the registration response, once.
-//     assert_eq!(registered.response()["client_secret"], CLIENT_SECRET);
-// }
+#[test]
+fn registered_shows_no_client_secret() {
+    let body = br#"{"redirect_uris": ["https://client.example/cb"], "client_name": "C"}"#;
+    let validated = validate(RegistrationRequest::from_json(body).unwrap()).unwrap();
+    let registered =
+        register_confidential(validated, "client".into(), CLIENT_SECRET.into(), 0, 3600);
+    assert_hidden(&registered, &[CLIENT_SECRET]);
+    // The one place it is shown: the registration response, once.
+    assert_eq!(registered.response()["client_secret"], CLIENT_SECRET);
+}

@@ -37,11 +37,13 @@ pub async fn check(env: &Env, route: Route, req: &Incoming) -> Option<Reply> {
         return None;
     }
     let client_id = match route {
-        Route::Token | Route::Revoke | Route::Introspect => ratelimit::client_id_of(
-            req.header(AUTHORIZATION).as_deref(),
-            req.header(CONTENT_TYPE).as_deref(),
-            &req.body,
-        ),
+        Route::Token | Route::Revoke | Route::Introspect => {
+            crate::oauth::client_auth::claimed_client_id(
+                req.header(AUTHORIZATION).as_deref(),
+                req.header(CONTENT_TYPE).as_deref(),
+                &req.body,
+            )
+        }
         _ => None,
     };
     let ip = req.header(CF_CONNECTING_IP);

@@ -73,6 +73,6 @@ pub async fn provider(
 pub fn github_api_base(config: &Config) -> &str {
     match &config.upstream {
         Ok(Some(UpstreamSettings::GitHub(s))) => &s.api_url,
-        _ => crate::upstream::settings::GITHUB_DEFAULT_API_URL,
+        _ => crate::config::upstream::GITHUB_DEFAULT_API_URL,
     }
 }

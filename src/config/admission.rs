@@ -1,7 +1,7 @@
 //! `CLIENT_POLICY`, `ALLOWED_CLIENTS` and `REGISTRATION`: which clients may connect.
 
+use super::error::ConfigError;
 use super::values::list;
-use super::ConfigError;
 
 /// `CLIENT_POLICY`, `ALLOWED_CLIENTS` and `REGISTRATION`.
 pub(super) fn admission<G>(get: &G) -> Result<crate::oauth::policy::Admission, ConfigError>

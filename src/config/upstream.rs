@@ -31,7 +31,8 @@
 //! URLs must be absolute `https://` URLs; plain `http://` is accepted only for loopback
 //! hosts (`localhost`, `127.0.0.0/8`, `[::1]`), so local mock providers work.
 
-use super::{ConfigError, Secret};
+use super::error::ConfigError;
+use crate::secret::Secret;
 
 /// The upstream identity provider that signs users in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

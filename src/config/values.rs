@@ -1,7 +1,12 @@
 //! Parsers of single values shared by the settings: lists, durations, origins,
 //! and optional bearer-token secrets.
 
-use super::{secret_hint, ConfigError, Secret, MIN_SECRET_LEN};
+use super::error::{secret_hint, ConfigError};
+use crate::secret::Secret;
+
+/// Shortest accepted `SECRET_KEY`, in characters (32 random characters carry well
+/// over 128 bits even from a small alphabet).
+pub const MIN_SECRET_LEN: usize = 32;
 
 /// An optional bearer-token secret (`AUTH_TOKEN`, `ADMIN_TOKEN`): unset, or at
 /// least [`MIN_SECRET_LEN`] characters.

@@ -474,3 +474,60 @@ pub fn document_error(e: DocumentError) -> OAuthError {
         DocumentError::Invalid(m) => OAuthError::invalid_client(m),
     }
 }
+
+/// The `client_id` a /token, /revoke or /introspect request names, for the
+/// rate limiter's per-client counter (`crate::ratelimit`), from HTTP Basic
+/// credentials or the form, read exactly as the endpoint will read it. `None`
+/// when the request names none (it is then refused by the endpoint anyway, and
+/// counted per IP only).
+pub fn claimed_client_id(
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Option<String> {
+    let form = token::parse_form(content_type, body).unwrap_or_default();
+    // RFC 7523 §3: a client that authenticates by assertion alone is named by
+    // the assertion's `iss` (read, not verified: only a counter's key), so it
+    // is counted per client like any other.
+    let by_assertion = || {
+        let jwt = form.client_assertion.as_deref().filter(|a| !a.is_empty())?;
+        let assertion = cimd::parse_assertion(jwt).ok()?;
+        assertion
+            .claims
+            .get("iss")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    client_credentials(authorization, &form)
+        .ok()
+        .map(|auth| auth.client_id().to_owned())
+        .or_else(by_assertion)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_id_is_read_from_the_form_or_basic_credentials() {
+        let form = Some("application/x-www-form-urlencoded");
+        assert_eq!(
+            claimed_client_id(None, form, b"grant_type=refresh_token&client_id=abc"),
+            Some("abc".into())
+        );
+        // base64("my%20id:secret")
+        assert_eq!(
+            claimed_client_id(Some("Basic bXklMjBpZDpzZWNyZXQ="), form, b"grant_type=x"),
+            Some("my id".into())
+        );
+        assert_eq!(claimed_client_id(None, form, b"grant_type=x"), None);
+        assert_eq!(
+            claimed_client_id(None, Some("text/plain"), b"client_id=abc"),
+            None
+        );
+        assert_eq!(
+            claimed_client_id(Some("Bearer x"), form, b"client_id=abc"),
+            None
+        );
+    }
+}

@@ -3,13 +3,26 @@
 //! implements it over `OAUTH_KV`; native tests implement it in memory
 //! (`tests/common`). Which keys exist is `crate::keys`'s business.
 
+use crate::http::HttpError;
 use crate::outbound::LocalBoxFuture;
+
+/// How long a client is asked to wait after `temporarily_unavailable`.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// A platform fault of the store (unreachable, over a limit). Never a client's
 /// mistake, so the caller answers it with a 5xx and logs it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("storage: {0}")]
 pub struct StoreError(pub String);
+
+/// Storage failed or did not answer: the client is asked to try again (503
+/// `temporarily_unavailable` with `Retry-After`); nothing half-done is kept.
+pub(crate) fn store_fault(e: StoreError) -> HttpError {
+    let _ = e;
+    HttpError::StorageUnavailable {
+        retry_after: RETRY_AFTER_SECS,
+    }
+}
 
 /// One page of a key listing: the keys, and the cursor of the next page.
 pub type KeyPage = (Vec<String>, Option<String>);

@@ -389,7 +389,7 @@ pub async fn load_blocks(store: &dyn Kv) -> Result<BlockList, HttpError> {
     let raw = store
         .get(&keys::blocks())
         .await
-        .map_err(crate::oauth::site::store_fault)?;
+        .map_err(crate::oauth::kv::store_fault)?;
     match raw {
         None => Ok(BlockList::default()),
         Some(r) => serde_json::from_str::<Value>(&r)
@@ -411,7 +411,7 @@ pub async fn save_blocks(store: &dyn Kv, list: &BlockList) -> Result<(), HttpErr
     store
         .put(&keys::blocks(), &json, OPERATOR_RECORD_TTL)
         .await
-        .map_err(crate::oauth::site::store_fault)
+        .map_err(crate::oauth::kv::store_fault)
 }
 
 /// Why a client was refused.

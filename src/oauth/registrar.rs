@@ -14,9 +14,9 @@
 use crate::http::HttpError;
 use crate::keys;
 use crate::oauth::cimd::{self, ClientDocuments, DocumentClient, DocumentError};
+use crate::oauth::kv::store_fault;
 use crate::oauth::kv::Kv;
 use crate::oauth::register::Client;
-use crate::oauth::site::store_fault;
 
 /// A client a registrar knows.
 #[derive(Debug, Clone)]

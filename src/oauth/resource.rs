@@ -3,7 +3,6 @@
 //! challenge that tells a client where to authorize.
 
 use crate::config::Config;
-use crate::config::Secret;
 use crate::http::Reply;
 use crate::isolate::{Accepted, Isolate};
 use crate::keys;
@@ -12,6 +11,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::grant::{self, AccessError, TokenKind};
 use crate::oauth::metadata;
 use crate::oauth::store::{Store, StoreError};
+use crate::secret::Secret;
 use crate::user::{UserContext, UserProfile, ALL_SCOPES, SCOPE_MCP};
 
 /// What the `Authorization` header of a request holds.

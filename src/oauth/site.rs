@@ -14,7 +14,8 @@ use crate::oauth::cimd::ClientDocuments;
 use crate::oauth::crypto::{self, Entropy, Keyring};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grant::{AuthorizationRequest, GrantError};
-use crate::oauth::kv::StoreError;
+pub(crate) use crate::oauth::kv::store_fault;
+pub use crate::oauth::kv::RETRY_AFTER_SECS;
 use crate::oauth::metadata;
 use crate::web::{self, cookies};
 
@@ -22,8 +23,6 @@ use crate::web::{self, cookies};
 pub const APPROVAL_TTL_SECS: u64 = 30 * 86_400;
 /// At most this many approvals are remembered per browser.
 pub const MAX_APPROVALS: usize = 20;
-/// How long a client is asked to wait after `temporarily_unavailable`.
-pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// What a flow knows about this deployment and this request.
 pub struct Site<'a> {
@@ -114,15 +113,6 @@ impl Site<'_> {
 /// provider, checked at `/callback`.
 pub(crate) fn state_cookie(grant_id: &str) -> String {
     format!("state-{grant_id}")
-}
-
-/// Storage failed or did not answer: the client is asked to try again (503
-/// `temporarily_unavailable` with `Retry-After`); nothing half-done is kept.
-pub(crate) fn store_fault(e: StoreError) -> HttpError {
-    let _ = e;
-    HttpError::StorageUnavailable {
-        retry_after: RETRY_AFTER_SECS,
-    }
 }
 
 pub(crate) fn grant_fault(e: GrantError) -> HttpError {

@@ -62,17 +62,6 @@ pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<TokenForm, 
         .map_err(|e| OAuthError::invalid_request(format!("malformed form body: {e}")))
 }
 
-/// The grant a `/token` or `/revoke` body names by its `code`, `refresh_token`
-/// or `token` (tokens carry their grant's id): the only grant such a request
-/// can change. `None` when it names none shaped like ours.
-pub fn grant_named(body: &[u8]) -> Option<String> {
-    let form: TokenForm = serde_urlencoded::from_bytes(body).ok()?;
-    [form.code, form.refresh_token, form.token]
-        .into_iter()
-        .flatten()
-        .find_map(|t| crate::oauth::grant::parse_token(&t).map(|(_, grant)| grant.to_owned()))
-}
-
 /// Which grant a token request is about, and the command for it (RFC 6749
 /// §4.1.3 and §6). Tokens carry their grant id, so no storage is read here.
 pub fn plan(form: &TokenForm, client_id: &str) -> Result<(String, GrantCommand), OAuthError> {
@@ -209,28 +198,6 @@ mod plan_tests {
         ];
         for (pairs, code) in cases {
             assert_eq!(plan(&form(pairs), "c").unwrap_err().code, code, "{pairs:?}");
-        }
-    }
-
-    #[test]
-    fn the_grant_a_body_names_comes_from_its_code_refresh_token_or_token() {
-        let grant = "AAAAAAAAAAAAAAAAAAAAAA";
-        let secret = "s".repeat(43);
-        for field in ["code", "refresh_token", "token"] {
-            let prefix = match field {
-                "code" => crate::oauth::grant::CODE_PREFIX,
-                "refresh_token" => crate::oauth::grant::REFRESH_PREFIX,
-                _ => crate::oauth::grant::ACCESS_PREFIX,
-            };
-            let body = format!("grant_type=x&{field}={prefix}.{grant}.{secret}&client_id=c");
-            assert_eq!(
-                grant_named(body.as_bytes()).as_deref(),
-                Some(grant),
-                "{field}"
-            );
-        }
-        for body in ["token=junk", "", "code=a.b.c", "%%%", "token=1&token=2"] {
-            assert_eq!(grant_named(body.as_bytes()), None, "{body}");
         }
     }
 }

@@ -16,10 +16,10 @@
 use serde_json::Value;
 
 use super::oauth_client::{json_object, send, ClientAuth, OAuthErrorAnswer, TokenClient};
-use super::settings::GitHubSettings;
 use super::{
     AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
 };
+use crate::config::upstream::GitHubSettings;
 use crate::outbound::{HttpClient, LocalBoxFuture, OutRequest, OutResponse};
 use crate::user::UserProfile;
 

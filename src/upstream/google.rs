@@ -12,10 +12,10 @@
 
 use super::oauth_client::ClientAuth;
 use super::oidc::{OidcEndpoints, OidcProvider};
-use super::settings::{GoogleSettings, GOOGLE_DEFAULT_ISSUER};
 use super::{
     AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
 };
+use crate::config::upstream::{GoogleSettings, GOOGLE_DEFAULT_ISSUER};
 use crate::outbound::{HttpClient, LocalBoxFuture};
 
 /// The issuer Google also writes into ID tokens, without scheme.

@@ -10,9 +10,9 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::config::Secret;
 use crate::http::HttpError;
 use crate::outbound::{HttpClient, LocalBoxFuture};
+use crate::secret::Secret;
 use crate::user::UserProfile;
 
 /// A borrowed secret of one sign-in (our `state`, the upstream code, our PKCE verifier, the

@@ -16,8 +16,8 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::{UpstreamError, UpstreamToken, UpstreamTokens, REFRESH_MARGIN_SECS};
-use crate::config::Secret;
 use crate::outbound::{HttpClient, OutRequest, OutResponse};
+use crate::secret::Secret;
 
 /// Largest answer we read from a provider. Token answers and profiles are a few KiB.
 pub(crate) const MAX_BODY: usize = 64 * 1024;

@@ -21,12 +21,12 @@ use serde_json::Value;
 
 use super::id_token::{check_id_token, is_true, ClaimChecks};
 use super::oauth_client::{json_object, send, ClientAuth, OAuthErrorAnswer, TokenClient};
-use super::settings::{check_endpoint_url, OidcSettings};
 use super::{
     AuthorizeParams, ExchangeParams, IdentityProvider, SignIn, UpstreamError, UpstreamTokens,
 };
-use crate::config::Secret;
+use crate::config::upstream::{check_endpoint_url, OidcSettings};
 use crate::outbound::{HttpClient, LocalBoxFuture, OutRequest};
+use crate::secret::Secret;
 use crate::user::UserProfile;
 
 /// The path a discovery document lives at, below the issuer.

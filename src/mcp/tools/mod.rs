@@ -381,8 +381,8 @@ impl ToolRegistry {
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
-    use crate::config::Secret;
     use crate::outbound::{OutRequest, OutResponse};
+    use crate::secret::Secret;
     use crate::user::UserProfile;
     use std::cell::RefCell;
 
