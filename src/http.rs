@@ -1,5 +1,5 @@
 //! A plain description of an HTTP response, built by the core and turned into a
-//! `worker::Response` in exactly one place (`cloudflare::respond`).
+//! `worker::Response` in exactly one place (`cloudflare::platform::respond`).
 //!
 //! Keeping responses as data lets native tests assert exact status codes,
 //! headers and bodies, and keeps every error-to-response decision in the core.

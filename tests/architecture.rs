@@ -534,6 +534,82 @@ fn every_view_type_listed_exists() {
     }
 }
 
+/// The rows of the rule table in docs/architecture.md: (line, rule, file, item).
+fn rule_table(doc: &str) -> Vec<(usize, String, String, String)> {
+    let mut rows = Vec::new();
+    for (n, line) in doc.lines().enumerate() {
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        let [rule, file, item] = cells[..] else {
+            continue;
+        };
+        let unquote = |c: &str| {
+            c.strip_prefix('`')
+                .and_then(|c| c.strip_suffix('`'))
+                .map(str::to_owned)
+        };
+        if let (Some(file), Some(item)) = (unquote(file), unquote(item)) {
+            rows.push((n + 1, rule.to_owned(), file, item));
+        }
+    }
+    rows
+}
+
+/// Whether `code` (comments, strings and unit tests removed) defines `item`.
+fn defines(code: &str, item: &str) -> bool {
+    ["fn", "trait", "struct", "enum"].iter().any(|kind| {
+        let head = format!("{kind} {item}");
+        code.match_indices(&head).any(|(at, _)| {
+            let before = code[..at].chars().next_back();
+            let after = code[at + head.len()..].chars().next();
+            !before.is_some_and(is_ident_char) && !after.is_some_and(is_ident_char)
+        })
+    })
+}
+
+/// Each row of "Where each rule lives" names a file of `src/` that defines its item,
+/// so the table a reader checks with `grep` stays true.
+#[test]
+fn every_rule_in_the_architecture_doc_lives_where_it_says() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc =
+        std::fs::read_to_string(root.join("docs/architecture.md")).expect("docs/architecture.md");
+    let tree = read_src();
+    let rows = rule_table(&doc);
+    assert!(rows.len() >= 20, "the rule table has {} rows", rows.len());
+    let mut problems = Vec::new();
+    for (line, rule, file, item) in rows {
+        let Some(text) = file.strip_prefix("src/").and_then(|f| tree.get(f)) else {
+            problems.push(format!(
+                "docs/architecture.md:{line}: {file} (for \"{rule}\") is not a file of src/"
+            ));
+            continue;
+        };
+        if !defines(&drop_test_items(&code_of(text)), &item) {
+            problems.push(format!(
+                "docs/architecture.md:{line}: {file} defines no `{item}` (for \"{rule}\")"
+            ));
+        }
+    }
+    assert_none(problems);
+}
+
+#[test]
+fn the_table_check_finds_a_missing_item_and_ignores_comments() {
+    let code = code_of("// fn ghost() {}\npub fn real() {}\npub trait Port {}\nfn realm() {}\n");
+    assert!(defines(&code, "real") && defines(&code, "Port") && defines(&code, "realm"));
+    assert!(!defines(&code, "ghost") && !defines(&code, "rea"));
+    let rows = rule_table("| Rule | File | Item |\n|---|---|---|\n| R | `src/a.rs` | `f` |\n");
+    assert_eq!(
+        rows,
+        vec![(3, "R".to_owned(), "src/a.rs".to_owned(), "f".to_owned())]
+    );
+}
+
 // The checker itself, against small trees that break each rule.
 
 fn tree(files: &[(&str, &str)]) -> Tree {

@@ -39,24 +39,11 @@ pub fn preflight() -> Reply {
 }
 
 pub fn authorization_server_metadata(ctx: &Ctx<'_>) -> Reply {
-    let mut document = metadata::authorization_server_metadata(&ctx.issuer);
-    // REGISTRATION=off: clients must not be sent to a door that is closed.
-    if !ctx.config.admission.registration {
-        if let Some(fields) = document.as_object_mut() {
-            fields.remove("registration_endpoint");
-        }
-    }
-    with_cors(Reply::json(200, &document).header("Cache-Control", "max-age=300"))
+    metadata::authorization_server_reply(&ctx.issuer, ctx.config.admission.registration)
 }
 
 pub fn protected_resource_metadata(ctx: &Ctx<'_>) -> Reply {
-    with_cors(
-        Reply::json(
-            200,
-            &metadata::protected_resource_metadata(&ctx.resource(), &ctx.issuer),
-        )
-        .header("Cache-Control", "max-age=300"),
-    )
+    metadata::protected_resource_reply(&ctx.resource(), &ctx.issuer)
 }
 
 /// RFC 7591 §3: dynamic client registration. A public client registered again

@@ -63,7 +63,7 @@ impl ProviderKind {
 /// `GITHUB_SCOPES="read:user user:email repo"`; note that GitHub has no read-only scope
 /// for private repositories, so `repo` grants read *and write* access to all of them.
 /// A GitHub App (fine-grained "Contents: read-only") is the narrower alternative; its
-/// user tokens ignore scopes and may expire, which [`super::github`] handles.
+/// user tokens ignore scopes and may expire, which `upstream::github` handles.
 pub const GITHUB_DEFAULT_SCOPES: &str = "read:user user:email";
 pub const GITHUB_DEFAULT_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
 pub const GITHUB_DEFAULT_TOKEN_URL: &str = "https://github.com/login/oauth/access_token";
@@ -117,7 +117,7 @@ pub struct GoogleSettings {
 }
 
 /// Any OpenID Connect provider; its endpoints come from discovery
-/// ([`super::oidc::discover`]).
+/// (`upstream::oidc::discover`).
 ///
 /// For refresh tokens, most providers want the `offline_access` scope: add it to
 /// `OIDC_SCOPES` (e.g. `openid email profile offline_access`).

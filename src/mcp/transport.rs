@@ -45,7 +45,7 @@ impl Endpoint {
 
     /// The RFC 8707 resource identifier clients use for this URL (`<origin>/mcp` or
     /// `<origin>/sse`; both name the same protected resource, see
-    /// [`crate::routes::same_resource`]).
+    /// `oauth::metadata::same_resource`).
     pub fn resource(self, origin: &str) -> String {
         format!("{origin}{}", self.path())
     }

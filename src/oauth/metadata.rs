@@ -16,6 +16,7 @@
 //! every endpoint is built by plain concatenation, because clients compare the
 //! `issuer` and the `iss` parameter as strings (RFC 8414 §3.3, RFC 9207 §2.4).
 
+use crate::http::Reply;
 use crate::user::ALL_SCOPES;
 use serde_json::{json, Value};
 use std::cell::RefCell;
@@ -65,6 +66,34 @@ pub fn authorization_server_metadata(issuer: &str) -> Value {
         // (src/oauth/cimd.rs); Dynamic Client Registration stays available.
         "client_id_metadata_document_supported": true,
     })
+}
+
+/// The answer at `/.well-known/oauth-authorization-server` (and its OpenID
+/// alias): the RFC 8414 document, without `registration_endpoint` when
+/// registration is closed (`REGISTRATION=off`: clients must not be sent to a
+/// door that is closed).
+pub fn authorization_server_reply(issuer: &str, registration_open: bool) -> Reply {
+    let mut document = authorization_server_metadata(issuer);
+    if !registration_open {
+        if let Some(fields) = document.as_object_mut() {
+            fields.remove("registration_endpoint");
+        }
+    }
+    public_document(&document)
+}
+
+/// The answer at `/.well-known/oauth-protected-resource` (RFC 9728 §3).
+pub fn protected_resource_reply(resource: &str, issuer: &str) -> Reply {
+    public_document(&protected_resource_metadata(resource, issuer))
+}
+
+/// A metadata document as served: readable from any origin, cached 5 minutes.
+fn public_document(document: &Value) -> Reply {
+    let mut reply = Reply::json(200, document).header("Cache-Control", "max-age=300");
+    for (k, v) in cors_headers() {
+        reply = reply.header(&k, &v);
+    }
+    reply
 }
 
 /// The RFC 9728 §2 document for `resource`, which must be the URL users paste
@@ -196,6 +225,26 @@ mod tests {
         assert!(!same_resource("https://h/mcp", "https://h"));
         assert!(!same_resource("https://h/mcp", "https://h/other"));
         assert!(!same_resource("https://h/mcp", "https://h.evil/sse"));
+    }
+
+    #[test]
+    fn closed_registration_is_not_advertised() {
+        let open = authorization_server_reply("https://h", true);
+        let closed = authorization_server_reply("https://h", false);
+        let field = |r: &Reply| {
+            let v: Value = serde_json::from_slice(&r.body).unwrap();
+            v.get("registration_endpoint").cloned()
+        };
+        assert_eq!(field(&open), Some(json!("https://h/register")));
+        assert_eq!(field(&closed), None);
+        for reply in [
+            &open,
+            &closed,
+            &protected_resource_reply("https://h/mcp", "https://h"),
+        ] {
+            assert_eq!(reply.header_value("Cache-Control"), Some("max-age=300"));
+            assert_eq!(reply.header_value("Access-Control-Allow-Origin"), Some("*"));
+        }
     }
 
     #[test]
