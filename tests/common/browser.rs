@@ -9,11 +9,15 @@ use std::collections::BTreeMap;
 use mcp_oauth_worker::http::Reply;
 use mcp_oauth_worker::isolate::Isolate;
 use mcp_oauth_worker::oauth::flow;
-use mcp_oauth_worker::oauth::grant::AccessError;
+use mcp_oauth_worker::oauth::grant::{self, AccessError};
 use mcp_oauth_worker::oauth::resource::{self, NotAuthenticated, Refusal};
 use mcp_oauth_worker::user::UserContext;
+use serde_json::Value;
 
 use super::{block_on, NoHttp, Platform, CHALLENGE, ISSUER};
+
+/// The `Content-Type` of a form post.
+pub const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
 /// An `application/x-www-form-urlencoded` body.
 pub fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
@@ -197,6 +201,21 @@ pub fn form_field(html: &str, name: &str) -> String {
     let start = html.find(&needle).expect("field present") + needle.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_owned()
+}
+
+/// A reply's body as JSON (`Null` when it is not JSON).
+pub fn json_of(reply: &Reply) -> Value {
+    serde_json::from_slice(&reply.body).unwrap_or(Value::Null)
+}
+
+/// A string field of a JSON object (empty when absent).
+pub fn s(v: &Value, field: &str) -> String {
+    v[field].as_str().unwrap_or_default().to_owned()
+}
+
+/// The grant id of one of our tokens.
+pub fn grant_of(token: &str) -> String {
+    grant::parse_token(token).unwrap().1.to_owned()
 }
 
 pub fn body_text(reply: &Reply) -> String {

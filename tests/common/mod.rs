@@ -16,7 +16,8 @@ pub mod provider;
 // Not every test file uses every fixture.
 #[allow(unused_imports)]
 pub use browser::{
-    authorize_query, body_text, form, form_field, location, mcp_caller, query_param, Browser, Jar,
+    authorize_query, body_text, form, form_field, grant_of, json_of, json_of as body_json,
+    location, mcp_caller, query_param, s, Browser, Jar, FORM,
 };
 #[allow(unused_imports)]
 pub use documents::{fake_sign, FakeDocuments};
@@ -42,6 +43,8 @@ pub const SECRET: &str = "test-server-secret-0123456789abcdef-xyz";
 pub const ISSUER: &str = "https://mcp.example";
 pub const RESOURCE: &str = "https://mcp.example/mcp";
 pub const REDIRECT: &str = "https://app.example.com/callback";
+/// The deployment's `ADMIN_TOKEN`, where a test sets one.
+pub const ADMIN: &str = "admin-token-0123456789abcdef-0123456789";
 
 /// RFC 7636 Appendix B.
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
