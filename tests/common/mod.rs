@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod documents;
 pub mod faults;
+pub mod flow_world;
 pub mod grant_harness;
 pub mod http;
 pub mod mcp_seal;
