@@ -5,6 +5,7 @@
 //! clock, a cookie jar, and a tiny executor for concurrent requests.
 #![allow(dead_code)]
 
+pub mod apps_world;
 pub mod browser;
 pub mod documents;
 pub mod faults;
