@@ -8,6 +8,7 @@
 pub mod apps_world;
 pub mod browser;
 pub mod documents;
+pub mod fault_world;
 pub mod faults;
 pub mod flow_world;
 pub mod grant_harness;
