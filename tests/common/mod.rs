@@ -13,6 +13,7 @@ pub mod faults;
 pub mod flow_world;
 pub mod grant_harness;
 pub mod http;
+pub mod mcp_harness;
 pub mod mcp_seal;
 pub mod platform;
 pub mod provider;
