@@ -17,6 +17,7 @@ pub mod mcp_harness;
 pub mod mcp_seal;
 pub mod platform;
 pub mod provider;
+pub mod upstream_fixtures;
 
 // Not every test file uses every fixture.
 #[allow(unused_imports)]
