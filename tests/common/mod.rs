@@ -7,6 +7,7 @@
 
 pub mod apps_world;
 pub mod browser;
+pub mod cimd_clients;
 pub mod documents;
 pub mod fault_world;
 pub mod faults;
