@@ -1,20 +1,23 @@
 //! A browser walking the authorization flows through the core, as the Worker
 //! runs them (`flow::authorize`, `flow::consent`, `flow::callback`), with its
-//! cookie jar; and the resource server's check of a `/mcp` request.
+//! cookie jar; the resource server's check of a `/mcp` request; and reading
+//! replies (body, `Location`, form fields, query parameters).
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use mcp_oauth_worker::http::Reply;
 use mcp_oauth_worker::isolate::Isolate;
 use mcp_oauth_worker::oauth::flow;
-use mcp_oauth_worker::oauth::grant::AccessError;
+use mcp_oauth_worker::oauth::grant::{self, AccessError};
 use mcp_oauth_worker::oauth::resource::{self, NotAuthenticated, Refusal};
 use mcp_oauth_worker::user::UserContext;
+use serde_json::Value;
 
-use super::{
-    block_on, body_text, form_field, location, query_param, Jar, NoHttp, Platform, CHALLENGE,
-    ISSUER,
-};
+use super::{block_on, NoHttp, Platform, CHALLENGE, ISSUER};
+
+/// The `Content-Type` of a form post.
+pub const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
 /// An `application/x-www-form-urlencoded` body.
 pub fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
@@ -157,4 +160,81 @@ pub fn mcp_caller(p: &Platform, access_token: &str) -> Result<UserContext, Acces
         Err(NotAuthenticated::Storage(fault)) => panic!("storage fault: {fault:?}"),
         Err(other) => panic!("a bearer header is not refused as {other:?}"),
     }
+}
+
+/// The cookies a browser holds for the server, from `Set-Cookie` headers.
+#[derive(Default, Clone)]
+pub struct Jar(pub BTreeMap<String, String>);
+
+impl Jar {
+    /// Takes in every `Set-Cookie` of `reply` (a `Max-Age=0` deletes).
+    pub fn take(&mut self, reply: &Reply) {
+        for (name, value) in &reply.headers {
+            if !name.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let first = value.split(';').next().unwrap_or("");
+            let (k, v) = first.split_once('=').unwrap();
+            if value.contains("Max-Age=0") {
+                self.0.remove(k);
+            } else {
+                self.0.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+
+    /// The `Cookie` header the browser sends.
+    pub fn header(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| {
+            self.0
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+/// The value of a hidden form field in an HTML page.
+pub fn form_field(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html.find(&needle).expect("field present") + needle.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// A reply's body as JSON (`Null` when it is not JSON).
+pub fn json_of(reply: &Reply) -> Value {
+    serde_json::from_slice(&reply.body).unwrap_or(Value::Null)
+}
+
+/// A string field of a JSON object (empty when absent).
+pub fn s(v: &Value, field: &str) -> String {
+    v[field].as_str().unwrap_or_default().to_owned()
+}
+
+/// The grant id of one of our tokens.
+pub fn grant_of(token: &str) -> String {
+    grant::parse_token(token).unwrap().1.to_owned()
+}
+
+pub fn body_text(reply: &Reply) -> String {
+    String::from_utf8(reply.body.clone()).unwrap()
+}
+
+pub fn location(reply: &Reply) -> String {
+    reply
+        .header_value("Location")
+        .unwrap_or_else(|| panic!("no Location in a {} reply", reply.status))
+        .to_owned()
+}
+
+/// A query parameter of a URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let found = parsed
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned());
+    found
 }
