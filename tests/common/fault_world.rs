@@ -5,40 +5,27 @@
 use mcp_oauth_worker::http::Reply;
 use mcp_oauth_worker::oauth::account;
 use mcp_oauth_worker::oauth::flow;
-use mcp_oauth_worker::oauth::grant::AccessError;
 use mcp_oauth_worker::oauth::register::Client;
-use serde_json::{json, Value};
+use serde_json::Value;
+use std::ops::Deref;
 
+use super::apps_world;
 use super::*;
 
-/// One browser and one deployment (with `ADMIN_TOKEN` set).
-pub struct World {
-    pub p: Platform,
-    pub browser: Browser,
+/// The world of the connected apps (`apps_world::World`: one browser, one
+/// deployment with `ADMIN_TOKEN` set), with each step of a flow on its own.
+pub struct World(apps_world::World);
+
+impl Deref for World {
+    type Target = apps_world::World;
+    fn deref(&self) -> &apps_world::World {
+        &self.0
+    }
 }
 
 impl World {
     pub fn new() -> World {
-        World {
-            p: Platform::with_config(config_with(&[("ADMIN_TOKEN", ADMIN)])),
-            browser: Browser::default(),
-        }
-    }
-
-    pub fn cookies(&self) -> Option<String> {
-        self.browser.cookies()
-    }
-
-    pub fn keep(&self, reply: Reply) -> Reply {
-        self.browser.keep(reply)
-    }
-
-    pub fn public(&self, name: &str) -> Client {
-        self.p.register(json!({
-            "redirect_uris": [REDIRECT],
-            "client_name": name,
-            "token_endpoint_auth_method": "none",
-        }))
+        World(apps_world::World::new())
     }
 
     pub fn authorize_query(client: &Client) -> String {
@@ -75,10 +62,6 @@ impl World {
         serde_urlencoded::to_string([("state", state.as_str()), ("code", "idp-code")]).unwrap()
     }
 
-    pub fn callback(&self, to_provider: &Reply) -> Reply {
-        self.browser.callback(&self.p, to_provider, "idp-code")
-    }
-
     pub fn code_for(&self, client: &Client) -> String {
         let back = self.callback(&self.to_provider(client));
         query_param(&location(&back), "code").expect("a code")
@@ -113,18 +96,6 @@ impl World {
         let (status, pair) = self.token(&World::redeem_pairs(client, &code));
         assert_eq!(status, 200, "{pair}");
         pair
-    }
-
-    /// A `/mcp` request with this access token (see `common::mcp_caller`).
-    pub fn mcp(&self, access_token: &str) -> Result<(), AccessError> {
-        mcp_caller(&self.p, access_token).map(|_| ())
-    }
-
-    pub fn account_sign_in(&self) {
-        let site = self.p.site(None);
-        let to_provider = self.keep(block_on(account::login(&site, &self.p)).unwrap());
-        let back = self.callback(&to_provider);
-        assert_eq!(location(&back), "/account", "{}", body_text(&back));
     }
 
     pub fn account_csrf(&self) -> String {
