@@ -22,7 +22,6 @@ use crate::http::{Fault, HttpError, Reply};
 use crate::keys;
 use crate::oauth::client_auth::{client_request, AuthenticatedClient, Endpoint};
 use crate::oauth::crypto;
-use crate::oauth::error::OAuthError;
 use crate::oauth::grant::command::{typed, GrantCommand};
 use crate::oauth::grant::inspect::GrantView;
 use crate::oauth::grant::{self, access, TokenKind};
@@ -57,11 +56,9 @@ pub async fn introspect(
         Ok(v) => v,
         Err(denied) => return denied.answer(),
     };
-    let Some(token) = form.token.filter(|t| !t.is_empty()).map(AnyToken::new) else {
-        return Ok(oauth_reply(
-            &OAuthError::invalid_request("token is required"),
-            false,
-        ));
+    let token = match form.required_token() {
+        Ok(token) => token,
+        Err(e) => return Ok(oauth_reply(&e, false)),
     };
     // `token_type_hint` is only a hint (§2.1): the token's prefix says what it is.
     let Some(info) = look_up(site, store, &token).await? else {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant::{self, TokenKind};
-use crate::oauth::types::{AuthCode, PresentedVerifier, RefreshToken};
+use crate::oauth::types::{AnyToken, AuthCode, PresentedVerifier, RefreshToken};
 
 pub use crate::oauth::grant::command::GrantCommand;
 
@@ -41,6 +41,17 @@ impl std::fmt::Debug for TokenForm {
             .field("scope", &self.scope)
             .field("resource", &self.resource)
             .finish_non_exhaustive()
+    }
+}
+
+impl TokenForm {
+    /// The `token` that `/revoke` (RFC 7009 §2.1) and `/introspect` (RFC 7662
+    /// §2.1) require.
+    pub fn required_token(self) -> Result<AnyToken, OAuthError> {
+        self.token
+            .filter(|t| !t.is_empty())
+            .map(AnyToken::new)
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))
     }
 }
 

@@ -5,13 +5,11 @@
 
 use crate::http::{Fault, HttpError, Reply};
 use crate::oauth::client_auth::{self, AuthenticatedClient, Endpoint};
-use crate::oauth::error::OAuthError;
 use crate::oauth::grant::command::{typed, GrantCommand};
 use crate::oauth::grant::{self, GrantError, TokenKind, TokenPair};
 use crate::oauth::site::{grant_fault, oauth_reply, store_fault, with_cors, Denied, Site};
 use crate::oauth::store::Store;
 use crate::oauth::token::{self, TokenForm};
-use crate::oauth::types::AnyToken;
 
 /// The form and the client (`client_auth::client_request`), for `/token` and `/revoke`, where only a client can
 /// authenticate: its form and its id.
@@ -91,11 +89,9 @@ pub async fn revoke(
         Ok(v) => v,
         Err(denied) => return denied.answer(),
     };
-    let Some(token) = form.token.filter(|t| !t.is_empty()).map(AnyToken::new) else {
-        return Ok(oauth_reply(
-            &OAuthError::invalid_request("token is required"),
-            false,
-        ));
+    let token = match form.required_token() {
+        Ok(token) => token,
+        Err(e) => return Ok(oauth_reply(&e, false)),
     };
     if let Some((kind, grant_id)) = grant::parse_token(token.secret()) {
         if kind != TokenKind::Code {
