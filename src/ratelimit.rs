@@ -22,7 +22,7 @@
 //! bindings keeps working), and `/health` says so.
 
 use crate::http::Reply;
-use crate::oauth::metadata::cors_headers;
+use crate::oauth::metadata::with_cors;
 use crate::routes::Route;
 
 /// One counter with its own limit: a `[[ratelimits]]` binding.
@@ -262,7 +262,7 @@ pub fn refused(route: Route) -> Reply {
             ),
         ),
         _ => {
-            let mut reply = Reply::json(
+            let reply = Reply::json(
                 429,
                 &serde_json::json!({
                     "error": "temporarily_unavailable",
@@ -273,12 +273,11 @@ pub fn refused(route: Route) -> Reply {
             )
             .no_store();
             // `/mcp` adds the CORS headers to every answer itself.
-            if route != Route::Mcp {
-                for (name, value) in cors_headers() {
-                    reply = reply.header(&name, &value);
-                }
+            if route == Route::Mcp {
+                reply
+            } else {
+                with_cors(reply)
             }
-            reply
         }
     };
     reply.header("Retry-After", &retry)

@@ -89,11 +89,7 @@ pub fn protected_resource_reply(resource: &str, issuer: &str) -> Reply {
 
 /// A metadata document as served: readable from any origin, cached 5 minutes.
 fn public_document(document: &Value) -> Reply {
-    let mut reply = Reply::json(200, document).header("Cache-Control", "max-age=300");
-    for (k, v) in cors_headers() {
-        reply = reply.header(&k, &v);
-    }
-    reply
+    with_cors(Reply::json(200, document).header("Cache-Control", "max-age=300"))
 }
 
 /// The RFC 9728 §2 document for `resource`, which must be the URL users paste
@@ -157,6 +153,14 @@ pub fn cors_headers() -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect()
+}
+
+/// Adds the CORS headers ([`cors_headers`]) browser-based clients (MCP Inspector) need.
+pub fn with_cors(mut reply: Reply) -> Reply {
+    for (k, v) in cors_headers() {
+        reply = reply.header(&k, &v);
+    }
+    reply
 }
 
 /// A document rendered once and reused while the issuer stays the same.

@@ -17,6 +17,7 @@ use crate::oauth::grant::{AuthorizationRequest, GrantError};
 pub(crate) use crate::oauth::kv::store_fault;
 pub use crate::oauth::kv::RETRY_AFTER_SECS;
 use crate::oauth::metadata;
+pub use crate::oauth::metadata::with_cors;
 use crate::web::{self, cookies};
 
 /// How long a browser remembers what it approved.
@@ -127,14 +128,6 @@ pub(crate) fn grant_fault(e: GrantError) -> HttpError {
 /// A sign-in page error, shown on our own page (never redirected).
 pub(crate) fn local_error(status: u16, message: &str) -> Reply {
     web::message_page(status, "This sign-in cannot continue", message)
-}
-
-/// Adds the CORS headers browser-based clients (MCP Inspector) need.
-pub fn with_cors(mut reply: Reply) -> Reply {
-    for (k, v) in metadata::cors_headers() {
-        reply = reply.header(&k, &v);
-    }
-    reply
 }
 
 /// Why a flow stops before its end: an answer for the client (an error it
